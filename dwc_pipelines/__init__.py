@@ -1,0 +1,1 @@
+"""DWC: Document Workflow Chain on Dagster."""

@@ -1,0 +1,134 @@
+"""`dwc`: the demo, SQL for analysts, and a status summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from dwc_resources.duck import read_snapshot
+from dwc_resources.warehouse import dwc_home
+
+EXAMPLE_QUERY = (
+    "SELECT format, count(*) AS docs, sum(word_count) AS words FROM docs.documents "
+    "WHERE is_current AND status = 'active' GROUP BY format ORDER BY docs DESC"
+)
+
+
+def _snapshot_path() -> str:
+    return os.environ.get("DWC_SNAPSHOT_PATH") or os.path.join(dwc_home(), "analyst.duckdb")
+
+
+def cmd_sql(args) -> int:
+    try:
+        with read_snapshot(_snapshot_path()) as con:
+            rel = con.sql(args.query)
+            if rel is None:
+                print("(statement executed; nothing to show)")
+                return 0
+            rel.show(max_rows=args.max_rows, max_width=args.max_width)
+    except FileNotFoundError as exc:
+        print(f"dwc sql: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # duckdb errors: show the message, not a traceback
+        print(f"dwc sql: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _ensure_dagster_home() -> None:
+    home = os.environ.setdefault("DAGSTER_HOME", os.path.join(dwc_home(), "dagster"))
+    Path(home).mkdir(parents=True, exist_ok=True)
+    target = Path(home) / "dagster.yaml"
+    if not target.exists() and Path("dagster.yaml").exists():
+        shutil.copyfile("dagster.yaml", target)
+
+
+def cmd_demo(args) -> int:
+    import dagster as dg
+
+    from dwc_pipelines.definitions import defs
+    from dwc_resources import LandingZoneResource
+
+    _ensure_dagster_home()
+    landing = LandingZoneResource.local().path
+    samples = Path(args.samples)
+    if not samples.is_dir():
+        print(f"dwc demo: no sample corpus at {samples}", file=sys.stderr)
+        return 2
+    Path(landing).mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for src in sorted(samples.rglob("*")):
+        if src.is_file() and not src.name.startswith(".") and src.suffix != ".py" and src.name != "README.md":
+            dst = Path(landing) / src.relative_to(samples)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not dst.exists() or dst.read_bytes() != src.read_bytes():
+                shutil.copy2(src, dst)
+                copied += 1
+    print(f"copied {copied} sample files into the landing zone {landing}")
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("all_assets_job")
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    if not result.success:
+        for ev in result.all_events:
+            if ev.is_failure:
+                print(ev.message, file=sys.stderr)
+        return 1
+    _print_summary()
+    print(
+        "\nNext:\n"
+        "  make ui                      # Dagster UI at http://127.0.0.1:3000 (assets, runs, checks, sensor)\n"
+        f'  .venv/bin/dwc sql "{EXAMPLE_QUERY}"\n'
+        "  .venv/bin/dwc sql \"SELECT source_path, reason FROM docs.quarantine\""
+    )
+    return 0
+
+
+def _print_summary() -> None:
+    with read_snapshot(_snapshot_path()) as con:
+        print("\nProduced (analyst snapshot " + _snapshot_path() + "):")
+        for label, sql in (
+            ("current documents", "SELECT count(*) FROM docs.documents WHERE is_current AND status = 'active'"),
+            ("document versions", "SELECT count(*) FROM docs.documents"),
+            ("quarantined files", "SELECT count(*) FROM docs.quarantine"),
+            ("chunks", "SELECT count(*) FROM docs.chunks"),
+            ("near-duplicates", "SELECT count(*) FROM docs.near_duplicates"),
+        ):
+            print(f"  {label:<20} {con.execute(sql).fetchall()[0][0]:>8,}")
+        print("\nBy format:")
+        con.sql(EXAMPLE_QUERY).show()
+        print("Quarantine:")
+        con.sql("SELECT reason_code, count(*) AS files FROM docs.quarantine GROUP BY 1 ORDER BY 2 DESC, 1").show()
+
+
+def cmd_status(args) -> int:
+    try:
+        _print_summary()
+    except FileNotFoundError as exc:
+        print(f"dwc status: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dwc", description="Document Workflow Chain")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sql", help="run SQL on the read-only analyst snapshot and print the result")
+    p.add_argument("query")
+    p.add_argument("--max-rows", type=int, default=40)
+    p.add_argument("--max-width", type=int, default=160)
+    p.set_defaults(func=cmd_sql)
+    p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
+    p.add_argument("--samples", default="samples")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("status", help="summarise what the warehouse holds")
+    p.set_defaults(func=cmd_status)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The DWC code location: every domain's definitions merged, with shared resources and executor."""
+
+import dagster as dg
+
+from dwc_pipelines import ingestion
+from dwc_pipelines.resources import resources_for
+from dwc_sensors import defs as sensor_defs
+
+all_assets_job = dg.define_asset_job(
+    "all_assets_job",
+    selection=dg.AssetSelection.all(),
+    description="Materialise every asset (what `make demo` runs).",
+)
+
+defs = dg.Definitions.merge(
+    ingestion.defs,
+    sensor_defs,
+    dg.Definitions(
+        jobs=[all_assets_job],
+        resources=resources_for(),
+        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    ),
+)

@@ -1,0 +1,39 @@
+import dagster as dg
+
+from dwc_resources import WarehouseResource
+
+from .assets import DOCUMENTS, QUARANTINE
+
+
+@dg.asset_check(asset=DOCUMENTS, blocking=True, description="(doc_id, version) identifies one row")
+def documents_unique_versions(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.reader() as con:
+        dupes = con.execute(
+            "SELECT doc_id, version, count(*) FROM docs.documents GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 20"
+        ).fetchall()
+        multi_current = con.execute(
+            "SELECT count(*) FROM (SELECT doc_id FROM docs.documents WHERE is_current GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+    return dg.AssetCheckResult(
+        passed=not dupes and multi_current == 0,
+        metadata={"duplicate_keys": len(dupes), "docs_with_several_current_rows": multi_current,
+                  "sample": str(dupes[:5])},
+    )
+
+
+@dg.asset_check(asset=DOCUMENTS, blocking=True, description="Accepted documents never have empty text")
+def accepted_documents_have_text(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.reader() as con:
+        empty = con.execute(
+            "SELECT count(*) FROM docs.documents WHERE status = 'active' AND (text IS NULL OR trim(text) = '')"
+        ).fetchall()[0][0]
+    return dg.AssetCheckResult(passed=empty == 0, metadata={"empty_accepted_documents": empty})
+
+
+@dg.asset_check(asset=QUARANTINE, blocking=True, description="Every quarantined file says why")
+def quarantine_reasons_present(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.reader() as con:
+        missing = con.execute(
+            "SELECT count(*) FROM docs.quarantine WHERE reason IS NULL OR trim(reason) = '' OR reason_code IS NULL"
+        ).fetchall()[0][0]
+    return dg.AssetCheckResult(passed=missing == 0, metadata={"rows_without_reason": missing})

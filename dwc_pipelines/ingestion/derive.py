@@ -1,0 +1,109 @@
+"""Tables derived from current documents: chunks and near-duplicates (plain Python + SQL)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .chunking import CHUNKER_VERSION, chunk_text
+from .similarity import BANDS, NUM_PERM, ROWS
+
+_CHUNK_SCHEMA = pa.schema([
+    ("chunk_id", pa.string()), ("doc_id", pa.string()), ("version", pa.int32()), ("content_hash", pa.string()),
+    ("chunk_index", pa.int32()), ("token_start", pa.int32()), ("token_end", pa.int32()),
+    ("char_start", pa.int32()), ("char_end", pa.int32()), ("n_tokens", pa.int32()), ("text", pa.string()),
+    ("chunker", pa.string()), ("run_id", pa.string()),
+])
+
+
+def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, batch_docs: int = 1000, log=print) -> dict:
+    """Chunk every current document that has no chunks for its current version; drop chunks of
+    versions that are no longer current. One transaction: all or nothing."""
+    chunker = f"{CHUNKER_VERSION}/{max_tokens}/{overlap}"
+    con.execute("BEGIN")
+    try:
+        removed = con.execute(
+            """DELETE FROM docs.chunks c WHERE chunker <> ? OR NOT EXISTS (
+                SELECT 1 FROM docs.documents d WHERE d.is_current AND d.status = 'active'
+                  AND d.doc_id = c.doc_id AND d.version = c.version)""",
+            [chunker],
+        ).fetchall()[0][0]
+        todo = con.execute(
+            """SELECT d.doc_id, d.version FROM docs.documents d
+            WHERE d.is_current AND d.status = 'active'
+              AND NOT EXISTS (SELECT 1 FROM docs.chunks c WHERE c.doc_id = d.doc_id AND c.version = d.version)
+            ORDER BY d.doc_id"""
+        ).fetchall()
+        added = 0
+        for i in range(0, len(todo), batch_docs):
+            keys = pa.table({"doc_id": [k[0] for k in todo[i : i + batch_docs]],
+                             "version": pa.array([k[1] for k in todo[i : i + batch_docs]], pa.int32())})
+            docs = con.execute(
+                "SELECT d.doc_id, d.version, d.content_hash, d.text FROM docs.documents d JOIN keys k USING (doc_id, version)"
+            ).fetchall()
+            cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
+            for doc_id, version, content_hash, text in docs:
+                for ch in chunk_text(text, content_hash, max_tokens, overlap):
+                    for name, value in (
+                        ("chunk_id", ch.chunk_id), ("doc_id", doc_id), ("version", version),
+                        ("content_hash", content_hash), ("chunk_index", ch.index), ("token_start", ch.token_start),
+                        ("token_end", ch.token_end), ("char_start", ch.char_start), ("char_end", ch.char_end),
+                        ("n_tokens", ch.token_end - ch.token_start), ("text", ch.text), ("chunker", chunker),
+                        ("run_id", run_id),
+                    ):
+                        cols[name].append(value)
+            batch = pa.table(cols, schema=_CHUNK_SCHEMA)
+            con.execute("INSERT INTO docs.chunks SELECT * FROM batch")
+            added += batch.num_rows
+            if (i // batch_docs) % 20 == 19:
+                log(f"chunked {i + batch_docs:,}/{len(todo):,} documents")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"documents_chunked": len(todo), "chunks_added": added, "chunks_removed": removed, "chunker": chunker}
+
+
+def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:
+    """MinHash LSH in SQL: documents sharing a band are candidates; a candidate pair whose
+    estimated Jaccard similarity reaches the threshold is a near-duplicate. Each document
+    keeps its nearest twin. Exact byte duplicates are excluded (see duplicate_of)."""
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _bands AS
+            SELECT doc_id, version, content_hash, band,
+                   hash(list_slice(minhash, band * {ROWS} + 1, band * {ROWS} + {ROWS})) AS key
+            FROM (SELECT doc_id, version, content_hash, minhash, unnest(range({BANDS})) AS band
+                  FROM docs.documents WHERE is_current AND status = 'active' AND minhash IS NOT NULL)"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _pairs AS
+            WITH cand AS (
+                SELECT DISTINCT x.doc_id AS a, y.doc_id AS b FROM _bands x JOIN _bands y
+                  ON x.band = y.band AND x.key = y.key AND x.doc_id < y.doc_id AND x.content_hash <> y.content_hash)
+            SELECT cand.a, cand.b,
+                   len(list_filter(list_zip(da.minhash, db.minhash), lambda p: p[1] = p[2])) / {NUM_PERM} AS sim
+            FROM cand
+            JOIN docs.documents da ON da.doc_id = cand.a AND da.is_current
+            JOIN docs.documents db ON db.doc_id = cand.b AND db.is_current"""
+        )
+        con.execute("DELETE FROM docs.near_duplicates")
+        n = con.execute(
+            """INSERT INTO docs.near_duplicates
+            WITH both_ways AS (
+                SELECT a AS doc_id, b AS twin, sim FROM _pairs WHERE sim >= ?
+                UNION ALL SELECT b, a, sim FROM _pairs WHERE sim >= ?)
+            SELECT d.doc_id, d.version, d.content_hash, w.twin, w.sim, ?
+            FROM (SELECT doc_id, twin, sim, row_number() OVER (PARTITION BY doc_id ORDER BY sim DESC, twin) AS r
+                  FROM both_ways) w
+            JOIN docs.documents d ON d.doc_id = w.doc_id AND d.is_current
+            WHERE w.r = 1
+            ORDER BY d.doc_id""",
+            [threshold, threshold, run_id],
+        ).fetchall()[0][0]
+        candidates = con.execute("SELECT count(*) FROM _pairs").fetchall()[0][0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"near_duplicate_documents": n, "candidate_pairs": candidates, "threshold": threshold}

@@ -1,0 +1,297 @@
+"""Ingesting a landing zone into the warehouse: plain Python over a DuckDB connection.
+
+The run is crash-safe by construction. Files are processed in bounded batches that are
+committed to a staging table tagged with the run id; the visible tables change only in one
+final merge transaction. A run killed half-way leaves staging rows that the next run
+discards, and the visible tables exactly as they were.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import multiprocessing
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Iterator
+
+import pyarrow as pa
+
+from dwc_resources.cas import ContentStore
+
+from .formats import Limits, Rejected, extension_of, extract
+from .landing import LandingFile, scan_landing
+from .schema import DOC_FIELDS, STAGING_FIELDS
+from .similarity import minhash
+from .text import detect_language, normalize_text, safe_display_name, word_count
+
+_EXPECTED_EXT = {
+    "text": {".txt", ".text", ".log", ""}, "markdown": {".md", ".markdown"}, "html": {".html", ".htm", ".xhtml"},
+    "pdf": {".pdf"}, "docx": {".docx"}, "json": {".json", ".ipynb"}, "csv": {".csv", ".tsv"},
+    "epub": {".epub"}, "email": {".eml"},
+}
+
+
+@dataclass
+class IngestSettings:
+    max_file_bytes: int = 50 * 1024 * 1024
+    limits: Limits = field(default_factory=Limits)
+    batch_size: int = 500
+    workers: int = 1
+    rehash: bool = False  # re-read files whose size and mtime are unchanged
+
+
+@dataclass
+class IngestReport:
+    scanned: int = 0
+    processed: int = 0
+    unchanged: int = 0
+    new_versions: int = 0
+    tombstoned: int = 0
+    quarantined_new: int = 0
+    by_format: Counter = field(default_factory=Counter)
+    by_reason: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def doc_id_for(relpath: str) -> str:
+    return hashlib.sha256(("source:" + relpath).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore) -> dict:
+    """One file to one staging row: accepted with its extraction, or quarantined with a reason."""
+    ext = extension_of(f.relpath)
+    shown = safe_display_name(f.relpath)
+    row = {"source_path": shown, "extension": ext, "mtime_ns": f.mtime_ns, "size_bytes": f.size}
+
+    def quarantine(code: str, reason: str, content_hash: str | None) -> dict:
+        row.update(kind="quarantined", reason_code=code, reason=reason, content_hash=content_hash)
+        return row
+
+    if f.problem == "symlink_outside_landing" or f.problem == "unreadable":
+        return quarantine(f.problem, f.problem_reason, None)
+    if f.size > settings.max_file_bytes:
+        try:
+            h = store.put_file(f.abspath)
+        except OSError as exc:
+            return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
+        return quarantine("too_large", f"{f.size:,} bytes, over the limit of {settings.max_file_bytes:,}", h)
+    try:
+        with open(f.abspath, "rb") as fh:
+            data = fh.read(settings.max_file_bytes + 1)
+    except OSError as exc:
+        return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
+    content_hash = store.put(data)
+    row["size_bytes"] = len(data)
+    if f.problem:
+        return quarantine(f.problem, f.problem_reason, content_hash)
+    try:
+        doc = extract(data, f.relpath, settings.limits)
+    except Rejected as rej:
+        return quarantine(rej.code, rej.reason, content_hash)
+    except (MemoryError, RecursionError) as exc:
+        return quarantine("extraction_error", f"{type(exc).__name__} while extracting", content_hash)
+    except Exception as exc:  # a parser bug on one hostile file must not sink the batch
+        return quarantine("extraction_error", f"{type(exc).__name__}: {str(exc)[:300]}", content_hash)
+    text = normalize_text(doc.text)
+    if not text:
+        return quarantine("empty_text", f"no text after extraction ({doc.format})", content_hash)
+    row.update(
+        kind="accepted", doc_id=doc_id_for(f.relpath), content_hash=content_hash, format=doc.format, mime=doc.mime,
+        extension_mismatch=ext not in _EXPECTED_EXT.get(doc.format, {ext}),
+        title=normalize_text(doc.title)[:500] if doc.title else None,
+        author=normalize_text(str(doc.author))[:300] if doc.author else None,
+        created_at=doc.created_at, modified_at=doc.modified_at, page_count=doc.page_count,
+        language=detect_language(text), word_count=word_count(text), char_count=len(text), text=text,
+        minhash=minhash(text),
+    )
+    return row
+
+
+def process_batch(files: list[LandingFile], settings: IngestSettings, store_root: str) -> list[dict]:
+    store = ContentStore(store_root)
+    return [process_file(f, settings, store) for f in files]
+
+
+_ARROW_TYPES = {
+    "extension_mismatch": pa.bool_(), "created_at": pa.timestamp("us"), "modified_at": pa.timestamp("us"),
+    "page_count": pa.int32(), "word_count": pa.int32(), "char_count": pa.int32(), "size_bytes": pa.int64(),
+    "minhash": pa.list_(pa.uint64()), "mtime_ns": pa.int64(), "seq": pa.int64(),
+}
+
+
+def _to_arrow(rows: list[dict]) -> pa.Table:
+    return pa.table({
+        name: pa.array([r.get(name) for r in rows], type=_ARROW_TYPES.get(name, pa.string()))
+        for name in STAGING_FIELDS
+    })
+
+
+def _batches(files: list[LandingFile], size: int) -> Iterator[list[LandingFile]]:
+    for i in range(0, len(files), size):
+        yield files[i : i + size]
+
+
+def _processed(
+    batches: Iterable[list[LandingFile]], total: int, settings: IngestSettings, store_root: str
+) -> Iterator[list[dict]]:
+    """Batches processed in order; with workers > 1, in a process pool with a bounded window
+    of batches in flight, so memory stays flat however many files there are. Small drops
+    stay in-process: starting workers costs more than it saves."""
+    if settings.workers <= 1 or total < settings.batch_size * 4:
+        for b in batches:
+            yield process_batch(b, settings, store_root)
+        return
+    ctx = multiprocessing.get_context("forkserver")
+    with cf.ProcessPoolExecutor(max_workers=settings.workers, mp_context=ctx) as pool:
+        window: list[cf.Future] = []
+        for b in batches:
+            window.append(pool.submit(process_batch, b, settings, store_root))
+            if len(window) >= settings.workers * 2:
+                yield window.pop(0).result()
+        for fut in window:
+            yield fut.result()
+
+
+def ingest_landing(
+    con,
+    landing_root: str,
+    store_root: str,
+    run_id: str,
+    settings: IngestSettings | None = None,
+    log: Callable[[str], None] = print,
+) -> IngestReport:
+    settings = settings or IngestSettings()
+    report = IngestReport()
+    t0 = time.perf_counter()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    files = scan_landing(landing_root)
+    report.scanned = len(files)
+    # Only one writer reaches this point at a time (the dwc_warehouse pool), so any staging
+    # rows left are from a run that died before its merge: discard them.
+    con.execute("DELETE FROM docs._staging")
+    listing = pa.table({
+        "source_path": [safe_display_name(f.relpath) for f in files],
+        "size_bytes": pa.array([f.size for f in files], pa.int64()),
+        "mtime_ns": pa.array([f.mtime_ns for f in files], pa.int64()),
+        "idx": pa.array(range(len(files)), pa.int64()),
+    })
+    con.execute("CREATE OR REPLACE TEMP TABLE _listing AS SELECT * FROM listing")
+    changed_sql = "SELECT l.idx FROM _listing l LEFT JOIN docs.sources s USING (source_path)"
+    if not settings.rehash:
+        changed_sql += " WHERE s.source_path IS NULL OR s.status = 'deleted' OR s.size_bytes <> l.size_bytes OR s.mtime_ns <> l.mtime_ns"
+    todo = [files[i] for (i,) in con.execute(changed_sql + " ORDER BY l.idx").fetchall()]
+    del listing
+    report.unchanged = len(files) - len(todo)
+    log(f"landing zone: {len(files):,} files, {len(todo):,} new or changed, {report.unchanged:,} unchanged")
+
+    seq = 0
+    last_log = time.perf_counter()
+    for rows in _processed(_batches(todo, settings.batch_size), len(todo), settings, store_root):
+        for r in rows:
+            r["seq"], r["run_id"] = seq, run_id
+            seq += 1
+            if r["kind"] == "accepted":
+                report.by_format[r["format"]] += 1
+            else:
+                report.by_reason[r["reason_code"]] += 1
+        batch = _to_arrow(rows)
+        con.execute("BEGIN")
+        con.execute("INSERT INTO docs._staging SELECT * FROM batch")
+        con.execute("COMMIT")
+        report.processed = seq
+        if time.perf_counter() - last_log > 10 or seq == len(todo):
+            rate = seq / max(time.perf_counter() - t0, 1e-9)
+            log(f"processed {seq:,}/{len(todo):,} files ({rate:,.0f} files/s)")
+            last_log = time.perf_counter()
+
+    con.execute("BEGIN")
+    try:
+        _merge(con, run_id, now, report)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+_DOC_COLS = ", ".join(DOC_FIELDS)
+
+
+def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _new AS
+        SELECT s.*, coalesce(v.max_version, 0) + 1 AS version
+        FROM docs._staging s
+        LEFT JOIN (SELECT doc_id, max(version) AS max_version FROM docs.documents GROUP BY doc_id) v USING (doc_id)
+        LEFT JOIN docs.documents c ON c.doc_id = s.doc_id AND c.is_current
+        WHERE s.run_id = ? AND s.kind = 'accepted'
+          AND (c.doc_id IS NULL OR c.status = 'deleted' OR c.content_hash <> s.content_hash)
+        """,
+        [run_id],
+    )
+    report.new_versions = con.execute("SELECT count(*) FROM _new").fetchall()[0][0]
+    con.execute("UPDATE docs.documents SET is_current = false WHERE is_current AND doc_id IN (SELECT doc_id FROM _new)")
+    con.execute(
+        f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
+        SELECT {_DOC_COLS}, version, 'active', true, NULL, ?, ? FROM _new ORDER BY seq""",
+        [now, run_id],
+    )
+
+    # Sources that vanished from the landing zone: their documents become tombstones.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _gone AS
+        SELECT s.source_path, s.doc_id, s.status FROM docs.sources s
+        ANTI JOIN _listing l USING (source_path) WHERE s.status <> 'deleted'"""
+    )
+    report.tombstoned = con.execute(
+        f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
+        SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL,
+               version + 1, 'deleted', true, NULL, ?, ?
+        FROM docs.documents
+        WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')""",
+        [now, run_id],
+    ).fetchall()[0][0]
+    con.execute(
+        """UPDATE docs.documents SET is_current = false
+        WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')"""
+    )
+    con.execute(
+        "UPDATE docs.sources SET status = 'deleted', last_run_id = ? WHERE source_path IN (SELECT source_path FROM _gone)",
+        [run_id],
+    )
+
+    report.quarantined_new = con.execute(
+        """INSERT INTO docs.quarantine
+        SELECT source_path, content_hash, size_bytes, extension, reason_code, reason, ?, ?
+        FROM docs._staging s
+        WHERE s.run_id = ? AND s.kind = 'quarantined' AND NOT EXISTS (
+            SELECT 1 FROM docs.quarantine q WHERE q.source_path = s.source_path
+              AND q.content_hash IS NOT DISTINCT FROM s.content_hash AND q.reason_code = s.reason_code)
+        ORDER BY seq""",
+        [now, run_id, run_id],
+    ).fetchall()[0][0]
+
+    con.execute("DELETE FROM docs.sources WHERE source_path IN (SELECT source_path FROM docs._staging WHERE run_id = ?)", [run_id])
+    con.execute(
+        """INSERT INTO docs.sources
+        SELECT source_path, doc_id, size_bytes, mtime_ns, content_hash,
+               CASE kind WHEN 'accepted' THEN 'active' ELSE 'quarantined' END, run_id
+        FROM docs._staging WHERE run_id = ? ORDER BY seq""",
+        [run_id],
+    )
+
+    # Exact duplicates: every current document points at the first one with the same bytes.
+    con.execute(
+        """UPDATE docs.documents d SET duplicate_of = CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END
+        FROM (SELECT content_hash, first(doc_id ORDER BY ingested_at, doc_id) AS canonical
+              FROM docs.documents WHERE is_current AND status = 'active' GROUP BY content_hash) c
+        WHERE d.is_current AND d.status = 'active' AND d.content_hash = c.content_hash
+          AND d.duplicate_of IS DISTINCT FROM (CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END)"""
+    )
+    con.execute("DELETE FROM docs._staging WHERE run_id = ?", [run_id])

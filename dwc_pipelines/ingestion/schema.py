@@ -1,0 +1,93 @@
+"""The `docs` schema of the warehouse."""
+
+DOC_COLUMNS = """
+    doc_id VARCHAR{nn},
+    source_path VARCHAR NOT NULL,
+    content_hash VARCHAR,
+    format VARCHAR,
+    mime VARCHAR,
+    extension VARCHAR,
+    extension_mismatch BOOLEAN,
+    title VARCHAR,
+    author VARCHAR,
+    created_at TIMESTAMP,
+    modified_at TIMESTAMP,
+    page_count INTEGER,
+    language VARCHAR,
+    word_count INTEGER,
+    char_count INTEGER,
+    size_bytes BIGINT,
+    text VARCHAR,
+    minhash UBIGINT[]
+"""
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS docs;
+CREATE TABLE IF NOT EXISTS docs.documents (
+    {DOC_COLUMNS.format(nn=" NOT NULL")},
+    version INTEGER NOT NULL,
+    status VARCHAR NOT NULL,          -- active | deleted (a tombstone: the source disappeared)
+    is_current BOOLEAN NOT NULL,
+    duplicate_of VARCHAR,             -- doc_id of the first document with the same bytes
+    ingested_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS docs.quarantine (
+    source_path VARCHAR NOT NULL,
+    content_hash VARCHAR,
+    size_bytes BIGINT,
+    extension VARCHAR,
+    reason_code VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS docs.sources (
+    source_path VARCHAR NOT NULL,
+    doc_id VARCHAR,
+    size_bytes BIGINT,
+    mtime_ns BIGINT,
+    content_hash VARCHAR,
+    status VARCHAR NOT NULL,          -- active | quarantined | deleted
+    last_run_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS docs._staging (
+    {DOC_COLUMNS.format(nn="")},
+    kind VARCHAR NOT NULL,            -- accepted | quarantined
+    mtime_ns BIGINT,
+    reason_code VARCHAR,
+    reason VARCHAR,
+    seq BIGINT NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS docs.chunks (
+    chunk_id VARCHAR NOT NULL,
+    doc_id VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    token_start INTEGER NOT NULL,
+    token_end INTEGER NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    text VARCHAR NOT NULL,
+    chunker VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS docs.near_duplicates (
+    doc_id VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    twin_doc_id VARCHAR NOT NULL,
+    similarity DOUBLE NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+"""
+
+STAGING_FIELDS = [
+    "doc_id", "source_path", "content_hash", "format", "mime", "extension", "extension_mismatch", "title",
+    "author", "created_at", "modified_at", "page_count", "language", "word_count", "char_count", "size_bytes",
+    "text", "minhash", "kind", "mtime_ns", "reason_code", "reason", "seq", "run_id",
+]
+DOC_FIELDS = STAGING_FIELDS[:18]

@@ -1,0 +1,18 @@
+"""Small helpers shared by every domain's assets."""
+
+from __future__ import annotations
+
+# DuckDB admits one writer process: every asset that writes the warehouse joins this pool,
+# whose limit (dagster.yaml, concurrency.pools.default_limit) is 1.
+WAREHOUSE_POOL = "dwc_warehouse"
+
+
+def markdown_table(headers: list[str], rows, max_cell: int = 60) -> str:
+    def cell(v) -> str:
+        s = "" if v is None else str(v)
+        s = s.replace("|", "\\|").replace("\n", " ")
+        return s if len(s) <= max_cell else s[: max_cell - 1] + "…"
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) if rows else "_(none)_"

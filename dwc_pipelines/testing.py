@@ -1,0 +1,183 @@
+"""Builders of real files in every supported format, for the sample corpus, tests and benchmarks.
+
+They write the formats by their specifications (a PDF with a cross-reference table, an
+OOXML package, an EPUB 3 container), so what the tests parse is what users drop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import textwrap
+import zipfile
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from html import escape
+
+
+def _pdf_str(s: str) -> str:
+    s = s.encode("cp1252", "replace").decode("cp1252")
+    return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def make_pdf(pages: list[str], title: str | None = None, author: str | None = None,
+             created: datetime | None = None) -> bytes:
+    """A PDF 1.4 with one Helvetica text page per string (wrapped at 90 columns)."""
+    objs: list[bytes] = []
+    kids = []
+    font_id = 3
+    n_fixed = 3
+    page_ids = []
+    for i, _ in enumerate(pages):
+        page_ids.append(n_fixed + 1 + 2 * i)
+    for i, text in enumerate(pages):
+        lines = []
+        for para in text.split("\n"):
+            lines.extend(textwrap.wrap(para, 90) or [""])
+        ops = ["BT", "/F1 10 Tf", "12 TL", "50 790 Td"]
+        for line in lines[:62]:
+            ops.append(f"{_pdf_str(line)} Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("cp1252", "replace")
+        kids.append(page_ids[i])
+        objs.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 {font_id} 0 R >> >> "
+            f"/Contents {page_ids[i] + 1} 0 R >>".encode()
+        )
+        objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    info_id = n_fixed + 2 * len(pages) + 1
+    info = []
+    if title:
+        info.append(f"/Title {_pdf_str(title)}")
+    if author:
+        info.append(f"/Author {_pdf_str(author)}")
+    if created:
+        info.append(f"/CreationDate (D:{created:%Y%m%d%H%M%S}Z)")
+    head = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    all_objs = head + objs + [f"<< {' '.join(info)} >>".encode()]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for num, body in enumerate(all_objs, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(all_objs) + 1))
+    for off in offsets:
+        out.write(b"%010d 00000 n \n" % off)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+              % (len(all_objs) + 1, info_id, xref))
+    return out.getvalue()
+
+
+def encrypt_pdf(data: bytes, password: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def make_docx(paragraphs: list[str], title: str | None = None, author: str | None = None,
+              created: datetime | None = None, table: list[list[str]] | None = None) -> bytes:
+    import docx
+
+    d = docx.Document()
+    if title:
+        d.add_heading(title, level=1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    if table:
+        t = d.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                t.cell(r, c).text = value
+    props = d.core_properties
+    props.title = title or ""
+    props.author = author or ""
+    if created:
+        props.created = created
+        props.modified = created
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+
+
+def make_epub(title: str, author: str, chapters: list[tuple[str, list[str]]], date: str = "2024-01-01") -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/container.xml",
+                   '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+                   '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+                   "</rootfiles></container>", compress_type=zipfile.ZIP_DEFLATED)
+        items, spine = [], []
+        for i, (ch_title, paras) in enumerate(chapters, start=1):
+            body = "".join(f"<p>{escape(p)}</p>" for p in paras)
+            z.writestr(f"OEBPS/ch{i}.xhtml",
+                       f'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+                       f"<head><title>{escape(ch_title)}</title></head><body><h2>{escape(ch_title)}</h2>{body}</body></html>",
+                       compress_type=zipfile.ZIP_DEFLATED)
+            items.append(f'<item id="ch{i}" href="ch{i}.xhtml" media-type="application/xhtml+xml"/>')
+            spine.append(f'<itemref idref="ch{i}"/>')
+        z.writestr("OEBPS/content.opf",
+                   '<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" '
+                   'unique-identifier="uid"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                   f'<dc:identifier id="uid">urn:dwc:{escape(title)}</dc:identifier><dc:title>{escape(title)}</dc:title>'
+                   f"<dc:creator>{escape(author)}</dc:creator><dc:date>{date}</dc:date><dc:language>en</dc:language>"
+                   f"</metadata><manifest>{''.join(items)}</manifest><spine>{''.join(spine)}</spine></package>",
+                   compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def make_html(title: str, paragraphs: list[str], author: str | None = None, date: str | None = None) -> str:
+    meta = ""
+    if author:
+        meta += f'<meta name="author" content="{escape(author)}">'
+    if date:
+        meta += f'<meta name="date" content="{escape(date)}">'
+    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>{meta}"
+            f"<style>body{{font-family:sans-serif}}</style><script>var tracking = 1;</script></head>"
+            f"<body><article><h1>{escape(title)}</h1>{body}</article></body></html>")
+
+
+def make_markdown(title: str, sections: list[tuple[str, list[str]]], author: str | None = None,
+                  date: str | None = None) -> str:
+    front = ""
+    if author or date:
+        front = "---\n" + (f"title: {title}\n") + (f"author: {author}\n" if author else "") + \
+                (f"date: {date}\n" if date else "") + "---\n\n"
+    parts = [f"# {title}\n"]
+    for heading, paras in sections:
+        parts.append(f"## {heading}\n")
+        parts.extend(p + "\n" for p in paras)
+    return front + "\n".join(parts)
+
+
+def make_email(sender: str, to: str, subject: str, body: str, date: datetime) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = f"<{hashlib.sha1((sender + subject).encode()).hexdigest()[:16]}@dwc.example>"
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def make_zip_bomb_docx(expanded_bytes: int = 300 * 1024 * 1024) -> bytes:
+    """A DOCX-shaped ZIP whose document.xml inflates to `expanded_bytes` of zeros."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("word/document.xml", "w", force_zip64=True) as fh:
+            block = b"\0" * (1 << 20)
+            for _ in range(expanded_bytes // len(block)):
+                fh.write(block)
+    return out.getvalue()

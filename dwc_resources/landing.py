@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from .warehouse import dwc_home
+
+
+class LandingZoneResource(dg.ConfigurableResource):
+    """The directory users drop documents into, and the limits applied to what they drop."""
+
+    path: str = Field(description="Landing directory, scanned recursively; hidden files are ignored")
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, description="Larger files are quarantined as too_large")
+    max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, description="Zip-bomb guard for DOCX/EPUB")
+    max_pdf_pages: int = Field(default=2000)
+    workers: int = Field(default=0, description="Extraction processes; 0 means one per CPU core")
+    batch_size: int = Field(default=500, description="Files per committed staging batch (bounds memory)")
+    settle_seconds: float = Field(default=5.0, description="The sensor waits until no file changed for this long")
+
+    @classmethod
+    def local(cls) -> "LandingZoneResource":
+        return cls(path=os.path.join(dwc_home(), "landing"))
+
+    def effective_workers(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import dagster as dg
+from pydantic import Field
+
+from .duck import connect_writer, publish_snapshot, read_snapshot
+
+
+def dwc_home() -> str:
+    return os.path.abspath(os.environ.get("DWC_HOME", ".dwc"))
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse (one schema per domain) and its read-only analyst snapshot."""
+
+    path: str = Field(description="DuckDB file that writers use")
+    snapshot_path: str = Field(description="Read-only copy for analysts, replaced atomically after each write")
+    memory_limit: str = Field(default="1GB", description="DuckDB memory_limit for writer connections")
+    threads: int = Field(default=2, description="DuckDB worker threads per writer connection")
+
+    @classmethod
+    def local(cls) -> "WarehouseResource":
+        home = dwc_home()
+        return cls(path=os.path.join(home, "warehouse.duckdb"), snapshot_path=os.path.join(home, "analyst.duckdb"))
+
+    @contextmanager
+    def writer(self, ddl: str | None = None, publish: bool = True) -> Iterator:
+        """A writer connection; on a clean exit the analyst snapshot is republished.
+
+        Assets that use it must be in the `dwc_warehouse` pool, which admits one step at a time.
+        """
+        con = connect_writer(self.path, self.memory_limit, self.threads)
+        try:
+            if ddl:
+                con.execute(ddl)
+            yield con
+            if publish:
+                seconds = publish_snapshot(con, self.snapshot_path)
+                dg.get_dagster_logger().info(f"analyst snapshot published in {seconds:.2f}s: {self.snapshot_path}")
+        finally:
+            con.close()
+
+    @contextmanager
+    def reader(self) -> Iterator:
+        with read_snapshot(self.snapshot_path) as con:
+            yield con

@@ -1,0 +1,35 @@
+import time
+
+import dagster as dg
+
+from dwc_pipelines.ingestion.landing import listing_fingerprint, newest_mtime_ns, scan_landing
+from dwc_resources import LandingZoneResource
+
+
+@dg.sensor(
+    job_name="ingest_job",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts one ingest run per settled change of the landing zone, however many files it holds.",
+)
+def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource):
+    try:
+        files = scan_landing(landing.path)
+    except (FileNotFoundError, PermissionError) as exc:
+        # The cursor stays where it was: nothing was scanned.
+        return dg.SkipReason(f"cannot scan the landing zone: {exc}")
+    fingerprint = listing_fingerprint(files)
+    if fingerprint == context.cursor or (not files and context.cursor is None):
+        return dg.SkipReason(f"no change in the landing zone ({len(files)} files)")
+    age = time.time() - newest_mtime_ns(files) / 1e9
+    if age < landing.settle_seconds:
+        return dg.SkipReason(f"a drop is still arriving (last change {age:.1f}s ago); waiting for it to settle")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"landing-{fingerprint[:32]}",
+                tags={"dwc/listing": fingerprint[:16], "dwc/files": str(len(files))},
+            )
+        ],
+        cursor=fingerprint,
+    )
