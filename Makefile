@@ -27,7 +27,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dwc demo --samples samples
+	$(VENV)/bin/dwc demo --samples samples/landing
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)

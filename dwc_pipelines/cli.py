@@ -61,7 +61,7 @@ def cmd_demo(args) -> int:
     Path(landing).mkdir(parents=True, exist_ok=True)
     copied = 0
     for src in sorted(samples.rglob("*")):
-        if src.is_file() and not src.name.startswith(".") and src.suffix != ".py" and src.name != "README.md":
+        if src.is_file() and not src.name.startswith("."):
             dst = Path(landing) / src.relative_to(samples)
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not dst.exists() or dst.read_bytes() != src.read_bytes():
@@ -70,7 +70,11 @@ def cmd_demo(args) -> int:
     print(f"copied {copied} sample files into the landing zone {landing}")
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("all_assets_job")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
     print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
     if not result.success:
         for ev in result.all_events:
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-width", type=int, default=160)
     p.set_defaults(func=cmd_sql)
     p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
-    p.add_argument("--samples", default="samples")
+    p.add_argument("--samples", default="samples/landing")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("status", help="summarise what the warehouse holds")
     p.set_defaults(func=cmd_status)

@@ -59,7 +59,7 @@ def make_pdf(pages: list[str], title: str | None = None, author: str | None = No
         f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
     ]
-    all_objs = head + objs + [f"<< {' '.join(info)} >>".encode()]
+    all_objs = head + objs + [f"<< {' '.join(info)} >>".encode("cp1252", "replace")]
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []

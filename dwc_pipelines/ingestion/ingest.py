@@ -289,7 +289,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     # Exact duplicates: every current document points at the first one with the same bytes.
     con.execute(
         """UPDATE docs.documents d SET duplicate_of = CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END
-        FROM (SELECT content_hash, first(doc_id ORDER BY ingested_at, doc_id) AS canonical
+        FROM (SELECT content_hash, first(doc_id ORDER BY ingested_at, source_path) AS canonical
               FROM docs.documents WHERE is_current AND status = 'active' GROUP BY content_hash) c
         WHERE d.is_current AND d.status = 'active' AND d.content_hash = c.content_hash
           AND d.duplicate_of IS DISTINCT FROM (CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END)"""

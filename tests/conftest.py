@@ -1,0 +1,94 @@
+import os
+import socket
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip on a developer's machine that lacks something; fail in CI, where a skip would hide
+    a broken install step."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def require_service(host: str, port: int, name: str) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        require(False, f"{name} is not reachable at {host}:{port} ({exc})")
+
+
+def require_shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    require(path.exists(), f"shared data {path} is absent (it lives beside the checkout, not in it)")
+    return path
+
+
+class Env:
+    """A DWC deployment in a temporary directory: landing zone, blobs, warehouse, snapshot."""
+
+    def __init__(self, root: Path):
+        from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+
+        self.root = root
+        self.landing = root / "landing"
+        self.landing.mkdir(parents=True, exist_ok=True)
+        self.warehouse = WarehouseResource(
+            path=str(root / "warehouse.duckdb"), snapshot_path=str(root / "analyst.duckdb"), memory_limit="512MB"
+        )
+        self.configure_landing()
+        self.blobs = BlobStoreResource(root=str(root / "blobs"))
+
+    def configure_landing(self, **overrides) -> None:
+        from dwc_resources import LandingZoneResource
+
+        settings = {"path": str(self.landing), "workers": 1, "settle_seconds": 0, **overrides}
+        self.landing_resource = LandingZoneResource(**settings)
+
+    def resources(self) -> dict:
+        return {"warehouse": self.warehouse, "landing": self.landing_resource, "blob_store": self.blobs}
+
+    def write(self, rel: str, data) -> Path:
+        path = self.landing / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        return path
+
+    def defs(self) -> dg.Definitions:
+        from dwc_pipelines import ingestion
+
+        return dg.Definitions.merge(ingestion.defs, dg.Definitions(resources=self.resources()))
+
+    def run_ingest(self, instance) -> dg.ExecuteInProcessResult:
+        return self.defs().resolve_job_def("ingest_job").execute_in_process(instance=instance)
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with self.warehouse.reader() as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    return Env(tmp_path / "dwc")
+
+
+@pytest.fixture
+def instance(tmp_path):
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as inst:
+        yield inst

@@ -1,0 +1,224 @@
+"""The ingest job end to end on a fresh instance: formats, bad input, versions, idempotency, crashes."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dwc_pipelines.ingestion.assets import CHUNKS, DOCUMENTS, NEAR_DUPLICATES, QUARANTINE
+from dwc_pipelines.testing import (
+    encrypt_pdf, make_docx, make_email, make_epub, make_html, make_markdown, make_pdf, make_zip_bomb_docx,
+)
+from dwc_resources.cas import ContentStore
+
+from .conftest import ROOT, Env
+
+WHEN = datetime(2024, 5, 1, 9, 0)
+PROSE = ("The warehouse team reviewed the delivery schedule and agreed to move the inspection to Thursday. "
+         "Invoices for the second quarter are due at the end of the month, and the auditors asked for copies. ")
+
+
+def good_corpus(env: Env) -> dict[str, str]:
+    files = {
+        "reports/q2.pdf": make_pdf([PROSE * 3, PROSE], title="Q2 report", author="Ana", created=WHEN),
+        "contracts/lease.docx": make_docx([PROSE * 2], title="Lease", author="Ivo", created=WHEN),
+        "books/handbook.epub": make_epub("Handbook", "Mara", [("One", [PROSE]), ("Two", [PROSE * 2])]),
+        "news/item.html": make_html("Port opens", [PROSE, "A second paragraph about the harbour."]),
+        "notes/runbook.md": make_markdown("Runbook", [("Steps", [PROSE])], author="Ops", date="2024-01-02"),
+        "notes/plain.txt": "Plain notes\n\n" + PROSE * 2,
+        "data/order.json": '{"title": "Order 17", "body": "%s"}' % PROSE.strip(),
+        "data/lines.csv": "item,qty\nDesk,2\nChair,4\n",
+        "mail/renewal.eml": make_email("a@example.com", "b@example.com", "Renewal", PROSE, WHEN),
+    }
+    for rel, data in files.items():
+        env.write(rel, data)
+    return {rel: rel.rsplit(".", 1)[1] for rel in files}
+
+
+def bad_corpus(env: Env) -> dict[str, str]:
+    rnd = random.Random(7)
+    bad = {
+        "bad/empty.txt": (b"", "empty_file"),
+        "bad/photo.txt": (bytes(rnd.randrange(256) for _ in range(4096)), "binary_content"),
+        "bad/cut.pdf": (make_pdf([PROSE])[:300], "corrupt_pdf"),
+        "bad/locked.pdf": (encrypt_pdf(make_pdf([PROSE]), "pw"), "encrypted_pdf"),
+        "bad/bomb.docx": (make_zip_bomb_docx(300 * 1024 * 1024), "zip_bomb"),
+        "bad/bomb.epub": (make_zip_bomb_docx(300 * 1024 * 1024), "zip_bomb"),
+        "bad/garbled.txt": (bytes(rnd.randrange(128, 256) for _ in range(3000)), "undecodable_text"),
+        "bad/utf16.txt": (b"\xff\xfe" + b"\x00\xd8" * 3 + b"a", "undecodable_text"),
+        "bad/huge.txt": (PROSE.encode() * 4000, "too_large"),
+        "bad/evil\nname.txt": (PROSE.encode(), "hostile_file_name"),
+        "bad/\x1b[31mred.txt": (PROSE.encode(), "hostile_file_name"),
+    }
+    for rel, (data, _) in bad.items():
+        env.write(rel, data)
+    outside = env.root / "outside-secret.txt"
+    outside.write_text("must never be read")
+    (env.landing / "bad" / "escape.txt").symlink_to(outside)
+    expected = {rel: code for rel, (_, code) in bad.items()}
+    expected["bad/escape.txt"] = "symlink_outside_landing"
+    return expected
+
+
+def mat_metadata(result, key):
+    (mat,) = [m for m in result.asset_materializations_for_node(result.dagster_run.job_name) if m.asset_key == key] or [None]
+    return mat
+
+
+def materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey):
+    for ev in result.all_events:
+        if ev.event_type_value == "ASSET_MATERIALIZATION" and ev.asset_key == key:
+            return ev.event_specific_data.materialization
+    raise AssertionError(f"no materialisation of {key}")
+
+
+def test_ingest_accepts_every_format_and_quarantines_bad_files(env, instance):
+    env.configure_landing(max_file_bytes=500_000)
+    good = good_corpus(env)
+    bad = bad_corpus(env)
+    result = env.run_ingest(instance)
+    assert result.success
+
+    docs = dict(env.query("SELECT source_path, format FROM docs.documents WHERE is_current AND status = 'active'"))
+    expected_fmt = {"pdf": "pdf", "docx": "docx", "epub": "epub", "html": "html", "md": "markdown", "txt": "text",
+                    "json": "json", "csv": "csv", "eml": "email"}
+    assert docs == {rel: expected_fmt[ext] for rel, ext in good.items()}
+    quarantined = dict(env.query("SELECT source_path, reason_code FROM docs.quarantine"))
+    shown = {rel.replace("\n", "\\x0a").replace("\x1b", "\\x1b"): code for rel, code in bad.items()}
+    assert quarantined == shown
+    assert all(r for (r,) in env.query("SELECT reason FROM docs.quarantine"))
+
+    # Nothing dropped is lost: every readable file's bytes are in the content store.
+    store = ContentStore(env.blobs.root)
+    for (h,) in env.query("SELECT content_hash FROM docs.documents UNION ALL SELECT content_hash FROM docs.quarantine "
+                          "WHERE content_hash IS NOT NULL"):
+        assert store.has(h)
+    assert env.query("SELECT content_hash FROM docs.quarantine WHERE source_path = 'bad/escape.txt'") == [(None,)]
+
+    pdf = env.query("SELECT title, author, page_count, language, word_count > 50 FROM docs.documents "
+                    "WHERE source_path = 'reports/q2.pdf'")
+    assert pdf == [("Q2 report", "Ana", 2, "en", True)]
+
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"documents_unique_versions": True, "accepted_documents_have_text": True,
+                      "quarantine_reasons_present": True}
+    meta = materialization(result, DOCUMENTS).metadata
+    assert meta["current_documents"].value == len(good)
+    assert "pdf" in meta["by_format"].value and "| title |" in meta["newest_documents"].value
+    assert materialization(result, QUARANTINE).metadata["dagster/row_count"].value == len(bad)
+    assert materialization(result, CHUNKS).metadata["dagster/row_count"].value >= len(good)
+
+
+def test_rerun_on_same_landing_adds_no_rows(env, instance):
+    good_corpus(env)
+    bad_corpus(env)
+    assert env.run_ingest(instance).success
+    counts = lambda: env.query(  # noqa: E731
+        "SELECT (SELECT count(*) FROM docs.documents), (SELECT count(*) FROM docs.quarantine),"
+        " (SELECT count(*) FROM docs.chunks), (SELECT count(*) FROM docs.near_duplicates)")
+    before = counts()
+    second = env.run_ingest(instance)
+    assert second.success and counts() == before
+    assert materialization(second, DOCUMENTS).metadata["files_processed"].value == 0
+    # Even re-reading every file (rehash) finds nothing new.
+    third = env.defs().resolve_job_def("ingest_job").execute_in_process(
+        instance=instance, run_config={"ops": {"landing_documents": {"config": {"rehash": True}}}})
+    assert third.success and counts() == before
+    assert materialization(third, DOCUMENTS).metadata["files_processed"].value > 0
+
+
+def test_versions_tombstones_and_duplicates(env, instance):
+    env.write("a.txt", "Alpha document\n\n" + PROSE * 3)
+    env.write("b.md", "# Beta\n\n" + PROSE * 3 + "Something else entirely about beta testing schedules.")
+    env.write("copy-of-a.txt", "Alpha document\n\n" + PROSE * 3)
+    assert env.run_ingest(instance).success
+    ids = dict(env.query("SELECT source_path, doc_id FROM docs.documents"))
+    assert env.query("SELECT duplicate_of FROM docs.documents WHERE source_path = 'copy-of-a.txt'") == [(ids["a.txt"],)]
+
+    env.write("a.txt", "Alpha document, revised\n\n" + PROSE * 3)
+    os.utime(env.landing / "a.txt", ns=(time.time_ns(), time.time_ns() + 10**9))
+    (env.landing / "b.md").unlink()
+    assert env.run_ingest(instance).success
+    rows = env.query("SELECT source_path, version, status, is_current, doc_id FROM docs.documents ORDER BY 1, 2")
+    assert [r[:4] for r in rows] == [
+        ("a.txt", 1, "active", False), ("a.txt", 2, "active", True),
+        ("b.md", 1, "active", False), ("b.md", 2, "deleted", True),
+        ("copy-of-a.txt", 1, "active", True),
+    ]
+    assert len({r[4] for r in rows if r[0] == "a.txt"}) == 1, "doc_id is stable per source path"
+    assert env.query("SELECT duplicate_of FROM docs.documents WHERE source_path = 'copy-of-a.txt' AND is_current") == [(None,)]
+    twins = env.query("SELECT d.source_path, t.source_path FROM docs.near_duplicates n "
+                      "JOIN docs.documents d ON d.doc_id = n.doc_id AND d.is_current "
+                      "JOIN docs.documents t ON t.doc_id = n.twin_doc_id AND t.is_current ORDER BY 1")
+    assert twins == [("a.txt", "copy-of-a.txt"), ("copy-of-a.txt", "a.txt")]
+    # Chunks follow the current version only.
+    assert env.query("SELECT DISTINCT version FROM docs.chunks c JOIN docs.documents d USING (doc_id, version) "
+                     "WHERE d.source_path = 'a.txt'") == [(2,)]
+
+    env.write("b.md", "# Beta is back\n\n" + PROSE)
+    assert env.run_ingest(instance).success
+    assert env.query("SELECT version, status FROM docs.documents WHERE source_path = 'b.md' AND is_current") == [(3, "active")]
+
+
+def _table_state(env: Env) -> dict:
+    return {
+        "documents": env.query(
+            "SELECT doc_id, version, source_path, content_hash, status, is_current, format, title, text, duplicate_of,"
+            " minhash FROM docs.documents ORDER BY doc_id, version"),
+        "quarantine": env.query("SELECT source_path, content_hash, reason_code, reason FROM docs.quarantine ORDER BY 1"),
+        "sources": env.query("SELECT source_path, doc_id, content_hash, status FROM docs.sources ORDER BY 1"),
+        "chunks": env.query("SELECT chunk_id, doc_id, version, text FROM docs.chunks ORDER BY 1"),
+        "near": env.query("SELECT doc_id, twin_doc_id, similarity FROM docs.near_duplicates ORDER BY 1"),
+    }
+
+
+def _corpus(env: Env, n: int) -> None:
+    rnd = random.Random(3)
+    words = PROSE.split()
+    for i in range(n):
+        body = " ".join(rnd.choice(words) for _ in range(60))
+        env.write(f"batch/{i // 500:02d}/doc-{i:05d}.{['txt', 'md', 'html'][i % 3]}",
+                  make_html(f"Doc {i}", [body]) if i % 3 == 2 else f"Doc {i}\n\n{body}\n")
+    env.write("batch/empty.txt", b"")
+
+
+@pytest.mark.slow
+def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
+    killed, clean = Env(tmp_path / "killed"), Env(tmp_path / "clean")
+    _corpus(killed, 4000)
+    _corpus(clean, 4000)
+
+    proc = subprocess.Popen([sys.executable, "-m", "tests.run_ingest", str(killed.root), "100"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    blobs = Path(killed.blobs.root)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if blobs.exists() and sum(1 for _ in blobs.rglob("*")) > 1500:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; make the corpus bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    import duckdb
+
+    con = duckdb.connect(killed.warehouse.path)
+    staged = con.execute("SELECT count(*) FROM docs._staging").fetchall()[0][0]
+    visible = con.execute("SELECT count(*) FROM docs.documents").fetchall()[0][0]
+    con.close()
+    assert staged > 0, "the kill landed after some batches were committed to staging"
+    assert visible == 0, "the visible tables did not change"
+
+    for env in (killed, clean):
+        run = subprocess.run([sys.executable, "-m", "tests.run_ingest", str(env.root), "100"], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-3000:]
+    assert _table_state(killed) == _table_state(clean)
+    assert len(_table_state(clean)["documents"]) == 4000
