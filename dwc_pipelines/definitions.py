@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+import dwc_sensors
 from dwc_pipelines import ingestion
 from dwc_pipelines.resources import resources_for
-from dwc_sensors import defs as sensor_defs
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
@@ -14,7 +14,7 @@ all_assets_job = dg.define_asset_job(
 
 defs = dg.Definitions.merge(
     ingestion.defs,
-    sensor_defs,
+    dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],
         resources=resources_for(),

@@ -22,7 +22,7 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZon
     if fingerprint == context.cursor or (not files and context.cursor is None):
         return dg.SkipReason(f"no change in the landing zone ({len(files)} files)")
     age = time.time() - newest_mtime_ns(files) / 1e9
-    if age < landing.settle_seconds:
+    if landing.settle_seconds > 0 and age < landing.settle_seconds:
         return dg.SkipReason(f"a drop is still arriving (last change {age:.1f}s ago); waiting for it to settle")
     return dg.SensorResult(
         run_requests=[
