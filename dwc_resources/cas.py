@@ -5,17 +5,23 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 
 class ContentStore:
-    """Blobs at <root>/<h[:2]>/<h[2:4]>/<sha256>; written once, atomically, never modified."""
+    """Blobs at <root>/<h[:2]>/<sha256>; written once, atomically, never modified.
+
+    One level of 256 folders keeps folders small (4,000 entries at a million blobs) without
+    paying a mkdir for most new blobs, as a deeper fan-out would.
+    """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._made: set[Path] = set()
 
     def path_for(self, content_hash: str) -> Path:
-        return self.root / content_hash[:2] / content_hash[2:4] / content_hash
+        return self.root / content_hash[:2] / content_hash
 
     def has(self, content_hash: str) -> bool:
         return self.path_for(content_hash).exists()
@@ -24,14 +30,21 @@ class ContentStore:
         content_hash = content_hash or hashlib.sha256(data).hexdigest()
         target = self.path_for(content_hash)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            if target.parent not in self._made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(target.parent)
+            tmp = target.parent / f".tmp-{os.getpid()}-{threading.get_ident()}"
             try:
-                with os.fdopen(fd, "wb") as fh:
+                try:
+                    fh = open(tmp, "wb")
+                except FileNotFoundError:  # the directory went away since we made it
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    fh = open(tmp, "wb")
+                with fh:
                     fh.write(data)
                 os.replace(tmp, target)
             except BaseException:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
                 raise
         return content_hash
 

@@ -83,6 +83,7 @@ _BINARY_MAGIC = [
     (b"SQLite format 3\x00", "SQLite database"),
 ]
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
 _TEXT_EXT = {".txt", ".text", ".log", ".md", ".markdown", ".html", ".htm", ".json", ".csv", ".tsv", ".eml", ".ipynb"}
 _HEADER_LINE = re.compile(rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc): ", re.I | re.M)
 _XML_PARSER_KW = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
@@ -124,7 +125,7 @@ def _looks_binary(data: bytes) -> bool:
         return False  # UTF-16 with a byte-order mark has NULs by design
     if b"\x00" in sample:
         return True
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > len(sample) * 0.05
 
 

@@ -19,11 +19,14 @@ _WORD = re.compile(r"\w+")
 def minhash(text: str) -> np.ndarray:
     """A 64-permutation MinHash of the text's 5-word shingles (uint64 values)."""
     words = _WORD.findall(text.lower())
-    if len(words) <= SHINGLE:
-        shingles = [" ".join(words)]
-    else:
-        shingles = [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
-    hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles))
+    if not words:
+        words = [""]
+    w = np.fromiter((zlib.crc32(x.encode()) for x in words), dtype=np.uint64, count=len(words))
+    # Shingle hash: a polynomial over the hashes of its SHINGLE consecutive words, kept to 32 bits.
+    n = max(len(w) - SHINGLE + 1, 1)
+    hashes = np.zeros(n, dtype=np.uint64)
+    for k in range(min(SHINGLE, len(w))):
+        hashes = (hashes * np.uint64(1_000_003) + w[k : k + n]) & np.uint64(0xFFFFFFFF)
     # a, b < 2^31 and h < 2^32, so a*h + b < 2^63: no overflow before the modulus.
     return ((hashes[:, None] * _A + _B) % _PRIME).min(axis=0)
 

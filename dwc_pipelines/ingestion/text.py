@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -28,7 +29,7 @@ def normalize_text(text: str) -> str:
 
 
 def word_count(text: str) -> int:
-    return sum(1 for _ in _WORD.finditer(text))
+    return len(_WORD.findall(text))
 
 
 def tokens(text: str) -> list[re.Match]:
@@ -46,6 +47,14 @@ _STOPWORDS = {
     "sv": "och att det som en på är av för med till den har inte de om ett var jag",
 }
 _STOPSETS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
+_LETTER = re.compile(r"[^\W\d_]")
+_SCRIPTS = [  # (language, characters of its script, share of letters that decides)
+    ("ja", re.compile(r"[\u3040-\u30ff]"), 0.05),
+    ("zh", re.compile(r"[\u4e00-\u9fff]"), 0.3),
+    ("ko", re.compile(r"[\uac00-\ud7af]"), 0.3),
+    ("ru", re.compile(r"[\u0400-\u04ff]"), 0.3),
+    ("ar", re.compile(r"[\u0600-\u06ff]"), 0.3),
+]
 
 
 def detect_language(text: str, sample_words: int = 400) -> str:
@@ -55,28 +64,20 @@ def detect_language(text: str, sample_words: int = 400) -> str:
     enrichment domain can refine it with a model where that is worth the cost.
     """
     sample = text[:6000]
-    letters = [c for c in sample if c.isalpha()]
-    if not letters:
-        return "und"
-    n = len(letters)
-    kana = sum(1 for c in letters if "\u3040" <= c <= "\u30ff")
-    han = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff")
-    if kana / n > 0.05:
-        return "ja"
-    if han / n > 0.3:
-        return "zh"
-    if sum(1 for c in letters if "\uac00" <= c <= "\ud7af") / n > 0.3:
-        return "ko"
-    if sum(1 for c in letters if "\u0400" <= c <= "\u04ff") / n > 0.3:
-        return "ru"
-    if sum(1 for c in letters if "\u0600" <= c <= "\u06ff") / n > 0.3:
-        return "ar"
+    if not sample.isascii():
+        letters = len(_LETTER.findall(sample))
+        if not letters:
+            return "und"
+        for lang, pattern, share in _SCRIPTS:
+            if len(pattern.findall(sample)) / letters > share:
+                return lang
     words = [w.lower() for w in _WORD.findall(sample)[:sample_words]]
     if not words:
         return "und"
+    counts = Counter(words)
     best, best_hits = "und", 0
     for lang, stops in _STOPSETS.items():
-        hits = sum(1 for w in words if w in stops)
+        hits = sum(counts[w] for w in stops if w in counts)
         if hits > best_hits:
             best, best_hits = lang, hits
     if best_hits < 3 or best_hits / len(words) < 0.05:

@@ -1,0 +1,219 @@
+"""bench/ingest: end-to-end ingestion throughput and memory beside a bare-Python baseline, and PDF
+extraction quality against markitdown's expected output (the method of py-pdf/benchmarks).
+
+    python -m bench.ingest [--sizes 10000,100000] [--repeats 3]
+
+Each measurement runs in its own process; peak RSS is the largest sum of the resident memory of
+that process and its children (the ingest job uses extraction workers), polled every 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / ".work"
+RESULTS = ROOT / "bench" / "results"
+DOCS = ROOT.parent / "shared" / "data" / "documents"
+
+
+def baseline(corpus: str, db: str) -> dict:
+    """What any ingester must do at least: list, read, hash and bulk-insert every file."""
+    import duckdb
+    import pyarrow as pa
+
+    t0 = time.perf_counter()
+    paths, hashes, texts, sizes = [], [], [], []
+    for dirpath, _, names in os.walk(corpus):
+        for name in names:
+            if name.startswith("."):
+                continue
+            p = os.path.join(dirpath, name)
+            with open(p, "rb") as fh:
+                data = fh.read()
+            paths.append(os.path.relpath(p, corpus))
+            hashes.append(hashlib.sha256(data).hexdigest())
+            texts.append(data.decode("utf-8", "replace"))
+            sizes.append(len(data))
+    rows = pa.table({"path": paths, "content_hash": hashes, "text": texts, "size": pa.array(sizes, pa.int64())})
+    con = duckdb.connect(db)
+    con.execute("CREATE TABLE docs AS SELECT * FROM rows")
+    con.close()
+    return {"seconds": time.perf_counter() - t0, "docs": len(paths)}
+
+
+def dwc(corpus: str, home: str) -> dict:
+    """The real ingest job (documents, quarantine, chunks, near-duplicates, checks, snapshot)."""
+    import dagster as dg
+
+    from dwc_pipelines import ingestion
+    from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+
+    Path(home).mkdir(parents=True, exist_ok=True)
+    resources = {
+        "warehouse": WarehouseResource(path=f"{home}/warehouse.duckdb", snapshot_path=f"{home}/analyst.duckdb"),
+        "landing": LandingZoneResource(path=corpus),
+        "blob_store": BlobStoreResource(root=f"{home}/blobs"),
+    }
+    defs = dg.Definitions.merge(ingestion.defs, dg.Definitions(resources=resources))
+    (Path(home) / "dagster").mkdir(exist_ok=True)
+    with dg.instance_for_test(temp_dir=f"{home}/dagster") as instance:
+        t0 = time.perf_counter()
+        result = defs.resolve_job_def("ingest_job").execute_in_process(
+            instance=instance, run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("DWC_BENCH_LOG", "WARNING")}}}})
+        seconds = time.perf_counter() - t0
+    import duckdb
+
+    con = duckdb.connect(f"{home}/analyst.duckdb", read_only=True)
+    docs = con.execute("SELECT count(*) FROM docs.documents WHERE is_current").fetchall()[0][0]
+    con.close()
+    return {"seconds": seconds, "docs": docs, "success": result.success}
+
+
+def measured(mode: str, corpus: Path, out: Path) -> dict:
+    """Run one mode in a child process and poll the peak RSS of its process tree."""
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    proc = psutil.Popen([sys.executable, "-m", "bench.ingest", "--child", mode, str(corpus), str(out)],
+                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} failed:\n{stderr[-4000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_rss_mb"] = peak / 2**20
+    return result
+
+
+def pdf_quality(repeats: int) -> dict:
+    from rapidfuzz.distance import Levenshtein
+
+    from dwc_pipelines.ingestion.formats import extract
+
+    def norm(s: str) -> str:
+        return " ".join(re.sub(r"[#*|`>-]+", " ", s).split())
+
+    def pypdf_text(data: bytes) -> str:
+        import io
+
+        import pypdf
+
+        return "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+    expected = sorted(glob.glob(str(DOCS / "expected" / "*.md")))
+    if not expected:
+        return {}
+    cases = [((DOCS / (Path(e).stem + ".pdf")).read_bytes(), Path(e).read_text(), Path(e).stem) for e in expected]
+    out = {}
+    for name, fn in (("dwc", lambda d: extract(d, "x.pdf").text), ("pypdf", pypdf_text)):
+        sims = {stem: Levenshtein.normalized_similarity(norm(fn(data)), norm(exp)) for data, exp, stem in cases}
+        pages = sum(extract(data, "x.pdf").page_count for data, _, _ in cases)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for data, _, _ in cases:
+                fn(data)
+            times.append(time.perf_counter() - t0)
+        out[name] = {"similarity": statistics.mean(sims.values()), "per_file": sims,
+                     "pages_per_s": pages / statistics.median(times), "pages": pages}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--child", nargs=3)
+    args = ap.parse_args()
+    if args.child:
+        mode, corpus, out = args.child
+        print(json.dumps((baseline if mode == "baseline" else dwc)(corpus, out)))
+        return
+
+    from bench.corpus import generate
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    WORK.mkdir(parents=True, exist_ok=True)
+    rows, figures = [], {}
+    for n in sizes:
+        corpus = generate(WORK / f"corpus-{n}", n)
+        runs = {"baseline": [], "dwc": []}
+        for rep in range(args.repeats):
+            for mode in ("baseline", "dwc"):
+                r = measured(mode, corpus, WORK / f"out-{mode}-{n}")
+                assert r["docs"] == n, f"{mode} ingested {r['docs']} of {n}"
+                runs[mode].append(r)
+                print(f"n={n} rep={rep} {mode}: {n / r['seconds']:,.0f} docs/s, peak RSS {r['peak_rss_mb']:.0f} MB",
+                      flush=True)
+        med = {m: statistics.median(n / r["seconds"] for r in rs) for m, rs in runs.items()}
+        rss = {m: statistics.median(r["peak_rss_mb"] for r in rs) for m, rs in runs.items()}
+        figures[n] = (med, rss)
+        rows.append((n, med["dwc"], med["baseline"], med["dwc"] / med["baseline"], rss["dwc"], rss["baseline"]))
+        shutil.rmtree(WORK / f"out-dwc-{n}", ignore_errors=True)
+
+    big, small = max(sizes), min(sizes)
+    pdf = pdf_quality(args.repeats * 2)
+    result = {
+        "docs_per_s": round(figures[big][0]["dwc"], 1),
+        "baseline_docs_per_s": round(figures[big][0]["baseline"], 1),
+        "ratio_to_baseline": round(figures[big][0]["dwc"] / figures[big][0]["baseline"], 4),
+        "corpus_docs": big,
+        f"peak_rss_mb_{small // 1000}k": round(figures[small][1]["dwc"], 1),
+        f"peak_rss_mb_{big // 1000}k": round(figures[big][1]["dwc"], 1),
+        "baseline_peak_rss_mb": round(figures[big][1]["baseline"], 1),
+        "pdf_similarity": round(pdf["dwc"]["similarity"], 4) if pdf else None,
+        "pdf_pages_per_s": round(pdf["dwc"]["pages_per_s"], 1) if pdf else None,
+        "pypdf_similarity": round(pdf["pypdf"]["similarity"], 4) if pdf else None,
+        "pypdf_pages_per_s": round(pdf["pypdf"]["pages_per_s"], 1) if pdf else None,
+        "repeats": args.repeats,
+        "cpu_count": os.cpu_count(),
+        "machine": f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} cores, "
+                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "command": "python -m bench.ingest " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# bench/ingest", "",
+        f"Machine: {result['machine']}. Command: `{result['command']}`. Medians of {args.repeats} runs.", "",
+        "| documents | DWC ingest job (docs/s) | bare-Python baseline (docs/s) | ratio | DWC peak RSS (MB) | baseline peak RSS (MB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {n:,} | {d:,.0f} | {b:,.0f} | {r:.3f} | {m:,.0f} | {bm:,.0f} |" for n, d, b, r, m, bm in rows]
+    if pdf:
+        lines += ["", "PDF extraction against markitdown's expected Markdown (normalised Levenshtein similarity, "
+                  "the py-pdf/benchmarks method), beside pypdf as the anchor:", "",
+                  "| extractor | mean similarity | pages/s | " + " | ".join(pdf["dwc"]["per_file"]) + " |",
+                  "|---|---:|---:|" + "---:|" * len(pdf["dwc"]["per_file"])]
+        for name in ("dwc", "pypdf"):
+            p = pdf[name]
+            lines.append(f"| {name} | {p['similarity']:.3f} | {p['pages_per_s']:.0f} | "
+                         + " | ".join(f"{v:.3f}" for v in p["per_file"].values()) + " |")
+    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
