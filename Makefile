@@ -3,7 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 export DWC_HOME ?= $(CURDIR)/.dwc
-export DAGSTER_HOME ?= $(DWC_HOME)/dagster
+# The instance is configured by ./dagster.yaml; its state lives under .dwc/dagster.
+export DAGSTER_HOME ?= $(CURDIR)
+export DWC_DAGSTER_DIR ?= $(DWC_HOME)/dagster
+export DWC_DAGSTER_LOGS ?= $(DWC_HOME)/dagster/compute_logs
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .PHONY: demo test bench ui install install-test clean
@@ -22,20 +25,16 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
-
-demo: install $(DAGSTER_HOME)/dagster.yaml
+demo: install
 	$(VENV)/bin/dwc demo --samples samples/landing
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install-test $(DAGSTER_HOME)/dagster.yaml
+bench: install-test
 	$(PY) -m bench.ingest
 
-ui: install $(DAGSTER_HOME)/dagster.yaml
+ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 clean:

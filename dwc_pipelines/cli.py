@@ -39,11 +39,13 @@ def cmd_sql(args) -> int:
 
 
 def _ensure_dagster_home() -> None:
-    home = os.environ.setdefault("DAGSTER_HOME", os.path.join(dwc_home(), "dagster"))
-    Path(home).mkdir(parents=True, exist_ok=True)
-    target = Path(home) / "dagster.yaml"
-    if not target.exists() and Path("dagster.yaml").exists():
-        shutil.copyfile("dagster.yaml", target)
+    """Outside the Makefile: the instance that ./dagster.yaml describes, state under DWC_HOME."""
+    if "DAGSTER_HOME" not in os.environ and Path("dagster.yaml").exists():
+        os.environ["DAGSTER_HOME"] = os.getcwd()
+    os.environ.setdefault("DWC_DAGSTER_DIR", os.path.join(dwc_home(), "dagster"))
+    os.environ.setdefault("DWC_DAGSTER_LOGS", os.path.join(dwc_home(), "dagster", "compute_logs"))
+    if "DAGSTER_HOME" not in os.environ:
+        raise SystemExit("dwc: set DAGSTER_HOME (or run from the repository root, where dagster.yaml is)")
 
 
 def cmd_demo(args) -> int:

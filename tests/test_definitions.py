@@ -29,8 +29,8 @@ def test_code_location_loads_and_is_complete():
 
 
 def test_workspace_loads_without_warnings(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DWC_HOME": str(tmp_path / "dwc")}
-    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    env = {**os.environ, "DAGSTER_HOME": str(ROOT), "DWC_HOME": str(tmp_path / "dwc"),
+           "DWC_DAGSTER_DIR": str(tmp_path / "dagster"), "DWC_DAGSTER_LOGS": str(tmp_path / "logs")}
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
