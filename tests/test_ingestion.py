@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -197,11 +198,16 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
 
     proc = subprocess.Popen([sys.executable, "-m", "tests.run_ingest", str(killed.root), "100"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    blobs = Path(killed.blobs.root)
+    blob_db = Path(killed.blobs.root) / "small.sqlite"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if blobs.exists() and sum(1 for _ in blobs.rglob("*")) > 1500:
-            break
+        if blob_db.exists():
+            try:
+                with sqlite3.connect(f"file:{blob_db}?mode=ro", uri=True, timeout=1) as db:
+                    if db.execute("SELECT count(*) FROM blobs").fetchone()[0] > 1500:
+                        break
+            except sqlite3.OperationalError:
+                pass  # the table is not there yet
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed; make the corpus bigger"
     proc.send_signal(signal.SIGKILL)

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
-from dwc_resources.cas import ContentStore
+from dwc_resources.cas import BlobBatch, ContentStore
 
 from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, scan_landing
@@ -60,8 +60,9 @@ def doc_id_for(relpath: str) -> str:
     return hashlib.sha256(("source:" + relpath).encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
-def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore) -> dict:
-    """One file to one staging row: accepted with its extraction, or quarantined with a reason."""
+def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, blobs: BlobBatch) -> dict:
+    """One file to one staging row: accepted with its extraction, or quarantined with a reason.
+    Its original bytes go to `blobs` (or straight to the store when over the size limit)."""
     ext = extension_of(f.relpath)
     shown = safe_display_name(f.relpath)
     row = {"source_path": shown, "extension": ext, "mtime_ns": f.mtime_ns, "size_bytes": f.size}
@@ -83,7 +84,7 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore) 
             data = fh.read(settings.max_file_bytes + 1)
     except OSError as exc:
         return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
-    content_hash = store.put(data)
+    content_hash = blobs.add(data)
     row["size_bytes"] = len(data)
     if f.problem:
         return quarantine(f.problem, f.problem_reason, content_hash)
@@ -112,7 +113,11 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore) 
 
 def process_batch(files: list[LandingFile], settings: IngestSettings, store_root: str) -> list[dict]:
     store = ContentStore(store_root)
-    return [process_file(f, settings, store) for f in files]
+    try:
+        with store.batch() as blobs:
+            return [process_file(f, settings, store, blobs) for f in files]
+    finally:
+        store.close()
 
 
 _ARROW_TYPES = {
