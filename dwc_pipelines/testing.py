@@ -171,12 +171,18 @@ def make_email(sender: str, to: str, subject: str, body: str, date: datetime) ->
     return bytes(msg)
 
 
-def make_zip_bomb_docx(expanded_bytes: int = 300 * 1024 * 1024) -> bytes:
-    """A DOCX-shaped ZIP whose document.xml inflates to `expanded_bytes` of zeros."""
+def make_zip_bomb_docx(expanded_bytes: int = 300 * 1024 * 1024, kind: str = "docx") -> bytes:
+    """A DOCX- (or EPUB-) shaped ZIP whose main part inflates to `expanded_bytes` of zeros."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        with z.open("word/document.xml", "w", force_zip64=True) as fh:
+        if kind == "epub":
+            z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
+            z.writestr("META-INF/container.xml", "<container/>")
+            member = "OEBPS/chapter1.xhtml"
+        else:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            member = "word/document.xml"
+        with z.open(member, "w", force_zip64=True) as fh:
             block = b"\0" * (1 << 20)
             for _ in range(expanded_bytes // len(block)):
                 fh.write(block)

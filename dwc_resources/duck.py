@@ -24,7 +24,8 @@ def connect_writer(path: str, memory_limit: str = "1GB", threads: int = 2, wait_
     while True:
         try:
             con = duckdb.connect(path, config={"memory_limit": memory_limit, "threads": threads})
-            con.execute("SET preserve_insertion_order = true")
+            # Lets large INSERT ... SELECT and COPY stream within memory_limit; readers sort explicitly.
+            con.execute("SET preserve_insertion_order = false")
             return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:

@@ -10,6 +10,10 @@ from pydantic import Field
 from .duck import connect_writer, publish_snapshot, read_snapshot
 
 
+# One schema per domain (DESIGN.md); created up front so analysts see the whole layout.
+DOMAIN_SCHEMAS = ("docs", "ai", "chains", "ml", "recs", "chain", "quantum", "iot", "xr", "ops")
+
+
 def dwc_home() -> str:
     return os.path.abspath(os.environ.get("DWC_HOME", ".dwc"))
 
@@ -19,7 +23,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = Field(description="DuckDB file that writers use")
     snapshot_path: str = Field(description="Read-only copy for analysts, replaced atomically after each write")
-    memory_limit: str = Field(default="1GB", description="DuckDB memory_limit for writer connections")
+    memory_limit: str = Field(default="256MB", description="DuckDB memory_limit for writer connections")
     threads: int = Field(default=2, description="DuckDB worker threads per writer connection")
 
     @classmethod
@@ -35,6 +39,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """
         con = connect_writer(self.path, self.memory_limit, self.threads)
         try:
+            con.execute(";".join(f"CREATE SCHEMA IF NOT EXISTS {name}" for name in DOMAIN_SCHEMAS))
             if ddl:
                 con.execute(ddl)
             yield con

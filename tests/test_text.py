@@ -64,6 +64,8 @@ def test_hostile_names_are_flagged_and_escaped(tmp_path):
     (tmp_path / "ok.txt").write_text("fine")
     (tmp_path / "bad\nname.txt").write_text("x")
     (tmp_path / "bell\x07.txt").write_text("x")
+    (tmp_path / "..\\..\\boot.ini").write_text("x")
+    (tmp_path / "report\\2024.txt").write_text("a backslash alone is only a character")
     (tmp_path / ".part-upload").write_text("hidden: skipped")
     outside = tmp_path.parent / "secret.txt"
     outside.write_text("do not read")
@@ -73,6 +75,8 @@ def test_hostile_names_are_flagged_and_escaped(tmp_path):
     assert files["ok.txt"].problem is None
     assert files["bad\nname.txt"].problem == "hostile_file_name"
     assert files["bell\x07.txt"].problem == "hostile_file_name"
+    assert files["..\\..\\boot.ini"].problem == "hostile_file_name"
+    assert files["report\\2024.txt"].problem is None
     assert files["link.txt"].problem == "symlink_outside_landing"
     assert safe_display_name("bad\nname.txt") == "bad\\x0aname.txt"
 

@@ -27,19 +27,14 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
                   AND d.doc_id = c.doc_id AND d.version = c.version)""",
             [chunker],
         ).fetchall()[0][0]
-        todo = con.execute(
-            """SELECT d.doc_id, d.version FROM docs.documents d
-            WHERE d.is_current AND d.status = 'active'
-              AND NOT EXISTS (SELECT 1 FROM docs.chunks c WHERE c.doc_id = d.doc_id AND c.version = d.version)
-            ORDER BY d.doc_id"""
-        ).fetchall()
-        added = 0
-        for i in range(0, len(todo), batch_docs):
-            keys = pa.table({"doc_id": [k[0] for k in todo[i : i + batch_docs]],
-                             "version": pa.array([k[1] for k in todo[i : i + batch_docs]], pa.int32())})
-            docs = con.execute(
-                "SELECT d.doc_id, d.version, d.content_hash, d.text FROM docs.documents d JOIN keys k USING (doc_id, version)"
-            ).fetchall()
+        pending_sql = """FROM docs.documents d WHERE d.is_current AND d.status = 'active'
+              AND NOT EXISTS (SELECT 1 FROM docs.chunks c WHERE c.doc_id = d.doc_id AND c.version = d.version)"""
+        total = con.execute(f"SELECT count(*) {pending_sql}").fetchall()[0][0]
+        # Documents stream from a second cursor, batch_docs at a time: memory stays flat.
+        reader = con.cursor()
+        reader.execute(f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql} ORDER BY d.doc_id")
+        added = done = 0
+        while docs := reader.fetchmany(batch_docs):
             cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
             for doc_id, version, content_hash, text in docs:
                 for ch in chunk_text(text, content_hash, max_tokens, overlap):
@@ -54,13 +49,15 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
             batch = pa.table(cols, schema=_CHUNK_SCHEMA)
             con.execute("INSERT INTO docs.chunks SELECT * FROM batch")
             added += batch.num_rows
-            if (i // batch_docs) % 20 == 19:
-                log(f"chunked {i + batch_docs:,}/{len(todo):,} documents")
+            done += len(docs)
+            if (done // batch_docs) % 20 == 0:
+                log(f"chunked {done:,}/{total:,} documents")
+        reader.close()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {"documents_chunked": len(todo), "chunks_added": added, "chunks_removed": removed, "chunker": chunker}
+    return {"documents_chunked": total, "chunks_added": added, "chunks_removed": removed, "chunker": chunker}
 
 
 def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import multiprocessing
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import pyarrow as pa
 from dwc_resources.cas import BlobBatch, ContentStore
 
 from .formats import Limits, Rejected, extension_of, extract
-from .landing import LandingFile, scan_landing
+from .landing import LandingFile, iter_landing
 from .schema import DOC_FIELDS, STAGING_FIELDS
 from .similarity import minhash
 from .text import detect_language, normalize_text, safe_display_name, word_count
@@ -134,9 +135,36 @@ def _to_arrow(rows: list[dict]) -> pa.Table:
     })
 
 
-def _batches(files: list[LandingFile], size: int) -> Iterator[list[LandingFile]]:
-    for i in range(0, len(files), size):
-        yield files[i : i + size]
+_LISTING_SCHEMA = pa.schema([
+    ("source_path", pa.string()), ("raw_path", pa.binary()), ("size_bytes", pa.int64()), ("mtime_ns", pa.int64()),
+    ("problem", pa.string()), ("problem_reason", pa.string()),
+])
+
+
+def _store_listing(con, landing_root: str, chunk: int = 20_000) -> int:
+    """Write the landing-zone listing into docs._listing in chunks; returns the file count."""
+    con.execute("DELETE FROM docs._listing")
+    n = 0
+    pending: list[LandingFile] = []
+
+    def flush() -> None:
+        listing = pa.table([
+            [safe_display_name(f.relpath) for f in pending],
+            [os.fsencode(f.relpath) for f in pending],
+            [f.size for f in pending], [f.mtime_ns for f in pending],
+            [f.problem for f in pending], [f.problem_reason for f in pending],
+        ], schema=_LISTING_SCHEMA)
+        con.execute("INSERT INTO docs._listing SELECT * FROM listing")
+        pending.clear()
+
+    for f in iter_landing(landing_root):
+        pending.append(f)
+        n += 1
+        if len(pending) >= chunk:
+            flush()
+    if pending:
+        flush()
+    return n
 
 
 def _processed(
@@ -172,29 +200,34 @@ def ingest_landing(
     report = IngestReport()
     t0 = time.perf_counter()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    files = scan_landing(landing_root)
-    report.scanned = len(files)
     # Only one writer reaches this point at a time (the dwc_warehouse pool), so any staging
     # rows left are from a run that died before its merge: discard them.
     con.execute("DELETE FROM docs._staging")
-    listing = pa.table({
-        "source_path": [safe_display_name(f.relpath) for f in files],
-        "size_bytes": pa.array([f.size for f in files], pa.int64()),
-        "mtime_ns": pa.array([f.mtime_ns for f in files], pa.int64()),
-        "idx": pa.array(range(len(files)), pa.int64()),
-    })
-    con.execute("CREATE OR REPLACE TEMP TABLE _listing AS SELECT * FROM listing")
-    changed_sql = "SELECT l.idx FROM _listing l LEFT JOIN docs.sources s USING (source_path)"
-    if not settings.rehash:
-        changed_sql += " WHERE s.source_path IS NULL OR s.status = 'deleted' OR s.size_bytes <> l.size_bytes OR s.mtime_ns <> l.mtime_ns"
-    todo = [files[i] for (i,) in con.execute(changed_sql + " ORDER BY l.idx").fetchall()]
-    del listing
-    report.unchanged = len(files) - len(todo)
-    log(f"landing zone: {len(files):,} files, {len(todo):,} new or changed, {report.unchanged:,} unchanged")
+    report.scanned = _store_listing(con, landing_root)
+    changed = "WHERE s.source_path IS NULL OR s.status = 'deleted' OR s.size_bytes <> l.size_bytes OR s.mtime_ns <> l.mtime_ns"
+    todo_sql = f"""SELECT l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason
+        FROM docs._listing l LEFT JOIN docs.sources s USING (source_path)
+        {"" if settings.rehash else changed} ORDER BY l.source_path"""
+    total = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
+    report.unchanged = report.scanned - total
+    log(f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged")
+    # The work list streams from a second cursor, a batch at a time: memory does not grow with
+    # the number of files.
+    reader = con.cursor()
+    reader.execute(todo_sql)
+    root = os.path.realpath(landing_root)
+
+    def todo_batches() -> Iterator[list[LandingFile]]:
+        while rows := reader.fetchmany(settings.batch_size):
+            batch = []
+            for raw, size, mtime, problem, reason in rows:
+                rel = os.fsdecode(raw)
+                batch.append(LandingFile(rel, os.path.join(root, rel), size, mtime, problem, reason))
+            yield batch
 
     seq = 0
     last_log = time.perf_counter()
-    for rows in _processed(_batches(todo, settings.batch_size), len(todo), settings, store_root):
+    for rows in _processed(todo_batches(), total, settings, store_root):
         for r in rows:
             r["seq"], r["run_id"] = seq, run_id
             seq += 1
@@ -207,9 +240,9 @@ def ingest_landing(
         con.execute("INSERT INTO docs._staging SELECT * FROM batch")
         con.execute("COMMIT")
         report.processed = seq
-        if time.perf_counter() - last_log > 10 or seq == len(todo):
+        if time.perf_counter() - last_log > 10 or seq == total:
             rate = seq / max(time.perf_counter() - t0, 1e-9)
-            log(f"processed {seq:,}/{len(todo):,} files ({rate:,.0f} files/s)")
+            log(f"processed {seq:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
     con.execute("BEGIN")
@@ -230,7 +263,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT s.*, coalesce(v.max_version, 0) + 1 AS version
+        SELECT s.seq, s.doc_id, coalesce(v.max_version, 0) + 1 AS version
         FROM docs._staging s
         LEFT JOIN (SELECT doc_id, max(version) AS max_version FROM docs.documents GROUP BY doc_id) v USING (doc_id)
         LEFT JOIN docs.documents c ON c.doc_id = s.doc_id AND c.is_current
@@ -243,15 +276,16 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     con.execute("UPDATE docs.documents SET is_current = false WHERE is_current AND doc_id IN (SELECT doc_id FROM _new)")
     con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
-        SELECT {_DOC_COLS}, version, 'active', true, NULL, ?, ? FROM _new ORDER BY seq""",
-        [now, run_id],
+        SELECT {", ".join("s." + c for c in DOC_FIELDS)}, n.version, 'active', true, NULL, ?, ?
+        FROM docs._staging s JOIN _new n USING (seq) WHERE s.run_id = ?""",
+        [now, run_id, run_id],
     )
 
     # Sources that vanished from the landing zone: their documents become tombstones.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _gone AS
         SELECT s.source_path, s.doc_id, s.status FROM docs.sources s
-        ANTI JOIN _listing l USING (source_path) WHERE s.status <> 'deleted'"""
+        ANTI JOIN docs._listing l USING (source_path) WHERE s.status <> 'deleted'"""
     )
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
@@ -300,3 +334,4 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
           AND d.duplicate_of IS DISTINCT FROM (CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END)"""
     )
     con.execute("DELETE FROM docs._staging WHERE run_id = ?", [run_id])
+    con.execute("DELETE FROM docs._listing")

@@ -6,6 +6,7 @@ import hashlib
 import os
 import unicodedata
 from dataclasses import dataclass
+from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -18,31 +19,35 @@ class LandingFile:
     problem_reason: str | None = None
 
 
-def _hostile(name: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029" for ch in name)
+def _hostile(relpath: str) -> str | None:
+    """Why a name is unsafe to carry into logs, tables and other systems, or None."""
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029" for ch in relpath):
+        return "the file name contains control or invisible characters"
+    if "\\" in relpath and any(part in ("..", ".") for part in relpath.replace("\\", "/").split("/")):
+        return "the file name holds a Windows-style path traversal ('..\\')"
+    return None
 
 
-def scan_landing(root: str) -> list[LandingFile]:
-    """Every regular file under root, sorted by path. Hidden entries (".name") are skipped:
-    by convention they are uploads still in progress (".report.pdf.part") or OS litter."""
+def iter_landing(root: str) -> Iterator[LandingFile]:
+    """Every regular file under root, in no particular order, without holding the listing.
+    Hidden entries (".name") are skipped: by convention they are uploads still in progress
+    (".report.pdf.part") or OS litter."""
     root = os.path.realpath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"landing zone {root!r} does not exist or is not a directory")
-    out: list[LandingFile] = []
     stack = [root]
     while stack:
         current = stack.pop()
         with os.scandir(current) as it:
             for entry in it:
-                if entry.name.startswith("."):
-                    continue
+                if entry.name.startswith(".") and not entry.name.startswith(".."):
+                    continue  # hidden; "..\\" names are not hidden but hostile, and are reported
                 rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
-                problem = reason = None
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if os.path.commonpath([root, target]) != root:
-                        out.append(LandingFile(rel, entry.path, 0, 0, "symlink_outside_landing",
-                                               "a symbolic link that points outside the landing zone; not followed"))
+                        yield LandingFile(rel, entry.path, 0, 0, "symlink_outside_landing",
+                                          "a symbolic link that points outside the landing zone; not followed")
                         continue
                     if os.path.isdir(target):
                         continue  # its target is inside the landing zone and listed there
@@ -52,15 +57,18 @@ def scan_landing(root: str) -> list[LandingFile]:
                 try:
                     st = entry.stat()
                 except OSError as exc:
-                    out.append(LandingFile(rel, entry.path, 0, 0, "unreadable", f"cannot stat the file: {exc.strerror}"))
+                    yield LandingFile(rel, entry.path, 0, 0, "unreadable", f"cannot stat the file: {exc.strerror}")
                     continue
                 if not entry.is_file():
                     continue  # sockets, FIFOs, devices
-                if _hostile(rel):
-                    problem, reason = "hostile_file_name", "the file name contains control or invisible characters"
-                out.append(LandingFile(rel, entry.path, st.st_size, st.st_mtime_ns, problem, reason))
-    out.sort(key=lambda f: f.relpath)
-    return out
+                reason = _hostile(rel)
+                yield LandingFile(rel, entry.path, st.st_size, st.st_mtime_ns,
+                                  "hostile_file_name" if reason else None, reason)
+
+
+def scan_landing(root: str) -> list[LandingFile]:
+    """The whole listing, sorted by path."""
+    return sorted(iter_landing(root), key=lambda f: f.relpath)
 
 
 def listing_fingerprint(files: list[LandingFile]) -> str:

@@ -60,6 +60,14 @@ CREATE TABLE IF NOT EXISTS docs._staging (
     seq BIGINT NOT NULL,
     run_id VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS docs._listing (  -- the landing zone as the current run saw it
+    source_path VARCHAR NOT NULL,
+    raw_path BLOB NOT NULL,
+    size_bytes BIGINT,
+    mtime_ns BIGINT,
+    problem VARCHAR,
+    problem_reason VARCHAR
+);
 CREATE TABLE IF NOT EXISTS docs.chunks (
     chunk_id VARCHAR NOT NULL,
     doc_id VARCHAR NOT NULL,
