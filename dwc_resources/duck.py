@@ -1,23 +1,31 @@
-"""DuckDB warehouse access in plain Python: one writer, and read-only snapshots for analysts.
+"""DuckDB warehouse access in plain Python: one writer, and a read-only catalog for analysts.
 
 DuckDB lets one process write a database file, or many processes read it, never both. So
-writers work on the warehouse file and, after each committed materialisation, publish a
-consistent copy (the analyst snapshot) by writing a new file and renaming it into place.
-Analysts open the snapshot read-only: a rename is atomic, so a reader sees the previous
-snapshot or the next one, never a half-written table.
+writers work on the warehouse file and, after each committed materialisation, publish the
+tables they changed as new Parquet files, then replace the analyst catalog: a small DuckDB
+file of views over the newest Parquet file of every table, written aside and renamed into
+place. A rename is atomic, so a reader sees the previous catalog or the next one, never a
+half-written table; publishing costs the size of the tables that changed, not of the
+warehouse. Parquet files a catalog no longer names are removed after a grace period, so a
+session opened on an older catalog keeps working meanwhile.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterable
 
 import duckdb
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-def connect_writer(path: str, memory_limit: str = "1GB", threads: int = 2, wait_seconds: float = 60.0):
+
+def connect_writer(path: str, memory_limit: str = "256MB", threads: int = 2, wait_seconds: float = 60.0):
     """Open the warehouse for writing, waiting (with backoff) while another process holds it."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     delay, deadline = 0.2, time.monotonic() + wait_seconds
@@ -34,32 +42,72 @@ def connect_writer(path: str, memory_limit: str = "1GB", threads: int = 2, wait_
             delay = min(delay * 2, 5.0)
 
 
-def publish_snapshot(con, snapshot_path: str) -> float:
-    """Copy the whole warehouse into a new file and atomically rename it over the snapshot."""
+def warehouse_tables(con) -> list[str]:
+    """Every published table as 'schema.table' (names starting with '_' are internal)."""
+    rows = con.execute(
+        """SELECT schema_name, table_name FROM duckdb_tables()
+           WHERE database_name = current_database() AND NOT temporary ORDER BY 1, 2"""
+    ).fetchall()
+    return [f"{s}.{t}" for s, t in rows if not s.startswith("_") and not t.startswith("_")]
+
+
+def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_seconds: float = 3600.0) -> dict:
+    """Export `tables` (default: all) to new Parquet files and atomically replace the catalog."""
     t0 = time.perf_counter()
-    snap = Path(snapshot_path)
-    snap.parent.mkdir(parents=True, exist_ok=True)
-    tmp = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    source = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute(f"ATTACH '{tmp}' AS dwc_snapshot_tmp")
+    catalog = Path(catalog_path)
+    data_dir = catalog.with_name(catalog.stem + "_data")
+    manifest_path = data_dir / "manifest.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    existing = warehouse_tables(con)
+    wanted = set(existing if tables is None else tables) | (set(existing) - set(manifest))
+    stamp = f"{time.time_ns()}-{os.getpid()}"
+    for name in sorted(wanted):
+        schema, table = name.split(".")
+        if not (_NAME.match(schema) and _NAME.match(table)):
+            raise ValueError(f"not a plain table name: {name!r}")
+        target = data_dir / schema / f"{table}-{stamp}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name("." + target.name + ".tmp")
+        con.execute(f"COPY {schema}.{table} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        os.replace(tmp, target)
+        manifest[name] = str(target.resolve())
+    manifest = {k: v for k, v in manifest.items() if k in existing}
+
+    tmp_catalog = catalog.with_name(f".{catalog.name}.{os.getpid()}.tmp")
+    tmp_catalog.unlink(missing_ok=True)
+    cat = duckdb.connect(str(tmp_catalog))
     try:
-        con.execute(f'COPY FROM DATABASE "{source}" TO dwc_snapshot_tmp')
-        con.execute("CHECKPOINT dwc_snapshot_tmp")
+        for name, path in sorted(manifest.items()):
+            schema, table = name.split(".")
+            cat.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            cat.execute(f"CREATE VIEW {schema}.{table} AS SELECT * FROM read_parquet('{path}')")
+        cat.execute("CHECKPOINT")
     finally:
-        con.execute("DETACH dwc_snapshot_tmp")
-    Path(str(tmp) + ".wal").unlink(missing_ok=True)
-    os.replace(tmp, snap)
-    return time.perf_counter() - t0
+        cat.close()
+    Path(str(tmp_catalog) + ".wal").unlink(missing_ok=True)
+    os.replace(tmp_catalog, catalog)
+    tmp_manifest = manifest_path.with_name(".manifest.json.tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp_manifest, manifest_path)
+    _collect_garbage(data_dir, set(manifest.values()), keep_seconds)
+    return {"tables": sorted(wanted), "seconds": time.perf_counter() - t0}
+
+
+def _collect_garbage(data_dir: Path, live: set[str], keep_seconds: float) -> None:
+    cutoff = time.time() - keep_seconds
+    for path in data_dir.glob("*/*.parquet"):
+        if str(path.resolve()) not in live and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager
-def read_snapshot(snapshot_path: str):
-    if not Path(snapshot_path).exists():
+def read_snapshot(catalog_path: str):
+    if not Path(catalog_path).exists():
         raise FileNotFoundError(
-            f"no analyst snapshot at {snapshot_path}: materialise an asset first (make demo)"
+            f"no analyst snapshot at {catalog_path}: materialise an asset first (make demo)"
         )
-    con = duckdb.connect(snapshot_path, read_only=True)
+    con = duckdb.connect(catalog_path, read_only=True)
     try:
         yield con
     finally:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import dagster as dg
 from pydantic import Field
 
-from .duck import connect_writer, publish_snapshot, read_snapshot
+from .duck import connect_writer, publish, read_snapshot
 
 
 # One schema per domain (DESIGN.md); created up front so analysts see the whole layout.
@@ -22,8 +22,12 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse (one schema per domain) and its read-only analyst snapshot."""
 
     path: str = Field(description="DuckDB file that writers use")
-    snapshot_path: str = Field(description="Read-only copy for analysts, replaced atomically after each write")
-    memory_limit: str = Field(default="256MB", description="DuckDB memory_limit for writer connections")
+    snapshot_path: str = Field(
+        description="Analyst catalog: views over Parquet exports, replaced atomically after each write"
+    )
+    memory_limit: str = Field(
+        default="256MB", description="DuckDB memory_limit of a writer connection; bounds its memory at any corpus size"
+    )
     threads: int = Field(default=2, description="DuckDB worker threads per writer connection")
 
     @classmethod
@@ -32,8 +36,8 @@ class WarehouseResource(dg.ConfigurableResource):
         return cls(path=os.path.join(home, "warehouse.duckdb"), snapshot_path=os.path.join(home, "analyst.duckdb"))
 
     @contextmanager
-    def writer(self, ddl: str | None = None, publish: bool = True) -> Iterator:
-        """A writer connection; on a clean exit the analyst snapshot is republished.
+    def writer(self, ddl: str | None = None, tables: Sequence[str] | None = None) -> Iterator:
+        """A writer connection; on a clean exit `tables` (default: all) are published to analysts.
 
         Assets that use it must be in the `dwc_warehouse` pool, which admits one step at a time.
         """
@@ -43,9 +47,10 @@ class WarehouseResource(dg.ConfigurableResource):
             if ddl:
                 con.execute(ddl)
             yield con
-            if publish:
-                seconds = publish_snapshot(con, self.snapshot_path)
-                dg.get_dagster_logger().info(f"analyst snapshot published in {seconds:.2f}s: {self.snapshot_path}")
+            done = publish(con, self.snapshot_path, tables)
+            dg.get_dagster_logger().info(
+                f"published {', '.join(done['tables'])} to the analyst catalog in {done['seconds']:.2f}s"
+            )
         finally:
             con.close()
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from dwc_resources.duck import connect_writer, publish_snapshot
+from dwc_resources.duck import connect_writer, publish
 
 from .conftest import ROOT
 
@@ -39,7 +39,7 @@ def test_dwc_sql_reads_while_a_writer_holds_the_warehouse(env, instance):
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert reader.stdout.readline().strip() == "2"
         writer.execute("INSERT INTO docs.documents SELECT * REPLACE (doc_id || '-x' AS doc_id) FROM docs.documents")
-        publish_snapshot(writer, env.warehouse.snapshot_path)
+        publish(writer, env.warehouse.snapshot_path, ['docs.documents'])
         reader.stdin.write("\n")
         reader.stdin.flush()
         assert reader.stdout.readline().strip() == "2", "an open session keeps its consistent snapshot"
@@ -54,3 +54,26 @@ def test_dwc_sql_reads_while_a_writer_holds_the_warehouse(env, instance):
 def test_dwc_sql_reports_errors_plainly(env):
     out = dwc_sql(env, "SELECT 1")
     assert out.returncode == 2 and "no analyst snapshot" in out.stderr
+
+
+def test_publish_exports_changed_tables_and_collects_old_files(tmp_path):
+    con = connect_writer(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE SCHEMA docs; CREATE TABLE docs.a AS SELECT 1 AS x; CREATE TABLE docs.b AS SELECT 2 AS y;"
+                "CREATE TABLE docs._internal AS SELECT 3 AS z")
+    catalog = str(tmp_path / "analyst.duckdb")
+    first = publish(con, catalog, ["docs.a"])
+    assert first["tables"] == ["docs.a", "docs.b"], "tables missing from the catalog are published once"
+    con.execute("INSERT INTO docs.a VALUES (5)")
+    second = publish(con, catalog, ["docs.a"], keep_seconds=0)
+    assert second["tables"] == ["docs.a"]
+    import duckdb
+
+    reader = duckdb.connect(catalog, read_only=True)
+    assert reader.execute("SELECT sum(x) FROM docs.a").fetchall() == [(6,)]
+    assert reader.execute("SELECT y FROM docs.b").fetchall() == [(2,)]
+    views = {r[0] for r in reader.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    assert views == {"a", "b"}, "internal tables (_name) are never published"
+    reader.close()
+    con.close()
+    files = sorted(p.name for p in (tmp_path / "analyst_data" / "docs").glob("*.parquet"))
+    assert len(files) == 2, f"the superseded export of docs.a was collected: {files}"

@@ -49,7 +49,7 @@ def landing_documents(
         workers=landing.effective_workers(),
         rehash=config.rehash,
     )
-    with warehouse.writer(DDL) as con:
+    with warehouse.writer(DDL, tables=["docs.documents", "docs.quarantine", "docs.sources"]) as con:
         report = ingest_landing(con, landing.path, blob_store.root, context.run.run_id, settings, log=context.log.info)
         totals = con.execute(
             """SELECT count(*), count(*) FILTER (is_current AND status = 'active'),
@@ -109,7 +109,7 @@ class ChunkConfig(dg.Config):
 )
 def chunks(context: dg.AssetExecutionContext, config: ChunkConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Token-aware overlapping chunks of current documents, with ids stable for the same content."""
-    with warehouse.writer(DDL) as con:
+    with warehouse.writer(DDL, tables=["docs.chunks"]) as con:
         stats = build_chunks(con, context.run.run_id, config.max_tokens, config.overlap, log=context.log.info)
         total, docs, avg = con.execute(
             "SELECT count(*), count(DISTINCT doc_id), coalesce(avg(n_tokens), 0) FROM docs.chunks"
@@ -131,7 +131,7 @@ def near_duplicates(
     context: dg.AssetExecutionContext, config: NearDuplicateConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Current documents that nearly repeat another (MinHash LSH), each with its nearest twin."""
-    with warehouse.writer(DDL) as con:
+    with warehouse.writer(DDL, tables=["docs.near_duplicates"]) as con:
         stats = find_near_duplicates(con, context.run.run_id, config.threshold)
         preview = con.execute(
             """SELECT a.title, b.title, round(n.similarity, 2) FROM docs.near_duplicates n
