@@ -26,7 +26,7 @@ from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, iter_landing
 from .schema import DOC_FIELDS, STAGING_FIELDS
 from .similarity import minhash
-from .text import detect_language, normalize_text, safe_display_name, word_count
+from .text import detect_language, normalize_text, safe_display_name, words_of
 
 _EXPECTED_EXT = {
     "text": {".txt", ".text", ".log", ""}, "markdown": {".md", ".markdown"}, "html": {".html", ".htm", ".xhtml"},
@@ -100,14 +100,15 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
     text = normalize_text(doc.text)
     if not text:
         return quarantine("empty_text", f"no text after extraction ({doc.format})", content_hash)
+    words = words_of(text)
     row.update(
         kind="accepted", doc_id=doc_id_for(f.relpath), content_hash=content_hash, format=doc.format, mime=doc.mime,
         extension_mismatch=ext not in _EXPECTED_EXT.get(doc.format, {ext}),
         title=normalize_text(doc.title)[:500] if doc.title else None,
         author=normalize_text(str(doc.author))[:300] if doc.author else None,
         created_at=doc.created_at, modified_at=doc.modified_at, page_count=doc.page_count,
-        language=detect_language(text), word_count=word_count(text), char_count=len(text), text=text,
-        minhash=minhash(text),
+        language=detect_language(text, words), word_count=len(words), char_count=len(text), text=text,
+        minhash=minhash(words=words),
     )
     return row
 
@@ -245,6 +246,7 @@ def ingest_landing(
             log(f"processed {seq:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
+    reader.close()
     con.execute("BEGIN")
     try:
         _merge(con, run_id, now, report)

@@ -16,12 +16,24 @@ _B = _rng.randint(0, 2**31 - 1, size=NUM_PERM).astype(np.uint64)
 _WORD = re.compile(r"\w+")
 
 
-def minhash(text: str) -> np.ndarray:
-    """A 64-permutation MinHash of the text's 5-word shingles (uint64 values)."""
-    words = _WORD.findall(text.lower())
+_word_hashes: dict[str, int] = {}
+
+
+def _word_hash(word: str) -> int:
+    if len(_word_hashes) > 500_000:  # a vocabulary cache, bounded
+        _word_hashes.clear()
+    h = _word_hashes[word] = zlib.crc32(word.encode())
+    return h
+
+
+def minhash(text: str | None = None, words: list[str] | None = None) -> np.ndarray:
+    """A 64-permutation MinHash of the 5-word shingles of `text` (or of its lower-cased `words`)."""
+    if words is None:
+        words = _WORD.findall(text.lower())
     if not words:
         words = [""]
-    w = np.fromiter((zlib.crc32(x.encode()) for x in words), dtype=np.uint64, count=len(words))
+    get = _word_hashes.get
+    w = np.fromiter((get(x) or _word_hash(x) for x in words), dtype=np.uint64, count=len(words))
     # Shingle hash: a polynomial over the hashes of its SHINGLE consecutive words, kept to 32 bits.
     n = max(len(w) - SHINGLE + 1, 1)
     hashes = np.zeros(n, dtype=np.uint64)

@@ -32,6 +32,11 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+def words_of(text: str) -> list[str]:
+    """Lower-cased words: one tokenisation shared by word counts, language and MinHash."""
+    return _WORD.findall(text.lower())
+
+
 def tokens(text: str) -> list[re.Match]:
     return list(_TOKEN.finditer(text))
 
@@ -57,7 +62,7 @@ _SCRIPTS = [  # (language, characters of its script, share of letters that decid
 ]
 
 
-def detect_language(text: str, sample_words: int = 400) -> str:
+def detect_language(text: str, words: list[str] | None = None, sample_words: int = 400) -> str:
     """ISO 639-1 code from script and stop-word profiles; 'und' when the evidence is thin.
 
     Deterministic and fast (microseconds per document), so it can run on every file; the
@@ -71,7 +76,7 @@ def detect_language(text: str, sample_words: int = 400) -> str:
         for lang, pattern, share in _SCRIPTS:
             if len(pattern.findall(sample)) / letters > share:
                 return lang
-    words = [w.lower() for w in _WORD.findall(sample)[:sample_words]]
+    words = (words if words is not None else words_of(sample))[:sample_words]
     if not words:
         return "und"
     counts = Counter(words)
