@@ -69,11 +69,6 @@ def bad_corpus(env: Env) -> dict[str, str]:
     return expected
 
 
-def mat_metadata(result, key):
-    (mat,) = [m for m in result.asset_materializations_for_node(result.dagster_run.job_name) if m.asset_key == key] or [None]
-    return mat
-
-
 def materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey):
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_MATERIALIZATION" and ev.asset_key == key:
@@ -229,3 +224,20 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
         assert run.returncode == 0, run.stderr[-3000:]
     assert _table_state(killed) == _table_state(clean)
     assert len(_table_state(clean)["documents"]) == 4000
+
+
+def test_asset_checks_fail_on_broken_tables(env, instance):
+    from dwc_pipelines.ingestion.checks import (
+        accepted_documents_have_text, documents_unique_versions, quarantine_reasons_present,
+    )
+    env.write("a.txt", "Alpha\n\n" + PROSE)
+    env.write("bad.txt", b"")
+    assert env.run_ingest(instance).success
+    for check in (documents_unique_versions, accepted_documents_have_text, quarantine_reasons_present):
+        assert check(warehouse=env.warehouse).passed
+
+    with env.warehouse.writer(tables=None) as con:
+        con.execute("INSERT INTO docs.documents SELECT * REPLACE ('' AS text) FROM docs.documents")
+        con.execute("UPDATE docs.quarantine SET reason = ''")
+    for check in (documents_unique_versions, accepted_documents_have_text, quarantine_reasons_present):
+        assert not check(warehouse=env.warehouse).passed, check.name

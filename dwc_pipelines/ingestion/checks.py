@@ -5,6 +5,13 @@ from dwc_resources import WarehouseResource
 from .assets import DOCUMENTS, QUARANTINE
 
 
+def _no_offending_rows(warehouse: WarehouseResource, count_sql: str, label: str) -> dg.AssetCheckResult:
+    """Passes when `count_sql` (a count of rows that break the rule) returns 0."""
+    with warehouse.reader() as con:
+        offending = con.execute(count_sql).fetchall()[0][0]
+    return dg.AssetCheckResult(passed=offending == 0, metadata={label: offending})
+
+
 @dg.asset_check(asset=DOCUMENTS, blocking=True, description="(doc_id, version) identifies one row")
 def documents_unique_versions(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
@@ -23,17 +30,17 @@ def documents_unique_versions(warehouse: WarehouseResource) -> dg.AssetCheckResu
 
 @dg.asset_check(asset=DOCUMENTS, blocking=True, description="Accepted documents never have empty text")
 def accepted_documents_have_text(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.reader() as con:
-        empty = con.execute(
-            "SELECT count(*) FROM docs.documents WHERE status = 'active' AND (text IS NULL OR trim(text) = '')"
-        ).fetchall()[0][0]
-    return dg.AssetCheckResult(passed=empty == 0, metadata={"empty_accepted_documents": empty})
+    return _no_offending_rows(
+        warehouse,
+        "SELECT count(*) FROM docs.documents WHERE status = 'active' AND (text IS NULL OR trim(text) = '')",
+        "empty_accepted_documents",
+    )
 
 
 @dg.asset_check(asset=QUARANTINE, blocking=True, description="Every quarantined file says why")
 def quarantine_reasons_present(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.reader() as con:
-        missing = con.execute(
-            "SELECT count(*) FROM docs.quarantine WHERE reason IS NULL OR trim(reason) = '' OR reason_code IS NULL"
-        ).fetchall()[0][0]
-    return dg.AssetCheckResult(passed=missing == 0, metadata={"rows_without_reason": missing})
+    return _no_offending_rows(
+        warehouse,
+        "SELECT count(*) FROM docs.quarantine WHERE reason IS NULL OR trim(reason) = '' OR reason_code IS NULL",
+        "rows_without_reason",
+    )
