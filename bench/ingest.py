@@ -28,7 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
 RESULTS = ROOT / "bench" / "results"
-DOCS = ROOT.parent / "shared" / "data" / "documents"
+DOCS = Path(os.environ.get("DWC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "documents"
 
 
 def baseline(corpus: str, db: str) -> dict:

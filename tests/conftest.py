@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# Real data beside the checkout (never bundled); DWC_SHARED_DATA points elsewhere when needed.
+SHARED_DATA = Path(os.environ.get("DWC_SHARED_DATA") or ROOT.parent / "shared" / "data")
 sys.path.insert(0, str(ROOT))
 
 
