@@ -16,6 +16,20 @@ from email.utils import format_datetime
 from html import escape
 
 
+_EPOCH = (2024, 1, 1, 0, 0, 0)
+
+
+def stable_zip(data: bytes) -> bytes:
+    """The same archive with every entry dated 2024-01-01, so equal content gives equal bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_EPOCH)
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
 def _pdf_str(s: str) -> str:
     s = s.encode("cp1252", "replace").decode("cp1252")
     return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
@@ -107,7 +121,7 @@ def make_docx(paragraphs: list[str], title: str | None = None, author: str | Non
         props.modified = created
     out = io.BytesIO()
     d.save(out)
-    return out.getvalue()
+    return stable_zip(out.getvalue())
 
 
 def make_epub(title: str, author: str, chapters: list[tuple[str, list[str]]], date: str = "2024-01-01") -> bytes:
@@ -134,7 +148,7 @@ def make_epub(title: str, author: str, chapters: list[tuple[str, list[str]]], da
                    f"<dc:creator>{escape(author)}</dc:creator><dc:date>{date}</dc:date><dc:language>en</dc:language>"
                    f"</metadata><manifest>{''.join(items)}</manifest><spine>{''.join(spine)}</spine></package>",
                    compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return stable_zip(out.getvalue())
 
 
 def make_html(title: str, paragraphs: list[str], author: str | None = None, date: str | None = None) -> str:
@@ -174,15 +188,21 @@ def make_email(sender: str, to: str, subject: str, body: str, date: datetime) ->
 def make_zip_bomb_docx(expanded_bytes: int = 300 * 1024 * 1024, kind: str = "docx") -> bytes:
     """A DOCX- (or EPUB-) shaped ZIP whose main part inflates to `expanded_bytes` of zeros."""
     out = io.BytesIO()
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=_EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        return info
+
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         if kind == "epub":
-            z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
-            z.writestr("META-INF/container.xml", "<container/>")
+            z.writestr(zipfile.ZipInfo("mimetype", date_time=_EPOCH), "application/epub+zip")
+            z.writestr(entry("META-INF/container.xml"), "<container/>")
             member = "OEBPS/chapter1.xhtml"
         else:
-            z.writestr("[Content_Types].xml", "<Types/>")
+            z.writestr(entry("[Content_Types].xml"), "<Types/>")
             member = "word/document.xml"
-        with z.open(member, "w", force_zip64=True) as fh:
+        with z.open(entry(member), "w", force_zip64=True) as fh:
             block = b"\0" * (1 << 20)
             for _ in range(expanded_bytes // len(block)):
                 fh.write(block)
