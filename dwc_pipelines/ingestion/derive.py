@@ -32,7 +32,7 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
         total = con.execute(f"SELECT count(*) {pending_sql}").fetchall()[0][0]
         # Documents stream from a second cursor, batch_docs at a time: memory stays flat.
         reader = con.cursor()
-        reader.execute(f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql} ORDER BY d.doc_id")
+        reader.execute(f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql}")
         added = done = 0
         while docs := reader.fetchmany(batch_docs):
             cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}

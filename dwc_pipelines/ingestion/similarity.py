@@ -11,8 +11,13 @@ SHINGLE = 5
 BANDS, ROWS = 16, 4  # 16 x 4 = 64; candidate threshold (1/16)^(1/4) ~ 0.5 Jaccard
 _PRIME = np.uint64((1 << 61) - 1)
 _rng = np.random.RandomState(20261122)
-_A = _rng.randint(1, 2**31 - 1, size=NUM_PERM).astype(np.uint64)
-_B = _rng.randint(0, 2**31 - 1, size=NUM_PERM).astype(np.uint64)
+# Multipliers spread over the whole range of the prime, so that (a*h + b) mod p scrambles the
+# order of shingle hashes for every permutation (small multipliers would preserve it, and one
+# shared shingle with a small hash would then decide most slots). a*h wraps modulo 2^64 first,
+# as in datasketch; the family stays close enough to min-wise independent.
+_A = _rng.randint(1, 2**61 - 1, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
+_B = _rng.randint(0, 2**61 - 1, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
+_MASK32 = np.uint64(0xFFFFFFFF)
 _WORD = re.compile(r"\w+")
 
 
@@ -39,8 +44,8 @@ def minhash(text: str | None = None, words: list[str] | None = None) -> np.ndarr
     hashes = np.zeros(n, dtype=np.uint64)
     for k in range(min(SHINGLE, len(w))):
         hashes = (hashes * np.uint64(1_000_003) + w[k : k + n]) & np.uint64(0xFFFFFFFF)
-    # a, b < 2^31 and h < 2^32, so a*h + b < 2^63: no overflow before the modulus.
-    return ((hashes[:, None] * _A + _B) % _PRIME).min(axis=0)
+    with np.errstate(over="ignore"):
+        return (((hashes[:, None] * _A + _B) % _PRIME) & _MASK32).min(axis=0)
 
 
 def similarity(sig_a, sig_b) -> float:
