@@ -102,12 +102,13 @@ def _collect_garbage(data_dir: Path, live: set[str], keep_seconds: float) -> Non
 
 
 @contextmanager
-def read_snapshot(catalog_path: str):
+def read_snapshot(catalog_path: str, memory_limit: str | None = None):
     if not Path(catalog_path).exists():
         raise FileNotFoundError(
             f"no analyst snapshot at {catalog_path}: materialise an asset first (make demo)"
         )
-    con = duckdb.connect(catalog_path, read_only=True)
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    con = duckdb.connect(catalog_path, read_only=True, config=config)
     try:
         yield con
     finally:

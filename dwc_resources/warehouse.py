@@ -56,5 +56,5 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def reader(self) -> Iterator:
-        with read_snapshot(self.snapshot_path) as con:
+        with read_snapshot(self.snapshot_path, self.memory_limit) as con:
             yield con
