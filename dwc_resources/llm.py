@@ -26,11 +26,5 @@ class LLMResource(dg.ConfigurableResource):
     budget_tokens: int | None = None
 
     def client(self) -> LLMClient:
-        return LLMClient(LLMSettings(
-            base_url=self.base_url, api_key=self.api_key, model=self.model, embedding_model=self.embedding_model,
-            timeout_seconds=self.timeout_seconds, max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency, max_invalid_retries=self.max_invalid_retries,
-            prompt_usd_per_1k_tokens=self.prompt_usd_per_1k_tokens,
-            completion_usd_per_1k_tokens=self.completion_usd_per_1k_tokens,
-            budget_usd=self.budget_usd, budget_tokens=self.budget_tokens,
-        ))
+        fields = {name: getattr(self, name) for name in LLMSettings.__dataclass_fields__ if name in type(self).model_fields}
+        return LLMClient(LLMSettings(**fields))

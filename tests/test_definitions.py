@@ -25,7 +25,7 @@ def test_code_location_loads_and_is_complete():
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {"docs", "ai"}, f"{name}: keys are <domain>/<noun>"
 
 
 def test_workspace_loads_without_warnings(tmp_path):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dwc_pipelines.enrichment.local import classify, embed, entities, keywords, sentiment, summarize
+from dwc_pipelines.enrichment.local import NEWS_TAXONOMY, classify, embed, entities, keywords, sentiment, summarize
 
 ARTICLE = (
     "The port of Rotterdam opened a fully electric container terminal on Monday. "
@@ -28,11 +28,14 @@ def test_keywords_find_the_subject():
 
 
 def test_zero_shot_topics():
-    assert classify("The striker scored twice as the team won the cup final against the league champion")[0] == "sport"
-    assert classify("The minister said the government would call an election after the party vote")[0] == "politics"
-    assert classify("Shares rose after the company reported record profit and sales growth to investors")[0] == "business"
-    label, scores = classify("Lorem ipsum dolor")
+    news = NEWS_TAXONOMY
+    assert classify("The striker scored twice as the team won the cup final against the league champion", news)[0] == "sport"
+    assert classify("The minister said the government would call an election after the party vote", news)[0] == "politics"
+    assert classify("Shares rose after the company reported record profit and sales growth to investors", news)[0] == "business"
+    label, scores = classify("Lorem ipsum dolor", news)
     assert label == "unknown" and set(scores) == {"business", "entertainment", "politics", "sport", "tech"}
+    assert classify("Invoice number 17. Subtotal EUR 100, VAT 21%, total due in 30 days to IBAN NL91.")[0] == "invoice"
+    assert classify("This agreement between the parties: liability, confidentiality, governing law.")[0] == "contract"
 
 
 def test_entities_with_offsets():

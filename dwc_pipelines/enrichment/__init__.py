@@ -1,1 +1,7 @@
-"""AI enrichment (issue 3, in progress): the offline local provider's logic lives here so far."""
+"""AI enrichment (issue 3, in progress): documents -> summaries, keywords, topics, entities, sentiment, embeddings."""
+
+import dagster as dg
+
+from .assets import document_enrichment
+
+defs = dg.Definitions(assets=[document_enrichment])

@@ -1,0 +1,40 @@
+import dagster as dg
+from pydantic import Field
+
+from dwc_resources import WarehouseResource
+
+from ..ingestion.assets import DOCUMENTS, OWNERS
+from ..shared import WAREHOUSE_POOL, markdown_table
+from .enrich import LocalProvider, enrich_documents
+from .schema import DDL
+
+DOCUMENT_ENRICHMENT = dg.AssetKey(["ai", "document_enrichment"])
+
+
+class EnrichmentConfig(dg.Config):
+    prompt_version: str = Field(default="v1", description="Part of the cache key: change it to redo the enrichment")
+    taxonomy: str = Field(default="documents", description="Built-in topic taxonomy: 'documents' or 'news'")
+
+
+@dg.asset(
+    key=DOCUMENT_ENRICHMENT, deps=[DOCUMENTS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
+    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+)
+def document_enrichment(
+    context: dg.AssetExecutionContext, config: EnrichmentConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Summary, keywords, topic, entities, sentiment and embedding of every current document's content."""
+    provider = LocalProvider(taxonomy=config.taxonomy)
+    with warehouse.writer(DDL, tables=["ai.document_enrichment"]) as con:
+        stats = enrich_documents(con, provider, config.prompt_version, context.run.run_id, log=context.log.info)
+        total = con.execute("SELECT count(*) FROM ai.document_enrichment").fetchall()[0][0]
+        topics = con.execute(
+            """SELECT e.topic, count(*) FROM docs.documents d JOIN ai.document_enrichment e USING (content_hash)
+               WHERE d.is_current AND d.status = 'active' AND e.provider = ? AND e.model = ? AND e.prompt_version = ?
+               GROUP BY 1 ORDER BY 2 DESC, 1""",
+            [stats["provider"], stats["model"], stats["prompt_version"]],
+        ).fetchall()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total, **stats,
+        "topics": dg.MetadataValue.md(markdown_table(["topic", "documents"], topics)),
+    })

@@ -1,0 +1,24 @@
+"""The `ai` schema of the warehouse."""
+
+from .local import EMBEDDING_DIM
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS ai;
+CREATE TABLE IF NOT EXISTS ai.document_enrichment (
+    content_hash VARCHAR NOT NULL,     -- the cache key: the same bytes are never enriched twice ...
+    provider VARCHAR NOT NULL,         -- ... by the same provider,
+    model VARCHAR NOT NULL,            -- model
+    prompt_version VARCHAR NOT NULL,   -- and prompt version
+    summary VARCHAR,
+    keywords VARCHAR[],
+    topic VARCHAR,
+    topic_scores JSON,
+    entities JSON,
+    sentiment DOUBLE,
+    embedding FLOAT[{EMBEDDING_DIM}],
+    status VARCHAR NOT NULL,           -- ok | failed
+    error VARCHAR,
+    enriched_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+"""

@@ -1,0 +1,52 @@
+"""ai/document_enrichment: incremental by (content_hash, provider, model, prompt version)."""
+
+import json
+
+import dagster as dg
+
+from dwc_pipelines.enrichment.assets import DOCUMENT_ENRICHMENT, document_enrichment
+
+from .test_ingestion import PROSE, materialization
+
+
+def enrich(env, instance, prompt_version="v1", taxonomy="news"):
+    config = {"prompt_version": prompt_version, "taxonomy": taxonomy}
+    result = dg.materialize(
+        [document_enrichment], resources={"warehouse": env.warehouse}, instance=instance,
+        run_config={"ops": {"ai__document_enrichment": {"config": config}}},
+    )
+    assert result.success
+    return {k: v.value for k, v in materialization(result, DOCUMENT_ENRICHMENT).metadata.items()}
+
+
+def test_enrichment_is_incremental_and_keyed_by_prompt_version(env, instance):
+    env.write("sport.txt", "The striker scored twice as the team won the cup final. " + PROSE)
+    env.write("politics.txt", "The minister said the government would call an election. " + PROSE)
+    env.write("copy.txt", "The minister said the government would call an election. " + PROSE)
+    assert env.run_ingest(instance).success
+
+    first = enrich(env, instance)
+    assert first["enriched"] == 2 and first["provider_calls"] == 1, "two distinct contents, one batch"
+    rows = env.query("""SELECT d.source_path, e.topic, len(e.keywords) > 0, e.summary <> '', len(e.embedding)
+                        FROM docs.documents d JOIN ai.document_enrichment e USING (content_hash) ORDER BY 1""")
+    assert [r[1] for r in rows] == ["politics", "politics", "sport"]
+    assert all(r[2] and r[3] and r[4] == 384 for r in rows)
+
+    again = enrich(env, instance)
+    assert again["enriched"] == 0 and again["provider_calls"] == 0 and again["cache_hits"] == 2
+
+    env.write("sport.txt", "The coach praised the players after the league match. " + PROSE)
+    import os
+    import time
+
+    os.utime(env.landing / "sport.txt", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert env.run_ingest(instance).success
+    changed = enrich(env, instance)
+    assert changed["enriched"] == 1 and changed["provider_calls"] == 1
+
+    bumped = enrich(env, instance, prompt_version="v2")
+    assert bumped["enriched"] == 2, "a new prompt version redoes exactly the current contents"
+    retaxed = enrich(env, instance, prompt_version="v2", taxonomy="documents")
+    assert retaxed["enriched"] == 2 and retaxed["model"] == "local-v1/documents"
+    entities = env.query("SELECT entities FROM ai.document_enrichment LIMIT 1")[0][0]
+    assert isinstance(json.loads(entities), list)
