@@ -102,6 +102,7 @@ def _print_summary() -> None:
             ("quarantined files", "SELECT count(*) FROM docs.quarantine"),
             ("chunks", "SELECT count(*) FROM docs.chunks"),
             ("near-duplicates", "SELECT count(*) FROM docs.near_duplicates"),
+            ("enriched contents", "SELECT count(DISTINCT content_hash) FROM ai.document_enrichment"),
         ):
             print(f"  {label:<20} {con.execute(sql).fetchall()[0][0]:>8,}")
         print("\nBy format:")
