@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import duckdb
+
 from dwc_resources.duck import read_snapshot
 from dwc_resources.warehouse import dwc_home
 
@@ -104,7 +106,11 @@ def _print_summary() -> None:
             ("near-duplicates", "SELECT count(*) FROM docs.near_duplicates"),
             ("enriched contents", "SELECT count(DISTINCT content_hash) FROM ai.document_enrichment"),
         ):
-            print(f"  {label:<20} {con.execute(sql).fetchall()[0][0]:>8,}")
+            try:
+                value = f"{con.execute(sql).fetchall()[0][0]:>8,}"
+            except duckdb.CatalogException:
+                value = f"{'-':>8}"  # not materialised yet
+            print(f"  {label:<20} {value}")
         print("\nBy format:")
         con.sql(EXAMPLE_QUERY).show()
         print("Quarantine:")
