@@ -33,6 +33,7 @@ test: install-test
 
 bench: install-test
 	$(PY) -m bench.ingest
+	$(PY) -m bench.enrich
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

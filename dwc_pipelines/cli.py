@@ -40,6 +40,23 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_search(args) -> int:
+    from dwc_pipelines.enrichment.search import search
+
+    try:
+        with read_snapshot(_snapshot_path()) as con:
+            hits = search(con, args.query, args.k)
+    except (FileNotFoundError, duckdb.CatalogException) as exc:
+        print(f"dwc search: {exc}", file=sys.stderr)
+        return 2
+    if not hits:
+        print("no match")
+    for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1):
+        snippet = " ".join(text.split())[:160]
+        print(f"{rank}. {score:.3f}  {title or path}  ({path}, chunk {chunk_index})\n   {snippet}")
+    return 0
+
+
 def _ensure_dagster_home() -> None:
     """Outside the Makefile: the instance that ./dagster.yaml describes, state under DWC_HOME."""
     if "DAGSTER_HOME" not in os.environ and Path("dagster.yaml").exists():
@@ -137,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
     p.add_argument("--samples", default="samples/landing")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("search", help="semantic search over chunk embeddings (analyst catalog)")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5)
+    p.set_defaults(func=cmd_search)
     p = sub.add_parser("status", help="summarise what the warehouse holds")
     p.set_defaults(func=cmd_status)
     args = parser.parse_args(argv)

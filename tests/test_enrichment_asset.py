@@ -50,3 +50,25 @@ def test_enrichment_is_incremental_and_keyed_by_prompt_version(env, instance):
     assert retaxed["enriched"] == 2 and retaxed["model"] == "local-v1/documents"
     entities = env.query("SELECT entities FROM ai.document_enrichment LIMIT 1")[0][0]
     assert isinstance(json.loads(entities), list)
+
+
+def test_chunk_embeddings_and_search(env, instance):
+    from dwc_pipelines.enrichment.assets import CHUNK_EMBEDDINGS, chunk_embeddings
+    from dwc_pipelines.enrichment.search import search
+
+    env.write("harbour.txt", "The harbour master closed the container terminal during the storm. " * 3)
+    env.write("cup.txt", "The striker scored twice as the team won the cup final. " * 3)
+    env.write("budget.txt", "The council approved the budget for new schools and libraries. " * 3)
+    assert env.run_ingest(instance).success
+
+    def embed_run():
+        result = dg.materialize([chunk_embeddings], resources={"warehouse": env.warehouse}, instance=instance)
+        return materialization(result, CHUNK_EMBEDDINGS).metadata["chunks_embedded"].value
+
+    assert embed_run() == 3
+    assert embed_run() == 0, "chunks already embedded are not embedded again"
+    with env.warehouse.reader() as con:
+        hits = search(con, "storm at the container terminal", k=2)
+        assert hits[0][1] == "harbour.txt" and hits[0][3] > hits[1][3]
+        assert search(con, "football cup final", k=1)[0][1] == "cup.txt"
+        assert search(con, "the of and", k=3) == []

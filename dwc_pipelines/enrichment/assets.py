@@ -3,12 +3,14 @@ from pydantic import Field
 
 from dwc_resources import WarehouseResource
 
-from ..ingestion.assets import DOCUMENTS, OWNERS
+from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
 from ..shared import WAREHOUSE_POOL, markdown_table
 from .enrich import LocalProvider, enrich_documents
+from .search import embed_chunks
 from .schema import DDL
 
 DOCUMENT_ENRICHMENT = dg.AssetKey(["ai", "document_enrichment"])
+CHUNK_EMBEDDINGS = dg.AssetKey(["ai", "chunk_embeddings"])
 
 
 class EnrichmentConfig(dg.Config):
@@ -38,3 +40,15 @@ def document_enrichment(
         "dagster/row_count": total, **stats,
         "topics": dg.MetadataValue.md(markdown_table(["topic", "documents"], topics)),
     })
+
+
+@dg.asset(
+    key=CHUNK_EMBEDDINGS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
+    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+)
+def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """An embedding per chunk, for `dwc search`; only chunks not embedded before are computed."""
+    with warehouse.writer(DDL, tables=["ai.chunk_embeddings"]) as con:
+        stats = embed_chunks(con, context.run.run_id, log=context.log.info)
+        total = con.execute("SELECT count(*) FROM ai.chunk_embeddings").fetchall()[0][0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": total, **stats})

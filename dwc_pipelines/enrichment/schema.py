@@ -21,4 +21,11 @@ CREATE TABLE IF NOT EXISTS ai.document_enrichment (
     enriched_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ai.chunk_embeddings (
+    chunk_id VARCHAR NOT NULL,         -- content-bound: the same chunk text is embedded once per model
+    provider VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    embedding FLOAT[{EMBEDDING_DIM}] NOT NULL,
+    run_id VARCHAR NOT NULL
+);
 """
