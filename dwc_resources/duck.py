@@ -18,7 +18,7 @@ import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import duckdb
 
@@ -113,3 +113,27 @@ def read_snapshot(catalog_path: str, memory_limit: str | None = None):
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def transaction(con):
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (a killed step leaves no partial write)."""
+    con.execute("BEGIN")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def stream_rows(con, sql: str, params=None, batch_size: int = 1000) -> Iterator[list[tuple]]:
+    """Rows of `sql` in batches from a second cursor, so memory does not grow with the result and
+    `con` stays free for writes meanwhile."""
+    reader = con.cursor()
+    try:
+        reader.execute(sql, params or [])
+        while rows := reader.fetchmany(batch_size):
+            yield rows
+    finally:
+        reader.close()

@@ -241,3 +241,14 @@ def test_asset_checks_fail_on_broken_tables(env, instance):
         con.execute("UPDATE docs.quarantine SET reason = ''")
     for check in (documents_unique_versions, accepted_documents_have_text, quarantine_reasons_present):
         assert not check(warehouse=env.warehouse).passed, check.name
+
+
+def test_changing_the_chunker_rechunks_everything(env, instance):
+    env.write("a.txt", "Alpha\n\n" + PROSE * 20)
+    assert env.run_ingest(instance).success
+    before = env.query("SELECT count(*), min(chunker) FROM docs.chunks")[0]
+    result = env.defs().resolve_job_def("ingest_job").execute_in_process(
+        instance=instance, run_config={"ops": {"docs__chunks": {"config": {"max_tokens": 64, "overlap": 8}}}})
+    assert result.success
+    after = env.query("SELECT count(*), min(chunker), max(chunker) FROM docs.chunks")[0]
+    assert after[0] > before[0] and after[1] == after[2] == "tok-v1/64/8"

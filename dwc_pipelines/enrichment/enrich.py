@@ -14,6 +14,8 @@ from typing import Callable, Protocol
 
 import pyarrow as pa
 
+from dwc_resources.duck import stream_rows, transaction
+
 from . import local
 from .local import EMBEDDING_DIM
 
@@ -77,12 +79,9 @@ def enrich_documents(con, provider: Provider, prompt_version: str, run_id: str, 
         "SELECT count(DISTINCT content_hash) FROM docs.documents WHERE is_current AND status = 'active'"
     ).fetchall()[0][0]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    reader = con.cursor()
-    reader.execute(f"SELECT content_hash, text {pending}", key)
     done = 0
-    con.execute("BEGIN")
-    try:
-        while rows := reader.fetchmany(batch_size):
+    with transaction(con):
+        for rows in stream_rows(con, f"SELECT content_hash, text {pending}", key, batch_size):
             results = provider.enrich([text for _, text in rows])
             cols = {name: [] for name in _SCHEMA.names}
             for (content_hash, _), r in zip(rows, results):
@@ -93,11 +92,5 @@ def enrich_documents(con, provider: Provider, prompt_version: str, run_id: str, 
             con.execute("INSERT INTO ai.document_enrichment SELECT * FROM batch")
             done += len(rows)
             log(f"enriched {done:,}/{total:,} distinct contents")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        reader.close()
     return {"enriched": done, "cache_hits": current - done, "provider_calls": provider.calls,
             "provider": key[0], "model": key[1], "prompt_version": key[2]}

@@ -7,6 +7,8 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
+from dwc_resources.duck import stream_rows, transaction
+
 from . import local
 from .local import EMBEDDING_DIM
 
@@ -18,14 +20,12 @@ def embed_chunks(con, run_id: str, batch_size: int = 2000, log: Callable[[str], 
     pending = """FROM docs.chunks c WHERE NOT EXISTS (
                    SELECT 1 FROM ai.chunk_embeddings e WHERE e.chunk_id = c.chunk_id AND e.model = ?)"""
     total = con.execute(f"SELECT count(DISTINCT chunk_id) {pending}", [EMBED_MODEL]).fetchall()[0][0]
-    reader = con.cursor()
-    reader.execute(f"SELECT chunk_id, any_value(text) {pending} GROUP BY chunk_id", [EMBED_MODEL])
     schema = pa.schema([("chunk_id", pa.string()), ("provider", pa.string()), ("model", pa.string()),
                         ("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)), ("run_id", pa.string())])
     done = 0
-    con.execute("BEGIN")
-    try:
-        while rows := reader.fetchmany(batch_size):
+    with transaction(con):
+        sql = f"SELECT chunk_id, any_value(text) {pending} GROUP BY chunk_id"
+        for rows in stream_rows(con, sql, [EMBED_MODEL], batch_size):
             vectors = local.embed([text for _, text in rows])
             batch = pa.table([[r[0] for r in rows], ["local"] * len(rows), [EMBED_MODEL] * len(rows),
                               pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), EMBEDDING_DIM),
@@ -33,12 +33,6 @@ def embed_chunks(con, run_id: str, batch_size: int = 2000, log: Callable[[str], 
             con.execute("INSERT INTO ai.chunk_embeddings SELECT * FROM batch")
             done += len(rows)
             log(f"embedded {done:,}/{total:,} chunks")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        reader.close()
     return {"chunks_embedded": done, "model": EMBED_MODEL}
 
 

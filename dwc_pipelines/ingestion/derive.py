@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from dwc_resources.duck import stream_rows, transaction
+
 from .chunking import CHUNKER_VERSION, chunk_text
 from .similarity import BANDS, NUM_PERM, ROWS
 
@@ -19,8 +21,7 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
     """Chunk every current document that has no chunks for its current version; drop chunks of
     versions that are no longer current. One transaction: all or nothing."""
     chunker = f"{CHUNKER_VERSION}/{max_tokens}/{overlap}"
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         removed = con.execute(
             """DELETE FROM docs.chunks c WHERE chunker <> ? OR NOT EXISTS (
                 SELECT 1 FROM docs.documents d WHERE d.is_current AND d.status = 'active'
@@ -28,13 +29,14 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
             [chunker],
         ).fetchall()[0][0]
         pending_sql = """FROM docs.documents d WHERE d.is_current AND d.status = 'active'
-              AND NOT EXISTS (SELECT 1 FROM docs.chunks c WHERE c.doc_id = d.doc_id AND c.version = d.version)"""
-        total = con.execute(f"SELECT count(*) {pending_sql}").fetchall()[0][0]
-        # Documents stream from a second cursor, batch_docs at a time: memory stays flat.
-        reader = con.cursor()
-        reader.execute(f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql}")
+              AND NOT EXISTS (SELECT 1 FROM docs.chunks c
+                              WHERE c.doc_id = d.doc_id AND c.version = d.version AND c.chunker = ?)"""
+        # The stream reads through a second cursor, which does not see this transaction's DELETE:
+        # matching the chunker keeps chunks of another configuration from hiding pending work.
+        total = con.execute(f"SELECT count(*) {pending_sql}", [chunker]).fetchall()[0][0]
         added = done = 0
-        while docs := reader.fetchmany(batch_docs):
+        sql = f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql}"
+        for docs in stream_rows(con, sql, [chunker], batch_size=batch_docs):
             cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
             for doc_id, version, content_hash, text in docs:
                 for ch in chunk_text(text, content_hash, max_tokens, overlap):
@@ -52,11 +54,6 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
             done += len(docs)
             if (done // batch_docs) % 20 == 0:
                 log(f"chunked {done:,}/{total:,} documents")
-        reader.close()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {"documents_chunked": total, "chunks_added": added, "chunks_removed": removed, "chunker": chunker}
 
 
@@ -64,8 +61,7 @@ def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:
     """MinHash LSH in SQL: documents sharing a band are candidates; a candidate pair whose
     estimated Jaccard similarity reaches the threshold is a near-duplicate. Each document
     keeps its nearest twin. Exact byte duplicates are excluded (see duplicate_of)."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _bands AS
             SELECT doc_id, version, content_hash, band,
@@ -99,8 +95,4 @@ def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:
             [threshold, threshold, run_id],
         ).fetchall()[0][0]
         candidates = con.execute("SELECT count(*) FROM _pairs").fetchall()[0][0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return {"near_duplicate_documents": n, "candidate_pairs": candidates, "threshold": threshold}

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from dwc_resources.cas import BlobBatch, ContentStore
+from dwc_resources.duck import stream_rows, transaction
 
 from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, iter_landing
@@ -212,19 +213,13 @@ def ingest_landing(
     total = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
     report.unchanged = report.scanned - total
     log(f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged")
-    # The work list streams from a second cursor, a batch at a time: memory does not grow with
-    # the number of files.
-    reader = con.cursor()
-    reader.execute(todo_sql)
     root = os.path.realpath(landing_root)
 
     def todo_batches() -> Iterator[list[LandingFile]]:
-        while rows := reader.fetchmany(settings.batch_size):
-            batch = []
-            for raw, size, mtime, problem, reason in rows:
-                rel = os.fsdecode(raw)
-                batch.append(LandingFile(rel, os.path.join(root, rel), size, mtime, problem, reason))
-            yield batch
+        # The work list streams from DuckDB: memory does not grow with the number of files.
+        for rows in stream_rows(con, todo_sql, batch_size=settings.batch_size):
+            yield [LandingFile(os.fsdecode(raw), os.path.join(root, os.fsdecode(raw)), size, mtime, problem, reason)
+                   for raw, size, mtime, problem, reason in rows]
 
     seq = 0
     last_log = time.perf_counter()
@@ -237,23 +232,16 @@ def ingest_landing(
             else:
                 report.by_reason[r["reason_code"]] += 1
         batch = _to_arrow(rows)
-        con.execute("BEGIN")
-        con.execute("INSERT INTO docs._staging SELECT * FROM batch")
-        con.execute("COMMIT")
+        with transaction(con):
+            con.execute("INSERT INTO docs._staging SELECT * FROM batch")
         report.processed = seq
         if time.perf_counter() - last_log > 10 or seq == total:
             rate = seq / max(time.perf_counter() - t0, 1e-9)
             log(f"processed {seq:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
-    reader.close()
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         _merge(con, run_id, now, report)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     report.seconds = time.perf_counter() - t0
     return report
 
