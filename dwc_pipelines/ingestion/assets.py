@@ -65,7 +65,8 @@ def landing_documents(
             """SELECT title, format, language, word_count, source_path FROM docs.documents
                WHERE is_current AND status = 'active' ORDER BY ingested_at DESC, doc_id LIMIT 10"""
         ).fetchall()
-        q_total, reasons = con.execute("SELECT count(*) FROM docs.quarantine").fetchall()[0][0], con.execute(
+        q_total = con.execute("SELECT count(*) FROM docs.quarantine").fetchall()[0][0]
+        reasons = con.execute(
             "SELECT reason_code, count(*) FROM docs.quarantine GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
     rate = report.processed / report.seconds if report.seconds else 0.0
