@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import platform
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.common import run_context, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 BBC = Path(os.environ.get("DWC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "bbc-news" / "bbc-text.csv"
 
 
@@ -102,24 +100,16 @@ def main() -> None:
         "queries": len(picks),
         "chunks": len(chunk_texts),
         "search_seconds": round(search_seconds, 2),
-        "repeats": args.repeats,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": "python -m bench.enrich " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+        **run_context("enrich", args.repeats),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "enrich.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [
-        "# bench/enrich", "",
-        f"Machine: {result['machine']}. Command: `{result['command']}`. BBC News, {len(texts)} articles.", "",
+    table = [
         "| measure | DWC local provider | TF-IDF baseline |", "|---|---:|---:|",
         f"| throughput, all local tasks (docs/s, median of {args.repeats}) | {docs_per_s:,.0f} | |",
         f"| zero-shot topic accuracy (5 sections, no training) | {accuracy:.3f} | |",
         f"| search: source article in top 5 ({len(picks)} queries) | {hits / len(picks):.3f} | "
         f"{base_hits / len(picks):.3f} |",
     ]
-    (RESULTS / "enrich.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_results("enrich", result, f"BBC News, {len(texts)} articles.", table)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import glob
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -25,9 +24,10 @@ from pathlib import Path
 
 import psutil
 
+from bench.common import run_context, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
-RESULTS = ROOT / "bench" / "results"
 DOCS = Path(os.environ.get("DWC_SHARED_DATA") or ROOT.parent / "shared" / "data") / "documents"
 
 
@@ -193,18 +193,9 @@ def main() -> None:
         "pdf_pages_per_s": round(pdf["dwc"]["pages_per_s"], 1) if pdf else None,
         "pypdf_similarity": round(pdf["pypdf"]["similarity"], 4) if pdf else None,
         "pypdf_pages_per_s": round(pdf["pypdf"]["pages_per_s"], 1) if pdf else None,
-        "repeats": args.repeats,
-        "cpu_count": os.cpu_count(),
-        "machine": f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} cores, "
-                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
-        "command": "python -m bench.ingest " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+        **run_context("ingest", args.repeats),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        "# bench/ingest", "",
-        f"Machine: {result['machine']}. Command: `{result['command']}`. Medians of {args.repeats} runs.", "",
         "| documents | DWC ingest job (docs/s) | of which the ingest step (files/s) | bare-Python baseline (docs/s) "
         "| ratio | DWC peak RSS (MB) | baseline peak RSS (MB) |",
         "|---:|---:|---:|---:|---:|---:|---:|",
@@ -220,8 +211,7 @@ def main() -> None:
             p = pdf[name]
             lines.append(f"| {name} | {p['similarity']:.3f} | {p['pages_per_s']:.0f} | "
                          + " | ".join(f"{v:.3f}" for v in p["per_file"].values()) + " |")
-    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("ingest", result, f"Medians of {args.repeats} runs.", lines)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from .cas import ContentStore
 from .warehouse import dwc_home
 
 
@@ -18,5 +17,3 @@ class BlobStoreResource(dg.ConfigurableResource):
     def local(cls) -> "BlobStoreResource":
         return cls(root=os.path.join(dwc_home(), "blobs"))
 
-    def store(self) -> ContentStore:
-        return ContentStore(self.root)

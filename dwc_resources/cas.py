@@ -56,9 +56,6 @@ class ContentStore:
             raise KeyError(content_hash)
         return row[0]
 
-    def put(self, data: bytes, content_hash: str | None = None) -> str:
-        return self.put_many([data], [content_hash])[0]
-
     def put_many(self, blobs: list[bytes], hashes: list[str | None] | None = None) -> list[str]:
         """Store several blobs in one transaction (the fast path for a batch of files)."""
         hashes = [h or hashlib.sha256(b).hexdigest() for b, h in zip(blobs, hashes or [None] * len(blobs))]

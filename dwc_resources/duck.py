@@ -137,3 +137,13 @@ def stream_rows(con, sql: str, params=None, batch_size: int = 1000) -> Iterator[
             yield rows
     finally:
         reader.close()
+
+
+def insert_arrow(con, table: str, data) -> int:
+    """Append an Arrow table to `table` (columns in table order); returns the rows appended."""
+    con.register("_dwc_arrow_in", data)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _dwc_arrow_in")
+    finally:
+        con.unregister("_dwc_arrow_in")
+    return data.num_rows

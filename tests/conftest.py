@@ -44,7 +44,7 @@ class Env:
     """A DWC deployment in a temporary directory: landing zone, blobs, warehouse, snapshot."""
 
     def __init__(self, root: Path):
-        from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+        from dwc_resources import BlobStoreResource, WarehouseResource
 
         self.root = root
         self.landing = root / "landing"

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dwc_pipelines.ingestion.assets import CHUNKS, DOCUMENTS, NEAR_DUPLICATES, QUARANTINE
+from dwc_pipelines.ingestion.assets import CHUNKS, DOCUMENTS, QUARANTINE
 from dwc_pipelines.testing import (
     encrypt_pdf, make_docx, make_email, make_epub, make_html, make_markdown, make_pdf, make_zip_bomb_docx,
 )

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import pyarrow as pa
 
-from dwc_resources.duck import stream_rows, transaction
+from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from . import local
 from .local import EMBEDDING_DIM
@@ -88,8 +88,7 @@ def enrich_documents(con, provider: Provider, prompt_version: str, run_id: str, 
                 for name, value in (("content_hash", content_hash), ("provider", key[0]), ("model", key[1]),
                                     ("prompt_version", key[2]), ("enriched_at", now), ("run_id", run_id), *r.items()):
                     cols[name].append(value)
-            batch = pa.table(cols, schema=_SCHEMA)
-            con.execute("INSERT INTO ai.document_enrichment SELECT * FROM batch")
+            insert_arrow(con, "ai.document_enrichment", pa.table(cols, schema=_SCHEMA))
             done += len(rows)
             log(f"enriched {done:,}/{total:,} distinct contents")
     return {"enriched": done, "cache_hits": current - done, "provider_calls": provider.calls,

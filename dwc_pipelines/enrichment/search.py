@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from dwc_resources.duck import stream_rows, transaction
+from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from . import local
 from .local import EMBEDDING_DIM
@@ -27,10 +27,9 @@ def embed_chunks(con, run_id: str, batch_size: int = 2000, log: Callable[[str], 
         sql = f"SELECT chunk_id, any_value(text) {pending} GROUP BY chunk_id"
         for rows in stream_rows(con, sql, [EMBED_MODEL], batch_size):
             vectors = local.embed([text for _, text in rows])
-            batch = pa.table([[r[0] for r in rows], ["local"] * len(rows), [EMBED_MODEL] * len(rows),
+            insert_arrow(con, "ai.chunk_embeddings", pa.table([[r[0] for r in rows], ["local"] * len(rows), [EMBED_MODEL] * len(rows),
                               pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), EMBEDDING_DIM),
-                              [run_id] * len(rows)], schema=schema)
-            con.execute("INSERT INTO ai.chunk_embeddings SELECT * FROM batch")
+                              [run_id] * len(rows)], schema=schema))
             done += len(rows)
             log(f"embedded {done:,}/{total:,} chunks")
     return {"chunks_embedded": done, "model": EMBED_MODEL}

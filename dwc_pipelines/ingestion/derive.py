@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from dwc_resources.duck import stream_rows, transaction
+from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from .chunking import CHUNKER_VERSION, chunk_text
 from .similarity import BANDS, NUM_PERM, ROWS
@@ -48,9 +48,7 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
                         ("run_id", run_id),
                     ):
                         cols[name].append(value)
-            batch = pa.table(cols, schema=_CHUNK_SCHEMA)
-            con.execute("INSERT INTO docs.chunks SELECT * FROM batch")
-            added += batch.num_rows
+            added += insert_arrow(con, "docs.chunks", pa.table(cols, schema=_CHUNK_SCHEMA))
             done += len(docs)
             if (done // batch_docs) % 20 == 0:
                 log(f"chunked {done:,}/{total:,} documents")

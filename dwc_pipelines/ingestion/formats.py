@@ -21,9 +21,6 @@ from lxml import etree, html as lxml_html
 
 from .text import parse_date
 
-SUPPORTED_FORMATS = ("text", "markdown", "html", "pdf", "docx", "json", "csv", "epub", "email")
-
-
 class Rejected(Exception):
     """A file that cannot be accepted; `code` is stable, `reason` is for people."""
 
@@ -84,7 +81,6 @@ _BINARY_MAGIC = [
 ]
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
-_TEXT_EXT = {".txt", ".text", ".log", ".md", ".markdown", ".html", ".htm", ".json", ".csv", ".tsv", ".eml", ".ipynb"}
 _HEADER_LINE = re.compile(rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc): ", re.I | re.M)
 _XML_PARSER_KW = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 

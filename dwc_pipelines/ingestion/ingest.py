@@ -13,7 +13,6 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
@@ -21,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from dwc_resources.cas import BlobBatch, ContentStore
-from dwc_resources.duck import stream_rows, transaction
+from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, iter_landing
@@ -53,8 +52,6 @@ class IngestReport:
     new_versions: int = 0
     tombstoned: int = 0
     quarantined_new: int = 0
-    by_format: Counter = field(default_factory=Counter)
-    by_reason: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
 
@@ -150,13 +147,12 @@ def _store_listing(con, landing_root: str, chunk: int = 20_000) -> int:
     pending: list[LandingFile] = []
 
     def flush() -> None:
-        listing = pa.table([
+        insert_arrow(con, "docs._listing", pa.table([
             [safe_display_name(f.relpath) for f in pending],
             [os.fsencode(f.relpath) for f in pending],
             [f.size for f in pending], [f.mtime_ns for f in pending],
             [f.problem for f in pending], [f.problem_reason for f in pending],
-        ], schema=_LISTING_SCHEMA)
-        con.execute("INSERT INTO docs._listing SELECT * FROM listing")
+        ], schema=_LISTING_SCHEMA))
         pending.clear()
 
     for f in iter_landing(landing_root):
@@ -227,13 +223,8 @@ def ingest_landing(
         for r in rows:
             r["seq"], r["run_id"] = seq, run_id
             seq += 1
-            if r["kind"] == "accepted":
-                report.by_format[r["format"]] += 1
-            else:
-                report.by_reason[r["reason_code"]] += 1
-        batch = _to_arrow(rows)
         with transaction(con):
-            con.execute("INSERT INTO docs._staging SELECT * FROM batch")
+            insert_arrow(con, "docs._staging", _to_arrow(rows))
         report.processed = seq
         if time.perf_counter() - last_log > 10 or seq == total:
             rate = seq / max(time.perf_counter() - t0, 1e-9)
@@ -251,7 +242,7 @@ _DOC_COLS = ", ".join(DOC_FIELDS)
 
 def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE _new AS
         SELECT s.seq, s.doc_id, coalesce(v.max_version, 0) + 1 AS version
         FROM docs._staging s

@@ -28,10 +28,6 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
-
-
 def words_of(text: str) -> list[str]:
     """Lower-cased words: one tokenisation shared by word counts, language and MinHash."""
     return _WORD.findall(text.lower())
