@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from dwc_pipelines.enrichment.enrich import LocalProvider
+    from dwc_pipelines.enrichment.providers import LocalProvider
     from dwc_pipelines.enrichment.local import NEWS_TAXONOMY, classify, embed, sentences
     from dwc_pipelines.ingestion.chunking import chunk_text
 

@@ -6,7 +6,25 @@ import os
 
 import dagster as dg
 
-from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
+
+
+def ai_resource():
+    """The local provider unless DWC_AI_PROVIDER=openai points at an OpenAI-compatible endpoint."""
+    choice = os.environ.get("DWC_AI_PROVIDER", "local")
+    if choice == "local":
+        return LocalAIResource()
+    if choice == "openai":
+        return LLMResource(
+            base_url=os.environ.get("DWC_LLM_BASE_URL") or None,
+            model=dg.EnvVar("DWC_LLM_MODEL"),
+            api_key=dg.EnvVar("DWC_LLM_API_KEY"),
+            prompt_usd_per_1k_tokens=float(os.environ.get("DWC_LLM_PROMPT_USD_PER_1K", "0")),
+            completion_usd_per_1k_tokens=float(os.environ.get("DWC_LLM_COMPLETION_USD_PER_1K", "0")),
+            budget_usd=float(os.environ["DWC_LLM_BUDGET_USD"]) if os.environ.get("DWC_LLM_BUDGET_USD") else None,
+            max_concurrency=int(os.environ.get("DWC_LLM_CONCURRENCY", "4")),
+        )
+    raise ValueError(f"DWC_AI_PROVIDER must be 'local' or 'openai', not {choice!r}")
 
 
 def local_resources() -> dict:
@@ -15,6 +33,7 @@ def local_resources() -> dict:
         "warehouse": WarehouseResource.local(),
         "landing": LandingZoneResource.local(),
         "blob_store": BlobStoreResource.local(),
+        "ai": ai_resource(),
     }
 
 
@@ -27,6 +46,7 @@ def production_resources() -> dict:
         ),
         "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH")),
         "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT")),
+        "ai": ai_resource(),
     }
 
 

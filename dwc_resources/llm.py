@@ -1,10 +1,10 @@
-import dagster as dg
 from pydantic import Field
 
+from .ai import AIResource
 from .llm_client import LLMClient, LLMSettings
 
 
-class LLMResource(dg.ConfigurableResource):
+class LLMResource(AIResource):
     """An OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp server).
 
     Configure `api_key` with `dg.EnvVar(...)`: it never reaches logs, metadata or the warehouse.
@@ -28,3 +28,8 @@ class LLMResource(dg.ConfigurableResource):
     def client(self) -> LLMClient:
         fields = {name: getattr(self, name) for name in LLMSettings.__dataclass_fields__ if name in type(self).model_fields}
         return LLMClient(LLMSettings(**fields))
+
+    def provider(self, taxonomy: str = "documents"):
+        from dwc_pipelines.enrichment.providers import LLMProvider
+
+        return LLMProvider(self.client(), taxonomy=taxonomy)

@@ -62,7 +62,10 @@ class Env:
         self.landing_resource = LandingZoneResource(**settings)
 
     def resources(self) -> dict:
-        return {"warehouse": self.warehouse, "landing": self.landing_resource, "blob_store": self.blobs}
+        from dwc_resources import LocalAIResource
+
+        return {"warehouse": self.warehouse, "landing": self.landing_resource, "blob_store": self.blobs,
+                "ai": LocalAIResource()}
 
     def write(self, rel: str, data) -> Path:
         path = self.landing / rel

@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class LLMDouble:
-    def __init__(self, default_content: str = '{"label": "ok"}'):
+    def __init__(self, default_content: str = '{"label": "ok"}', responder=None):
         self.script: deque = deque()
+        self.responder = responder  # body -> content, for answers that depend on the request
         self.default_content = default_content
         self.requests: list[dict] = []
         self.in_flight = 0
@@ -91,7 +92,8 @@ class LLMDouble:
                     out = {"object": "list", "data": data, "model": body["model"],
                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
                     return self._send(200, json.dumps(out).encode())
-                content = step[1] if kind == "content" else double.default_content
+                content = step[1] if kind == "content" else (
+                    double.responder(body) if double.responder else double.default_content)
                 out = {
                     "id": "chatcmpl-double", "object": "chat.completion", "created": int(time.time()),
                     "model": body["model"],

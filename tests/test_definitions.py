@@ -46,10 +46,28 @@ def test_production_environment_reads_paths_from_env(monkeypatch):
     from dwc_pipelines.resources import resources_for
 
     res = resources_for("production")
-    assert set(res) == {"warehouse", "landing", "blob_store"}
+    assert set(res) == {"warehouse", "landing", "blob_store", "ai"}
     try:
         resources_for("staging")
     except ValueError as exc:
         assert "DWC_ENV" in str(exc)
     else:
         raise AssertionError("unknown environments are refused")
+
+
+def test_ai_provider_is_chosen_by_the_environment(monkeypatch):
+    from dwc_pipelines.resources import resources_for
+    from dwc_resources import LLMResource, LocalAIResource
+
+    assert isinstance(resources_for("local")["ai"], LocalAIResource)
+    monkeypatch.setenv("DWC_AI_PROVIDER", "openai")
+    monkeypatch.setenv("DWC_LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+    ai = resources_for("local")["ai"]
+    assert isinstance(ai, LLMResource) and ai.base_url == "http://127.0.0.1:11434/v1"
+    monkeypatch.setenv("DWC_AI_PROVIDER", "magic")
+    try:
+        resources_for("local")
+    except ValueError as exc:
+        assert "DWC_AI_PROVIDER" in str(exc)
+    else:
+        raise AssertionError("unknown providers are refused")

@@ -9,10 +9,11 @@ from dwc_pipelines.enrichment.assets import DOCUMENT_ENRICHMENT, document_enrich
 from .test_ingestion import PROSE, materialization
 
 
-def enrich(env, instance, prompt_version="v1", taxonomy="news"):
+def enrich(env, instance, prompt_version="v1", taxonomy="news", ai=None):
     config = {"prompt_version": prompt_version, "taxonomy": taxonomy}
+    resources = {"warehouse": env.warehouse, "ai": ai or env.resources()["ai"]}
     result = dg.materialize(
-        [document_enrichment], resources={"warehouse": env.warehouse}, instance=instance,
+        [document_enrichment], resources=resources, instance=instance,
         run_config={"ops": {"ai__document_enrichment": {"config": config}}},
     )
     assert result.success
@@ -72,3 +73,40 @@ def test_chunk_embeddings_and_search(env, instance):
         assert hits[0][1] == "harbour.txt" and hits[0][3] > hits[1][3]
         assert search(con, "football cup final", k=1)[0][1] == "cup.txt"
         assert search(con, "the of and", k=3) == []
+
+
+def test_enrichment_through_an_openai_compatible_endpoint(env, instance):
+    """The same asset with the `ai` key bound to an endpoint: one request per content, none when
+    nothing changed, and an invalid answer becomes a failed row that the next run asks again."""
+    from dwc_resources import LLMResource
+
+    from .llm_double import LLMDouble
+
+    def answer(body):
+        text = body["messages"][-1]["content"]
+        topic = "sport" if "striker" in text else "politics"
+        return json.dumps({"summary": "A short summary.", "keywords": ["k1", "k2"], "topic": topic,
+                           "entities": [{"type": "person", "text": "Ann Lee"}], "sentiment": 0.25})
+
+    for i, lead in enumerate(["The striker scored twice.", "The minister spoke.", "The minister voted."]):
+        env.write(f"d{i}.txt", lead + " " + PROSE)
+    assert env.run_ingest(instance).success
+    with LLMDouble(responder=answer) as double:
+        llm = LLMResource(base_url=double.base_url, model="test-model", api_key="test-key", max_invalid_retries=1, max_concurrency=1,
+                          prompt_usd_per_1k_tokens=1.0, completion_usd_per_1k_tokens=2.0)
+        double.then(("content", "not json"), ("content", '{"summary": 3}'))
+        first = enrich(env, instance, ai=llm)
+        assert first["enriched"] == 3 and first["failed"] == 1
+        assert first["usage/calls"] == 4 and first["usage/invalid_answers"] == 2
+        assert first["usage/cost_usd"] == round(4 * (10 + 2 * 5) / 1000, 6), "invalid answers are paid for too"
+        rows = env.query("SELECT status, topic, error FROM ai.document_enrichment ORDER BY status, topic")
+        assert [r[:2] for r in rows] == [("failed", None), ("ok", "politics"), ("ok", "sport")] or \
+            [r[:2] for r in rows] == [("failed", None), ("ok", "politics"), ("ok", "politics")]
+        assert "invalid answer" in rows[0][2]
+
+        second = enrich(env, instance, ai=llm)
+        assert second["enriched"] == 1 and second["failed"] == 0 and second["usage/calls"] == 1
+        calls = len(double.requests)
+        third = enrich(env, instance, ai=llm)
+        assert third["enriched"] == 0 and len(double.requests) == calls, "unchanged content costs no request"
+    assert env.query("SELECT count(*) FROM ai.document_enrichment WHERE status = 'ok' AND model = 'test-model/news'") == [(3,)]

@@ -1,11 +1,12 @@
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import WarehouseResource
+from dwc_resources import AIResource, WarehouseResource
 
 from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
 from ..shared import WAREHOUSE_POOL, markdown_table
-from .enrich import LocalProvider, enrich_documents
+from .enrich import enrich_documents
+from .providers import describe
 from .search import embed_chunks
 from .schema import DDL
 
@@ -23,10 +24,10 @@ class EnrichmentConfig(dg.Config):
     pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
 )
 def document_enrichment(
-    context: dg.AssetExecutionContext, config: EnrichmentConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: EnrichmentConfig, warehouse: WarehouseResource, ai: AIResource
 ) -> dg.MaterializeResult:
     """Summary, keywords, topic, entities, sentiment and embedding of every current document's content."""
-    provider = LocalProvider(taxonomy=config.taxonomy)
+    provider = ai.provider(config.taxonomy)
     with warehouse.writer(DDL, tables=["ai.document_enrichment"]) as con:
         stats = enrich_documents(con, provider, config.prompt_version, context.run.run_id, log=context.log.info)
         total = con.execute("SELECT count(*) FROM ai.document_enrichment").fetchall()[0][0]
@@ -37,7 +38,7 @@ def document_enrichment(
             [stats["provider"], stats["model"], stats["prompt_version"]],
         ).fetchall()
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": total, **stats,
+        "dagster/row_count": total, **stats, **describe(provider),
         "topics": dg.MetadataValue.md(markdown_table(["topic", "documents"], topics)),
     })
 

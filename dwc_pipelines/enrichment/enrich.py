@@ -7,54 +7,15 @@ prompt version redoes exactly the content it affects.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Callable
 
 import pyarrow as pa
 
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
-from . import local
 from .local import EMBEDDING_DIM
-
-
-class Provider(Protocol):
-    name: str
-    model: str
-    calls: int
-
-    def enrich(self, texts: list[str]) -> list[dict]: ...
-
-
-@dataclass
-class LocalProvider:
-    """The embedded default: offline, deterministic, no download."""
-
-    taxonomy: str = "documents"
-    places: tuple[str, ...] = ()
-    name: str = "local"
-    calls: int = 0
-
-    @property
-    def model(self) -> str:
-        # The taxonomy decides the topics, so it is part of the cache key.
-        return f"{local.PROVIDER_VERSION}/{self.taxonomy}"
-
-    def enrich(self, texts: list[str]) -> list[dict]:
-        self.calls += 1
-        vectors = local.embed(texts)
-        topics = local.TAXONOMIES[self.taxonomy]
-        out = []
-        for text, vec in zip(texts, vectors):
-            topic, scores = local.classify(text, topics)
-            out.append({
-                "summary": local.summarize(text), "keywords": local.keywords(text), "topic": topic,
-                "topic_scores": json.dumps(scores), "entities": json.dumps(local.entities(text, self.places)),
-                "sentiment": local.sentiment(text), "embedding": vec.tolist(), "status": "ok", "error": None,
-            })
-        return out
+from .providers import Provider
 
 
 _SCHEMA = pa.schema([
@@ -73,14 +34,18 @@ def enrich_documents(con, provider: Provider, prompt_version: str, run_id: str, 
     pending = """FROM (SELECT content_hash, any_value(text) AS text FROM docs.documents
                        WHERE is_current AND status = 'active' GROUP BY content_hash) d
                  WHERE NOT EXISTS (SELECT 1 FROM ai.document_enrichment e WHERE e.content_hash = d.content_hash
-                                   AND e.provider = ? AND e.model = ? AND e.prompt_version = ?)"""
+                                   AND e.provider = ? AND e.model = ? AND e.prompt_version = ?
+                                   AND e.status = 'ok')"""
     total = con.execute(f"SELECT count(*) {pending}", key).fetchall()[0][0]
     current = con.execute(
         "SELECT count(DISTINCT content_hash) FROM docs.documents WHERE is_current AND status = 'active'"
     ).fetchall()[0][0]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    done = 0
+    done = failures = 0
     with transaction(con):
+        # Failed or skipped answers are asked again: their rows make way for the new ones.
+        con.execute("""DELETE FROM ai.document_enrichment WHERE status <> 'ok'
+                       AND provider = ? AND model = ? AND prompt_version = ?""", key)
         for rows in stream_rows(con, f"SELECT content_hash, text {pending}", key, batch_size):
             results = provider.enrich([text for _, text in rows])
             cols = {name: [] for name in _SCHEMA.names}
@@ -90,6 +55,8 @@ def enrich_documents(con, provider: Provider, prompt_version: str, run_id: str, 
                     cols[name].append(value)
             insert_arrow(con, "ai.document_enrichment", pa.table(cols, schema=_SCHEMA))
             done += len(rows)
+            failures += sum(r["status"] != "ok" for r in results)
             log(f"enriched {done:,}/{total:,} distinct contents")
-    return {"enriched": done, "cache_hits": current - done, "provider_calls": provider.calls,
+    return {"enriched": done, "cache_hits": current - done, "failed": failures,
+            "provider_calls": provider.usage().get("calls", 0),
             "provider": key[0], "model": key[1], "prompt_version": key[2]}

@@ -207,3 +207,76 @@ def entities(text: str, places: tuple[str, ...] = ()) -> list[dict]:
             found.append({"type": "place", "text": place, "start": m.start(), "end": m.end()})
     found.sort(key=lambda e: (e["start"], e["type"]))
     return found
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_ENTITY_TYPES = {"email": "email", "money": "money", "date": "date", "organisation": "organisation",
+                 "person": "person"}
+
+
+def _iso_date(value: str) -> str | None:
+    from datetime import datetime
+
+    s = value.strip().rstrip(".")
+    for fmt in ("%Y-%m-%d", "%d %B %Y", "%B %d, %Y", "%B %d %Y", "%d/%m/%Y", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(s, fmt).date().isoformat()
+        except ValueError:
+            continue
+    m = _DATE.search(s)
+    return _iso_date(m.group()) if m and m.group() != s else None
+
+
+def _number(value: str) -> float | None:
+    m = _NUMBER.search(value)
+    return float(m.group().replace(",", "")) if m else None
+
+
+def _coerce(value, kind: str):
+    """A found string as the declared field type; None when it does not parse as one."""
+    if value is None:
+        return None
+    if kind == "list":
+        return value if isinstance(value, list) else [value]
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    if kind == "number":
+        return _number(value)
+    if kind == "date":
+        return _iso_date(value)
+    if kind == "boolean":
+        return value.strip().lower() in {"yes", "true", "y", "1", "x"}
+    return value.strip()
+
+
+def extract_fields(text: str, fields: dict[str, dict]) -> dict:
+    """Declared fields from a document, by rules a reader would use.
+
+    Per field: its `pattern` (first group) if given; else a "Label: value" line whose label is
+    the field's `label` (default its name with spaces); else the first entity of the field's
+    `entity` type (money, date, email, organisation, person; `list` fields take them all).
+    Values are coerced to the declared `type` (string, number, date, boolean, list)."""
+    found = entities(text)
+    out = {}
+    for name, spec in fields.items():
+        kind = spec.get("type", "string")
+        value = None
+        if spec.get("pattern"):
+            m = re.search(spec["pattern"], text, re.IGNORECASE | re.MULTILINE)
+            if m:
+                value = m.group(1) if m.groups() else m.group()
+        if value is None:
+            labels = [spec.get("label") or name.replace("_", " ")]
+            for label in labels:
+                m = re.search(rf"^[\W_]*{re.escape(label)}[\W_]*?\s*[:\-–]\s*(.+?)\s*$", text, re.IGNORECASE | re.MULTILINE)
+                if m:
+                    value = m.group(1).strip("*_ ")
+                    break
+        entity = spec.get("entity") or ({"date": "date"}.get(kind))
+        if value is None and entity in _ENTITY_TYPES:
+            values = list(dict.fromkeys(e["text"] for e in found if e["type"] == entity))
+            value = values if kind == "list" else (values[0] if values else None)
+        out[name] = _coerce(value, kind)
+    return out
