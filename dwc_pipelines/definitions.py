@@ -3,7 +3,7 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import enrichment, ingestion
+from dwc_pipelines import chains, enrichment, ingestion
 from dwc_pipelines.resources import resources_for
 
 all_assets_job = dg.define_asset_job(
@@ -15,6 +15,7 @@ all_assets_job = dg.define_asset_job(
 defs = dg.Definitions.merge(
     ingestion.defs,
     enrichment.defs,
+    chains.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from dwc_resources.notify import NotificationsResource
 from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
 
 
@@ -34,6 +35,7 @@ def local_resources() -> dict:
         "landing": LandingZoneResource.local(),
         "blob_store": BlobStoreResource.local(),
         "ai": ai_resource(),
+        "notifications": NotificationsResource.local(),
     }
 
 
@@ -47,6 +49,20 @@ def production_resources() -> dict:
         "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH")),
         "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT")),
         "ai": ai_resource(),
+        "notifications": NotificationsResource(
+            log_path=dg.EnvVar("DWC_NOTIFY_LOG"),
+            outbox_dir=os.environ.get("DWC_OUTBOX_DIR") or None,
+            smtp_host=os.environ.get("DWC_SMTP_HOST") or None,
+            smtp_port=int(os.environ.get("DWC_SMTP_PORT", "587")),
+            smtp_username=os.environ.get("DWC_SMTP_USERNAME") or None,
+            smtp_password=dg.EnvVar("DWC_SMTP_PASSWORD") if os.environ.get("DWC_SMTP_PASSWORD") else None,
+            smtp_starttls=os.environ.get("DWC_SMTP_STARTTLS", "true") == "true",
+            mail_from=os.environ.get("DWC_MAIL_FROM", "dwc@localhost"),
+            mail_to=[a for a in os.environ.get("DWC_MAIL_TO", "").split(",") if a],
+            webhook_url=dg.EnvVar("DWC_WEBHOOK_URL") if os.environ.get("DWC_WEBHOOK_URL") else None,
+            slack_webhook_url=dg.EnvVar("DWC_SLACK_WEBHOOK_URL") if os.environ.get("DWC_SLACK_WEBHOOK_URL") else None,
+            failure_channels=os.environ.get("DWC_FAILURE_CHANNELS", "email,slack").split(","),
+        ),
     }
 
 
