@@ -181,7 +181,11 @@ def _apply(ctx: StepContext, chain: Chain, step: Step, docs: list[dict], variabl
         for doc, v, r in zip(docs, variables, results):
             if r["status"] == "ok":
                 title = render(o["title"], v).strip() or "Untitled"
-                name = f"{_slug(title)}-{hashlib.sha256(doc['doc_id'].encode()).hexdigest()[:8]}" if step.per == "document" else step.name
+                # Named after the source, not the title: a changed template rewrites the same
+                # document (a new version), it does not leave the old one behind.
+                name = step.name if step.per == "chain" else (
+                    f"{_slug(os.path.splitext(os.path.basename(doc['source_path']))[0])}-"
+                    f"{hashlib.sha256(doc['doc_id'].encode()).hexdigest()[:8]}")
                 path = write_generated(ctx.landing_root, chain, step, name, title, r["value"]["text"])
                 r["value"] = {"title": title, "text": r["value"]["text"], "path": path}
         return results
