@@ -45,7 +45,7 @@ def cmd_search(args) -> int:
 
     try:
         with read_snapshot(_snapshot_path()) as con:
-            hits = search(con, args.query, args.k)
+            hits = search(con, args.query, args.k, mode=args.mode)
     except (FileNotFoundError, duckdb.CatalogException) as exc:
         print(f"dwc search: {exc}", file=sys.stderr)
         return 2
@@ -198,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
     p.add_argument("--samples", default="samples/landing")
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("search", help="semantic search over chunk embeddings (analyst catalog)")
+    p = sub.add_parser("search", help="search the chunks: semantic, BM25 keyword, or both fused (analyst catalog)")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
+    p.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid",
+                   help="hybrid (default) fuses semantic and BM25 rankings")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("chains", help="workflow chains")
     chains_sub = p.add_subparsers(dest="chains_command", required=True)

@@ -54,8 +54,8 @@ def test_enrichment_is_incremental_and_keyed_by_prompt_version(env, instance):
 
 
 def test_chunk_embeddings_and_search(env, instance):
-    from dwc_pipelines.enrichment.assets import CHUNK_EMBEDDINGS, chunk_embeddings
-    from dwc_pipelines.enrichment.search import search
+    from dwc_pipelines.enrichment.assets import CHUNK_EMBEDDINGS, CHUNK_TERMS, chunk_embeddings, chunk_terms
+    from dwc_pipelines.enrichment.search import MODES, search
 
     env.write("harbour.txt", "The harbour master closed the container terminal during the storm. " * 3)
     env.write("cup.txt", "The striker scored twice as the team won the cup final. " * 3)
@@ -68,11 +68,16 @@ def test_chunk_embeddings_and_search(env, instance):
 
     assert embed_run() == 3
     assert embed_run() == 0, "chunks already embedded are not embedded again"
+    index = dg.materialize([chunk_terms], resources={"warehouse": env.warehouse}, instance=instance)
+    assert materialization(index, CHUNK_TERMS).metadata["chunks_indexed"].value == 3
     with env.warehouse.reader() as con:
-        hits = search(con, "storm at the container terminal", k=2)
-        assert hits[0][1] == "harbour.txt" and hits[0][3] > hits[1][3]
-        assert search(con, "football cup final", k=1)[0][1] == "cup.txt"
-        assert search(con, "the of and", k=3) == []
+        for mode in MODES:
+            hits = search(con, "storm at the container terminal", k=2, mode=mode)
+            assert hits[0][1] == "harbour.txt" and (len(hits) == 1 or hits[0][3] > hits[1][3]), mode
+            assert search(con, "football cup final", k=1, mode=mode)[0][1] == "cup.txt", mode
+            assert search(con, "the of and", k=3, mode=mode) == [], mode
+        assert [h[1] for h in search(con, "libraries", k=5, mode="keyword")] == ["budget.txt"], "BM25 matches terms only"
+        assert len(search(con, "schools", k=5, mode="hybrid")) == 3, "one row per document, best chunk first"
 
 
 def test_enrichment_through_an_openai_compatible_endpoint(env, instance):

@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from .assets import chunk_embeddings, document_enrichment
+from .assets import chunk_embeddings, chunk_terms, document_enrichment
 
-defs = dg.Definitions(assets=[document_enrichment, chunk_embeddings])
+defs = dg.Definitions(assets=[document_enrichment, chunk_embeddings, chunk_terms])

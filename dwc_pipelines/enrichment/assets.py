@@ -7,11 +7,12 @@ from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
 from ..shared import WAREHOUSE_POOL, markdown_table
 from .enrich import enrich_documents
 from .providers import describe
-from .search import embed_chunks
+from .search import embed_chunks, index_chunk_terms
 from .schema import DDL
 
 DOCUMENT_ENRICHMENT = dg.AssetKey(["ai", "document_enrichment"])
 CHUNK_EMBEDDINGS = dg.AssetKey(["ai", "chunk_embeddings"])
+CHUNK_TERMS = dg.AssetKey(["ai", "chunk_terms"])
 
 
 class EnrichmentConfig(dg.Config):
@@ -53,3 +54,15 @@ def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         stats = embed_chunks(con, context.run.run_id, log=context.log.info)
         total = con.execute("SELECT count(*) FROM ai.chunk_embeddings").fetchall()[0][0]
     return dg.MaterializeResult(metadata={"dagster/row_count": total, **stats})
+
+
+@dg.asset(
+    key=CHUNK_TERMS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
+    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+)
+def chunk_terms(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The BM25 keyword index of the chunks, the other half of hybrid `dwc search`."""
+    with warehouse.writer(DDL, tables=["ai.chunk_terms", "ai.chunk_lengths"]) as con:
+        stats = index_chunk_terms(con, context.run.run_id, log=context.log.info)
+        terms, chunks = con.execute("SELECT count(DISTINCT term), count(DISTINCT chunk_id) FROM ai.chunk_terms").fetchall()[0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": chunks, "distinct_terms": terms, **stats})

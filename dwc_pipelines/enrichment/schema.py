@@ -28,4 +28,14 @@ CREATE TABLE IF NOT EXISTS ai.chunk_embeddings (
     embedding FLOAT[{EMBEDDING_DIM}] NOT NULL,
     run_id VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ai.chunk_terms (
+    chunk_id VARCHAR NOT NULL,         -- the keyword (BM25) index: term frequencies per chunk
+    term VARCHAR NOT NULL,
+    tf INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ai.chunk_lengths (
+    chunk_id VARCHAR NOT NULL,
+    n_terms INTEGER NOT NULL,
+    run_id VARCHAR NOT NULL
+);
 """
