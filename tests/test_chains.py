@@ -189,3 +189,48 @@ def test_a_bad_spec_is_reported_and_the_other_chains_load(env, instance, tmp_pat
         instance=instance).success
     rows = env.query("SELECT file, status, line, error FROM chains.registry ORDER BY file")
     assert rows[1][:3] == ("broken.yaml", "invalid", 4) and "translate" in rows[1][3]
+
+
+def test_chain_steps_through_an_openai_compatible_endpoint(env, instance, tmp_path):
+    """The same chain with `ai` bound to an endpoint: each task is a schema-validated chat answer,
+    usage lands in the metadata, and a second run makes no request."""
+    from dwc_resources import LLMResource
+
+    from .llm_double import LLMDouble
+
+    def answer(body):
+        schema = json.loads(body["messages"][0]["content"].split("\n", 1)[1])
+        required = schema["required"]
+        if required == ["summary", "keywords", "topic", "entities", "sentiment"]:
+            return json.dumps({"summary": "s", "keywords": [], "topic": "contract", "entities": [], "sentiment": 0})
+        if required == ["summary"]:
+            return json.dumps({"summary": "An agreement between two firms."})
+        if required == ["text"]:
+            return json.dumps({"text": "Memo written by the model."})
+        return json.dumps({"term_months": 24, "governing_law": "Netherlands", "effective_date": "2024-05-01"})
+
+    ce = ChainsEnv(env, instance, tmp_path)
+    ce.write_specs()
+    env.write("contracts/a.txt", CONTRACT.format(day=1, months=24))
+    with LLMDouble(responder=answer) as double:
+        llm = LLMResource(base_url=double.base_url, model="test-model", api_key="k", max_concurrency=2)
+        ce.env.resources = lambda: {**type(env).resources(env), "ai": llm}
+        ce.ingest_and_enrich()
+        first = ce.run_chain("review")
+        assert first["summary"]["processed"] == 1 and first["summary"]["usage/calls"] == 1
+        assert first["memo"]["model"] == "test-model/documents" and first["memo"]["usage/prompt_tokens"] == 10
+        requests = len(double.requests)
+        again = ce.run_chain("review")
+        assert len(double.requests) == requests and again["memo"]["processed"] == 0
+    assert json.loads(env.query("SELECT output FROM chains.review_summary")[0][0]) == {"summary": "An agreement between two firms."}
+    [memo] = (env.landing / "generated" / "review" / "memo").glob("*.md")
+    assert memo.read_text() == "# Memo: Master Services Agreement between Orbital Freight SA and Helios Energy GmbH\n\nMemo written by the model.\n"
+
+
+def test_upstream_trigger_puts_an_eager_condition_on_every_step(tmp_path):
+    (tmp_path / "c.yaml").write_text("trigger: {upstream: true}\nselect: {topic: x}\nsteps:\n  - {name: s, uses: summarize}\n")
+    (tmp_path / "d.yaml").write_text("select: {topic: x}\nsteps:\n  - {name: s, uses: summarize}\n")
+    defs = build_defs(tmp_path)
+    conditions = {s.key.to_user_string(): s.automation_condition for a in defs.assets for s in a.specs}
+    assert conditions["chains/c/select"] is not None and conditions["chains/c/s"] is not None
+    assert conditions["chains/d/select"] is None and conditions["chains/d/s"] is None
