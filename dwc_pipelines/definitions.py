@@ -12,6 +12,14 @@ all_assets_job = dg.define_asset_job(
     description="Materialise every asset (what `make demo` runs).",
 )
 
+# The automatic default_automation_condition_sensor starts stopped; this one runs as soon as the
+# daemon does, so eager assets (enrichment, chunk indexes, chains with `upstream: true`) follow
+# their upstream assets under `make ui` without a click.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "dwc_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30, description="Evaluates every asset's automation condition.",
+)
+
 defs = dg.Definitions.merge(
     ingestion.defs,
     enrichment.defs,
@@ -19,6 +27,7 @@ defs = dg.Definitions.merge(
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],
+        sensors=[automation_sensor],
         resources=resources_for(),
         executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
     ),

@@ -157,6 +157,8 @@ def _registry_asset(chains: list[Chain], errors: list[ChainSpecError], directory
     @dg.asset(
         key=REGISTRY, group_name="chains", kinds={"duckdb", "yaml"}, owners=OWNERS, pool=WAREHOUSE_POOL,
         code_version=version,
+        # Refreshed whenever the specs change (their digest is the code version).
+        automation_condition=dg.AutomationCondition.on_missing() | dg.AutomationCondition.code_version_changed(),
         description=f"Every chain spec in `{directory}`, valid or not." + (f"\n\nInvalid specs:{problems}" if errors else ""),
     )
     def chain_registry(warehouse: WarehouseResource) -> dg.MaterializeResult:
