@@ -89,6 +89,14 @@ def cmd_demo(args) -> int:
                 shutil.copy2(src, dst)
                 copied += 1
     print(f"copied {copied} sample files into the landing zone {landing}")
+    # The labels a user keys in for the corpus (the document classifier trains on them).
+    labels_src = samples.parent / "labels"
+    if labels_src.is_dir():
+        labels_dst = Path(LandingZoneResource.local().effective_labels_path())
+        labels_dst.mkdir(parents=True, exist_ok=True)
+        for src in sorted(labels_src.glob("*.csv")):
+            shutil.copy2(src, labels_dst / src.name)
+        print(f"copied the sample labels into {labels_dst}")
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("all_assets_job")
     # Pass 2 takes the documents that chains generated in pass 1 back through ingestion, so the

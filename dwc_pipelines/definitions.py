@@ -3,7 +3,7 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import chains, enrichment, ingestion
+from dwc_pipelines import chains, enrichment, ingestion, ml
 from dwc_pipelines.resources import resources_for
 
 all_assets_job = dg.define_asset_job(
@@ -24,6 +24,7 @@ defs = dg.Definitions.merge(
     ingestion.defs,
     enrichment.defs,
     chains.defs,
+    ml.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],

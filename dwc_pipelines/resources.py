@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from dwc_resources.notify import NotificationsResource
+from dwc_resources.tracking import TrackingResource
 from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
 
 
@@ -36,6 +37,7 @@ def local_resources() -> dict:
         "blob_store": BlobStoreResource.local(),
         "ai": ai_resource(),
         "notifications": NotificationsResource.local(),
+        "tracking": TrackingResource.local(),
     }
 
 
@@ -63,6 +65,8 @@ def production_resources() -> dict:
             slack_webhook_url=dg.EnvVar("DWC_SLACK_WEBHOOK_URL") if os.environ.get("DWC_SLACK_WEBHOOK_URL") else None,
             failure_channels=os.environ.get("DWC_FAILURE_CHANNELS", "email,slack").split(","),
         ),
+        "tracking": TrackingResource(tracking_uri=dg.EnvVar("DWC_MLFLOW_TRACKING_URI"),
+                                     ui_url=os.environ.get("DWC_MLFLOW_UI_URL") or None),
     }
 
 

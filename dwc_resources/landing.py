@@ -18,10 +18,16 @@ class LandingZoneResource(dg.ConfigurableResource):
     workers: int = Field(default=0, description="Extraction processes; 0 means one per CPU core")
     batch_size: int = Field(default=500, description="Files per committed staging batch (bounds memory)")
     settle_seconds: float = Field(default=5.0, description="The sensor waits until no file changed for this long")
+    labels_path: str | None = Field(
+        default=None, description="Folder of label CSVs (source_path or content_hash, label); default: beside the landing zone"
+    )
 
     @classmethod
     def local(cls) -> "LandingZoneResource":
         return cls(path=os.path.join(dwc_home(), "landing"))
+
+    def effective_labels_path(self) -> str:
+        return self.labels_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "labels")
 
     def effective_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

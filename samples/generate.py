@@ -284,5 +284,24 @@ def main():
     print(f"wrote {count} files under {OUT}")
 
 
+# What a user would key in for the sample corpus: the kind of each document, from its folder.
+FOLDER_LABELS = {"contracts": "contract", "invoices": "invoice", "emails": "correspondence", "manuals": "manual",
+                 "minutes": "minutes", "news": "news", "reports": "report"}
+
+
+def write_labels() -> None:
+    rows = ["source_path,label"]
+    for path in sorted(OUT.rglob("*")):
+        rel = path.relative_to(OUT).as_posix()
+        label = FOLDER_LABELS.get(rel.split("/")[0])
+        if path.is_file() and label:
+            rows.append(f"{rel},{label}")
+    target = OUT.parent / "labels" / "documents.csv"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("\n".join(rows) + "\n")
+    print(f"wrote {len(rows) - 1} labels to {target}")
+
+
 if __name__ == "__main__":
     main()
+    write_labels()

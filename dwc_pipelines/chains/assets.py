@@ -17,6 +17,8 @@ from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import DDL as AI_DDL
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
+from ..ml.assets import PREDICTIONS
+from ..ml.schema import DDL as ML_DDL
 from ..shared import WAREHOUSE_POOL, markdown_table
 from .run import StepContext, ddl, run_select, run_step, selection_digest, selection_sql, table
 from .spec import Chain, ChainSpecError, Step, load_chains
@@ -42,7 +44,7 @@ def job_name(chain: Chain) -> str:
 
 
 def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.AssetsDefinition:
-    deps = [DOCUMENTS, DOCUMENT_ENRICHMENT]
+    deps = [DOCUMENTS, DOCUMENT_ENRICHMENT] + ([PREDICTIONS] if "predicted_topic" in chain.select else [])
     src = chain.select.get("from_chain")
     if src:
         # Lineage: the source chain's documents come back through ingestion, after its generate step.
@@ -55,7 +57,7 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
         description=f"The documents chain `{chain.name}` works on. {chain.description}".strip(),
     )
     def _select(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ddl(chain)}", tables=[table(chain, "select")]) as con:
+        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(chain)}", tables=[table(chain, "select")]) as con:
             stats = run_select(con, chain, context.run.run_id)
             preview = con.execute(f"SELECT title, source_path FROM {table(chain, 'select')} LIMIT 10").fetchall()
         context.log.info(f"chain {chain.name}: {stats['selected']} documents selected")
@@ -80,7 +82,7 @@ def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> 
     ) -> dg.MaterializeResult:
         provider = ai.provider()
         ctx = StepContext(provider, context.run.run_id, landing.path, notifications, log=context.log.info)
-        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ddl(chain)}", tables=[table(chain, step.name)]) as con:
+        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(chain)}", tables=[table(chain, step.name)]) as con:
             stats = run_step(con, chain, step, ctx)
             preview = con.execute(
                 f"""SELECT doc_id, status, left(CAST(output AS VARCHAR), 120), error FROM {table(chain, step.name)}

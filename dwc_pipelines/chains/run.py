@@ -44,6 +44,13 @@ def ddl(chain: Chain) -> str:
     return ";\n".join(stmts)
 
 
+# A document's topic from enrichment, and the label the champion classifier predicted for it.
+TOPICS = """SELECT content_hash, arg_max(topic, enriched_at) AS topic FROM ai.document_enrichment
+            WHERE status = 'ok' GROUP BY content_hash"""
+PREDICTED_TOPICS = """SELECT content_hash, arg_max(label, predicted_at) AS predicted_topic FROM ml.document_predictions
+                      GROUP BY content_hash"""
+
+
 def selection_sql(chain: Chain) -> tuple[str, list]:
     """The documents a chain selects, as (doc_id, version, content_hash, title, source_path).
 
@@ -59,16 +66,22 @@ def selection_sql(chain: Chain) -> tuple[str, list]:
         where.append("NOT starts_with(d.source_path, ?)")
         params.append(GENERATED_PREFIX)
     outer = []
-    if "topic" in chain.select:
-        outer.append(f"topic IN ({', '.join('?' for _ in chain.select['topic'])})")
-        params.extend(chain.select["topic"])
+    for key in ("topic", "predicted_topic"):
+        if key in chain.select:
+            outer.append(f"{key} IN ({', '.join('?' for _ in chain.select[key])})")
+            params.extend(chain.select[key])
     if "where" in chain.select:
         outer.append(f"({chain.select['where']})")
     limit = f"LIMIT {int(chain.select['limit'])}" if "limit" in chain.select else ""
+    # Predictions are joined only when the chain selects on them: a sensor reading the analyst
+    # snapshot must work before any model was trained.
+    uses_predictions = "predicted_topic" in chain.select or "predicted_topic" in (chain.select.get("where") or "")
+    predicted = "p.predicted_topic" if uses_predictions else "NULL AS predicted_topic"
+    predicted_join = f"LEFT JOIN ({PREDICTED_TOPICS}) p USING (content_hash)" if uses_predictions else ""
     sql = f"""SELECT doc_id, version, content_hash, title, source_path FROM (
-                SELECT d.*, e.topic FROM docs.documents d
-                LEFT JOIN (SELECT content_hash, arg_max(topic, enriched_at) AS topic FROM ai.document_enrichment
-                           WHERE status = 'ok' GROUP BY content_hash) e USING (content_hash)
+                SELECT d.*, e.topic, {predicted} FROM docs.documents d
+                LEFT JOIN ({TOPICS}) e USING (content_hash)
+                {predicted_join}
                 WHERE {' AND '.join(where)}) d
               {'WHERE ' + ' AND '.join(outer) if outer else ''}
               ORDER BY source_path {limit}"""
@@ -96,14 +109,14 @@ def run_select(con, chain: Chain, run_id: str) -> dict:
 
 def _documents(con, chain: Chain) -> list[dict]:
     rows = con.execute(f"""
-        SELECT d.doc_id, d.title, d.source_path, d.format, d.language, d.word_count, d.author, e.topic, d.text,
-               d.content_hash, d.created_at
+        SELECT d.doc_id, d.title, d.source_path, d.format, d.language, d.word_count, d.author, e.topic,
+               p.predicted_topic, d.text, d.content_hash, d.created_at
         FROM {table(chain, 'select')} s JOIN docs.documents d USING (doc_id, version)
-        LEFT JOIN (SELECT content_hash, arg_max(topic, enriched_at) AS topic FROM ai.document_enrichment
-                   WHERE status = 'ok' GROUP BY content_hash) e ON e.content_hash = d.content_hash
+        LEFT JOIN ({TOPICS}) e ON e.content_hash = d.content_hash
+        LEFT JOIN ({PREDICTED_TOPICS}) p ON p.content_hash = d.content_hash
         ORDER BY d.source_path""").fetchall()
-    names = ("doc_id", "title", "source_path", "format", "language", "word_count", "author", "topic", "text",
-             "content_hash", "created_at")
+    names = ("doc_id", "title", "source_path", "format", "language", "word_count", "author", "topic",
+             "predicted_topic", "text", "content_hash", "created_at")
     return [dict(zip(names, r)) for r in rows]
 
 

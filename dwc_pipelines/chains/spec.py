@@ -22,7 +22,7 @@ GENERATED_PREFIX = "generated/"  # where generated documents land, relative to t
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 VARIABLE = re.compile(r"{{\s*([^{}]*?)\s*}}")
 DOCUMENT_FIELDS = ("doc_id", "title", "source_path", "format", "language", "word_count", "author", "topic",
-                   "text", "content_hash", "created_at")
+                   "predicted_topic", "text", "content_hash", "created_at")
 CHAIN_FIELDS = ("chain", "count", "date", "items")
 FIELD_TYPES = ("string", "number", "date", "boolean", "list")
 ENTITY_TYPES = ("money", "date", "email", "organisation", "person")
@@ -39,7 +39,7 @@ STEP_KINDS: dict[str, dict[str, Any]] = {
                "required": {"template", "subject"}, "outputs": ("delivered", "failed")},
 }
 TOP_KEYS = {"name", "description", "select", "steps", "trigger", "owners"}
-SELECT_KEYS = {"where", "topic", "from_chain", "limit"}
+SELECT_KEYS = {"where", "topic", "predicted_topic", "from_chain", "limit"}
 TRIGGER_KEYS = {"new_documents", "cron", "upstream"}
 
 
@@ -177,7 +177,8 @@ def _check_sql(ck: _Checker, predicate: str, path: tuple) -> None:
     con = duckdb.connect()
     try:
         con.execute(f"""CREATE TABLE d ({DOC_COLUMNS.format(nn='')}, version INTEGER, status VARCHAR, is_current BOOLEAN,
-                        duplicate_of VARCHAR, ingested_at TIMESTAMP, run_id VARCHAR, topic VARCHAR)""")
+                        duplicate_of VARCHAR, ingested_at TIMESTAMP, run_id VARCHAR, topic VARCHAR,
+                        predicted_topic VARCHAR)""")
         if ";" in predicate:
             ck.fail(path, "one SQL predicate, without ';'")
         con.execute(f"SELECT count(*) FROM d WHERE ({predicate})").fetchall()
@@ -214,11 +215,12 @@ def parse_chain(text: str, file: str) -> Chain:
     select = ck.mapping(spec["select"], ("select",), SELECT_KEYS)
     if "where" in select:
         _check_sql(ck, ck.kind(select["where"], ("select", "where"), str, "an SQL predicate"), ("select", "where"))
-    if "topic" in select:
-        topics = select["topic"] if isinstance(select["topic"], list) else [select["topic"]]
-        if not topics or not all(isinstance(t, str) and t for t in topics):
-            ck.fail(("select", "topic"), "must be a topic or a list of topics")
-        select["topic"] = topics
+    for key in ("topic", "predicted_topic"):
+        if key in select:
+            topics = select[key] if isinstance(select[key], list) else [select[key]]
+            if not topics or not all(isinstance(t, str) and t for t in topics):
+                ck.fail(("select", key), "must be a topic or a list of topics")
+            select[key] = topics
     if "from_chain" in select:
         src = select["from_chain"]
         if not isinstance(src, str) or not NAME.match(src):
