@@ -195,6 +195,19 @@ def cmd_chains_validate(args) -> int:
     return 1 if errors else 0
 
 
+def cmd_models_validate(args) -> int:
+    from dwc_pipelines.ml.tabular import load_models
+    from dwc_pipelines.ml.tabular_assets import models_dir
+
+    directory = Path(args.directory) if args.directory else models_dir()
+    specs, errors = load_models(directory)
+    for m in specs:
+        print(f"ok    {m.file}: model {m.name}, {m.algorithm} ({m.task}), source {next(iter(m.source.items()))[1]}")
+    for e in errors:
+        print(f"error {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dwc", description="Document Workflow Chain")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     v = chains_sub.add_parser("validate", help="check every chain spec; errors name the file, line and field")
     v.add_argument("directory", nargs="?", help="default: chains/ (or DWC_CHAINS_DIR)")
     v.set_defaults(func=cmd_chains_validate)
+    p = sub.add_parser("models", help="tabular model specs")
+    models_sub = p.add_subparsers(dest="models_command", required=True)
+    v = models_sub.add_parser("validate", help="check every model spec; errors name the file, line and field")
+    v.add_argument("directory", nargs="?", help="default: models/ (or DWC_MODELS_DIR)")
+    v.set_defaults(func=cmd_models_validate)
     p = sub.add_parser("status", help="summarise what the warehouse holds")
     p.set_defaults(func=cmd_status)
     args = parser.parse_args(argv)

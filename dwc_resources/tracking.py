@@ -102,10 +102,19 @@ class TrackingResource(dg.ConfigurableResource):
         from mlflow.models import infer_signature
 
         signature = infer_signature(input_example, predictions)
+        extra = {}
+        try:
+            import skops.io as sio
+
+            # MLflow 3 stores scikit-learn models with skops, which refuses types it does not know
+            # (tree nodes, dtypes) unless named: these are ours, made in this process.
+            extra["skops_trusted_types"] = sio.get_untrusted_types(data=sio.dumps(model))
+        except ImportError:
+            pass
         with mlflow.start_run(run_id=run.run_id):
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=input_example,
-                pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"],
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"], **extra,
             )
         run.model_uri = info.model_uri
         if register_as:
@@ -120,6 +129,10 @@ class TrackingResource(dg.ConfigurableResource):
             return str(self.client().get_model_version_by_alias(model_name, alias).version)
         except MlflowException:
             return None
+
+    def latest_version(self, model_name: str) -> str | None:
+        versions = self.client().search_model_versions(f"name = '{model_name}'")
+        return str(max(int(v.version) for v in versions)) if versions else None
 
     def set_alias(self, model_name: str, alias: str, version: str) -> None:
         self.client().set_registered_model_alias(model_name, alias, version)

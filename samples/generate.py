@@ -302,6 +302,35 @@ def write_labels() -> None:
     print(f"wrote {len(rows) - 1} labels to {target}")
 
 
+def write_user_activity(n: int = 600) -> None:
+    """A synthetic activity log per user of the platform, with whether they churned the next month:
+    the example data of the churn model in models/churn.yaml. Churn follows a known logistic rule
+    plus noise, so a model has something real to find."""
+    import math
+    import random
+
+    rnd = random.Random(20240601)
+    rows = ["user_id,plan,tenure_days,sessions_30d,documents_viewed_30d,chains_run_30d,days_since_last_login,"
+            "support_tickets_90d,churned"]
+    for i in range(n):
+        plan = rnd.choices(["basic", "pro", "enterprise"], weights=[5, 3, 1])[0]
+        tenure = rnd.randint(7, 1500)
+        sessions = max(0, int(rnd.gauss({"basic": 8, "pro": 18, "enterprise": 30}[plan], 6)))
+        viewed = max(0, int(sessions * rnd.uniform(1.5, 6)))
+        chains = max(0, int(rnd.gauss(sessions / 4, 2)))
+        idle = max(0, int(rnd.expovariate(1 / (25 if sessions < 6 else 6))))
+        tickets = rnd.choices([0, 1, 2, 3, 5], weights=[10, 4, 2, 1, 1])[0]
+        z = (-1.2 + 0.07 * idle - 0.12 * sessions + 0.45 * tickets - 0.0008 * tenure
+             - {"basic": 0, "pro": 0.5, "enterprise": 1.2}[plan] - 0.08 * chains)
+        churned = int(rnd.random() < 1 / (1 + math.exp(-z)))
+        rows.append(f"u{i:04d},{plan},{tenure},{sessions},{viewed},{chains},{idle},{tickets},{churned}")
+    target = OUT.parent / "tabular" / "user_activity.csv"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("\n".join(rows) + "\n")
+    print(f"wrote {n} users to {target}")
+
+
 if __name__ == "__main__":
     main()
     write_labels()
+    write_user_activity()

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from . import tabular_assets
 from .assets import champion_is_best, classifier_champion, document_classifier, document_predictions, labelled_texts
 
 classifier_job = dg.define_asset_job(
@@ -10,8 +11,11 @@ classifier_job = dg.define_asset_job(
     description="Load labels, train a challenger, decide the champion, predict every document.",
 )
 
-defs = dg.Definitions(
-    assets=[labelled_texts, document_classifier, classifier_champion, document_predictions],
-    asset_checks=[champion_is_best],
-    jobs=[classifier_job],
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=[labelled_texts, document_classifier, classifier_champion, document_predictions],
+        asset_checks=[champion_is_best],
+        jobs=[classifier_job],
+    ),
+    tabular_assets.build_defs(),
 )
