@@ -3,6 +3,8 @@
 import dagster as dg
 
 from .landing import landing_zone_sensor
+from .ml import ml_retrain_sensor, ml_weekly_retrain
 from .notify import notify_on_run_failure
 
-defs = dg.Definitions(sensors=[landing_zone_sensor, notify_on_run_failure])
+defs = dg.Definitions(sensors=[landing_zone_sensor, notify_on_run_failure, ml_retrain_sensor],
+                      schedules=[ml_weekly_retrain])

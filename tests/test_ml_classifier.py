@@ -142,3 +142,42 @@ def test_a_worse_champion_is_caught_by_the_blocking_check(ml_env, instance):
     checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
     assert checks and not checks[-1].passed
     assert "ml/document_predictions" not in materializations(result), "predictions never use a worse champion"
+
+
+def test_psi_and_label_growth():
+    from dwc_pipelines.ml.drift import labels_grew, psi
+
+    assert psi({"a": 50, "b": 50}, {"a": 5, "b": 5}) == pytest.approx(0.0)
+    assert psi({"a": 50, "b": 50}, {"a": 90, "b": 10}) > 0.25 > psi({"a": 50, "b": 50}, {"a": 55, "b": 45})
+    assert labels_grew(100, 120, 0.2) and not labels_grew(100, 119, 0.2) and not labels_grew(3, 6, 0.2)
+
+
+def test_retrain_sensor_fires_on_label_growth_and_on_drift(ml_env, instance):
+    from dwc_sensors.ml import ml_retrain_sensor
+
+    env, tracking = ml_env
+    assert env.run_ingest(instance).success
+    assert run_ml(env, tracking, instance).success
+
+    def tick(cursor):
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"landing": env.landing_resource, "warehouse": env.warehouse})
+        return ml_retrain_sensor(ctx)
+
+    first = tick(None)
+    assert not first.run_requests, "the first look only sets the baseline"
+    assert tick(first.cursor).run_requests == [], "nothing changed"
+    labels = env.landing_resource.effective_labels_path()
+    extra = "\n".join(f"news/{i}.txt,news" for i in range(100, 110))
+    with open(f"{labels}/more.csv", "w") as fh:
+        fh.write("source_path,label\n" + extra + "\n")
+    grown = tick(first.cursor)
+    assert [r.run_key for r in grown.run_requests] == ["labels-47"]
+    assert tick(grown.cursor).run_requests == [], "the same growth never requests twice"
+
+    # Every current document now predicted `news`: far from the balanced labels the champion learnt.
+    with env.warehouse.writer(ml_assets.DDL, tables=["ml.document_predictions"]) as con:
+        con.execute("UPDATE ml.document_predictions SET label = 'news'")
+    drifted = tick(grown.cursor)
+    assert [r.run_key for r in drifted.run_requests] == ["drift-v1"]
+    assert float(drifted.run_requests[0].tags["dwc/psi"]) > 0.25
