@@ -63,9 +63,15 @@ class Env:
 
     def resources(self) -> dict:
         from dwc_resources import LocalAIResource
+        from dwc_resources.notify import NotificationsResource
+        from dwc_resources.tracking import TrackingResource
 
         return {"warehouse": self.warehouse, "landing": self.landing_resource, "blob_store": self.blobs,
-                "ai": LocalAIResource()}
+                "ai": LocalAIResource(),
+                "tracking": TrackingResource(tracking_uri=f"sqlite:///{self.root}/mlflow/mlflow.db",
+                                             artifact_location=f"file://{self.root}/mlflow/artifacts"),
+                "notifications": NotificationsResource(log_path=str(self.root / "notify.sqlite"),
+                                                       outbox_dir=str(self.root / "outbox"))}
 
     def write(self, rel: str, data) -> Path:
         path = self.landing / rel
