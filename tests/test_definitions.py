@@ -25,12 +25,17 @@ def test_code_location_loads_and_is_complete():
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs", "ai", "chains"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops"}, f"{name}: keys are <domain>/<noun>"
     keys = {s.key.to_user_string() for s in specs}
     assert {"ai/chunk_terms", "chains/registry", "chains/contract_review/memo", "chains/legal_briefing/briefing"} <= keys
     assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
     assert {"notify_on_run_failure", "chain_contract_review_on_new_documents"} <= {s.name for s in repo.sensor_defs}
-    assert "chain_weekly_digest_schedule" in {s.name for s in repo.schedule_defs}
+    assert {"chain_weekly_digest_schedule", "ml_weekly_retrain", "ops_marts_hourly"} <= {s.name for s in repo.schedule_defs}
+    assert {"ml/document_classifier", "ml/classifier_champion", "ml/document_predictions", "ml/models/churn/model",
+            "ops/run_history", "ops/audit_trail", "ops/document_stats"} <= keys
+    assert {"ml_classifier_job", "model_churn_job", "ops_marts_job"} <= {j.name for j in repo.get_all_jobs()}
+    checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
+    assert {"gx_documents_critical", "gx_documents_warnings", "gx_enrichment_critical", "champion_is_best"} <= checks
 
 
 def test_workspace_loads_without_warnings(tmp_path):
@@ -51,7 +56,7 @@ def test_production_environment_reads_paths_from_env(monkeypatch):
     from dwc_pipelines.resources import resources_for
 
     res = resources_for("production")
-    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications"}
+    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking"}
     try:
         resources_for("staging")
     except ValueError as exc:

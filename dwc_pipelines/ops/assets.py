@@ -1,0 +1,66 @@
+"""Operations marts in the `ops` schema: run history, an audit trail, document statistics over time."""
+
+import dagster as dg
+
+from dwc_resources import WarehouseResource
+
+from ..ingestion.assets import DOCUMENTS, OWNERS
+from ..ingestion.schema import DDL as DOCS_DDL
+from ..shared import WAREHOUSE_POOL, markdown_table
+from .marts import DDL, DOCUMENT_STATS, png_chart, refresh_audit, refresh_runs
+
+RUN_HISTORY = dg.AssetKey(["ops", "run_history"])
+AUDIT_TRAIL = dg.AssetKey(["ops", "audit_trail"])
+DOCUMENT_STATS_KEY = dg.AssetKey(["ops", "document_stats"])
+
+
+@dg.asset(key=RUN_HISTORY, group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS, pool=WAREHOUSE_POOL)
+def run_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every run of the instance (ops.runs) and per-job and per-chain statistics (ops.run_stats)."""
+    with warehouse.writer(DDL, tables=["ops.runs", "ops.run_stats", "ops.activity_by_actor"]) as con:
+        n = refresh_runs(con, context.instance)
+        stats = con.execute("SELECT job_name, chain, runs, succeeded, failed, mean_s, p95_s FROM ops.run_stats").fetchall()
+        daily = con.execute("""SELECT CAST(created_at AS DATE) AS day, count(*) FILTER (status = 'SUCCESS'),
+                                      count(*) FILTER (status = 'FAILURE') FROM ops.runs GROUP BY 1 ORDER BY 1""").fetchall()
+        failed = con.execute("SELECT count(*) FROM ops.runs WHERE status = 'FAILURE'").fetchall()[0][0]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "failed_runs": failed, "failure_rate": round(failed / n, 4) if n else 0.0,
+        "by_job": dg.MetadataValue.md(markdown_table(["job", "chain", "runs", "ok", "failed", "mean s", "p95 s"], stats)),
+        "runs_per_day": dg.MetadataValue.md(png_chart(
+            {"succeeded": [(d, s) for d, s, _ in daily], "failed": [(d, f) for d, _, f in daily]}, "Runs per day", "runs")),
+    })
+
+
+@dg.asset(key=AUDIT_TRAIL, deps=[RUN_HISTORY], group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS,
+          pool=WAREHOUSE_POOL)
+def audit_trail(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Who or what (schedule, sensor, automation, person) materialised which asset, when, with which code version."""
+    with warehouse.writer(DDL, tables=["ops.audit_trail", "ops.activity_by_actor", "ops.run_stats"]) as con:
+        added = refresh_audit(con, context.instance)
+        total = con.execute("SELECT count(*) FROM ops.audit_trail").fetchall()[0][0]
+        actors = con.execute("SELECT actor, runs, materializations, assets, last_seen FROM ops.activity_by_actor").fetchall()
+        latest = con.execute("""SELECT materialized_at, asset_key, launched_by, code_version FROM ops.audit_trail
+                                ORDER BY storage_id DESC LIMIT 10""").fetchall()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total, "added": added,
+        "by_actor": dg.MetadataValue.md(markdown_table(["actor", "runs", "materializations", "assets", "last seen"], actors)),
+        "latest": dg.MetadataValue.md(markdown_table(["when", "asset", "by", "code version"], latest)),
+    })
+
+
+@dg.asset(key=DOCUMENT_STATS_KEY, deps=[DOCUMENTS], group_name="ops", kinds={"duckdb"}, owners=OWNERS,
+          pool=WAREHOUSE_POOL)
+def document_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Documents, versions, tombstones and words ingested per day and format (ops.document_stats_daily)."""
+    with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=["ops.document_stats_daily"]) as con:
+        con.execute(DOCUMENT_STATS)
+        per_day = con.execute("""SELECT day, sum(new_documents), sum(new_versions), sum(tombstones)
+                                 FROM ops.document_stats_daily GROUP BY 1 ORDER BY 1""").fetchall()
+        current = con.execute("SELECT count(*) FROM docs.documents WHERE is_current AND status = 'active'").fetchall()[0][0]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(per_day), "current_documents": current,
+        "new_documents_total": int(sum(r[1] or 0 for r in per_day)),
+        "per_day": dg.MetadataValue.md(png_chart(
+            {"new documents": [(r[0], r[1]) for r in per_day], "new versions": [(r[0], r[2]) for r in per_day],
+             "tombstones": [(r[0], r[3]) for r in per_day]}, "Documents ingested per day", "documents")),
+    })
