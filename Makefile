@@ -34,6 +34,7 @@ test: install-test
 bench: install-test
 	$(PY) -m bench.ingest
 	$(PY) -m bench.enrich
+	$(PY) -m bench.ml
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

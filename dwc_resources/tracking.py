@@ -102,20 +102,25 @@ class TrackingResource(dg.ConfigurableResource):
         from mlflow.models import infer_signature
 
         signature = infer_signature(input_example, predictions)
-        extra = {}
+        requirements = [f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"]
+        from mlflow.exceptions import MlflowException
+
+        def log(**extra):
+            with mlflow.start_run(run_id=run.run_id):
+                return mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=input_example,
+                                                pip_requirements=requirements, **extra)
+
         try:
+            info = log()
+        except MlflowException as exc:
+            if "untrusted types" not in str(exc):
+                raise
             import skops.io as sio
 
             # MLflow 3 stores scikit-learn models with skops, which refuses types it does not know
-            # (tree nodes, dtypes) unless named: these are ours, made in this process.
-            extra["skops_trusted_types"] = sio.get_untrusted_types(data=sio.dumps(model))
-        except ImportError:
-            pass
-        with mlflow.start_run(run_id=run.run_id):
-            info = mlflow.sklearn.log_model(
-                model, name="model", signature=signature, input_example=input_example,
-                pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"], **extra,
-            )
+            # (tree nodes, dtypes) unless named: these are ours, made in this process. Only models
+            # that need it pay for the extra serialisation that finds them.
+            info = log(skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(model)))
         run.model_uri = info.model_uri
         if register_as:
             version = mlflow.register_model(info.model_uri, register_as, tags={"dagster/run_id": run.run_id})

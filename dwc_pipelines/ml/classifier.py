@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import RidgeClassifier, SGDClassifier
+from sklearn.ensemble import VotingClassifier
+from sklearn.linear_model import RidgeClassifier
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.naive_bayes import ComplementNB
@@ -31,12 +32,14 @@ def candidates() -> dict[str, Pipeline]:
     """A few sensible text classifiers; cross-validation picks one."""
     return {
         "tfidf_linearsvc": Pipeline([("features", _tfidf()), ("model", LinearSVC())]),
+        "tfidf_sublinear_linearsvc": Pipeline([("features", _tfidf(sublinear_tf=True)), ("model", LinearSVC(C=0.5))]),
         "tfidf_sublinear_ridge": Pipeline([("features", _tfidf(sublinear_tf=True)), ("model", RidgeClassifier(alpha=1.0))]),
-        "tfidf_bigram_linearsvc": Pipeline([("features", _tfidf(ngram_range=(1, 2), min_df=2)), ("model", LinearSVC())]),
+        "tfidf_vote_svc_ridge_nb": Pipeline([
+            ("features", _tfidf(sublinear_tf=True, min_df=2)),
+            ("model", VotingClassifier([("svc", LinearSVC()), ("ridge", RidgeClassifier()),
+                                        ("nb", ComplementNB(alpha=0.3))], voting="hard"))]),
         "tfidf_complement_nb": Pipeline([("features", _tfidf(sublinear_tf=True, stop_words="english")),
                                          ("model", ComplementNB(alpha=0.3))]),
-        "tfidf_sgd_modified_huber": Pipeline([("features", _tfidf(sublinear_tf=True)),
-                                              ("model", SGDClassifier(loss="modified_huber", alpha=1e-4, random_state=0))]),
     }
 
 
@@ -95,6 +98,11 @@ def predict_with_confidence(model, texts: list[str]) -> tuple[list[str], list[fl
     frame = pd.DataFrame({"text": texts})
     labels = model.predict(frame)
     est = model.named_steps["model"] if hasattr(model, "named_steps") else model
+    if isinstance(est, VotingClassifier) and est.voting == "hard":
+        # The share of the voters that agree with the majority.
+        votes = est.transform(model[:-1].transform(frame))
+        chosen = est.le_.transform(labels)
+        return list(labels), [round(float(c), 4) for c in (votes == chosen[:, None]).mean(axis=1)]
     if hasattr(est, "predict_proba"):
         conf = model.predict_proba(frame).max(axis=1)
     elif hasattr(est, "decision_function"):
