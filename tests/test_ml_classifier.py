@@ -181,3 +181,22 @@ def test_retrain_sensor_fires_on_label_growth_and_on_drift(ml_env, instance):
     drifted = tick(grown.cursor)
     assert [r.run_key for r in drifted.run_requests] == ["drift-v1"]
     assert float(drifted.run_requests[0].tags["dwc/psi"]) > 0.25
+
+
+def test_labels_can_come_from_a_chain_and_from_a_corpus(ml_env, instance, tmp_path):
+    env, tracking = ml_env
+    env.write("inbox/unlabelled.txt", texts("invoice", 1, 5)[0])
+    assert env.run_ingest(instance).success
+    with env.warehouse.writer("CREATE SCHEMA IF NOT EXISTS chains", tables=[]) as con:
+        con.execute("""CREATE TABLE chains.triage_kind AS
+                       SELECT content_hash, '{"label": "urgent"}'::JSON AS output, 'ok' AS status
+                       FROM docs.documents WHERE source_path LIKE 'news/%' OR source_path LIKE 'inbox/%'""")
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("category,text\nsport,the team won the cup\ntech,a new phone was launched\n")
+    config = {"ops": {"ml__labelled_texts": {"config": {"chain_labels": ["triage.kind"], "corpus_path": str(corpus),
+                                                         "corpus_name": "mini"}}}}
+    result = run_ml(env, tracking, instance, selection=["ml/labelled_texts"], config=config)
+    assert result.success
+    by_source = dict(env.query("SELECT source, count(*) FROM ml.labelled_texts GROUP BY 1"))
+    assert by_source == {"kinds.csv": 36, "chain:triage.kind": 1, "mini": 2}, \
+        "a person's label wins over a chain's; the chain labels what nobody did"

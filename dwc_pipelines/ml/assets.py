@@ -15,7 +15,7 @@ from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..shared import WAREHOUSE_POOL, markdown_table
 from . import classifier
-from .labels import load_labelled_texts, read_corpus, read_label_files
+from .labels import chain_label_rows, load_labelled_texts, read_corpus, read_label_files
 from .schema import DDL
 
 LABELLED_TEXTS = dg.AssetKey(["ml", "labelled_texts"])
@@ -34,6 +34,8 @@ def _now() -> datetime:
 class LabelsConfig(dg.Config):
     corpus_path: str = Field(default="", description="Optional labelled corpus CSV (text + category/label), e.g. bbc-text.csv")
     corpus_name: str = Field(default="corpus", description="Prefix of the corpus texts' ids")
+    chain_labels: list[str] = Field(default_factory=list,
+                                    description="Classify steps whose labels join the training set, as <chain>.<step>")
 
 
 @dg.asset(key=LABELLED_TEXTS, deps=[DOCUMENTS], group_name="ml", kinds={"duckdb", "csv"}, owners=OWNERS,
@@ -46,6 +48,7 @@ def labelled_texts(context: dg.AssetExecutionContext, config: LabelsConfig, ware
         context.log.warning(f"label file: {p}")
     corpus = read_corpus(config.corpus_path, config.corpus_name) if config.corpus_path else []
     with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=["ml.labelled_texts"]) as con:
+        rows += chain_label_rows(con, config.chain_labels)
         stats = load_labelled_texts(con, rows, corpus, context.run.run_id)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": stats["labelled_texts"], "unmatched_labels": stats["unmatched_labels"],

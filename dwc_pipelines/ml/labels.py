@@ -59,7 +59,7 @@ def load_labelled_texts(con, label_rows: list[dict], corpus_rows: list[dict], ru
                 FROM incoming_labels l JOIN docs.documents d
                   ON d.is_current AND d.status = 'active'
                  AND (d.source_path = l.source_path OR d.content_hash = l.content_hash)
-                ORDER BY d.doc_id, l.source DESC""", [now, run_id])
+                ORDER BY d.doc_id, starts_with(l.source, 'chain:'), l.source""", [now, run_id])  # people before chains
             unmatched = con.execute("""
                 SELECT count(*) FROM incoming_labels l WHERE NOT EXISTS (
                   SELECT 1 FROM docs.documents d WHERE d.is_current AND d.status = 'active'
@@ -74,3 +74,18 @@ def load_labelled_texts(con, label_rows: list[dict], corpus_rows: list[dict], ru
                 "run_id": [run_id] * len(corpus_rows)}))
     by_label = con.execute("SELECT label, count(*) FROM ml.labelled_texts GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     return {"labelled_texts": sum(n for _, n in by_label), "unmatched_labels": unmatched, "by_label": by_label}
+
+
+def chain_label_rows(con, sources: list[str]) -> list[dict]:
+    """Labels that chains produced: the `label` of successful rows of classify steps, named
+    `<chain>.<step>`, for the current content of each document."""
+    rows = []
+    for source in sources:
+        chain, _, step = source.partition(".")
+        if not (chain.isidentifier() and step.isidentifier()):
+            raise ValueError(f"chain label source must be <chain>.<step>, not {source!r}")
+        found = con.execute(f"""
+            SELECT DISTINCT s.content_hash, s.output->>'label' FROM chains.{chain}_{step} s
+            WHERE s.status = 'ok' AND s.output->>'label' IS NOT NULL""").fetchall()
+        rows += [{"source_path": None, "content_hash": h, "label": label, "source": f"chain:{source}"} for h, label in found]
+    return rows
