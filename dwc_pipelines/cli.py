@@ -89,14 +89,17 @@ def cmd_demo(args) -> int:
                 shutil.copy2(src, dst)
                 copied += 1
     print(f"copied {copied} sample files into the landing zone {landing}")
-    # The labels a user keys in for the corpus (the document classifier trains on them).
-    labels_src = samples.parent / "labels"
-    if labels_src.is_dir():
-        labels_dst = Path(LandingZoneResource.local().effective_labels_path())
-        labels_dst.mkdir(parents=True, exist_ok=True)
-        for src in sorted(labels_src.glob("*.csv")):
-            shutil.copy2(src, labels_dst / src.name)
-        print(f"copied the sample labels into {labels_dst}")
+    # The labels a user keys in for the corpus (the document classifier trains on them), and the
+    # readers' interaction log (the recommenders learn from it).
+    zone = LandingZoneResource.local()
+    for kind, target in (("labels", zone.effective_labels_path()), ("events", zone.effective_events_path())):
+        src_dir = samples.parent / kind
+        if src_dir.is_dir():
+            Path(target).mkdir(parents=True, exist_ok=True)
+            for src in sorted(p for p in src_dir.iterdir() if p.is_file()):
+                if not (Path(target) / src.name).exists() or (Path(target) / src.name).read_bytes() != src.read_bytes():
+                    shutil.copy2(src, Path(target) / src.name)
+            print(f"copied the sample {kind} into {target}")
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("all_assets_job")
     # Pass 2 takes the documents that chains generated in pass 1 back through ingestion, so the
@@ -195,6 +198,40 @@ def cmd_chains_validate(args) -> int:
     return 1 if errors else 0
 
 
+def cmd_recommend(args) -> int:
+    sql = """SELECT r.rank, round(r.score, 4) AS score, coalesce(d.title, d.source_path, f.title, r.item_id) AS item,
+                    coalesce(d.source_path, r.item_id) AS id, r.model_version
+             FROM recs.recommendations r
+             LEFT JOIN docs.documents d ON d.doc_id = r.item_id AND d.is_current AND d.status = 'active'
+             LEFT JOIN recs.item_features f ON f.item_id = r.item_id AND f.doc_id IS NULL
+             WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank"""
+    try:
+        with read_snapshot(_snapshot_path()) as con:
+            rows = con.execute(sql, [args.user, args.model]).fetchall()
+            seen = con.execute("SELECT count(*) FROM recs.interactions WHERE user_id = ?", [args.user]).fetchall()[0][0]
+            if not rows and not seen:  # a new user: what the model offers someone without history
+                rows = con.execute(sql, ["*", args.model]).fetchall()
+                print(f"{args.user!r} has no interactions yet: recommendations for a new user")
+            similar = con.execute("""
+                SELECT s.rank, round(s.score, 4), coalesce(d.title, s.similar_item_id), s.model FROM recs.similar_items s
+                LEFT JOIN docs.documents d ON d.doc_id = s.similar_item_id AND d.is_current
+                WHERE s.item_id = ? ORDER BY s.model, s.rank LIMIT 20""", [args.similar]).fetchall() if args.similar else []
+    except (FileNotFoundError, duckdb.CatalogException) as exc:
+        print(f"dwc recommend: {exc}", file=sys.stderr)
+        return 2
+    if args.similar:
+        for rank, score, title, model in similar:
+            print(f"{model:<9} {rank:>2}. {score:.4f}  {title}")
+        return 0 if similar else 1
+    if not rows:
+        print(f"no recommendations for {args.user!r} from {args.model} ({seen} interactions known)")
+        return 1
+    print(f"{args.user}: {seen} interactions; {args.model} recommends (model version {rows[0][4][:8]}):")
+    for rank, score, title, ident, _ in rows[: args.n]:
+        print(f"{rank:>3}. {score:.4f}  {title}  ({ident})")
+    return 0
+
+
 def cmd_models_validate(args) -> int:
     from dwc_pipelines.ml.tabular import load_models
     from dwc_pipelines.ml.tabular_assets import models_dir
@@ -235,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     v = models_sub.add_parser("validate", help="check every model spec; errors name the file, line and field")
     v.add_argument("directory", nargs="?", help="default: models/ (or DWC_MODELS_DIR)")
     v.set_defaults(func=cmd_models_validate)
+    p = sub.add_parser("recommend", help="print a user's recommendations (or an item's similar items)")
+    p.add_argument("user", nargs="?", default="")
+    p.add_argument("--model", default="hybrid")
+    p.add_argument("-n", type=int, default=10)
+    p.add_argument("--similar", metavar="ITEM_ID", help="print the items most similar to this one instead")
+    p.set_defaults(func=cmd_recommend)
     p = sub.add_parser("status", help="summarise what the warehouse holds")
     p.set_defaults(func=cmd_status)
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.tracking import TrackingResource
 from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
@@ -38,6 +39,7 @@ def local_resources() -> dict:
         "ai": ai_resource(),
         "notifications": NotificationsResource.local(),
         "tracking": TrackingResource.local(),
+        "model_store": ModelStoreResource.local(),
     }
 
 
@@ -67,6 +69,7 @@ def production_resources() -> dict:
         ),
         "tracking": TrackingResource(tracking_uri=dg.EnvVar("DWC_MLFLOW_TRACKING_URI"),
                                      ui_url=os.environ.get("DWC_MLFLOW_UI_URL") or None),
+        "model_store": ModelStoreResource(path=dg.EnvVar("DWC_MODEL_STORE")),
     }
 
 

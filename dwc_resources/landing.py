@@ -26,6 +26,13 @@ class LandingZoneResource(dg.ConfigurableResource):
     def local(cls) -> "LandingZoneResource":
         return cls(path=os.path.join(dwc_home(), "landing"))
 
+    events_path: str | None = Field(
+        default=None, description="Folder of interaction event files (JSON lines or CSV); default: beside the landing zone"
+    )
+
+    def effective_events_path(self) -> str:
+        return self.events_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "events")
+
     def effective_labels_path(self) -> str:
         return self.labels_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "labels")
 

@@ -330,7 +330,62 @@ def write_user_activity(n: int = 600) -> None:
     print(f"wrote {n} users to {target}")
 
 
+def write_interactions(users: int = 36) -> None:
+    """A realistic interaction log over the sample corpus: each reader has two favourite kinds of
+    document and mostly reads those, sometimes likes, downloads or rates what they read; plus an
+    export with a few broken rows, for the quarantine. Items are named by their landing path."""
+    import json
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    rnd = random.Random(424242)
+    items: dict[str, list[str]] = {}
+    for path in sorted(OUT.rglob("*")):
+        rel = path.relative_to(OUT).as_posix()
+        kind = rel.split("/")[0]
+        if path.is_file() and kind in FOLDER_LABELS and "/copies/" not in rel:
+            items.setdefault(kind, []).append(rel)
+    kinds = sorted(items)
+    start = datetime(2024, 4, 1, tzinfo=timezone.utc)
+    events = []
+    for u in range(users):
+        user = f"reader-{u + 1:02d}"
+        favourites = rnd.sample(kinds, 2)
+        # A few favourite documents per reader: popularity is skewed, as in any real catalogue.
+        for _ in range(rnd.randint(6, 30)):
+            kind = rnd.choice(favourites) if rnd.random() < 0.8 else rnd.choice(kinds)
+            pool = items[kind]
+            item = pool[min(int(rnd.expovariate(0.35)), len(pool) - 1)]
+            when = start + timedelta(minutes=rnd.randint(0, 60 * 24 * 60))
+            events.append({"user": user, "item": item, "type": "view", "value": 1, "timestamp": when.isoformat()})
+            roll = rnd.random()
+            if roll < 0.25:
+                events.append({"user": user, "item": item, "type": "like", "value": 1,
+                               "timestamp": (when + timedelta(minutes=3)).isoformat()})
+            elif roll < 0.35:
+                events.append({"user": user, "item": item, "type": "download", "value": 1,
+                               "timestamp": (when + timedelta(minutes=5)).isoformat()})
+            elif roll < 0.5:
+                stars = 5 if kind in favourites and rnd.random() < 0.7 else rnd.randint(1, 4)
+                events.append({"user": user, "item": item, "type": "rating", "value": stars,
+                               "timestamp": (when + timedelta(minutes=8)).isoformat()})
+    events.sort(key=lambda e: (e["timestamp"], e["user"]))
+    target = OUT.parent / "events" / "interactions.jsonl"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("".join(json.dumps(e) + "\n" for e in events))
+    export = ["user,item,type,value,timestamp",
+              "reader-03,news/article-01.html,view,1,2024-05-30T10:00:00+00:00",
+              "reader-03,news/article-02.html,share,1,2024-05-30T10:05:00+00:00",
+              ",news/article-01.html,view,1,2024-05-30T10:06:00+00:00",
+              "reader-04,reports/report-01.pdf,rating,11,2024-05-30T10:07:00+00:00",
+              "reader-04,reports/report-02.docx,view,1,yesterday",
+              "reader-05,manuals/manual-01.md,teleport,1,2024-05-30T10:08:00+00:00"]
+    (target.parent / "app-export.csv").write_text("\n".join(export) + "\n")
+    print(f"wrote {len(events)} interactions of {users} readers to {target}")
+
+
 if __name__ == "__main__":
     main()
     write_labels()
     write_user_activity()
+    write_interactions()

@@ -63,6 +63,7 @@ class Env:
 
     def resources(self) -> dict:
         from dwc_resources import LocalAIResource
+        from dwc_resources.model_store import ModelStoreResource
         from dwc_resources.notify import NotificationsResource
         from dwc_resources.tracking import TrackingResource
 
@@ -71,7 +72,8 @@ class Env:
                 "tracking": TrackingResource(tracking_uri=f"sqlite:///{self.root}/mlflow/mlflow.db",
                                              artifact_location=f"file://{self.root}/mlflow/artifacts"),
                 "notifications": NotificationsResource(log_path=str(self.root / "notify.sqlite"),
-                                                       outbox_dir=str(self.root / "outbox"))}
+                                                       outbox_dir=str(self.root / "outbox")),
+                "model_store": ModelStoreResource(path=str(self.root / "models"))}
 
     def write(self, rel: str, data) -> Path:
         path = self.landing / rel

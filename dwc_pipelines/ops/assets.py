@@ -7,7 +7,8 @@ from dwc_resources import WarehouseResource
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..shared import WAREHOUSE_POOL, markdown_table
-from .marts import DDL, DOCUMENT_STATS, png_chart, refresh_audit, refresh_runs
+from ..plots import png_chart
+from .marts import DDL, DOCUMENT_STATS, refresh_audit, refresh_runs
 
 RUN_HISTORY = dg.AssetKey(["ops", "run_history"])
 AUDIT_TRAIL = dg.AssetKey(["ops", "audit_trail"])

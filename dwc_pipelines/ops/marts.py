@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -121,28 +119,3 @@ def refresh_audit(con, instance, batch: int = 1000) -> int:
                 cursor = result.cursor
         con.execute(VIEWS)
     return added
-
-
-def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str) -> str:
-    """A small line chart as a Markdown image (the UI shows it in the asset's metadata)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=90)
-    for label, points in series.items():
-        if points:
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, marker="o", linewidth=1.5, markersize=3, label=label)
-    ax.set_title(title, fontsize=10)
-    ax.set_ylabel(ylabel, fontsize=8)
-    ax.tick_params(labelsize=7)
-    if len(series) > 1:
-        ax.legend(fontsize=7, loc="upper left")
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return f"![{title}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"

@@ -1,0 +1,41 @@
+"""Small charts for asset metadata: PNG images inside Markdown, which the Dagster UI shows."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+
+def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str = "line") -> str:
+    """A line chart (x, y points per series) or a grouped bar chart (category, value per series),
+    as a Markdown image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=90)
+    if kind == "bar":
+        cats = list(dict.fromkeys(c for points in series.values() for c, _ in points))
+        width = 0.8 / max(len(series), 1)
+        for n, (label, points) in enumerate(series.items()):
+            values = dict(points)
+            ax.bar(np.arange(len(cats)) + n * width, [values.get(c, 0) for c in cats], width, label=label)
+        ax.set_xticks(np.arange(len(cats)) + width * (len(series) - 1) / 2, cats, rotation=30, ha="right")
+    else:
+        for label, points in series.items():
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, marker="o", linewidth=1.5, markersize=3, label=label)
+        fig.autofmt_xdate()
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if len(series) > 1:
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return f"![{title}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
