@@ -35,6 +35,7 @@ bench: install-test
 	$(PY) -m bench.ingest
 	$(PY) -m bench.enrich
 	$(PY) -m bench.ml
+	$(PY) -m bench.recs
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

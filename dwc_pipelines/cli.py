@@ -121,6 +121,8 @@ def cmd_demo(args) -> int:
     print(
         "\nNext:\n"
         "  make ui                      # Dagster UI at http://127.0.0.1:3000 (assets, runs, checks, sensor)\n"
+        "  .venv/bin/dwc recommend reader-01\n"
+        '  .venv/bin/dwc search "late invoice payment"\n"
         f'  .venv/bin/dwc sql "{EXAMPLE_QUERY}"\n'
         "  .venv/bin/dwc sql \"SELECT source_path, reason FROM docs.quarantine\""
     )
@@ -137,6 +139,10 @@ def _print_summary() -> None:
             ("chunks", "SELECT count(*) FROM docs.chunks"),
             ("near-duplicates", "SELECT count(*) FROM docs.near_duplicates"),
             ("enriched contents", "SELECT count(DISTINCT content_hash) FROM ai.document_enrichment"),
+            ("interactions", "SELECT count(*) FROM recs.interactions"),
+            ("quarantined events", "SELECT count(*) FROM recs.interactions_quarantine"),
+            ("recommendations", "SELECT count(*) FROM recs.recommendations"),
+            ("model predictions", "SELECT count(*) FROM ml.document_predictions"),
         ):
             try:
                 value = f"{con.execute(sql).fetchall()[0][0]:>8,}"

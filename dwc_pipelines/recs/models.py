@@ -350,6 +350,11 @@ class Hybrid(Model):
             if not hasattr(model, "fit_seconds"):
                 model.fit(data)
 
+    def fit(self, data):
+        super().fit(data)
+        self.fit_seconds += sum(model.fit_seconds for model, _ in self.parts.values())  # what it took, parts included
+        return self
+
     def score(self, rows):
         n = np.diff(rows.tocsr().indptr)
         cold = n < self.min_interactions
