@@ -122,7 +122,7 @@ def cmd_demo(args) -> int:
         "\nNext:\n"
         "  make ui                      # Dagster UI at http://127.0.0.1:3000 (assets, runs, checks, sensor)\n"
         "  .venv/bin/dwc recommend reader-01\n"
-        '  .venv/bin/dwc search "late invoice payment"\n"
+        '  .venv/bin/dwc search "late invoice payment"\n'
         f'  .venv/bin/dwc sql "{EXAMPLE_QUERY}"\n'
         "  .venv/bin/dwc sql \"SELECT source_path, reason FROM docs.quarantine\""
     )
