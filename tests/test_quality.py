@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from dwc_pipelines import enrichment, ingestion, ml, quality
+from dwc_pipelines import enrichment, ingestion, ml, quality, recs
 from dwc_pipelines.quality.suites import suites, validate
 
 from .test_ingestion import PROSE
@@ -21,7 +21,7 @@ def test_suite_reports_the_offending_rows():
 
 
 def defs(env) -> dg.Definitions:
-    return dg.Definitions.merge(ingestion.defs, enrichment.defs, ml.defs, quality.defs,
+    return dg.Definitions.merge(ingestion.defs, enrichment.defs, ml.defs, recs.defs, quality.defs,
                                 dg.Definitions(resources=env.resources()))
 
 

@@ -122,6 +122,9 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
     env.configure_landing(events_path=str(events_dir))
     defs = dg.Definitions.merge(ingestion.defs, enrichment.defs, recs.defs, dg.Definitions(resources=env.resources()))
     assert env.run_ingest(instance).success
+    enrich = dg.define_asset_job("enrich", selection=dg.AssetSelection.assets(["ai", "document_enrichment"]))
+    assert dg.Definitions.merge(defs, dg.Definitions(jobs=[enrich])).resolve_job_def("enrich").execute_in_process(
+        instance=instance).success
     full = defs.resolve_job_def("recs_full_job").execute_in_process(instance=instance)
     assert full.success
     assert env.query("SELECT count(*), count(DISTINCT user_id) FROM recs.interactions") == [(31, 11)]
@@ -137,6 +140,7 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
     assert all(p.startswith("music/") for (p,) in recs_of("newbie")[:3]), "a one-event user leans on content"
     assert len(recs_of("*", "popularity")) == 10 and len(recs_of("*")) >= 5, "new users get recommendations too"
     assert env.query("SELECT count(*) > 0 FROM recs.similar_items WHERE model = 'content'") == [(True,)]
+    assert env.query("SELECT count(embedding) FROM recs.item_features") == [(12,)], "items carry their embeddings"
     best = env.query("SELECT model FROM recs.evaluation ORDER BY ndcg_at_10 DESC LIMIT 1")
     assert best and env.query("SELECT count(DISTINCT model) FROM recs.evaluation") == [(9,)]
 
@@ -157,3 +161,13 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
     after = dict(env.query("SELECT user_id, max(generated_at) FROM recs.recommendations WHERE model = 'ease' GROUP BY 1"))
     assert [u for u in after if after[u] != before[u]] == ["fan0"]
     assert "music/m5.txt" not in [p for (p,) in recs_of("fan0", "ease")], "the new interaction counts at once"
+
+
+def test_content_uses_embeddings_where_items_have_them():
+    rows = [("u", "a", "view", 1, 0), ("v", "b", "view", 1, 0)]
+    vectors = {"a": [1.0, 0.0, 0.0], "b": [0.0, 1.0, 0.0], "c": [0.9, 0.1, 0.0], "d": [0.0, 0.2, 0.9]}
+    data = M.build_dataset(rows, {}, item_vectors=vectors)  # no text at all: only embeddings
+    model = M.ContentBased().fit(data)
+    row = M.rows_for(data, {"u": {"a": 1.0}})
+    idx, _ = M.top_n(model.score(row), row, 1)
+    assert data.items[idx[0][0]] == "c", "the item whose embedding is closest to what the user read"

@@ -7,10 +7,12 @@ from dwc_resources import WarehouseResource
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..ingestion.assets import CHUNKS, DOCUMENTS
 from ..ml.assets import PREDICTIONS
+from ..recs.assets import INTERACTIONS
 from ..shared import markdown_table
 from .suites import suites, validate
 
-GUARDED = {"documents": DOCUMENTS, "chunks": CHUNKS, "enrichment": DOCUMENT_ENRICHMENT, "predictions": PREDICTIONS}
+GUARDED = {"documents": DOCUMENTS, "chunks": CHUNKS, "enrichment": DOCUMENT_ENRICHMENT, "predictions": PREDICTIONS,
+           "interactions": INTERACTIONS}
 
 
 def _result(name: str, level: str, outcomes, rows: int, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:

@@ -92,6 +92,23 @@ def suites() -> dict[str, Suite]:
                 E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok"], mostly=0.95),
             ],
         ),
+        "interactions": Suite(
+            "interactions",
+            """SELECT user_id, item_id, type, value, weight, ts, source_file, line FROM recs.interactions""",
+            ["source_file", "line"],
+            critical=[
+                E.ExpectColumnValuesToNotBeNull(column="user_id"),
+                E.ExpectColumnValuesToNotBeNull(column="item_id"),
+                E.ExpectColumnValuesToBeInSet(column="type", value_set=["view", "click", "like", "share", "download",
+                                                                        "purchase", "rating"]),
+                E.ExpectColumnValuesToBeBetween(column="weight", min_value=0),
+            ],
+            warnings=[
+                E.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=5,
+                                                row_condition='type == "rating"', condition_parser="pandas"),
+                E.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "item_id", "type", "ts"], mostly=0.99),
+            ],
+        ),
         "predictions": Suite(
             "predictions",
             "SELECT doc_id, version, label, confidence, model_version FROM ml.document_predictions",

@@ -37,18 +37,20 @@ class Dataset:
     ratings: sp.csr_matrix | None = None       # users x items, explicit ratings (the latest per pair)
     last_seen: np.ndarray | None = None        # per item, seconds since the newest interaction in the data
     item_text: list[str] = field(default_factory=list)
+    item_vectors: np.ndarray | None = None     # items x d embeddings (zeros where an item has none)
 
     def __post_init__(self):
         self.user_index = {u: i for i, u in enumerate(self.users)}
         self.item_index = {it: i for i, it in enumerate(self.items)}
 
 
-def build_dataset(rows, item_text: dict[str, str] | None = None, extra_items: list[str] = ()) -> Dataset:
+def build_dataset(rows, item_text: dict[str, str] | None = None, extra_items: list[str] = (),
+                  item_vectors: dict[str, list[float]] | None = None) -> Dataset:
     """From (user, item, type, value, timestamp-seconds) rows; items with text but no interaction
     are part of the catalogue (content reaches them)."""
     rows = list(rows)
     users = sorted({r[0] for r in rows})
-    items = sorted({r[1] for r in rows} | set(extra_items) | set(item_text or {}))
+    items = sorted({r[1] for r in rows} | set(extra_items) | set(item_text or {}) | set(item_vectors or {}))
     ui, ii = {u: i for i, u in enumerate(users)}, {it: i for i, it in enumerate(items)}
     r_idx = np.array([ui[r[0]] for r in rows], dtype=np.int64)
     c_idx = np.array([ii[r[1]] for r in rows], dtype=np.int64)
@@ -72,7 +74,14 @@ def build_dataset(rows, item_text: dict[str, str] | None = None, extra_items: li
     if len(ts):
         np.minimum.at(last, c_idx, newest - ts)
     text = [(item_text or {}).get(it, "") for it in items]
-    return Dataset(users, items, weights, ratings, last, text)
+    vectors = None
+    if item_vectors:
+        dim = len(next(iter(item_vectors.values())))
+        vectors = np.zeros((len(items), dim), dtype=np.float32)
+        for it, vec in item_vectors.items():
+            if len(vec) == dim:
+                vectors[ii[it]] = vec
+    return Dataset(users, items, weights, ratings, last, text, vectors)
 
 
 def rows_for(data: Dataset, interactions: dict[str, dict[str, float]]) -> sp.csr_matrix:
@@ -295,8 +304,9 @@ class EASE(Model):
 
 
 class ContentBased(Model):
-    """A user's profile is the weighted mean of the TF-IDF vectors of what they interacted with;
-    items score by cosine similarity to it. Items nobody touched yet are reachable."""
+    """A user's profile is the weighted mean of the vectors of what they interacted with; items
+    score by cosine similarity to it. An item's vector is its TF-IDF, joined (half and half) with
+    its enrichment embedding where it has one. Items nobody touched yet are reachable."""
 
     name = "content"
 
@@ -311,6 +321,9 @@ class ContentBased(Model):
             self.vectors = normalize(vec.fit_transform(texts))
         else:
             self.vectors = sp.csr_matrix((len(texts), 1))
+        if data.item_vectors is not None and np.any(data.item_vectors):
+            self.vectors = normalize(sp.hstack([self.vectors, sp.csr_matrix(normalize(data.item_vectors))]).tocsr())
+            self.has_text |= np.any(data.item_vectors, axis=1)
 
     def score(self, rows):
         profiles = normalize(rows.astype(np.float64) @ self.vectors)

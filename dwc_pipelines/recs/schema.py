@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS recs._event_files (
 CREATE TABLE IF NOT EXISTS recs.item_features (
     item_id VARCHAR NOT NULL, doc_id VARCHAR, title VARCHAR, text VARCHAR, topic VARCHAR, source VARCHAR NOT NULL
 );
+ALTER TABLE recs.item_features ADD COLUMN IF NOT EXISTS embedding FLOAT[];  -- the document's enrichment embedding
 CREATE TABLE IF NOT EXISTS recs.recommendations (
     user_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL, rank INTEGER NOT NULL, score DOUBLE NOT NULL,
     model VARCHAR NOT NULL, model_version VARCHAR NOT NULL, generated_at TIMESTAMP NOT NULL, run_id VARCHAR NOT NULL

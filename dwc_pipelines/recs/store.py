@@ -78,11 +78,12 @@ def build_item_features(con, root: str) -> dict:
     with transaction(con):
         con.execute("DELETE FROM recs.item_features")
         con.execute("""
-            INSERT INTO recs.item_features
-            SELECT d.doc_id, d.doc_id, d.title, left(d.text, 20000), e.topic, 'documents'
+            INSERT INTO recs.item_features (item_id, doc_id, title, text, topic, source, embedding)
+            SELECT d.doc_id, d.doc_id, d.title, left(d.text, 20000), e.topic, 'documents', e.embedding
             FROM docs.documents d
-            LEFT JOIN (SELECT content_hash, arg_max(topic, enriched_at) AS topic FROM ai.document_enrichment
-                       WHERE status = 'ok' GROUP BY content_hash) e USING (content_hash)
+            LEFT JOIN (SELECT content_hash, arg_max(topic, enriched_at) AS topic,
+                              arg_max(embedding, enriched_at)::FLOAT[] AS embedding
+                       FROM ai.document_enrichment WHERE status = 'ok' GROUP BY content_hash) e USING (content_hash)
             WHERE d.is_current AND d.status = 'active' AND d.duplicate_of IS NULL""")
         files = sorted((Path(root) / ITEMS_DIR).glob("*.csv")) if (Path(root) / ITEMS_DIR).is_dir() else []
         rows = []
@@ -94,16 +95,20 @@ def build_item_features(con, root: str) -> dict:
                         title = r.pop("title", None)
                         rows.append((item, None, title, " ".join(str(v) for v in [title, *r.values()] if v), None, path.name))
         if rows:
-            con.executemany("INSERT INTO recs.item_features VALUES (?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO recs.item_features (item_id, doc_id, title, text, topic, source) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", rows)
     return {"items": con.execute("SELECT count(*) FROM recs.item_features").fetchall()[0][0], "feature_files": len(files)}
 
 
 def dataset(con) -> Dataset:
     rows = con.execute("""SELECT user_id, item_id, type, value, epoch(ts) FROM recs.interactions""").fetchall()
-    text = {}
-    for item, title, body, topic in con.execute("SELECT item_id, title, text, topic FROM recs.item_features").fetchall():
+    text, vectors = {}, {}
+    for item, title, body, topic, emb in con.execute(
+            "SELECT item_id, title, text, topic, embedding FROM recs.item_features").fetchall():
         text[item] = " ".join(x for x in (title, topic, body) if x)
-    return build_dataset(rows, text)
+        if emb:
+            vectors[item] = emb
+    return build_dataset(rows, text, item_vectors=vectors)
 
 
 def user_rows(con, users: list[str]) -> dict[str, dict[str, float]]:
