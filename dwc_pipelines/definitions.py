@@ -3,7 +3,7 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import chains, enrichment, ingestion, ml, ops, quality, recs
+from dwc_pipelines import chains, enrichment, ingestion, ml, ops, quality, quantum, recs
 from dwc_pipelines.resources import resources_for
 
 all_assets_job = dg.define_asset_job(
@@ -28,6 +28,7 @@ defs = dg.Definitions.merge(
     quality.defs,
     ops.defs,
     recs.defs,
+    quantum.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],

@@ -8,6 +8,7 @@ import dagster as dg
 
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
+from dwc_resources.quantum import QuantumResource
 from dwc_resources.tracking import TrackingResource
 from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
 
@@ -40,6 +41,7 @@ def local_resources() -> dict:
         "notifications": NotificationsResource.local(),
         "tracking": TrackingResource.local(),
         "model_store": ModelStoreResource.local(),
+        "quantum": QuantumResource(),
     }
 
 
@@ -70,6 +72,11 @@ def production_resources() -> dict:
         "tracking": TrackingResource(tracking_uri=dg.EnvVar("DWC_MLFLOW_TRACKING_URI"),
                                      ui_url=os.environ.get("DWC_MLFLOW_UI_URL") or None),
         "model_store": ModelStoreResource(path=dg.EnvVar("DWC_MODEL_STORE")),
+        "quantum": QuantumResource(
+            backend=os.environ.get("DWC_QUANTUM_BACKEND", "aer_statevector"),
+            ibm_token=dg.EnvVar("DWC_IBM_TOKEN") if os.environ.get("DWC_IBM_TOKEN") else None,
+            ibm_backend=os.environ.get("DWC_IBM_BACKEND") or None,
+        ),
     }
 
 

@@ -65,6 +65,7 @@ class Env:
         from dwc_resources import LocalAIResource
         from dwc_resources.model_store import ModelStoreResource
         from dwc_resources.notify import NotificationsResource
+        from dwc_resources.quantum import QuantumResource
         from dwc_resources.tracking import TrackingResource
 
         return {"warehouse": self.warehouse, "landing": self.landing_resource, "blob_store": self.blobs,
@@ -73,7 +74,8 @@ class Env:
                                              artifact_location=f"file://{self.root}/mlflow/artifacts"),
                 "notifications": NotificationsResource(log_path=str(self.root / "notify.sqlite"),
                                                        outbox_dir=str(self.root / "outbox")),
-                "model_store": ModelStoreResource(path=str(self.root / "models"))}
+                "model_store": ModelStoreResource(path=str(self.root / "models")),
+                "quantum": QuantumResource()}
 
     def write(self, rel: str, data) -> Path:
         path = self.landing / rel

@@ -25,7 +25,7 @@ def test_code_location_loads_and_is_complete():
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum"}, f"{name}: keys are <domain>/<noun>"
     keys = {s.key.to_user_string() for s in specs}
     assert {"ai/chunk_terms", "chains/registry", "chains/contract_review/memo", "chains/legal_briefing/briefing"} <= keys
     assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
@@ -56,7 +56,7 @@ def test_production_environment_reads_paths_from_env(monkeypatch):
     from dwc_pipelines.resources import resources_for
 
     res = resources_for("production")
-    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store"}
+    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store", "quantum"}
     try:
         resources_for("staging")
     except ValueError as exc:
