@@ -36,6 +36,7 @@ bench: install-test
 	$(PY) -m bench.enrich
 	$(PY) -m bench.ml
 	$(PY) -m bench.recs
+	$(PY) -m bench.quantum
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

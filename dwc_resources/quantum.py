@@ -71,14 +71,14 @@ class QuantumResource(dg.ConfigurableResource):
         if self.backend == "ibm_runtime":
             return lambda theta: self.probabilities(circuit.assign_parameters(theta))
         sim = self._simulator()
-        params = list(circuit.parameters)
+        order = {p.name: i for i, p in enumerate(circuit.parameters)}
         if self.backend == "aer_statevector":
             c = circuit.remove_final_measurements(inplace=False)
             c.save_probabilities()
             compiled = transpile(c, sim)
 
             def run(theta):
-                binds = [{p: [float(v)] for p, v in zip(params, theta)}]
+                binds = [{p: [float(theta[order[p.name]])] for p in compiled.parameters}]
                 return np.asarray(sim.run(compiled, parameter_binds=binds).result().data(0)["probabilities"])
             return run
         c = circuit.copy()
@@ -87,10 +87,30 @@ class QuantumResource(dg.ConfigurableResource):
         compiled = transpile(c, sim)
 
         def run_shots(theta):
-            binds = [{p: [float(v)] for p, v in zip(params, theta)}]
+            binds = [{p: [float(theta[order[p.name]])] for p in compiled.parameters}]
             counts = sim.run(compiled, shots=self.shots, parameter_binds=binds).result().get_counts(0)
             return _counts_to_probabilities(counts, circuit.num_qubits)
         return run_shots
+
+    def prepare_expectation(self, circuit, operator):
+        """theta -> <operator>, computed inside the simulator (no 2^n probabilities cross into Python);
+        None on backends that only sample, where the caller averages over shots instead."""
+        if self.backend != "aer_statevector":
+            return None
+        from qiskit import transpile
+
+        self.check(circuit.num_qubits)
+        sim = self._simulator()
+        c = circuit.remove_final_measurements(inplace=False)
+        c.save_expectation_value(operator, list(range(circuit.num_qubits)))
+        compiled = transpile(c, sim)
+        params = list(compiled.parameters)
+        order = {p.name: i for i, p in enumerate(circuit.parameters)}
+
+        def run(theta):
+            binds = [{p: [float(theta[order[p.name]])] for p in params}]
+            return float(np.real(sim.run(compiled, parameter_binds=binds).result().data(0)["expectation_value"]))
+        return run
 
     def sample(self, circuit, shots: int | None = None) -> dict[int, int]:
         """Measured basis states (as integers, qubit i = bit i) and their counts."""

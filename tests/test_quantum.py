@@ -106,3 +106,29 @@ def test_assets_solve_platform_problems_and_fall_back_when_too_big(env, instance
     assert fallback.success, "too many qubits is a recorded fallback, not a failure"
     notes = env.query("SELECT note FROM quantum.results WHERE method = 'qaoa' AND energy IS NULL")
     assert notes and all(n.startswith("fallback to annealing") for (n,) in notes)
+
+
+def test_algorithm_catalogue_matches_theory(env, instance):
+    from dwc_pipelines.quantum import catalogue
+
+    backend = QuantumResource()
+    g = catalogue.grover(backend, 4, 3, iterations=1)
+    assert g["success_probability"] == pytest.approx(g["theory"]) and g["theory"] == pytest.approx(0.47265625)
+    assert catalogue.qft_check(3)["max_abs_difference"] < 1e-9
+    shor = catalogue.order_finding(backend, 15, 7)
+    assert shor["order"] == 4 and shor["factors"] == [3, 5] and shor["success_probability"] > 0.4
+    assert catalogue.vqe_h2(backend)["chemical_accuracy"]
+    kernel = catalogue.quantum_kernel_classifier()
+    assert kernel["kernel_psd"] and kernel["quantum_kernel_accuracy"] >= 0.7
+    with pytest.raises(ValueError, match="shares a factor"):
+        catalogue.order_finding(backend, 15, 5)
+
+    defs = dg.Definitions.merge(quantum.defs, dg.Definitions(resources=env.resources()))
+    job = defs.resolve_job_def("quantum_algorithms_job")
+    result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(["quantum", "algorithms", n])
+                                                                       for n in ("grover", "qft", "shor_15", "vqe_h2")])
+    assert result.success
+    checks = [e.asset_check_evaluation_data for e in result.all_events
+              if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert len(checks) == 4 and all(c.passed for c in checks)
+    assert env.query("SELECT count(*), bool_and(passed) FROM quantum.algorithm_checks") == [(4, True)]

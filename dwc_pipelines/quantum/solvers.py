@@ -64,7 +64,9 @@ def qaoa(q: QUBO, backend, p: int = 1, restarts: int = 3, maxiter: int = 120, se
     op = cost_operator(q)
     scale = float(np.abs(op.coeffs).max()) or 1.0
     circuit = QAOAAnsatz(op, reps=p).decompose()
-    f = _expectation(backend, circuit, diag)
+    inside = backend.prepare_expectation(circuit, op)
+    constant = q.ising()[2]
+    f = (lambda theta: inside(theta) + constant) if inside else _expectation(backend, circuit, diag)
     rng = np.random.default_rng(seed)
     starts = [np.asarray(init)] if init is not None else []
     while len(starts) < restarts:
