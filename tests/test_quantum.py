@@ -95,6 +95,10 @@ def test_assets_solve_platform_problems_and_fall_back_when_too_big(env, instance
                         WHERE problem = 'workload_assignment' ORDER BY method, depth""")
     assert [(m, d) for _, m, d, _ in rows] == [("annealing", None), ("exact", None), ("qaoa", 1), ("qaoa", 2), ("vqe", 2)]
     assert all(r is not None and 0 <= r <= 1 for *_, r in rows) and rows[1][3] == 1.0
+    import json
+
+    [(classical,)] = env.query("SELECT DISTINCT classical FROM quantum.results WHERE problem = 'workload_assignment'")
+    assert set(json.loads(classical)) == {"exact", "annealing"}, "every row carries the classical answers"
     meta = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
             for e in result.all_events if e.is_step_materialization}
     assert meta["quantum/workload_assignment"]["bitstrings"].value.startswith("![Measured bitstrings")

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS quantum.results (
     approximation_ratio DOUBLE,        -- 1 at the optimum, 0 at the worst assignment
     seconds DOUBLE, evaluations INTEGER, answer JSON, note VARCHAR, solved_at TIMESTAMP NOT NULL, run_id VARCHAR NOT NULL
 );
+-- Every row also carries the classical answers of the same instance, so one row compares them.
+ALTER TABLE quantum.results ADD COLUMN IF NOT EXISTS classical JSON;
 """
 
 DOCS_SQL = """
@@ -60,6 +62,7 @@ def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfi
         d = q.diagonal()
         diag_worst = float(d.max())
     worst = diag_worst if diag_worst is not None else optimum + abs(optimum) + 1.0
+    classical_answers = json.dumps({name: {"energy": r["energy"], "answer": r["bits"].tolist()} for name, r in base.items()})
     for name, r in base.items():
         rows.append((problem, instance, name, q.n, None, None, r["energy"], None, optimum, ratio(r["energy"], optimum, worst),
                      r["seconds"], None, json.dumps(r["bits"].tolist()), None, now, run_id))
@@ -89,6 +92,7 @@ def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfi
                      f"fallback to annealing: {exc}", now, run_id))
         answers["qaoa"] = answers["annealing"]
         log(f"{problem}: {exc}")
+    rows = [(*r, classical_answers) for r in rows]
     top = sorted(distribution.items(), key=lambda kv: -kv[1])[:16]
     meta = {
         "qubits": q.n, "instance": instance, "optimum": optimum,
@@ -112,7 +116,7 @@ def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfi
 def _write(warehouse: WarehouseResource, rows: list) -> None:
     plain = [tuple(v.item() if isinstance(v, np.generic) else v for v in row) for row in rows]
     with warehouse.writer(DDL, tables=["quantum.results"]) as con:
-        con.executemany("INSERT INTO quantum.results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", plain)
+        con.executemany("INSERT INTO quantum.results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", plain)
 
 
 def _documents(warehouse: WarehouseResource, limit: int) -> list[tuple]:
