@@ -238,6 +238,25 @@ def cmd_recommend(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from dwc_pipelines.doctor import exit_code, run_checks
+    from dwc_pipelines.resources import resources_for
+
+    _ensure_dagster_home()
+    try:
+        resources = resources_for()
+    except ValueError as exc:
+        print(f"dwc doctor: {exc}", file=sys.stderr)
+        return 1
+    checks = run_checks(resources)
+    width = max(len(c.component) for c in checks)
+    for c in checks:
+        print(f"{c.component:<{width}}  {c.status:<7}  {c.detail}" + (f"\n{'':<{width}}           fix: {c.fix}" if c.fix and c.status == "FAILED" else ""))
+    code = exit_code(checks)
+    print("required components are up" if code == 0 else "a required component is down")
+    return code
+
+
 def cmd_models_validate(args) -> int:
     from dwc_pipelines.ml.tabular import load_models
     from dwc_pipelines.ml.tabular_assets import models_dir
@@ -284,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=10)
     p.add_argument("--similar", metavar="ITEM_ID", help="print the items most similar to this one instead")
     p.set_defaults(func=cmd_recommend)
+    p = sub.add_parser("doctor", help="check every configured resource; exit 1 when a required one is down")
+    p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("status", help="summarise what the warehouse holds")
     p.set_defaults(func=cmd_status)
     args = parser.parse_args(argv)

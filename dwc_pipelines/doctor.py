@@ -1,0 +1,189 @@
+"""`dwc doctor`: is every configured resource reachable? A table of OK / FAILED with the reason and
+the fix; exit code 1 when something required is down. Secrets never reach the output."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit
+
+REQUIRED = {"warehouse", "instance", "landing"}
+SECRET_FIELDS = re.compile(r"(key|password|token|secret|webhook_url)$")
+
+
+@dataclass
+class Check:
+    component: str
+    status: str  # OK | FAILED | SKIPPED
+    detail: str
+    fix: str = ""
+
+
+def _secrets(resources: dict) -> list[str]:
+    """Every configured value that must not be printed."""
+    out = []
+    for res in resources.values():
+        try:
+            res = _resolved(res)  # the values, not the names of the env vars that hold them
+        except Exception:
+            continue
+        for name in getattr(type(res), "model_fields", {}):
+            value = getattr(res, name, None)
+            if SECRET_FIELDS.search(name) and isinstance(value, str) and len(value) >= 4:
+                out.append(value)
+    for name, value in os.environ.items():
+        if SECRET_FIELDS.search(name.lower()) and len(value) >= 4:
+            out.append(value)
+    return sorted(set(out), key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for s in secrets:
+        text = text.replace(s, "***")
+    return re.sub(r"(//[^/\s:@]+:)[^@\s]+@", r"\1***@", text)  # user:password@host
+
+
+def _resolved(resource):
+    """The resource with its dg.EnvVar fields read from the environment (raises if one is unset)."""
+    return resource.process_config_and_initialize() if hasattr(resource, "process_config_and_initialize") else resource
+
+
+def _check_warehouse(res) -> Check:
+    from dwc_resources.duck import read_snapshot
+
+    directory = os.path.dirname(os.path.abspath(res.path)) or "."
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        return Check("warehouse", "FAILED", f"{directory} is not a writable folder", "create it or fix DWC_WAREHOUSE_PATH")
+    if not os.path.exists(res.snapshot_path):
+        return Check("warehouse", "OK", f"{res.path} (no analyst snapshot yet)", "")
+    with read_snapshot(res.snapshot_path) as con:
+        tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
+    return Check("warehouse", "OK", f"{res.path}; snapshot with {tables} tables")
+
+
+def _check_instance(_res) -> Check:
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        return Check("instance", "FAILED", "DAGSTER_HOME is not set", "run from the repository root or export DAGSTER_HOME")
+    with dg.DagsterInstance.get() as instance:
+        instance.get_run_records(limit=1)
+        kind = type(instance.run_storage).__name__
+    return Check("instance", "OK", f"{kind} under DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+
+
+def _check_landing(res) -> Check:
+    missing = [p for p in (res.path,) if not os.path.isdir(p)]
+    if missing:
+        return Check("landing", "FAILED", f"{missing[0]} does not exist", "create it, or run make demo")
+    return Check("landing", "OK", f"{res.path}; events {res.effective_events_path()}; labels {res.effective_labels_path()}")
+
+
+def _check_ai(res) -> Check:
+    if not hasattr(res, "client"):
+        return Check("ai", "OK", "local provider (offline)")
+    client = res.client()
+    models = client._client.models.list()
+    names = [m.id for m in list(models)[:5]]
+    return Check("ai", "OK", f"{res.base_url or 'api.openai.com'}: model {res.model}; endpoint lists {', '.join(names) or 'no models'}")
+
+
+def _writable_or_creatable(path: str) -> bool:
+    """The folder is writable, or the nearest existing parent is (so it can be created): the doctor
+    itself creates nothing."""
+    p = os.path.abspath(path)
+    while not os.path.exists(p):
+        p = os.path.dirname(p)
+    return os.path.isdir(p) and os.access(p, os.W_OK)
+
+
+def _check_tracking(res) -> Check:
+    if res.tracking_uri.startswith("sqlite:///"):
+        db = res.tracking_uri[len("sqlite:///"):]
+        if not os.path.exists(db):
+            ok = _writable_or_creatable(os.path.dirname(db))
+            return Check("mlflow", "OK" if ok else "FAILED", f"no local store yet at {db} (created by the first training)",
+                         "" if ok else "make the .dwc folder writable")
+    res.client().search_experiments(max_results=1)
+    return Check("mlflow", "OK", f"{urlsplit(res.tracking_uri).scheme} store reachable")
+
+
+def _check_quantum(res) -> Check:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(1)
+    qc.h(0)
+    p = res.probabilities(qc)
+    return Check("quantum", "OK", f"{res.backend}: H|0> gives {p[0]:.2f}/{p[1]:.2f}; limit {res.max_qubits} qubits")
+
+
+def _check_notifications(res) -> Check:
+    parts = []
+    ok = True
+    if res.outbox_dir:
+        writable = _writable_or_creatable(res.outbox_dir)
+        ok &= writable
+        parts.append("outbox writable" if writable else f"outbox {res.outbox_dir} NOT writable")
+    if res.smtp_host:
+        with socket.create_connection((res.smtp_host, res.smtp_port), timeout=5) as s:
+            banner = s.recv(200).decode(errors="replace").strip()
+        parts.append(f"SMTP {res.smtp_host}:{res.smtp_port} answers {banner[:3]}")
+    for name, url in (("webhook", res.webhook_url), ("slack", res.slack_webhook_url)):
+        if url:
+            u = urlsplit(url)
+            with socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=5):
+                pass
+            parts.append(f"{name} host reachable")  # no POST: the doctor never sends a message
+    log_ok = _writable_or_creatable(os.path.dirname(os.path.abspath(res.log_path)))
+    ok &= log_ok
+    parts.append("delivery log folder writable" if log_ok else "delivery log folder NOT writable")
+    return Check("notifications", "OK" if ok else "FAILED", "; ".join(parts))
+
+
+def _check_model_store(res) -> Check:
+    if not _writable_or_creatable(res.path):
+        return Check("model_store", "FAILED", f"{res.path} is not writable", "fix its permissions or DWC_MODEL_STORE")
+    models = len(os.listdir(res.path)) if os.path.isdir(res.path) else 0
+    return Check("model_store", "OK", f"{res.path}: {models} models")
+
+
+CHECKS: dict[str, tuple[str, Callable]] = {
+    "warehouse": ("warehouse", _check_warehouse), "instance": ("warehouse", _check_instance),
+    "landing": ("landing", _check_landing), "ai": ("ai", _check_ai), "mlflow": ("tracking", _check_tracking),
+    "quantum": ("quantum", _check_quantum), "notifications": ("notifications", _check_notifications),
+    "model_store": ("model_store", _check_model_store),
+}
+FIXES = {"ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
+         "mlflow": "check DWC_MLFLOW_TRACKING_URI (production) or the .dwc/mlflow folder",
+         "quantum": "pip install qiskit-aer (or qiskit-ibm-runtime for ibm_runtime)",
+         "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use"}
+NOT_BUILT = {"chain RPC": "on-chain anchoring is not built yet (issue 6)",
+             "MQTT broker": "IoT telemetry is not built yet (issue 7)"}
+
+
+def run_checks(resources: dict) -> list[Check]:
+    secrets = _secrets(resources)
+    out = []
+    for component, (key, fn) in CHECKS.items():
+        if key not in resources:
+            out.append(Check(component, "SKIPPED", "not configured"))
+            continue
+        t0 = time.perf_counter()
+        try:
+            check = fn(_resolved(resources[key]))
+        except Exception as exc:  # every failure is a row with its reason, never a traceback
+            check = Check(component, "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                          FIXES.get(component, "see the README's Production section"))
+        check.detail = redact(f"{check.detail} ({(time.perf_counter() - t0) * 1000:.0f} ms)", secrets)
+        check.fix = redact(check.fix, secrets)
+        out.append(check)
+    out += [Check(name, "SKIPPED", why) for name, why in NOT_BUILT.items()]
+    return out
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status == "FAILED" and c.component in REQUIRED for c in checks) else 0

@@ -1,0 +1,71 @@
+"""`dwc doctor`: every configured resource checked, failures explained, secrets never printed."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dwc_pipelines.doctor import exit_code, redact, run_checks
+from dwc_resources import LLMResource
+from dwc_resources.notify import NotificationsResource
+
+from .conftest import ROOT
+from .test_notifications import SMTPServer, free_port
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def by_component(checks):
+    return {c.component: c for c in checks}
+
+
+def test_healthy_deployment_is_all_ok(env, dagster_home):
+    with SMTPServer() as smtp:
+        res = {**env.resources(), "notifications": NotificationsResource(
+            log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port)}
+        checks = by_component(run_checks(res))
+    for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store"):
+        assert checks[name].status == "OK", (name, checks[name].detail)
+    assert "SMTP 127.0.0.1" in checks["notifications"].detail and "answers 220" in checks["notifications"].detail
+    assert checks["chain RPC"].status == "SKIPPED"
+    assert exit_code(list(checks.values())) == 0
+
+
+def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home, tmp_path):
+    env.configure_landing(path=str(tmp_path / "missing-landing"))
+    secret_key, secret_pw = "sk-test-0123456789abcdef", "pw-4242-hunter2"
+    res = {**env.resources(),
+           "ai": LLMResource(base_url=f"http://admin:{secret_pw}@127.0.0.1:{free_port()}/v1", model="m",
+                             api_key=secret_key, timeout_seconds=2, max_retries=0),
+           "notifications": NotificationsResource(log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1",
+                                                  smtp_port=free_port(), smtp_password=secret_pw)}
+    checks = run_checks(res)
+    found = by_component(checks)
+    assert found["landing"].status == "FAILED" and "does not exist" in found["landing"].detail and found["landing"].fix
+    assert found["ai"].status == "FAILED" and "DWC_LLM_BASE_URL" in found["ai"].fix
+    assert found["notifications"].status == "FAILED" and "ConnectionRefused" in found["notifications"].detail
+    assert exit_code(checks) == 1, "the landing zone is required"
+    text = "\n".join(f"{c.detail} {c.fix}" for c in checks)
+    assert secret_key not in text and secret_pw not in text
+    assert redact(f"http://u:{secret_pw}@h/x token {secret_key}", [secret_key]) == "http://u:***@h/x token ***"
+
+
+def test_doctor_command_exit_codes_and_no_secrets(tmp_path):
+    secret = "sk-doctor-secret-987654321"
+    env = {**os.environ, "DWC_HOME": str(tmp_path / "nothing-here"), "DAGSTER_HOME": str(ROOT),
+           "DWC_DAGSTER_DIR": str(tmp_path / "dagster"), "DWC_DAGSTER_LOGS": str(tmp_path / "logs"),
+           "DWC_AI_PROVIDER": "openai", "DWC_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+           "DWC_LLM_MODEL": "m", "DWC_LLM_API_KEY": secret}
+    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "doctor"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "landing" in out.stdout and "FAILED" in out.stdout and "fix:" in out.stdout
+    assert secret not in out.stdout + out.stderr
+    assert not (tmp_path / "nothing-here" / "models").exists(), "the doctor creates nothing"
