@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from dwc_resources import LandingZoneResource, WarehouseResource
+from dwc_resources.duck import transaction
 from dwc_resources.model_store import ModelStoreResource
 
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
@@ -160,12 +161,11 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
                 refreshed[name] = 0
                 continue
             rows = recommend(stored["model"], stored["data"], user_rows(con, users), config.n, config.exclude_seen)
-            con.execute("BEGIN")
-            con.execute("DELETE FROM recs.recommendations WHERE model = ? AND user_id IN (SELECT unnest(?::VARCHAR[]))",
-                        [name, users])
-            con.executemany("INSERT INTO recs.recommendations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [(u, i, r, s, name, version, now, context.run.run_id) for u, i, r, s in rows])
-            con.execute("COMMIT")
+            with transaction(con):
+                con.execute("DELETE FROM recs.recommendations WHERE model = ? AND user_id IN (SELECT unnest(?::VARCHAR[]))",
+                            [name, users])
+                con.executemany("INSERT INTO recs.recommendations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [(u, i, r, s, name, version, now, context.run.run_id) for u, i, r, s in rows])
             refreshed[name] = len(users)
             context.log.info(f"{name}: recommendations refreshed for {len(users)} users")
         total = con.execute("SELECT count(*) FROM recs.recommendations").fetchall()[0][0]
@@ -193,12 +193,10 @@ def similar_items(warehouse: WarehouseResource, model_store: ModelStoreResource)
         for i, j, score in stored["model"].similar(10):
             ranked[i] = ranked.get(i, 0) + 1
             rows.append((items[i], items[j], ranked[i], score, name, now))
-    with warehouse.writer(FULL_DDL, tables=["recs.similar_items"]) as con:
-        con.execute("BEGIN")
+    with warehouse.writer(FULL_DDL, tables=["recs.similar_items"]) as con, transaction(con):
         con.execute("DELETE FROM recs.similar_items")
         if rows:
             con.executemany("INSERT INTO recs.similar_items VALUES (?, ?, ?, ?, ?, ?)", rows)
-        con.execute("COMMIT")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(rows)})
 
 
