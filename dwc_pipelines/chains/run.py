@@ -19,6 +19,7 @@ from typing import Callable
 from dwc_resources.duck import transaction
 from dwc_resources.notify import Message
 
+from ..enrichment.schema import latest_enrichment
 from .spec import GENERATED_PREFIX, Chain, Step, render
 
 BATCH = 50
@@ -45,8 +46,7 @@ def ddl(chain: Chain) -> str:
 
 
 # A document's topic from enrichment, and the label the champion classifier predicted for it.
-TOPICS = """SELECT content_hash, arg_max(topic, enriched_at) AS topic FROM ai.document_enrichment
-            WHERE status = 'ok' GROUP BY content_hash"""
+TOPICS = latest_enrichment("topic")
 PREDICTED_TOPICS = """SELECT content_hash, arg_max(label, predicted_at) AS predicted_topic FROM ml.document_predictions
                       GROUP BY content_hash"""
 

@@ -39,3 +39,9 @@ CREATE TABLE IF NOT EXISTS ai.chunk_lengths (
     run_id VARCHAR NOT NULL
 );
 """
+
+
+def latest_enrichment(*columns: str) -> str:
+    """SQL: per content_hash, the given columns of its newest successful enrichment."""
+    picked = ", ".join(f"arg_max({c}, enriched_at) AS {c}" for c in columns)
+    return f"SELECT content_hash, {picked} FROM ai.document_enrichment WHERE status = 'ok' GROUP BY content_hash"

@@ -14,6 +14,7 @@ from dwc_resources import WarehouseResource
 from dwc_resources.quantum import QuantumResource, QubitLimitExceeded
 
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
+from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import OWNERS
 from ..plots import png_chart
 from ..shared import WAREHOUSE_POOL, markdown_table
@@ -33,11 +34,10 @@ CREATE TABLE IF NOT EXISTS quantum.results (
 ALTER TABLE quantum.results ADD COLUMN IF NOT EXISTS classical JSON;
 """
 
-DOCS_SQL = """
+DOCS_SQL = f"""
 SELECT d.doc_id, coalesce(d.title, d.source_path) AS title, e.topic, e.embedding
 FROM docs.documents d
-JOIN (SELECT content_hash, arg_max(topic, enriched_at) AS topic, arg_max(embedding, enriched_at) AS embedding
-      FROM ai.document_enrichment WHERE status = 'ok' GROUP BY content_hash) e USING (content_hash)
+JOIN ({latest_enrichment("topic", "embedding")}) e USING (content_hash)
 WHERE d.is_current AND d.status = 'active' AND d.duplicate_of IS NULL
   AND NOT starts_with(d.source_path, 'generated/')  -- what people dropped, not what chains wrote
 ORDER BY d.ingested_at DESC, d.source_path

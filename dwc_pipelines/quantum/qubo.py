@@ -32,7 +32,14 @@ class QUBO:
         return np.einsum("bi,ij,bj->b", X, self.Q, X) + self.offset
 
     def diagonal(self) -> np.ndarray:
-        """The energy of every basis state, indexed like a Qiskit statevector (qubit i is bit i)."""
+        """The energy of every basis state, indexed like a Qiskit statevector (qubit i is bit i);
+        computed once per QUBO (2^n entries), however many solvers ask."""
+        cached = self.__dict__.get("_diagonal")
+        if cached is None:
+            cached = self.__dict__["_diagonal"] = self._diagonal()
+        return cached
+
+    def _diagonal(self) -> np.ndarray:
         n = self.n
         idx = np.arange(2**n, dtype=np.uint32)
         out = np.full(2**n, self.offset, dtype=np.float64)

@@ -114,6 +114,14 @@ class Model:
         raise NotImplementedError
 
 
+def _nonempty_rows(C: sp.csr_matrix):
+    """(row, column indices, values) of each row that has entries: what the ALS solves iterate over."""
+    for u in range(C.shape[0]):
+        start, end = C.indptr[u], C.indptr[u + 1]
+        if start < end:
+            yield u, C.indices[start:end], C.data[start:end]
+
+
 class Popularity(Model):
     """Distinct users per item; with a half-life, interactions count less as they age (`recent`)."""
 
@@ -203,11 +211,7 @@ class ALS(Model):
         """Each row's factors given the other side's: (YtY + Yt(C-1)Y + reg I) x = Yt C p."""
         YtY = Y.T @ Y + self.reg * np.eye(Y.shape[1])
         X = np.zeros((C.shape[0], Y.shape[1]))
-        for u in range(C.shape[0]):
-            start, end = C.indptr[u], C.indptr[u + 1]
-            if start == end:
-                continue
-            idx, conf = C.indices[start:end], C.data[start:end]
+        for u, idx, conf in _nonempty_rows(C):
             Yi = Y[idx]
             A = YtY + (Yi.T * (conf - 1.0)) @ Yi
             X[u] = np.linalg.solve(A, Yi.T @ conf)
@@ -260,11 +264,7 @@ class ExplicitMF(Model):
         X, b = np.zeros((R.shape[0], k)), np.zeros(R.shape[0])
         Y1 = np.hstack([Y, np.ones((Y.shape[0], 1))])  # the bias as one more factor
         reg = self.reg * np.eye(k + 1)
-        for u in range(R.shape[0]):
-            start, end = R.indptr[u], R.indptr[u + 1]
-            if start == end:
-                continue
-            idx, r = R.indices[start:end], R.data[start:end]
+        for u, idx, r in _nonempty_rows(R):
             Yi = Y1[idx]
             sol = np.linalg.solve(Yi.T @ Yi + reg, Yi.T @ (r - mu - other_bias[idx]))
             X[u], b[u] = sol[:k], sol[k]
@@ -346,6 +346,10 @@ def _rank_normalise(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / np.where(hi - lo > 0, hi - lo, 1.0)
 
 
+# The hybrid's blend: model -> weight (normalised per user before blending).
+HYBRID_WEIGHTS = {"ease": 0.5, "item_knn": 0.2, "als": 0.15, "content": 0.1, "popularity": 0.05}
+
+
 class Hybrid(Model):
     """A weighted blend of collaborative, content and popularity scores. Cold start: a user with
     fewer than `min_interactions` gets popularity and content only; items without interactions
@@ -354,8 +358,10 @@ class Hybrid(Model):
     name = "hybrid"
 
     def __init__(self, parts: dict[str, tuple[Model, float]] | None = None, min_interactions: int = 3):
-        self.parts = parts or {"ease": (EASE(), 0.5), "item_knn": (ItemKNN(), 0.2), "als": (ALS(), 0.15),
-                               "content": (ContentBased(), 0.1), "popularity": (Popularity(), 0.05)}
+        if parts is None:
+            models = all_models()
+            parts = {name: (models[name], w) for name, w in HYBRID_WEIGHTS.items()}
+        self.parts = parts
         self.min_interactions = min_interactions
 
     def _fit(self, data):
@@ -402,6 +408,5 @@ def all_models() -> dict[str, Model]:
     """Every model the platform trains, the hybrid built on the others' instances."""
     base = {"popularity": Popularity(), "popularity_recent": Popularity(half_life_days=30), "user_knn": UserKNN(),
             "item_knn": ItemKNN(), "als": ALS(), "explicit_mf": ExplicitMF(), "content": ContentBased(), "ease": EASE()}
-    base["hybrid"] = Hybrid({"ease": (base["ease"], 0.5), "item_knn": (base["item_knn"], 0.2), "als": (base["als"], 0.15),
-                             "content": (base["content"], 0.1), "popularity": (base["popularity"], 0.05)})
+    base["hybrid"] = Hybrid({name: (base[name], w) for name, w in HYBRID_WEIGHTS.items()})
     return base

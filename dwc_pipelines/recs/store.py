@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from dwc_resources.duck import insert_arrow, transaction
 
+from ..enrichment.schema import latest_enrichment
 from .events import parse_file
 from .models import Dataset, build_dataset, interaction_weight, rows_for, top_n
 
@@ -77,13 +78,11 @@ def build_item_features(con, root: str) -> dict:
     """Items from documents (title, text, topic) and from item-features CSVs (item_id and any columns)."""
     with transaction(con):
         con.execute("DELETE FROM recs.item_features")
-        con.execute("""
+        con.execute(f"""
             INSERT INTO recs.item_features (item_id, doc_id, title, text, topic, source, embedding)
-            SELECT d.doc_id, d.doc_id, d.title, left(d.text, 20000), e.topic, 'documents', e.embedding
+            SELECT d.doc_id, d.doc_id, d.title, left(d.text, 20000), e.topic, 'documents', e.embedding::FLOAT[]
             FROM docs.documents d
-            LEFT JOIN (SELECT content_hash, arg_max(topic, enriched_at) AS topic,
-                              arg_max(embedding, enriched_at)::FLOAT[] AS embedding
-                       FROM ai.document_enrichment WHERE status = 'ok' GROUP BY content_hash) e USING (content_hash)
+            LEFT JOIN ({latest_enrichment("topic", "embedding")}) e USING (content_hash)
             WHERE d.is_current AND d.status = 'active' AND d.duplicate_of IS NULL""")
         files = sorted((Path(root) / ITEMS_DIR).glob("*.csv")) if (Path(root) / ITEMS_DIR).is_dir() else []
         rows = []
