@@ -19,7 +19,13 @@ _CHUNK_SCHEMA = pa.schema([
 
 def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, batch_docs: int = 1000, log=print) -> dict:
     """Chunk every current document that has no chunks for its current version; drop chunks of
-    versions that are no longer current. One transaction: all or nothing."""
+    versions that are no longer current.
+
+    Each batch of documents commits on its own: one transaction for the whole corpus would hold
+    every new chunk in memory until the end (DuckDB's memory_limit does not bound uncommitted
+    appends), so memory would grow with the corpus. A document's chunks always commit together,
+    and a run stopped half-way leaves whole documents chunked and the rest pending for the next
+    run; analysts see none of it before the step publishes."""
     chunker = f"{CHUNKER_VERSION}/{max_tokens}/{overlap}"
     with transaction(con):
         removed = con.execute(
@@ -28,30 +34,29 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
                   AND d.doc_id = c.doc_id AND d.version = c.version)""",
             [chunker],
         ).fetchall()[0][0]
-        pending_sql = """FROM docs.documents d WHERE d.is_current AND d.status = 'active'
-              AND NOT EXISTS (SELECT 1 FROM docs.chunks c
-                              WHERE c.doc_id = d.doc_id AND c.version = d.version AND c.chunker = ?)"""
-        # The stream reads through a second cursor, which does not see this transaction's DELETE:
-        # matching the chunker keeps chunks of another configuration from hiding pending work.
-        total = con.execute(f"SELECT count(*) {pending_sql}", [chunker]).fetchall()[0][0]
-        added = done = 0
-        sql = f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql}"
-        for docs in stream_rows(con, sql, [chunker], batch_size=batch_docs):
-            cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
-            for doc_id, version, content_hash, text in docs:
-                for ch in chunk_text(text, content_hash, max_tokens, overlap):
-                    for name, value in (
-                        ("chunk_id", ch.chunk_id), ("doc_id", doc_id), ("version", version),
-                        ("content_hash", content_hash), ("chunk_index", ch.index), ("token_start", ch.token_start),
-                        ("token_end", ch.token_end), ("char_start", ch.char_start), ("char_end", ch.char_end),
-                        ("n_tokens", ch.token_end - ch.token_start), ("text", ch.text), ("chunker", chunker),
-                        ("run_id", run_id),
-                    ):
-                        cols[name].append(value)
+    pending_sql = """FROM docs.documents d WHERE d.is_current AND d.status = 'active'
+          AND NOT EXISTS (SELECT 1 FROM docs.chunks c
+                          WHERE c.doc_id = d.doc_id AND c.version = d.version AND c.chunker = ?)"""
+    total = con.execute(f"SELECT count(*) {pending_sql}", [chunker]).fetchall()[0][0]
+    added = done = 0
+    sql = f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql}"
+    for docs in stream_rows(con, sql, [chunker], batch_size=batch_docs):
+        cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
+        for doc_id, version, content_hash, text in docs:
+            for ch in chunk_text(text, content_hash, max_tokens, overlap):
+                for name, value in (
+                    ("chunk_id", ch.chunk_id), ("doc_id", doc_id), ("version", version),
+                    ("content_hash", content_hash), ("chunk_index", ch.index), ("token_start", ch.token_start),
+                    ("token_end", ch.token_end), ("char_start", ch.char_start), ("char_end", ch.char_end),
+                    ("n_tokens", ch.token_end - ch.token_start), ("text", ch.text), ("chunker", chunker),
+                    ("run_id", run_id),
+                ):
+                    cols[name].append(value)
+        with transaction(con):
             added += insert_arrow(con, "docs.chunks", pa.table(cols, schema=_CHUNK_SCHEMA))
-            done += len(docs)
-            if (done // batch_docs) % 20 == 0:
-                log(f"chunked {done:,}/{total:,} documents")
+        done += len(docs)
+        if (done // batch_docs) % 20 == 0:
+            log(f"chunked {done:,}/{total:,} documents")
     return {"documents_chunked": total, "chunks_added": added, "chunks_removed": removed, "chunker": chunker}
 
 

