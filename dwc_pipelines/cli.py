@@ -23,9 +23,18 @@ def _snapshot_path() -> str:
     return os.environ.get("DWC_SNAPSHOT_PATH") or os.path.join(dwc_home(), "analyst.duckdb")
 
 
+def _warehouse_path() -> str:
+    return os.environ.get("DWC_WAREHOUSE_PATH") or os.path.join(dwc_home(), "warehouse.duckdb")
+
+
 def cmd_sql(args) -> int:
+    # --unmasked reads the warehouse file itself: the privileged path, for whoever may read that
+    # file (keep it readable by the platform's account only); analysts get the masked catalog.
+    path = _warehouse_path() if args.unmasked else _snapshot_path()
     try:
-        with read_snapshot(_snapshot_path()) as con:
+        if args.unmasked and not Path(path).exists():
+            raise FileNotFoundError(f"no warehouse at {path}")
+        with read_snapshot(path) as con:
             rel = con.sql(args.query)
             if rel is None:
                 print("(statement executed; nothing to show)")
@@ -270,6 +279,73 @@ def cmd_models_validate(args) -> int:
     return 1 if errors else 0
 
 
+def _run_job(job_name: str, run_config: dict) -> int:
+    import dagster as dg
+
+    from dwc_pipelines.definitions import defs
+
+    _ensure_dagster_home()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config)
+    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    if not result.success:
+        for ev in result.all_events:
+            if ev.is_failure:
+                print(ev.message, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_erase(args) -> int:
+    """Write the request where only the erasure step reads it (the subject stays out of the run's
+    config and the instance's storage), run the erasure job, print the report."""
+    import json
+    import uuid
+    from datetime import datetime, timezone
+
+    from dwc_pipelines.governance.assets import requests_dir
+
+    kind, subject = ("doc_id", args.doc_id) if args.doc_id else ("subject", args.subject)
+    if not subject or len(subject.strip()) < 4:
+        print("dwc erase: give --subject (an email, a name, an id of 4+ characters) or --doc-id", file=sys.stderr)
+        return 2
+    request_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    path = requests_dir() / f"{request_id}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"request_id": request_id, "kind": kind, "subject": subject.strip(),
+                   "requested_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat()}, fh)
+    rc = _run_job("erasure_job", {"ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}})
+    report = Path(dwc_home()) / "gov" / "erasure_reports" / f"{request_id}.md"
+    if rc == 0 and report.exists():
+        print(report.read_text())
+        print(f"report: {report}")
+    path.unlink(missing_ok=True)
+    return rc
+
+
+def cmd_blobs(args) -> int:
+    from dwc_resources.cas import Keyring
+
+    if args.action == "new-key":
+        from datetime import date
+
+        print(Keyring.new_key(args.key_id or f"k{date.today():%Y%m%d}"))
+        print("# add it in front of DWC_BLOB_KEYS (keep the old keys until `dwc blobs rotate` has run)", file=sys.stderr)
+        return 0
+    if args.action == "status":
+        from dwc_resources import BlobStoreResource
+
+        store = BlobStoreResource.local()
+        census = store.store().key_census() if Path(store.root).exists() else {}
+        active = Keyring.parse(os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None).active
+        print(f"active key: {active or 'none (blobs are stored in plaintext)'}")
+        for kid, n in sorted(census.items()):
+            print(f"  {kid}: {n} blob(s)")
+        return 0
+    return _run_job("blob_rotation_job", {})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dwc", description="Document Workflow Chain")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -277,7 +353,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("query")
     p.add_argument("--max-rows", type=int, default=40)
     p.add_argument("--max-width", type=int, default=160)
+    p.add_argument("--unmasked", action="store_true",
+                   help="read the warehouse file itself, personal data unmasked (privileged; no writer may be running)")
     p.set_defaults(func=cmd_sql)
+    p = sub.add_parser("erase", help="erase a data subject (or one document) from every table, file and snapshot")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--subject", help="an email address, name or other identifier, matched case-insensitively")
+    g.add_argument("--doc-id", help="remove one document entirely")
+    p.set_defaults(func=cmd_erase)
+    p = sub.add_parser("blobs", help="encryption at rest of the original bytes")
+    p.add_argument("action", choices=["status", "new-key", "rotate"],
+                   help="status: blobs per key; new-key: print a new key; rotate: re-encrypt under the active key")
+    p.add_argument("--key-id", default=None, help="id of the new key (new-key); default k<date>")
+    p.set_defaults(func=cmd_blobs)
     p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
     p.add_argument("--samples", default="samples/landing")
     p.set_defaults(func=cmd_demo)

@@ -3,12 +3,13 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import chains, enrichment, ingestion, ml, ops, quality, quantum, recs
+from dwc_pipelines import chains, enrichment, governance, ingestion, ml, ops, quality, quantum, recs
 from dwc_pipelines.resources import resources_for
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
-    selection=dg.AssetSelection.all(),
+    # An erasure runs on request only (`dwc erase`), never as part of "everything".
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(governance.erasure_log),
     description="Materialise every asset (what `make demo` runs).",
 )
 
@@ -29,6 +30,7 @@ defs = dg.Definitions.merge(
     ops.defs,
     recs.defs,
     quantum.defs,
+    governance.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from dwc_resources.blobs import encryption_from_env
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
@@ -53,7 +54,7 @@ def production_resources() -> dict:
             memory_limit=os.environ.get("DWC_WAREHOUSE_MEMORY", "4GB"),
         ),
         "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH")),
-        "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT")),
+        "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT"), **encryption_from_env()),
         "ai": ai_resource(),
         "notifications": NotificationsResource(
             log_path=dg.EnvVar("DWC_NOTIFY_LOG"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dwc_resources import pii
+
 # DuckDB admits one writer process: every asset that writes the warehouse joins this pool,
 # whose limit (dagster.yaml, concurrency.pools.default_limit) is 1.
 WAREHOUSE_POOL = "dwc_warehouse"
@@ -9,7 +11,8 @@ WAREHOUSE_POOL = "dwc_warehouse"
 
 def markdown_table(headers: list[str], rows, max_cell: int = 60) -> str:
     def cell(v) -> str:
-        s = "" if v is None else str(v)
+        # Previews live in the Dagster event log, outside the warehouse: personal data is masked.
+        s = "" if v is None else pii.mask(str(v))
         s = s.replace("|", "\\|").replace("\n", " ")
         return s if len(s) <= max_cell else s[: max_cell - 1] + "…"
 

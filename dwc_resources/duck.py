@@ -51,8 +51,11 @@ def warehouse_tables(con) -> list[str]:
     return [f"{s}.{t}" for s, t in rows if not s.startswith("_") and not t.startswith("_")]
 
 
-def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_seconds: float = 3600.0) -> dict:
-    """Export `tables` (default: all) to new Parquet files and atomically replace the catalog."""
+def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_seconds: float = 3600.0,
+            mask: bool = False) -> dict:
+    """Export `tables` (default: all) to new Parquet files and atomically replace the catalog.
+    With `mask`, personal data in every text column is replaced by placeholders on the way out
+    (see `masked_select`): the analyst catalog never holds it."""
     t0 = time.perf_counter()
     catalog = Path(catalog_path)
     data_dir = catalog.with_name(catalog.stem + "_data")
@@ -69,7 +72,8 @@ def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_se
         target = data_dir / schema / f"{table}-{stamp}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name("." + target.name + ".tmp")
-        con.execute(f"COPY {schema}.{table} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
+        source = masked_select(con, schema, table) if mask else f"{schema}.{table}"
+        con.execute(f"COPY {source} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
         os.replace(tmp, target)
         manifest[name] = str(target.resolve())
     manifest = {k: v for k, v in manifest.items() if k in existing}
@@ -92,6 +96,61 @@ def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_se
     os.replace(tmp_manifest, manifest_path)
     _collect_garbage(data_dir, set(manifest.values()), keep_seconds)
     return {"tables": sorted(wanted), "seconds": time.perf_counter() - t0}
+
+
+_OPAQUE = re.compile(r"(?:^|_)(?:id|ids|hash|key|run_id|chunker)$")
+
+
+def masked_select(con, schema: str, table: str) -> str:
+    """A query over `schema.table` with personal data masked in every text column: text that
+    carries its spans (a `pii` column, filled at ingestion) is spliced, anything else is detected
+    on the way out. Identifiers and hashes pass unchanged: they are opaque by construction."""
+    register_masking(con)
+    cols = con.execute(
+        """SELECT column_name, data_type FROM duckdb_columns()
+           WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index""",
+        [schema, table],
+    ).fetchall()
+    names = {c for c, _ in cols}
+    exprs = []
+    for name, dtype in cols:
+        q = '"' + name.replace('"', '""') + '"'
+        if dtype == "VARCHAR" and not _OPAQUE.search(name):
+            if name == "text" and "pii" in names:
+                expr = f"CASE WHEN pii IS NULL THEN dwc_mask(text) WHEN len(pii) = 0 THEN text ELSE dwc_splice(text, pii) END"
+            else:
+                expr = f"dwc_mask({q})"
+            exprs.append(f"{expr} AS {q}")
+        elif dtype == "VARCHAR[]":
+            exprs.append(f"list_transform({q}, lambda x: dwc_mask(x)) AS {q}")
+        else:
+            exprs.append(q)
+    return f"(SELECT {', '.join(exprs)} FROM {schema}.{table})"
+
+
+def register_masking(con) -> None:
+    """dwc_mask(text) and dwc_splice(text, spans) as vectorised functions on this connection."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import pii
+
+    def mask_arrow(arr):
+        # Distinct values once each: most text columns repeat (formats, titles of versions).
+        uniq = pc.unique(arr)
+        masked = pa.array([pii.mask(v) if v is not None else None for v in uniq.to_pylist()], pa.string())
+        return pc.take(masked, pc.index_in(arr, uniq))
+
+    def splice_arrow(texts, spans):
+        return pa.array([pii.splice(t, s) for t, s in zip(texts.to_pylist(), spans.to_pylist())], pa.string())
+
+    spans_type = duckdb.list_type(duckdb.struct_type(
+        {"start": "INTEGER", "end": "INTEGER", "type": "VARCHAR", "confidence": "FLOAT", "detector": "VARCHAR"}))
+    for name, fn, params in (("dwc_mask", mask_arrow, ["VARCHAR"]), ("dwc_splice", splice_arrow, ["VARCHAR", spans_type])):
+        try:
+            con.create_function(name, fn, params, "VARCHAR", type="arrow", null_handling="special", side_effects=False)
+        except duckdb.NotImplementedException:
+            pass  # already registered on this connection
 
 
 def _collect_garbage(data_dir: Path, live: set[str], keep_seconds: float) -> None:
@@ -139,11 +198,36 @@ def stream_rows(con, sql: str, params=None, batch_size: int = 1000) -> Iterator[
         reader.close()
 
 
-def insert_arrow(con, table: str, data) -> int:
-    """Append an Arrow table to `table` (columns in table order); returns the rows appended."""
+def insert_arrow(con, table: str, data, by_name: bool = False) -> int:
+    """Append an Arrow table to `table` (columns in table order, or matched by name); returns the
+    rows appended."""
     con.register("_dwc_arrow_in", data)
     try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM _dwc_arrow_in")
+        con.execute(f"INSERT INTO {table} {'BY NAME ' if by_name else ''}SELECT * FROM _dwc_arrow_in")
     finally:
         con.unregister("_dwc_arrow_in")
     return data.num_rows
+
+
+def compact_database(path: str) -> None:
+    """Rewrite a DuckDB file into a fresh one and swap it in: deleted and overwritten values leave
+    no bytes behind in freed blocks (DuckDB reuses blocks but does not zero them). The caller holds
+    the writer's turn (the warehouse pool); readers use the analyst catalog, not this file."""
+    src = Path(path)
+    tmp = src.with_name(f".{src.name}.compact")
+    tmp.unlink(missing_ok=True)
+    con = connect_writer(str(src))  # waits for, then holds, the file lock
+    try:
+        con.execute("CHECKPOINT")
+        con.execute(f"ATTACH '{tmp}' AS _fresh")
+        con.execute(f"COPY FROM DATABASE {_database_name(con)} TO _fresh")
+        con.execute("DETACH _fresh")
+    finally:
+        con.close()
+    os.replace(tmp, src)
+    Path(str(src) + ".wal").unlink(missing_ok=True)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+
+
+def _database_name(con) -> str:
+    return con.execute("SELECT current_database()").fetchall()[0][0]

@@ -11,7 +11,7 @@ from .duck import connect_writer, publish, read_snapshot
 
 
 # One schema per domain (DESIGN.md); created up front so analysts see the whole layout.
-DOMAIN_SCHEMAS = ("docs", "ai", "chains", "ml", "recs", "chain", "quantum", "iot", "xr", "ops")
+DOMAIN_SCHEMAS = ("docs", "ai", "chains", "ml", "recs", "chain", "quantum", "iot", "xr", "ops", "gov")
 
 
 def dwc_home() -> str:
@@ -29,6 +29,11 @@ class WarehouseResource(dg.ConfigurableResource):
         default="256MB", description="DuckDB memory_limit of a writer connection; bounds its memory at any corpus size"
     )
     threads: int = Field(default=2, description="DuckDB worker threads per writer connection")
+    mask_personal_data: bool = Field(
+        default=True,
+        description="Publish the analyst catalog with personal data masked ([EMAIL], [CARD], ...); the unmasked "
+                    "tables stay in the warehouse file, a separate, privileged path (dwc sql --unmasked)",
+    )
 
     @classmethod
     def local(cls) -> "WarehouseResource":
@@ -47,7 +52,7 @@ class WarehouseResource(dg.ConfigurableResource):
             if ddl:
                 con.execute(ddl)
             yield con
-            done = publish(con, self.snapshot_path, tables)
+            done = publish(con, self.snapshot_path, tables, mask=self.mask_personal_data)
             dg.get_dagster_logger().info(
                 f"published {', '.join(done['tables'])} to the analyst catalog in {done['seconds']:.2f}s"
             )

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
+from dwc_resources import pii
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from . import local
@@ -37,15 +38,19 @@ def embed_chunks(con, run_id: str, batch_size: int = 2000, log: Callable[[str], 
 
 
 def index_chunk_terms(con, run_id: str, batch_size: int = 2000, log: Callable[[str], None] = print) -> dict:
-    """The keyword index for BM25: term frequencies and length of every chunk not indexed before."""
+    """The keyword index for BM25: term frequencies and length of every chunk not indexed before.
+
+    Terms come from the chunk's masked text: the index never holds a person's name, email or
+    number (a search for one finds nothing by keyword; semantic search still ranks the chunk)."""
     pending = "FROM docs.chunks c WHERE NOT EXISTS (SELECT 1 FROM ai.chunk_lengths l WHERE l.chunk_id = c.chunk_id)"
     total = con.execute(f"SELECT count(DISTINCT chunk_id) {pending}").fetchall()[0][0]
     done = 0
     with transaction(con):
-        for rows in stream_rows(con, f"SELECT chunk_id, any_value(text) {pending} GROUP BY chunk_id", [], batch_size):
+        sql = f"SELECT chunk_id, any_value(text), any_value(pii) {pending} GROUP BY chunk_id"
+        for rows in stream_rows(con, sql, [], batch_size):
             ids, terms, tfs, lengths = [], [], [], []
-            for chunk_id, text in rows:
-                counts = Counter(local.content_words(text))
+            for chunk_id, text, spans in rows:
+                counts = Counter(local.content_words(pii.splice(text, spans) if spans else text))
                 lengths.append(sum(counts.values()))
                 for term, n in counts.items():
                     ids.append(chunk_id)

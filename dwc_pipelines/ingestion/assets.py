@@ -50,7 +50,7 @@ def landing_documents(
         rehash=config.rehash,
     )
     with warehouse.writer(DDL, tables=["docs.documents", "docs.quarantine", "docs.sources"]) as con:
-        report = ingest_landing(con, landing.path, blob_store.root, context.run.run_id, settings, log=context.log.info)
+        report = ingest_landing(con, landing.path, blob_store.config(), context.run.run_id, settings, log=context.log.info)
         totals = con.execute(
             """SELECT count(*), count(*) FILTER (is_current AND status = 'active'),
                       count(*) FILTER (is_current AND status = 'deleted'),

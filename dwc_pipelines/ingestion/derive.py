@@ -14,7 +14,16 @@ _CHUNK_SCHEMA = pa.schema([
     ("chunk_index", pa.int32()), ("token_start", pa.int32()), ("token_end", pa.int32()),
     ("char_start", pa.int32()), ("char_end", pa.int32()), ("n_tokens", pa.int32()), ("text", pa.string()),
     ("chunker", pa.string()), ("run_id", pa.string()),
+    ("pii", pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("type", pa.string()),
+                                ("confidence", pa.float32()), ("detector", pa.string())]))),
 ])
+
+
+def clip_spans(spans: list[dict] | None, start: int, end: int) -> list[dict]:
+    """A document's personal-data spans that touch [start, end), relative to `start`: a chunk
+    that cuts a span in two keeps its piece, so the piece is masked too."""
+    return [{**s, "start": max(s["start"], start) - start, "end": min(s["end"], end) - start}
+            for s in spans or () if s["end"] > start and s["start"] < end]
 
 
 def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, batch_docs: int = 1000, log=print) -> dict:
@@ -39,21 +48,21 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
                           WHERE c.doc_id = d.doc_id AND c.version = d.version AND c.chunker = ?)"""
     total = con.execute(f"SELECT count(*) {pending_sql}", [chunker]).fetchall()[0][0]
     added = done = 0
-    sql = f"SELECT d.doc_id, d.version, d.content_hash, d.text {pending_sql}"
+    sql = f"SELECT d.doc_id, d.version, d.content_hash, d.text, d.pii {pending_sql}"
     for docs in stream_rows(con, sql, [chunker], batch_size=batch_docs):
         cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
-        for doc_id, version, content_hash, text in docs:
+        for doc_id, version, content_hash, text, spans in docs:
             for ch in chunk_text(text, content_hash, max_tokens, overlap):
                 for name, value in (
                     ("chunk_id", ch.chunk_id), ("doc_id", doc_id), ("version", version),
                     ("content_hash", content_hash), ("chunk_index", ch.index), ("token_start", ch.token_start),
                     ("token_end", ch.token_end), ("char_start", ch.char_start), ("char_end", ch.char_end),
                     ("n_tokens", ch.token_end - ch.token_start), ("text", ch.text), ("chunker", chunker),
-                    ("run_id", run_id),
+                    ("run_id", run_id), ("pii", clip_spans(spans, ch.char_start, ch.char_end)),
                 ):
                     cols[name].append(value)
         with transaction(con):
-            added += insert_arrow(con, "docs.chunks", pa.table(cols, schema=_CHUNK_SCHEMA))
+            added += insert_arrow(con, "docs.chunks", pa.table(cols, schema=_CHUNK_SCHEMA), by_name=True)
         done += len(docs)
         if (done // batch_docs) % 20 == 0:
             log(f"chunked {done:,}/{total:,} documents")

@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
-from dwc_resources.cas import BlobBatch, ContentStore
+from dwc_resources import pii
+from dwc_resources.cas import BlobBatch, ContentStore, StoreConfig
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from .formats import Limits, Rejected, extension_of, extract
@@ -107,12 +108,14 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         created_at=doc.created_at, modified_at=doc.modified_at, page_count=doc.page_count,
         language=detect_language(text, words), word_count=len(words), char_count=len(text), text=text,
         minhash=minhash(words=words),
+        pii=[{"start": sp.start, "end": sp.end, "type": sp.type, "confidence": sp.confidence, "detector": sp.detector}
+             for sp in pii.detect(text)],
     )
     return row
 
 
-def process_batch(files: list[LandingFile], settings: IngestSettings, store_root: str) -> list[dict]:
-    store = ContentStore(store_root)
+def process_batch(files: list[LandingFile], settings: IngestSettings, store_cfg: StoreConfig) -> list[dict]:
+    store = store_cfg.open()
     try:
         with store.batch() as blobs:
             return [process_file(f, settings, store, blobs) for f in files]
@@ -124,6 +127,8 @@ _ARROW_TYPES = {
     "extension_mismatch": pa.bool_(), "created_at": pa.timestamp("us"), "modified_at": pa.timestamp("us"),
     "page_count": pa.int32(), "word_count": pa.int32(), "char_count": pa.int32(), "size_bytes": pa.int64(),
     "minhash": pa.list_(pa.uint64()), "mtime_ns": pa.int64(), "seq": pa.int64(),
+    "pii": pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("type", pa.string()),
+                               ("confidence", pa.float32()), ("detector", pa.string())])),
 }
 
 
@@ -166,20 +171,20 @@ def _store_listing(con, landing_root: str, chunk: int = 20_000) -> int:
 
 
 def _processed(
-    batches: Iterable[list[LandingFile]], total: int, settings: IngestSettings, store_root: str
+    batches: Iterable[list[LandingFile]], total: int, settings: IngestSettings, store_cfg: StoreConfig
 ) -> Iterator[list[dict]]:
     """Batches processed in order; with workers > 1, in a process pool with a bounded window
     of batches in flight, so memory stays flat however many files there are. Small drops
     stay in-process: starting workers costs more than it saves."""
     if settings.workers <= 1 or total < settings.batch_size * 4:
         for b in batches:
-            yield process_batch(b, settings, store_root)
+            yield process_batch(b, settings, store_cfg)
         return
     ctx = multiprocessing.get_context("forkserver")
     with cf.ProcessPoolExecutor(max_workers=settings.workers, mp_context=ctx) as pool:
         window: list[cf.Future] = []
         for b in batches:
-            window.append(pool.submit(process_batch, b, settings, store_root))
+            window.append(pool.submit(process_batch, b, settings, store_cfg))
             if len(window) >= settings.workers * 2:
                 yield window.pop(0).result()
         for fut in window:
@@ -189,7 +194,7 @@ def _processed(
 def ingest_landing(
     con,
     landing_root: str,
-    store_root: str,
+    store: StoreConfig | str,
     run_id: str,
     settings: IngestSettings | None = None,
     log: Callable[[str], None] = print,
@@ -219,12 +224,13 @@ def ingest_landing(
 
     seq = 0
     last_log = time.perf_counter()
-    for rows in _processed(todo_batches(), total, settings, store_root):
+    store_cfg = store if isinstance(store, StoreConfig) else StoreConfig(store)
+    for rows in _processed(todo_batches(), total, settings, store_cfg):
         for r in rows:
             r["seq"], r["run_id"] = seq, run_id
             seq += 1
         with transaction(con):
-            insert_arrow(con, "docs._staging", _to_arrow(rows))
+            insert_arrow(con, "docs._staging", _to_arrow(rows), by_name=True)
         report.processed = seq
         if time.perf_counter() - last_log > 10 or seq == total:
             rate = seq / max(time.perf_counter() - t0, 1e-9)
@@ -271,7 +277,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
-               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL,
                version + 1, 'deleted', true, NULL, ?, ?
         FROM docs.documents
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')""",

@@ -18,8 +18,12 @@ DOC_COLUMNS = """
     char_count INTEGER,
     size_bytes BIGINT,
     text VARCHAR,
-    minhash UBIGINT[]
+    minhash UBIGINT[],
+    pii STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[]
 """
+
+# Personal-data spans of a text (offsets into it; never the values): see dwc_resources.pii.
+PII_SPANS = 'STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[]'
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS docs;
@@ -81,7 +85,8 @@ CREATE TABLE IF NOT EXISTS docs.chunks (
     n_tokens INTEGER NOT NULL,
     text VARCHAR NOT NULL,
     chunker VARCHAR NOT NULL,
-    run_id VARCHAR NOT NULL
+    run_id VARCHAR NOT NULL,
+    pii {PII_SPANS}
 );
 CREATE TABLE IF NOT EXISTS docs.near_duplicates (
     doc_id VARCHAR NOT NULL,
@@ -91,11 +96,16 @@ CREATE TABLE IF NOT EXISTS docs.near_duplicates (
     similarity DOUBLE NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- Warehouses created before personal-data spans existed: their columns come last, which is
+-- why every insert names its columns.
+ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
+ALTER TABLE docs.chunks ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
+ALTER TABLE docs._staging ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
 """
 
 STAGING_FIELDS = [
     "doc_id", "source_path", "content_hash", "format", "mime", "extension", "extension_mismatch", "title",
     "author", "created_at", "modified_at", "page_count", "language", "word_count", "char_count", "size_bytes",
-    "text", "minhash", "kind", "mtime_ns", "reason_code", "reason", "seq", "run_id",
+    "text", "minhash", "pii", "kind", "mtime_ns", "reason_code", "reason", "seq", "run_id",
 ]
-DOC_FIELDS = STAGING_FIELDS[:18]
+DOC_FIELDS = STAGING_FIELDS[:19]
