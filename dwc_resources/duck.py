@@ -121,6 +121,9 @@ def masked_select(con, schema: str, table: str) -> str:
             else:
                 expr = f"dwc_mask({q})"
             exprs.append(f"{expr} AS {q}")
+        elif dtype == "JSON":
+            # Placeholders hold no quote, so masked JSON stays JSON; anything else becomes NULL.
+            exprs.append(f"TRY_CAST(dwc_mask(CAST({q} AS VARCHAR)) AS JSON) AS {q}")
         elif dtype == "VARCHAR[]":
             exprs.append(f"list_transform({q}, lambda x: dwc_mask(x)) AS {q}")
         else:

@@ -10,7 +10,8 @@ from pydantic import Field
 
 from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource, pii
 from dwc_resources.ai import AIResource
-from dwc_resources.duck import compact_database, publish, transaction, warehouse_tables
+from dwc_resources.duck import compact_database, connect_writer, publish, transaction, warehouse_tables
+from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.warehouse import dwc_home
 
@@ -285,13 +286,13 @@ class ErasureConfig(dg.Config):
 )
 def erasure_log(context: dg.AssetExecutionContext, config: ErasureConfig, warehouse: WarehouseResource,
                 landing: LandingZoneResource, blob_store: BlobStoreResource,
-                notifications: NotificationsResource) -> dg.MaterializeResult:
+                notifications: NotificationsResource, model_store: ModelStoreResource) -> dg.MaterializeResult:
     """Completed erasure requests: a salted digest of the subject and what was touched, never the subject."""
     request_path = requests_dir() / f"{config.request_id}.json"
     if not request_path.exists():
         raise dg.Failure(f"no erasure request {config.request_id} under {requests_dir()} (write one with `dwc erase`)")
     request = json.loads(request_path.read_text())
-    report = erase(context, request, warehouse, landing, blob_store, notifications)
+    report = erase(context, request, warehouse, landing, blob_store, notifications, model_store)
     request_path.unlink()  # the only place the subject was written down
     return dg.MaterializeResult(metadata={
         "documents": report["documents"], "rows_touched": report["rows_touched"],
@@ -308,13 +309,14 @@ def requests_dir() -> Path:
 
 
 def erase(context, request: dict, warehouse: WarehouseResource, landing: LandingZoneResource,
-          blob_store: BlobStoreResource, notifications: NotificationsResource) -> dict:
+          blob_store: BlobStoreResource, notifications: NotificationsResource, model_store: ModelStoreResource) -> dict:
     from ..enrichment.search import embed_chunks, index_chunk_terms
 
     run_id, log = context.run.run_id, context.log.info
     kind, subject = request["kind"], request["subject"]
     salt = secrets.token_bytes(16)
-    with warehouse.writer(DDL, tables=None) as con:
+    # Everything is republished once, below, after the file is compacted.
+    with warehouse.writer(DDL, tables=["gov.erasure_requests", "gov.audit_log"]) as con:
         if kind == "doc_id":
             docs = con.execute("SELECT doc_id, version, content_hash, source_path FROM docs.documents WHERE doc_id = ?",
                                [subject]).fetchall()
@@ -337,8 +339,12 @@ def erase(context, request: dict, warehouse: WarehouseResource, landing: Landing
                 embed_chunks(con, run_id, log=log)
         files = purge.retire_sources(con, landing.path, [d[3] for d in docs], "erased", True, log=log)
         files += _scrub_files(subject, landing, notifications) if kind == "subject" else 0
+        models = purge.drop_models_naming(Path(model_store.path), subject) if kind == "subject" else []
+        if models:
+            context.log.warning(f"deleted {len(models)} fitted model(s) that hold the subject as an id: "
+                                f"{', '.join(models)}; run recs_full_job to train them again without it")
         report_path = _write_report(request, subject_digest := purge.subject_digest(subject, salt), salt, docs, tables,
-                                    files, len(hashes), run_id)
+                                    files, len(hashes), run_id, models)
         with transaction(con):
             con.execute("INSERT INTO gov.erasure_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [request["request_id"], subject_digest, salt.hex(), kind,
@@ -348,8 +354,11 @@ def erase(context, request: dict, warehouse: WarehouseResource, landing: Landing
                   rows_touched=sum(tables.values()), files_changed=files, blobs=len(hashes))
     # The warehouse file is rewritten so freed blocks keep no copy; old analyst Parquet goes now.
     compact_database(warehouse.path)
-    with warehouse.writer() as con:
+    con = connect_writer(warehouse.path, warehouse.memory_limit, warehouse.threads)
+    try:
         publish(con, warehouse.snapshot_path, None, keep_seconds=0, mask=warehouse.mask_personal_data)
+    finally:
+        con.close()
     blobs = purge.delete_blobs(blob_store.store(), hashes)
     return {"documents": len(doc_ids), "rows_touched": sum(tables.values()), "tables": tables, "files_changed": files,
             "blobs_deleted": blobs, "report_path": str(report_path)}
@@ -373,7 +382,7 @@ def _scrub_files(subject: str, landing: LandingZoneResource, notifications: Noti
     return changed
 
 
-def _write_report(request, digest, salt, docs, tables, files, blobs, run_id) -> Path:
+def _write_report(request, digest, salt, docs, tables, files, blobs, run_id, models) -> Path:
     out = Path(dwc_home()) / "gov" / "erasure_reports"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{request['request_id']}.md"
@@ -384,8 +393,10 @@ def _write_report(request, digest, salt, docs, tables, files, blobs, run_id) -> 
         f"- documents: {len({d[0] for d in docs})} ({len(docs)} versions); document ids: "
         + ", ".join(sorted({d[0] for d in docs})[:50]),
         f"- files changed or deleted (landing zone, interaction logs, notification outbox and log): {files}",
-        f"- original blobs deleted: {blobs}", "",
-        "| table | rows deleted or rewritten |", "|---|---:|",
+        f"- original blobs deleted: {blobs}",
+        f"- fitted models deleted because they held the subject as an id: {', '.join(models) or 'none'}"
+        + (" (train them again without it: recs_full_job)" if models else ""), "",
+        "| table | row changes (deletions, and rewrites per column) |", "|---|---:|",
         *[f"| {t} | {n} |" for t, n in sorted(tables.items())], "",
         "Also done: the warehouse file was rewritten (no freed block keeps the old text), the analyst catalog "
         "was republished and its superseded Parquet files deleted at once, the blob store was vacuumed.",

@@ -64,6 +64,11 @@ def scrub_warehouse(con, subject: str) -> dict[str, int]:
                 n += con.execute(
                     f"UPDATE {table} SET {c} = regexp_replace({c}, ?, ?, 'g') WHERE strpos(lower({c}), lower(?)) > 0",
                     [pattern, ERASED, subject]).fetchall()[0][0]
+            elif dtype == "JSON":
+                n += con.execute(
+                    f"""UPDATE {table} SET {c} = CAST(regexp_replace(CAST({c} AS VARCHAR), ?, ?, 'g') AS JSON)
+                        WHERE strpos(lower(CAST({c} AS VARCHAR)), lower(?)) > 0""",
+                    [pattern, ERASED, subject]).fetchall()[0][0]
             elif dtype == "VARCHAR[]":
                 n += con.execute(
                     f"""UPDATE {table} SET {c} = list_transform({c}, lambda x: regexp_replace(x, ?, ?, 'g'))
@@ -188,3 +193,17 @@ def retire_sources(con, landing_root: str, source_paths: list[str], status: str,
                 deleted += 1
         log(f"deleted {deleted} landing file(s)")
     return deleted
+
+
+def drop_models_naming(model_dir: Path, subject: str) -> list[str]:
+    """Fitted models whose files hold the subject (a recommender's user index, say) are deleted:
+    a model cannot be edited, only trained again on the rewritten data."""
+    if not model_dir.is_dir():
+        return []
+    needle = subject.lower().encode()
+    gone = []
+    for path in sorted(model_dir.glob("*.pkl")):
+        if needle in path.read_bytes().lower():
+            path.unlink()
+            gone.append(path.stem)
+    return gone
