@@ -37,6 +37,7 @@ bench: install-test
 	$(PY) -m bench.ml
 	$(PY) -m bench.recs
 	$(PY) -m bench.quantum
+	$(PY) -m bench.pii
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

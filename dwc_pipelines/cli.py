@@ -163,6 +163,23 @@ def _print_summary() -> None:
         print("Quarantine:")
         con.sql("SELECT reason_code, count(*) AS files FROM docs.quarantine GROUP BY 1 ORDER BY 2 DESC, 1").show()
         _print_chains(con)
+        _print_personal_data(con)
+
+
+def _print_personal_data(con) -> None:
+    try:
+        found = con.execute("""SELECT pii_type, count(*) AS findings, count(DISTINCT doc_id) AS documents
+                               FROM gov.pii_findings WHERE location = 'document' GROUP BY 1 ORDER BY 2 DESC""").fetchall()
+        sample = con.execute("""SELECT source_path, text FROM docs.documents WHERE is_current AND format = 'email'
+                                ORDER BY source_path LIMIT 1""").fetchall()
+    except duckdb.CatalogException:
+        return
+    print("Personal data (gov.pii_findings), masked in this catalog: " +
+          (", ".join(f"{t} {n} in {d} docs" for t, n, d in found) or "none found"))
+    if sample:
+        head = "\n    ".join(sample[0][1].splitlines()[:3])
+        print(f"  as an analyst sees {sample[0][0]}:\n    {head}")
+    print("  unmasked: .venv/bin/dwc sql --unmasked \"...\" (the warehouse file itself; privileged)")
 
 
 def _print_chains(con) -> None:

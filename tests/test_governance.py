@@ -214,7 +214,32 @@ def test_erasure_reaches_every_table_file_and_snapshot(tmp_path):
         text = con.execute("SELECT text FROM docs.documents WHERE source_path = 'contracts/side-letter-zq.txt' AND is_current"
                            ).fetchall()[0][0]
         assert "[ERASED]" in text and "Termination notices" in text
-    # The instance keeps the erasure as a run of its own (the ops audit trail reads it from there).
+    # The instance keeps the erasure as a run of its own, and the ops audit trail lists it.
     with sqlite3.connect(dagster_dir / "history" / "runs.db") as db:
         assert db.execute("SELECT count(*) FROM runs WHERE pipeline_name = 'erasure_job' AND status = 'SUCCESS'"
                           ).fetchone()[0] == 1
+    out = subprocess.run([sys.executable, "-c", "from dwc_pipelines import cli; raise SystemExit(cli._run_job('ops_marts_job', {}))"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    trail = dwc("sql", "SELECT asset_key, job_name FROM ops.audit_trail WHERE asset_key LIKE 'gov/%' ORDER BY 1")
+    assert "gov/erasure_log" in trail and "erasure_job" in trail and "gov/pii_findings" in trail
+
+
+def test_erasing_one_document_by_id_removes_it_and_its_blob(env, instance, tmp_path, monkeypatch):
+    monkeypatch.setenv("DWC_HOME", str(tmp_path / "home"))
+    from dwc_pipelines.governance.assets import requests_dir
+
+    env.write("a/keep.txt", "A document that stays.\n")
+    env.write("a/drop.txt", f"A document to remove, about {EMAIL}.\n")
+    run(env, instance, *INGEST)
+    (doc_id, chash), = env.query("SELECT doc_id, content_hash FROM docs.documents WHERE source_path = 'a/drop.txt'")
+    (requests_dir() / "r1.json").write_text(json.dumps(
+        {"request_id": "r1", "kind": "doc_id", "subject": doc_id, "requested_at": "2026-01-01T00:00:00"}))
+    result = defs(env).resolve_job_def("erasure_job").execute_in_process(
+        instance=instance, run_config={"ops": {"gov__erasure_log": {"config": {"request_id": "r1"}}}})
+    assert result.success
+    assert env.query("SELECT status, text FROM docs.documents WHERE doc_id = ? AND is_current", [doc_id]) == [("erased", "")]
+    assert env.query("SELECT count(*) FROM docs.chunks WHERE doc_id = ?", [doc_id]) == [(0,)]
+    assert not (env.landing / "a/drop.txt").exists() and not env.blobs.store().has(chash)
+    assert env.query("SELECT count(*) FROM docs.documents WHERE is_current AND status = 'active'") == [(1,)]
+    assert not (requests_dir() / "r1.json").exists()
