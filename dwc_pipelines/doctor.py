@@ -12,7 +12,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 REQUIRED = {"warehouse", "instance", "landing"}
-SECRET_FIELDS = re.compile(r"(key|password|token|secret|webhook_url)$")
+SECRET_FIELDS = re.compile(r"(keys?|password|token|secret|webhook_url)$")
 
 
 @dataclass
@@ -151,13 +151,29 @@ def _check_model_store(res) -> Check:
     return Check("model_store", "OK", f"{res.path}: {models} models")
 
 
+def _check_blob_store(res) -> Check:
+    keyring = res.config().keyring  # raises with the reason when a key is malformed
+    if not _writable_or_creatable(res.root):
+        return Check("blob_store", "FAILED", f"{res.root} is not writable", "fix its permissions or DWC_BLOB_ROOT")
+    census = res.store().key_census() if os.path.isdir(res.root) else {}
+    unreadable = sorted(k for k in census if k != "plaintext" and k not in keyring.keys)
+    sealing = f"sealed with key {keyring.active}" if keyring.active else "plaintext (no DWC_BLOB_KEYS)"
+    detail = f"{res.root}: {sum(census.values())} blobs, new ones {sealing}; by key: " + \
+        (", ".join(f"{k} {n}" for k, n in sorted(census.items())) or "none")
+    if unreadable:
+        return Check("blob_store", "FAILED", detail + f"; no key configured for {', '.join(unreadable)}",
+                     "add the missing key ids back to DWC_BLOB_KEYS")
+    return Check("blob_store", "OK", detail)
+
+
 CHECKS: dict[str, tuple[str, Callable]] = {
     "warehouse": ("warehouse", _check_warehouse), "instance": ("warehouse", _check_instance),
     "landing": ("landing", _check_landing), "ai": ("ai", _check_ai), "mlflow": ("tracking", _check_tracking),
     "quantum": ("quantum", _check_quantum), "notifications": ("notifications", _check_notifications),
-    "model_store": ("model_store", _check_model_store),
+    "model_store": ("model_store", _check_model_store), "blob_store": ("blob_store", _check_blob_store),
 }
-FIXES = {"ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
+FIXES = {"blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make one: dwc blobs new-key)",
+         "ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
          "mlflow": "check DWC_MLFLOW_TRACKING_URI (production) or the .dwc/mlflow folder",
          "quantum": "pip install qiskit-aer (or qiskit-ibm-runtime for ibm_runtime)",
          "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use"}

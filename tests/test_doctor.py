@@ -31,7 +31,8 @@ def test_healthy_deployment_is_all_ok(env, dagster_home):
         res = {**env.resources(), "notifications": NotificationsResource(
             log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port)}
         checks = by_component(run_checks(res))
-    for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store"):
+    for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store",
+                 "blob_store"):
         assert checks[name].status == "OK", (name, checks[name].detail)
     assert "SMTP 127.0.0.1" in checks["notifications"].detail and "answers 220" in checks["notifications"].detail
     assert checks["chain RPC"].status == "SKIPPED"
@@ -55,6 +56,25 @@ def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home
     text = "\n".join(f"{c.detail} {c.fix}" for c in checks)
     assert secret_key not in text and secret_pw not in text
     assert redact(f"http://u:{secret_pw}@h/x token {secret_key}", [secret_key]) == "http://u:***@h/x token ***"
+
+
+def test_blob_keys_are_checked_and_never_printed(env, dagster_home):
+    from dwc_resources import BlobStoreResource
+    from dwc_resources.cas import Keyring
+
+    good = Keyring.new_key("k1")
+    sealed = BlobStoreResource(root=env.blobs.root, encryption_keys=good)
+    sealed.store().put_many([b"some bytes"])
+    found = by_component(run_checks({**env.resources(), "blob_store": sealed}))
+    assert found["blob_store"].status == "OK" and "sealed with key k1" in found["blob_store"].detail
+    lost = by_component(run_checks({**env.resources(), "blob_store": BlobStoreResource(
+        root=env.blobs.root, encryption_keys=Keyring.new_key("k2"))}))
+    assert lost["blob_store"].status == "FAILED" and "no key configured for k1" in lost["blob_store"].detail
+    bad = by_component(run_checks({**env.resources(), "blob_store": BlobStoreResource(
+        root=env.blobs.root, encryption_keys="k3:bm90IDMyIGJ5dGVz")}))
+    assert bad["blob_store"].status == "FAILED" and "32" in bad["blob_store"].detail
+    text = "\n".join(f"{c.detail} {c.fix}" for c in [found["blob_store"], lost["blob_store"]])
+    assert good.split(":")[1] not in text
 
 
 def test_doctor_command_exit_codes_and_no_secrets(tmp_path):
