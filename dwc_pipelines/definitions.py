@@ -4,7 +4,7 @@ import dagster as dg
 
 import dwc_sensors
 from dwc_pipelines import chains, enrichment, governance, ingestion, ml, ops, quality, quantum, recs
-from dwc_pipelines.resources import resources_for
+from dwc_pipelines.resources import executor_for, resources_for
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
@@ -36,6 +36,6 @@ defs = dg.Definitions.merge(
         jobs=[all_assets_job],
         sensors=[automation_sensor],
         resources=resources_for(),
-        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+        executor=executor_for(),
     ),
 )

@@ -88,3 +88,22 @@ def resources_for(env: str | None = None) -> dict:
     if env == "production":
         return production_resources()
     raise ValueError(f"DWC_ENV must be 'local' or 'production', not {env!r}")
+
+
+def executor_for(kind: str | None = None):
+    """The executor, by DWC_EXECUTOR: `multiprocess` (default: steps in subprocesses of the run, at
+    most two at once on this two-core machine) or `celery` (steps as tasks on the Celery workers of
+    DWC_CELERY_BROKER, RabbitMQ by default: workers on other hosts, edge hosts near devices included,
+    run them; `dagster-celery worker start -A dagster_celery.app` starts one)."""
+    kind = kind or os.environ.get("DWC_EXECUTOR", "multiprocess")
+    if kind == "multiprocess":
+        return dg.multiprocess_executor.configured({"max_concurrent": int(os.environ.get("DWC_MAX_CONCURRENT_STEPS", "2"))})
+    if kind == "celery":
+        from dagster_celery import celery_executor  # the `deploy` extra
+
+        return celery_executor.configured({
+            "broker": os.environ.get("DWC_CELERY_BROKER", "pyamqp://guest@127.0.0.1:5672//"),
+            "backend": os.environ.get("DWC_CELERY_BACKEND", "rpc://"),
+            "config_source": {"task_default_queue": os.environ.get("DWC_CELERY_QUEUE", "dagster")},
+        })
+    raise ValueError(f"DWC_EXECUTOR must be multiprocess or celery, not {kind!r}")

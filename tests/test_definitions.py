@@ -25,7 +25,7 @@ def test_code_location_loads_and_is_complete():
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum", "gov"}, f"{name}: keys are <domain>/<noun>"
     keys = {s.key.to_user_string() for s in specs}
     assert {"ai/chunk_terms", "chains/registry", "chains/contract_review/memo", "chains/legal_briefing/briefing"} <= keys
     assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
