@@ -45,6 +45,8 @@ def request(url: str, auth: tuple[str, str] | None = None, body: dict | None = N
             return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")
+    except OSError as exc:  # not listening yet
+        return 0, str(exc)
 
 
 def test_nginx_authenticates_and_the_viewer_webserver_is_read_only(tmp_path):
@@ -53,6 +55,9 @@ def test_nginx_authenticates_and_the_viewer_webserver_is_read_only(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    import dagster as dg
+
+    dg.DagsterInstance.from_config(str(home)).dispose()  # storage created once, before two webservers open it
     listen, ui, viewer = free_port(), free_port(), free_port()
     (tmp_path / "htpasswd").write_text(f"alice:{ssha('correct horse')}\n")
     os.chmod(tmp_path / "htpasswd", 0o644)
@@ -67,7 +72,10 @@ def test_nginx_authenticates_and_the_viewer_webserver_is_read_only(tmp_path):
         f"http {{\n  access_log {tmp_path}/nginx-access.log;\n  client_body_temp_path {tmp_path}/body;\n"
         f"  proxy_temp_path {tmp_path}/proxy;\n{site}\n}}\n")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    location = ["-f", str(ROOT / "tests" / "locations" / "heartbeat.py")]
+    (tmp_path / "workspace.yaml").write_text(
+        f"load_from:\n  - python_file: {{relative_path: {ROOT / 'tests' / 'locations' / 'heartbeat.py'}, "
+        "location_name: heartbeat}\n")
+    location = ["-w", str(tmp_path / "workspace.yaml")]
     procs = Processes(tmp_path / "logs")
     try:
         procs.start("ui", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(ui), *location], env)
@@ -84,9 +92,9 @@ def test_nginx_authenticates_and_the_viewer_webserver_is_read_only(tmp_path):
         assert request(f"{base}/", ("alice", "wrong"))[0] == 401
         assert request(f"{base}/graphql", body={"query": LAUNCH})[0] == 401
         status, page = request(f"{base}/", alice)
-        assert status == 200 and "<title>Dagster</title>" in page
+        assert status == 200 and ">Dagster</title>" in page
         status, page = request(f"{base}/viewer/", alice)
-        assert status == 200 and "<title>Dagster</title>" in page
+        assert status == 200 and ">Dagster</title>" in page
 
         status, body = request(f"{base}/viewer/graphql", alice, {"query": LAUNCH})
         assert status == 200 and json.loads(body)["data"]["launchRun"]["__typename"] == "UnauthorizedError", body
