@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import dagster as dg
 from pydantic import Field
 
@@ -23,6 +25,8 @@ class EnrichmentConfig(dg.Config):
 @dg.asset(
     key=DOCUMENT_ENRICHMENT, deps=[DOCUMENTS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
     pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    # Searches and chains read it: a day without enrichment deserves a look, two an alert.
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)),
 )
 def document_enrichment(
     context: dg.AssetExecutionContext, config: EnrichmentConfig, warehouse: WarehouseResource, ai: AIResource

@@ -1,5 +1,7 @@
 """Operations marts in the `ops` schema: run history, an audit trail, document statistics over time."""
 
+from datetime import timedelta
+
 import dagster as dg
 
 from dwc_resources import WarehouseResource
@@ -33,7 +35,8 @@ def run_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 
 
 @dg.asset(key=AUDIT_TRAIL, deps=[RUN_HISTORY], group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS,
-          pool=WAREHOUSE_POOL)
+          pool=WAREHOUSE_POOL,  # an hourly schedule refreshes it
+          freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)))
 def audit_trail(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Who or what (schedule, sensor, automation, person) materialised which asset, when, with which code version."""
     with warehouse.writer(DDL, tables=["ops.audit_trail", "ops.activity_by_actor", "ops.run_stats"]) as con:

@@ -2,6 +2,7 @@
 model, the served recommendations (refreshed per affected user), similar items, and an offline
 evaluation of every model side by side."""
 
+from datetime import timedelta
 import hashlib
 from datetime import datetime, timezone
 
@@ -131,7 +132,8 @@ class RecommendationsConfig(dg.Config):
 
 
 @dg.asset(key=RECOMMENDATIONS, deps=[INTERACTIONS, *[model_key(n) for n in ALL_MODELS]], group_name="recs",
-          kinds={"duckdb"}, owners=OWNERS, pool=WAREHOUSE_POOL)
+          kinds={"duckdb"}, owners=OWNERS, pool=WAREHOUSE_POOL,
+          freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)))
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: WarehouseResource,
                     model_store: ModelStoreResource) -> dg.MaterializeResult:
     """Top-N per user and model. Only users with new interactions are refreshed (fold-in with the
