@@ -38,6 +38,7 @@ bench: install-test
 	$(PY) -m bench.recs
 	$(PY) -m bench.quantum
 	$(PY) -m bench.pii
+	$(PY) -m bench.platform
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml

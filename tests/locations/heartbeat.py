@@ -6,7 +6,7 @@ import dagster as dg
 
 @dg.op
 def heartbeat(context: dg.OpExecutionContext) -> None:
-    context.log.info("the daemon's scheduler fired this run")
+    context.log.info("heartbeat: a run of the second code location")
 
 
 @dg.job
