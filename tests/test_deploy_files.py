@@ -1,0 +1,64 @@
+"""The deployment files agree with the code: every environment variable the production resources read
+through dg.EnvVar is set for the code location in the compose file and in the Helm values, and the
+processes are separate. (Images are built where a Docker daemon runs; this machine has none.)"""
+
+from pathlib import Path
+
+import yaml
+
+from .conftest import ROOT
+
+OPTIONAL = {"DWC_SMTP_PASSWORD", "DWC_WEBHOOK_URL", "DWC_SLACK_WEBHOOK_URL", "DWC_IBM_TOKEN", "DWC_LLM_API_KEY",
+            "DWC_BLOB_KEYS", "DWC_BLOB_ACTIVE_KEY"}  # secrets: set only where that channel or key is used
+
+
+def required_env_vars() -> set[str]:
+    from dwc_pipelines.resources import production_resources
+
+    names = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            if set(value) == {"env"}:
+                names.add(value["env"])
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for res in production_resources().values():
+        walk(res._convert_to_config_dictionary())
+    return names - OPTIONAL
+
+
+def test_compose_runs_every_process_separately_with_the_variables_the_resources_need():
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "code", "webserver", "webserver-readonly", "daemon"} <= set(services)
+    assert services["code"]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
+    assert "--read-only" in services["webserver-readonly"]["command"]
+    missing = required_env_vars() - set(services["code"]["environment"])
+    assert not missing, f"the code service lacks {sorted(missing)}"
+    text = (ROOT / "deploy" / "docker-compose.yaml").read_text()
+    assert "PASSWORD: ${DAGSTER_PG_PASSWORD" in text, "the password comes from the environment"
+
+
+def test_helm_values_use_the_k8s_run_launcher_and_set_the_same_variables():
+    values = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text())
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    deployment = values["dagster-user-deployments"]["deployments"][0]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "dwc_pipelines.definitions"]
+    missing = required_env_vars() - {e["name"] for e in deployment["env"]}
+    assert not missing, f"the user deployment lacks {sorted(missing)}"
+    assert values["dagsterDaemon"]["runRetries"]["enabled"] and values["dagsterDaemon"]["runMonitoring"]["enabled"]
+
+
+def test_the_image_installs_what_the_code_location_imports():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    for folder in ("dwc_pipelines", "dwc_resources", "dwc_sensors", "chains", "models", "policies"):
+        assert f"COPY {folder} ./{folder}" in dockerfile, folder
+        assert (ROOT / folder).is_dir()
+    assert 'pip install ".[deploy]"' in dockerfile
+    assert Path(ROOT / "deploy" / "dagster.postgres.yaml").exists() and "dagster.postgres.yaml" in dockerfile
