@@ -1,0 +1,38 @@
+"""The MQTT broker (paho-mqtt 2.x, callback API version 2): connection settings and clients."""
+
+from __future__ import annotations
+
+import ssl
+import uuid
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+
+class BrokerResource(dg.ConfigurableResource):
+    """Mosquitto or EMQX. Credentials come from dg.EnvVar; TLS when `tls` is set."""
+
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=1883)
+    tls: bool = Field(default=False, description="Connect over TLS (port 8883 usually)")
+    ca_certs: Optional[str] = Field(default=None, description="CA bundle for the broker's certificate")
+    username: Optional[str] = Field(default=None)
+    password: Optional[str] = Field(default=None, description="Use dg.EnvVar")
+    client_id: str = Field(default="dwc-consumer", description="Id of the telemetry consumer's persistent session")
+    qos: int = Field(default=1, ge=0, le=2)
+    keepalive: int = Field(default=30)
+
+    def client(self, client_id: Optional[str] = None, persistent: bool = False, manual_ack: bool = False):
+        """A paho client; `persistent` keeps the session (and its queued QoS 1 messages) on the broker
+        while the client is away."""
+        import paho.mqtt.client as mqtt
+
+        c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                        client_id=client_id or f"dwc-{uuid.uuid4().hex[:12]}", clean_session=not persistent,
+                        protocol=mqtt.MQTTv311, manual_ack=manual_ack)
+        if self.username:
+            c.username_pw_set(self.username, self.password)
+        if self.tls:
+            c.tls_set(ca_certs=self.ca_certs, cert_reqs=ssl.CERT_REQUIRED)
+        return c

@@ -1,0 +1,129 @@
+"""No telemetry is lost between the broker and the landing area: a Mosquitto of our own, started with
+deploy/mosquitto.conf, a publisher at QoS 1, and the consumer killed (SIGKILL) and restarted, then the
+broker restarted, mid-stream. Every (device, sequence) must reach the landing files; duplicates are
+allowed there (the warehouse load removes them)."""
+
+import base64
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, require
+from .test_deployment import free_port
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+class Broker:
+    def __init__(self, root: Path):
+        self.root, self.port = root, free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        conf = [line for line in (ROOT / "deploy" / "mosquitto.conf").read_text().splitlines()
+                if not line.startswith("listener")]
+        conf += [f"listener {self.port} 127.0.0.1", f"persistence_location {root}/", f"log_dest file {root}/mosquitto.log",
+                 f"pid_file {root}/mosquitto.pid"]
+        (root / "mosquitto.conf").write_text("\n".join(conf) + "\n")
+        if os.geteuid() == 0:  # as root, mosquitto drops to the mosquitto user: its paths must be writable by it
+            user = pwd.getpwnam("mosquitto")
+            os.chown(root, user.pw_uid, user.pw_gid)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.root / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        import socket
+
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError((self.root / "mosquitto.log").read_text())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # a clean stop writes the persistence file
+            self.proc.wait(timeout=20)
+
+
+def consumer(landing: Path, port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dwc_pipelines.iot.consumer", str(landing), "--port", str(port),
+                             "--client-id", "dwc-loss-test", "--batch-size", "50", "--batch-seconds", "0.2"],
+                            cwd=ROOT, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+
+
+def landed(landing: Path) -> list[tuple[str, int]]:
+    out = []
+    for path in sorted(landing.glob("batch-*.jsonl")):
+        for line in path.read_text().splitlines():
+            payload = json.loads(base64.b64decode(json.loads(line)["payload_b64"]))
+            out.append((payload["device_id"], payload["seq"]))
+    return out
+
+
+def test_consumer_kill_and_broker_restart_lose_nothing(tmp_path):
+    require(Path(MOSQUITTO).exists(), "the mosquitto binary is not installed")
+    import paho.mqtt.client as mqtt
+
+    # Outside pytest's private (0700) tmp tree, which the mosquitto user could not enter.
+    broker_dir = Path(tempfile.mkdtemp(prefix="dwc-mosquitto-"))
+    broker = Broker(broker_dir)
+    landing = tmp_path / "landing"
+    broker.start()
+    log = tmp_path / "consumer.log"
+    cons = consumer(landing, broker.port, log)
+    pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="dwc-loss-publisher",
+                      clean_session=False)
+    pub.max_queued_messages_set(0)
+    pub.reconnect_delay_set(min_delay=1, max_delay=2)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    devices, per_device = [f"dev-{i:02d}" for i in range(5)], 600
+    total = len(devices) * per_device
+    try:
+        time.sleep(2)  # the consumer's persistent session exists before the first message
+        sent = 0
+        for seq in range(per_device):
+            for d in devices:
+                pub.publish(f"dwc/devices/{d}/telemetry",
+                            json.dumps({"device_id": d, "seq": seq, "ts": time.time(), "temperature": 20 + seq % 7}),
+                            qos=1)
+                sent += 1
+            if sent == total // 3:
+                cons.send_signal(signal.SIGKILL)  # mid-stream, with messages in memory and unacknowledged
+                cons.wait()
+                time.sleep(1)
+                cons = consumer(landing, broker.port, log)
+            if sent == 2 * total // 3:
+                broker.stop()  # the broker goes away with the consumer's queue in it
+                time.sleep(1)
+                broker.start()
+            time.sleep(0.001)
+        deadline = time.time() + 120
+        while time.time() < deadline and len(set(landed(landing))) < total:
+            time.sleep(1)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        if cons.poll() is None:
+            cons.terminate()
+            cons.wait(timeout=20)
+        broker.stop()
+        shutil.rmtree(broker_dir, ignore_errors=True)
+    got = landed(landing)
+    expected = {(d, s) for d in devices for s in range(per_device)}
+    missing = expected - set(got)
+    assert not missing, f"{len(missing)} lost, e.g. {sorted(missing)[:5]}\n{log.read_text()[-2000:]}"
+    assert len(got) >= total and set(got) == expected
+    assert "session present: True" in log.read_text(), "the restarted consumer found its session on the broker"
