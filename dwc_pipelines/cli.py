@@ -120,11 +120,7 @@ def cmd_demo(args) -> int:
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
-        print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-        if not result.success:
-            for ev in result.all_events:
-                if ev.is_failure:
-                    print(ev.message, file=sys.stderr)
+        if _outcome(result):
             return 1
     _print_summary()
     print(
@@ -304,6 +300,11 @@ def _run_job(job_name: str, run_config: dict) -> int:
     _ensure_dagster_home()
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config)
+    return _outcome(result)
+
+
+def _outcome(result) -> int:
+    """Print a run's result (and its failures); 0 when it succeeded."""
     print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
     if not result.success:
         for ev in result.all_events:

@@ -197,13 +197,7 @@ class ContentStore:
                     raise ValueError(f"blob {h[:12]}... is corrupt; resealing stopped before touching it")
                 new_kid, sealed = self.keyring.seal(h, plain)
                 updates.append((sealed, new_kid, h))
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("UPDATE blobs SET data = ?, key_id = ? WHERE content_hash = ?", updates)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            _write_many(db, "UPDATE blobs SET data = ?, key_id = ? WHERE content_hash = ?", updates)
             resealed += len(updates)
             log(f"resealed {resealed:,} small blobs")
         files = 0
@@ -247,14 +241,7 @@ class ContentStore:
                 rows = [(h, sealed, kid) for h, b in small for kid, sealed in [self.keyring.seal(h, b)]]
             else:
                 rows = [(h, b, None) for h, b in small]
-            db = self._conn()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("INSERT OR IGNORE INTO blobs (content_hash, data, key_id) VALUES (?, ?, ?)", rows)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            _write_many(self._conn(), "INSERT OR IGNORE INTO blobs (content_hash, data, key_id) VALUES (?, ?, ?)", rows)
         for h, b in zip(hashes, blobs):
             if len(b) >= self.small_blob_bytes:
                 self._write_file(h, b)
@@ -325,6 +312,17 @@ class ContentStore:
         if self._db is not None and self._pid == os.getpid():
             self._db.close()
         self._db = None
+
+
+def _write_many(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """`sql` for every row in one write transaction, all or nothing."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany(sql, rows)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class BlobBatch:

@@ -56,6 +56,13 @@ class Processes:
             log.close()
 
 
+def webserver_up(port: int) -> bool:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2).status == 200
+    except OSError:
+        return False
+
+
 def wait_for(predicate, timeout: float, what: str, procs: Processes, step: float = 1.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -100,13 +107,7 @@ def test_code_server_daemon_and_webserver_on_postgres(tmp_path, pg_database):  #
                                   "-w", str(tmp_path / "workspace.yaml")], env)
         procs.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(tmp_path / "workspace.yaml")], env)
 
-        def webserver_up():
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{web_port}/server_info", timeout=2).status == 200
-            except OSError:
-                return False
-
-        wait_for(webserver_up, 180, "the webserver", procs)
+        wait_for(lambda: webserver_up(web_port), 180, "the webserver", procs)
         client = DagsterGraphQLClient("127.0.0.1", port_number=web_port)
 
         def location_loaded():

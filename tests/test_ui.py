@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from .conftest import ROOT, require
-from .test_deployment import Processes, free_port, wait_for
+from .test_deployment import Processes, free_port, wait_for, webserver_up
 
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("DWC_CHROMIUM", "/usr/bin/chromium")
@@ -21,8 +21,6 @@ def test_ui_loads_the_location_and_launches_a_run(tmp_path):
         import playwright.sync_api as playwright
     except ImportError:
         require(False, "playwright is not installed (make install-test installs it)")
-    import urllib.request
-
     import dagster as dg
 
     home = tmp_path / "dagster_home"
@@ -44,13 +42,7 @@ def test_ui_loads_the_location_and_launches_a_run(tmp_path):
         procs.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
                                   "-w", str(tmp_path / "workspace.yaml")], env)
 
-        def up():
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2).status == 200
-            except OSError:
-                return False
-
-        wait_for(up, 180, "the webserver", procs)
+        wait_for(lambda: webserver_up(port), 180, "the webserver", procs)
         base = f"http://127.0.0.1:{port}"
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
