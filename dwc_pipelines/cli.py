@@ -354,9 +354,13 @@ def cmd_blobs(args) -> int:
     if args.action == "status":
         from dwc_resources import BlobStoreResource
 
+        try:
+            active = Keyring.parse(os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None).active
+        except ValueError as exc:
+            print(f"dwc blobs: DWC_BLOB_KEYS: {exc}", file=sys.stderr)
+            return 2
         store = BlobStoreResource.local()
         census = store.store().key_census() if Path(store.root).exists() else {}
-        active = Keyring.parse(os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None).active
         print(f"active key: {active or 'none (blobs are stored in plaintext)'}")
         for kid, n in sorted(census.items()):
             print(f"  {kid}: {n} blob(s)")

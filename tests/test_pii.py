@@ -122,3 +122,18 @@ def test_retention_policies_load_match_and_report_mistakes_with_lines(tmp_path):
     bad.write_text("policies:\n  - name: x\n    match: {format: email}\n    keep: forever\n")
     with pytest.raises(SpecError, match=r"bad.yaml:4: policies\[0\].keep"):
         load_policies(bad)
+
+
+def test_blob_commands_make_keys_and_refuse_malformed_ones(tmp_path, monkeypatch, capsys):
+    from dwc_pipelines import cli
+
+    monkeypatch.setenv("DWC_HOME", str(tmp_path))
+    assert cli.main(["blobs", "new-key", "--key-id", "k9"]) == 0
+    spec = capsys.readouterr().out.strip()
+    assert Keyring.parse(spec).active == "k9"
+    monkeypatch.setenv("DWC_BLOB_KEYS", spec)
+    assert cli.main(["blobs", "status"]) == 0 and "active key: k9" in capsys.readouterr().out
+    monkeypatch.setenv("DWC_BLOB_KEYS", "not-a-key")
+    assert cli.main(["blobs", "status"]) == 2
+    err = capsys.readouterr().err
+    assert "key_id:base64" in err and "not-a-key" not in err
