@@ -29,6 +29,11 @@ class Span:
     confidence: float
     detector: str
 
+    def as_row(self) -> dict:
+        """The span as the warehouse stores it (docs.documents.pii, docs.chunks.pii)."""
+        return {"start": self.start, "end": self.end, "type": self.type, "confidence": self.confidence,
+                "detector": self.detector}
+
 
 _EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])")

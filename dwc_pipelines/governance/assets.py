@@ -154,7 +154,7 @@ def _ai_spans(context, con, ai: AIResource, config: PiiConfig) -> int:
                                           for s in spans or []] + found)
                 new = len(merged) - len(spans or [])
                 if new > 0:
-                    rows = [purge._span_row(s) for s in merged]
+                    rows = [s.as_row() for s in merged]
                     con.execute("UPDATE docs.documents SET pii = ? WHERE doc_id = ? AND version = ?", [rows, doc_id, version])
                     for chunk_id, cs, ce in con.execute(
                             "SELECT chunk_id, char_start, char_end FROM docs.chunks WHERE doc_id = ? AND version = ?",

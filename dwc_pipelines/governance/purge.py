@@ -86,15 +86,11 @@ def refresh_spans(con, doc_ids: list[str]) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _gov_docs AS SELECT unnest(?::VARCHAR[]) AS doc_id", [doc_ids])
     for table, key in (("docs.documents", "doc_id, version"), ("docs.chunks", "chunk_id")):
         rows = con.execute(f"SELECT {key}, text FROM {table} WHERE doc_id IN (SELECT doc_id FROM _gov_docs)").fetchall()
-        updates = [(*r[:-1], [_span_row(s) for s in pii.detect(r[-1] or "")]) for r in rows]
+        updates = [(*r[:-1], [s.as_row() for s in pii.detect(r[-1] or "")]) for r in rows]
         if not updates:
             continue
         where = " AND ".join(f"{k.strip()} = ?" for k in key.split(","))
         con.executemany(f"UPDATE {table} SET pii = ? WHERE {where}", [(u[-1], *u[:-1]) for u in updates])
-
-
-def _span_row(s: pii.Span) -> dict:
-    return {"start": s.start, "end": s.end, "type": s.type, "confidence": s.confidence, "detector": s.detector}
 
 
 def drop_chunk_indexes(con, doc_ids: list[str]) -> int:

@@ -108,8 +108,7 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         created_at=doc.created_at, modified_at=doc.modified_at, page_count=doc.page_count,
         language=detect_language(text, words), word_count=len(words), char_count=len(text), text=text,
         minhash=minhash(words=words),
-        pii=[{"start": sp.start, "end": sp.end, "type": sp.type, "confidence": sp.confidence, "detector": sp.detector}
-             for sp in pii.detect(text)],
+        pii=[sp.as_row() for sp in pii.detect(text)],
     )
     return row
 
