@@ -77,9 +77,27 @@ def _ensure_dagster_home() -> None:
 
 
 def cmd_demo(args) -> int:
+    embedded = None
+    if not os.environ.get("DWC_MQTT_HOST"):
+        # No broker configured: an embedded one for the demo fleet (before the definitions read the env).
+        from dwc_pipelines.iot.embedded import EmbeddedBroker
+
+        embedded = EmbeddedBroker().start()
+        os.environ["DWC_MQTT_HOST"], os.environ["DWC_MQTT_PORT"] = embedded.host, str(embedded.port)
+        print(f"started an embedded MQTT broker (amqtt) on {embedded.host}:{embedded.port} for the demo fleet")
+    try:
+        return _demo(args)
+    finally:
+        if embedded:
+            embedded.stop()
+            del os.environ["DWC_MQTT_HOST"], os.environ["DWC_MQTT_PORT"]
+
+
+def _demo(args) -> int:
     import dagster as dg
 
     from dwc_pipelines.definitions import defs
+    from dwc_pipelines.iot.demo import run_fleet
     from dwc_resources import LandingZoneResource
 
     _ensure_dagster_home()
@@ -110,6 +128,14 @@ def cmd_demo(args) -> int:
                     shutil.copy2(src, Path(target) / src.name)
             print(f"copied the sample {kind} into {target}")
     instance = dg.DagsterInstance.get()
+    print("\n== IoT: a simulated fleet through the MQTT broker into the telemetry landing ==")
+    broker = defs.resources["broker"]
+    hours = run_fleet(broker, zone.effective_telemetry_path())
+    load = defs.resolve_job_def("telemetry_load_job")
+    for key in hours:  # what the telemetry sensor requests under `make ui`
+        result = load.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+        if _outcome(result):
+            return 1
     job = defs.resolve_job_def("all_assets_job")
     # Pass 2 takes the documents that chains generated in pass 1 back through ingestion, so the
     # chains fed by chains (legal_briefing reads contract_review's memos) have input.
@@ -148,6 +174,11 @@ def _print_summary() -> None:
             ("quarantined events", "SELECT count(*) FROM recs.interactions_quarantine"),
             ("recommendations", "SELECT count(*) FROM recs.recommendations"),
             ("model predictions", "SELECT count(*) FROM ml.document_predictions"),
+            ("devices", "SELECT count(*) FROM iot.devices"),
+            ("telemetry messages", "SELECT count(DISTINCT (device_id, seq)) FROM iot.telemetry"),
+            ("bad payloads", "SELECT count(*) FROM iot.telemetry_quarantine"),
+            ("anomalies", "SELECT count(*) FROM iot.anomalies"),
+            ("device commands", "SELECT count(*) FROM iot.commands WHERE status = 'published'"),
         ):
             try:
                 value = f"{con.execute(sql).fetchall()[0][0]:>8,}"
@@ -368,6 +399,40 @@ def cmd_blobs(args) -> int:
     return _run_job("blob_rotation_job", {})
 
 
+def cmd_simulate_devices(args) -> int:
+    from dwc_pipelines.iot.simulator import simulate
+    from dwc_pipelines.resources import broker_resource
+
+    broker = broker_resource()
+    try:
+        simulate(broker, devices=args.devices, rate=args.rate, per_device=args.readings,
+                 backfill_hours=args.backfill_hours, interval_s=args.interval, faults=args.faults,
+                 bad=args.bad_payloads, replay=Path(args.replay_nab) if args.replay_nab else None, seed=args.seed)
+    except OSError as exc:
+        print(f"dwc simulate-devices: cannot reach the broker at {broker.host}:{broker.port} ({exc}); "
+              "set DWC_MQTT_HOST / DWC_MQTT_PORT", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_consume_telemetry(args) -> int:
+    import signal
+
+    from dwc_pipelines.iot.consumer import Consumer
+    from dwc_pipelines.resources import broker_resource
+    from dwc_resources import LandingZoneResource
+
+    broker = broker_resource()
+    root = LandingZoneResource.local().effective_telemetry_path() if not os.environ.get("DWC_TELEMETRY_PATH") \
+        else os.environ["DWC_TELEMETRY_PATH"]
+    consumer = Consumer(broker, root, args.batch_size, args.batch_seconds, log=lambda m: print(m, flush=True))
+    signal.signal(signal.SIGTERM, consumer.stop)
+    signal.signal(signal.SIGINT, consumer.stop)
+    print(f"consuming dwc/devices/+/telemetry and /meta from {broker.host}:{broker.port} into {root}", flush=True)
+    consumer.run()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dwc", description="Document Workflow Chain")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -413,6 +478,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=10)
     p.add_argument("--similar", metavar="ITEM_ID", help="print the items most similar to this one instead")
     p.set_defaults(func=cmd_recommend)
+    p = sub.add_parser("simulate-devices", help="publish a simulated device fleet's telemetry to the MQTT broker")
+    p.add_argument("--devices", type=int, default=10)
+    p.add_argument("--rate", type=float, default=100.0, help="messages per second in all (0: as fast as possible)")
+    p.add_argument("--readings", type=int, default=100, help="readings per device")
+    p.add_argument("--backfill-hours", type=float, default=0.0,
+                   help="device time starts this many hours ago and advances --interval per reading")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds of device time between readings")
+    p.add_argument("--faults", type=float, default=0.0, help="probability of an injected fault per reading")
+    p.add_argument("--bad-payloads", action="store_true", help="also send one of each kind of bad payload")
+    p.add_argument("--replay-nab", metavar="DIR", help="replay the NAB series under DIR (one per device)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_simulate_devices)
+    p = sub.add_parser("consume-telemetry", help="the long-running MQTT consumer: QoS 1 telemetry into durable "
+                                                  "micro-batches in the telemetry landing")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-seconds", type=float, default=1.0)
+    p.set_defaults(func=cmd_consume_telemetry)
     p = sub.add_parser("doctor", help="check every configured resource; exit 1 when a required one is down")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("status", help="summarise what the warehouse holds")

@@ -3,13 +3,14 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import chains, enrichment, governance, ingestion, ml, ops, quality, quantum, recs
+from dwc_pipelines import chains, enrichment, governance, ingestion, iot, ml, ops, quality, quantum, recs
 from dwc_pipelines.resources import executor_for, resources_for
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
-    # An erasure runs on request only (`dwc erase`), never as part of "everything".
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(governance.erasure_log),
+    # An erasure runs on request only (`dwc erase`), never as part of "everything"; telemetry loads
+    # one hour partition per run (telemetry_load_job), its downstream assets are in here.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(governance.erasure_log, iot.TELEMETRY, iot.QUARANTINE),
     description="Materialise every asset (what `make demo` runs).",
 )
 
@@ -31,6 +32,7 @@ defs = dg.Definitions.merge(
     recs.defs,
     quantum.defs,
     governance.defs,
+    iot.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],

@@ -6,9 +6,10 @@ import base64
 import io
 
 
-def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str = "line") -> str:
-    """A line chart (x, y points per series) or a grouped bar chart (category, value per series),
-    as a Markdown image."""
+def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str = "line",
+              markers: dict[str, list[tuple]] | None = None) -> str:
+    """A line chart (x, y points per series; `markers` are drawn on it as red crosses) or a grouped
+    bar chart (category, value per series), as a Markdown image."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,12 +28,17 @@ def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str
         for label, points in series.items():
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, marker="o", linewidth=1.5, markersize=3, label=label)
+                ax.plot(xs, ys, marker="o" if not markers else None, linewidth=1.5 if not markers else 1.0,
+                        markersize=3, label=label)
+        for label, points in (markers or {}).items():
+            if points:
+                xs, ys = zip(*points)
+                ax.scatter(xs, ys, marker="x", s=40, color="red", zorder=3, label=label)
         fig.autofmt_xdate()
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
-    if len(series) > 1:
+    if len(series) + len(markers or {}) > 1:
         ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     buf = io.BytesIO()

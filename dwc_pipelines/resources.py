@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from dwc_resources.blobs import encryption_from_env
+from dwc_resources.broker import BrokerResource
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
@@ -32,6 +33,17 @@ def ai_resource():
     raise ValueError(f"DWC_AI_PROVIDER must be 'local' or 'openai', not {choice!r}")
 
 
+def broker_resource() -> BrokerResource:
+    """The MQTT broker of DWC_MQTT_HOST/PORT (`make demo` starts an embedded one when none is set)."""
+    return BrokerResource(
+        host=os.environ.get("DWC_MQTT_HOST", "127.0.0.1"), port=int(os.environ.get("DWC_MQTT_PORT", "1883")),
+        tls=os.environ.get("DWC_MQTT_TLS", "false") == "true", ca_certs=os.environ.get("DWC_MQTT_CA_CERTS") or None,
+        username=os.environ.get("DWC_MQTT_USERNAME") or None,
+        password=dg.EnvVar("DWC_MQTT_PASSWORD") if os.environ.get("DWC_MQTT_PASSWORD") else None,
+        client_id=os.environ.get("DWC_MQTT_CLIENT_ID", "dwc-consumer"),
+    )
+
+
 def local_resources() -> dict:
     """Embedded defaults: everything under DWC_HOME (default .dwc), no service to install."""
     return {
@@ -43,6 +55,7 @@ def local_resources() -> dict:
         "tracking": TrackingResource.local(),
         "model_store": ModelStoreResource.local(),
         "quantum": QuantumResource(),
+        "broker": broker_resource(),
     }
 
 
@@ -78,6 +91,7 @@ def production_resources() -> dict:
             ibm_token=dg.EnvVar("DWC_IBM_TOKEN") if os.environ.get("DWC_IBM_TOKEN") else None,
             ibm_backend=os.environ.get("DWC_IBM_BACKEND") or None,
         ),
+        "broker": broker_resource(),
     }
 
 

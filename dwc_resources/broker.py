@@ -36,3 +36,35 @@ class BrokerResource(dg.ConfigurableResource):
         if self.tls:
             c.tls_set(ca_certs=self.ca_certs, cert_reqs=ssl.CERT_REQUIRED)
         return c
+
+    def publish_many(self, messages: list[tuple[str, str]], qos: int = 1, timeout_s: float = 10.0,
+                     retain: bool = False) -> list[str | None]:
+        """Publish (topic, payload) pairs on one connection and wait for each PUBACK; per message,
+        None when the broker acknowledged it, else the reason it was not."""
+        import paho.mqtt.client as mqtt
+
+        if not messages:
+            return []
+        c = self.client()
+        try:
+            c.connect(self.host, self.port, keepalive=self.keepalive)
+        except (OSError, ValueError) as exc:
+            return [f"cannot connect to {self.host}:{self.port}: {exc}"] * len(messages)
+        c.loop_start()
+        try:
+            infos = [c.publish(topic, payload, qos=qos, retain=retain) for topic, payload in messages]
+            out = []
+            for info in infos:
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    out.append(f"publish refused: {mqtt.error_string(info.rc)}")
+                    continue
+                try:
+                    info.wait_for_publish(timeout=timeout_s)
+                except (RuntimeError, ValueError) as exc:
+                    out.append(str(exc))
+                    continue
+                out.append(None if info.is_published() else f"no acknowledgement within {timeout_s:.0f}s")
+            return out
+        finally:
+            c.disconnect()
+            c.loop_stop()

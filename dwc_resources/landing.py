@@ -30,6 +30,14 @@ class LandingZoneResource(dg.ConfigurableResource):
         default=None, description="Folder of interaction event files (JSON lines or CSV); default: beside the landing zone"
     )
 
+    telemetry_path: str | None = Field(
+        default=None, description="Telemetry landing: the MQTT consumer's micro-batches, one folder per hour, and an "
+                                  "optional devices.yaml registry; default: beside the landing zone"
+    )
+
+    def effective_telemetry_path(self) -> str:
+        return self.telemetry_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "telemetry")
+
     def effective_events_path(self) -> str:
         return self.events_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "events")
 

@@ -65,7 +65,7 @@ def consumer(landing: Path, port: int, log: Path) -> subprocess.Popen:
 
 def landed(landing: Path) -> list[tuple[str, int]]:
     out = []
-    for path in sorted(landing.glob("batch-*.jsonl")):
+    for path in sorted(landing.rglob("batch-*.jsonl")):
         for line in path.read_text().splitlines():
             payload = json.loads(base64.b64decode(json.loads(line)["payload_b64"]))
             out.append((payload["device_id"], payload["seq"]))

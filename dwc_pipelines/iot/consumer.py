@@ -3,7 +3,8 @@
 The consumer holds a persistent session (clean_session false, a fixed client id) subscribed at QoS 1
 with manual acknowledgement. Messages collect in memory; a batch is written to a temporary file,
 fsynced, renamed into the landing area (and the directory fsynced), and only then is every message
-in it acknowledged. A crash before the rename loses nothing (the broker still holds the unacknowledged
+in it acknowledged. Batches land in one folder per UTC hour (`2026-11-22-08/`), the hour partition
+of `iot/telemetry` that loads them. A crash before the rename loses nothing (the broker still holds the unacknowledged
 messages and sends them again); a crash between the rename and the acknowledgements duplicates some,
 which the warehouse load removes by (device, sequence). The landing files are picked up by a sensor.
 """
@@ -19,7 +20,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-TOPIC = "dwc/devices/+/telemetry"
+TOPICS = ("dwc/devices/+/telemetry", "dwc/devices/+/meta")
+HOUR_FORMAT = "%Y-%m-%d-%H"
+
+
+def hour_folder(epoch_s: float) -> str:
+    return time.strftime(HOUR_FORMAT, time.gmtime(epoch_s))
 
 
 def write_batch(directory: Path, records: list[dict]) -> Path:
@@ -65,7 +71,7 @@ class Consumer:
         if reason_code.is_failure:
             self.log(f"broker refused the connection: {reason_code}")
             return
-        client.subscribe(TOPIC, qos=self.broker.qos)
+        client.subscribe([(t, self.broker.qos) for t in TOPICS])
         self._connected.set()
         self.log(f"connected to {self.broker.host}:{self.broker.port} (session present: {flags.session_present})")
 
@@ -83,7 +89,7 @@ class Consumer:
             batch, self._pending = self._pending, []
         if not batch:
             return 0
-        write_batch(self.landing, [r for _, _, r in batch])
+        write_batch(self.landing / hour_folder(time.time()), [r for _, _, r in batch])
         for mid, qos, _ in batch:
             if qos > 0:
                 self.client.ack(mid, qos)  # only now may the broker forget the message

@@ -1,0 +1,54 @@
+"""Telemetry micro-batches landed by the MQTT consumer become runs of `telemetry_load_job`, one per
+hour folder that changed: a busy hour makes one run per sensor tick, never one per file. The run
+key names the folder and its file set, and the cursor (per folder: file count and newest file)
+moves only after a scan that could read every folder."""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from dwc_pipelines.iot.assets import HOURLY
+from dwc_pipelines.iot.store import batch_files, hour_folders, partition_key
+from dwc_resources import LandingZoneResource
+
+
+def scan(root: str) -> dict[str, str]:
+    """Per hour folder: a signature of the batch files in it."""
+    out = {}
+    for folder in hour_folders(root):
+        files = batch_files(folder)
+        if files:
+            out[folder.name] = f"{len(files)}:{files[-1].name}"
+    return out
+
+
+@dg.sensor(
+    name="telemetry_sensor", job_name="telemetry_load_job", minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Loads the hour partitions whose telemetry landing folders received micro-batches.",
+)
+def telemetry_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource):
+    root = landing.effective_telemetry_path()
+    try:
+        now = scan(root)
+    except OSError as exc:
+        return dg.SkipReason(f"cannot scan {root}: {exc}")
+    before = json.loads(context.cursor) if context.cursor else {}
+    valid = set(HOURLY.get_partition_keys())
+    requests, skipped = [], []
+    for folder, signature in sorted(now.items()):
+        if before.get(folder) == signature:
+            continue
+        key = partition_key(folder)
+        if key not in valid:
+            skipped.append(folder)  # a clock far off: outside the partitions; left for an operator
+            continue
+        digest = hashlib.sha256(f"{folder}\0{signature}".encode()).hexdigest()[:16]
+        requests.append(dg.RunRequest(run_key=f"telemetry-{folder}-{digest}", partition_key=key,
+                                      tags={"dwc/telemetry_files": signature.split(":")[0]}))
+    if skipped:
+        context.log.warning(f"landing folders outside the hourly partitions: {', '.join(skipped[:5])}")
+    if not requests:
+        return dg.SkipReason(f"no new micro-batches in {root} ({len(now)} hour folders)")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(now, sort_keys=True))
