@@ -25,7 +25,7 @@ def test_code_location_loads_and_is_complete():
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum", "gov"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum", "gov", "iot"}, f"{name}: keys are <domain>/<noun>"
     keys = {s.key.to_user_string() for s in specs}
     assert {"ai/chunk_terms", "chains/registry", "chains/contract_review/memo", "chains/legal_briefing/briefing"} <= keys
     assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
@@ -34,6 +34,9 @@ def test_code_location_loads_and_is_complete():
     assert {"ml/document_classifier", "ml/classifier_champion", "ml/document_predictions", "ml/models/churn/model",
             "ops/run_history", "ops/audit_trail", "ops/document_stats"} <= keys
     assert {"ml_classifier_job", "model_churn_job", "ops_marts_job"} <= {j.name for j in repo.get_all_jobs()}
+    assert {"iot/telemetry", "iot/devices", "iot/rollups_hourly", "iot/anomalies", "iot/commands"} <= keys
+    assert {"telemetry_load_job", "iot_job"} <= {j.name for j in repo.get_all_jobs()}
+    assert "telemetry_sensor" in {s.name for s in repo.sensor_defs}
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"gx_documents_critical", "gx_documents_warnings", "gx_enrichment_critical", "champion_is_best"} <= checks
 

@@ -1,6 +1,7 @@
 """`dwc demo` on the shipped sample corpus, as `make demo` runs it."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -23,5 +24,11 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
     for reason in ("binary_content", "corrupt_pdf", "empty_file", "encrypted_pdf", "zip_bomb"):
         assert reason in text
     assert "make ui" in text and "dwc sql" in text
+    # The simulated fleet went through the embedded broker, the consumer and the hourly load.
+    assert "started an embedded MQTT broker" in text and "the consumer landed 2893 of 2893 messages" in text
+    assert "devices 9" in text and "telemetry messages 2,880" in text and "bad payloads 5" in text
+    anomalies = int(re.search(r"\banomalies (\d+)", text).group(1))
+    commands = int(re.search(r"device commands (\d+)", text).group(1))
+    assert anomalies > 0 and 0 < commands <= 8, "each device with anomalies got one command"
     # The run is in the instance that dagster.yaml describes, so the UI shows it.
     assert (tmp_path / "dagster" / "history" / "runs.db").exists()

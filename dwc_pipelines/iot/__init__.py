@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from .assets import (ANOMALIES, COMMANDS, DEVICES, HOURLY, QUARANTINE, ROLLUPS, TELEMETRY, anomalies, commands,
+from .assets import (ANOMALIES, COMMANDS, DEVICES, QUARANTINE, ROLLUPS, TELEMETRY, anomalies, commands,
                      devices, rollups_hourly, telemetry)
 from .checks import telemetry_checks
 
 telemetry_load_job = dg.define_asset_job(
-    "telemetry_load_job", selection=dg.AssetSelection.assets(TELEMETRY, QUARANTINE), partitions_def=HOURLY,
+    "telemetry_load_job", selection=dg.AssetSelection.assets(TELEMETRY, QUARANTINE),
     description="Load one hour of landed telemetry micro-batches (what the telemetry sensor requests).")
 iot_job = dg.define_asset_job(
     "iot_job", selection=dg.AssetSelection.assets(DEVICES, ROLLUPS, ANOMALIES, COMMANDS),

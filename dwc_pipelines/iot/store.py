@@ -251,8 +251,10 @@ def refresh_devices(con, registry: dict[str, Meta], online_s: float = 300, offli
                 SELECT device_id, arg_max(type, received_at) AS type, arg_max(location, received_at) AS location,
                        arg_max(lat, received_at) AS lat, arg_max(lon, received_at) AS lon,
                        arg_max(firmware, received_at) AS firmware,
-                       list_distinct(list(firmware ORDER BY received_at) FILTER (WHERE firmware IS NOT NULL)) AS fw_history
-                FROM iot.device_meta GROUP BY device_id),
+                       (SELECT list(firmware ORDER BY first_at) FROM (
+                            SELECT firmware, min(received_at) AS first_at FROM iot.device_meta f
+                            WHERE f.device_id = d.device_id AND firmware IS NOT NULL GROUP BY 1)) AS fw_history
+                FROM iot.device_meta d GROUP BY device_id),
             traffic AS (
                 SELECT device_id, min(received_at) AS first_seen, max(received_at) AS last_seen, max(ts) AS last_ts,
                        count(DISTINCT seq) AS messages
