@@ -38,6 +38,8 @@ bench: install-test
 	$(PY) -m bench.recs
 	$(PY) -m bench.quantum
 	$(PY) -m bench.pii
+	$(PY) -m bench.anomaly
+	$(PY) -m bench.telemetry
 	$(PY) -m bench.platform
 
 ui: install

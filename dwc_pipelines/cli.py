@@ -419,12 +419,10 @@ def cmd_consume_telemetry(args) -> int:
     import signal
 
     from dwc_pipelines.iot.consumer import Consumer
-    from dwc_pipelines.resources import broker_resource
-    from dwc_resources import LandingZoneResource
+    from dwc_pipelines.resources import broker_resource, resources_for
 
     broker = broker_resource()
-    root = LandingZoneResource.local().effective_telemetry_path() if not os.environ.get("DWC_TELEMETRY_PATH") \
-        else os.environ["DWC_TELEMETRY_PATH"]
+    root = resources_for()["landing"].process_config_and_initialize().effective_telemetry_path()
     consumer = Consumer(broker, root, args.batch_size, args.batch_seconds, log=lambda m: print(m, flush=True))
     signal.signal(signal.SIGTERM, consumer.stop)
     signal.signal(signal.SIGINT, consumer.stop)

@@ -166,19 +166,43 @@ def _check_blob_store(res) -> Check:
     return Check("blob_store", "OK", detail)
 
 
+def _check_broker(res) -> Check:
+    import threading
+
+    answered, result = threading.Event(), {}
+    client = res.client()
+    client.on_connect = lambda c, u, flags, rc, props: (result.setdefault("rc", rc), answered.set())
+    client.connect(res.host, res.port, keepalive=10)  # OSError when nothing listens
+    client.loop_start()
+    try:
+        where = f"{res.host}:{res.port}{' over TLS' if res.tls else ''}"
+        if not answered.wait(5):
+            return Check("mqtt", "FAILED", f"{where} took the TCP connection but sent no CONNACK in 5 s",
+                         "is it an MQTT listener? check DWC_MQTT_PORT and DWC_MQTT_TLS")
+        if result["rc"].is_failure:
+            return Check("mqtt", "FAILED", f"{where} refused the connection: {result['rc']}",
+                         "check DWC_MQTT_USERNAME / DWC_MQTT_PASSWORD and the broker's password file and ACL")
+        return Check("mqtt", "OK", f"{where} accepted a connection (MQTT 3.1.1)")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 CHECKS: dict[str, tuple[str, Callable]] = {
     "warehouse": ("warehouse", _check_warehouse), "instance": ("warehouse", _check_instance),
     "landing": ("landing", _check_landing), "ai": ("ai", _check_ai), "mlflow": ("tracking", _check_tracking),
     "quantum": ("quantum", _check_quantum), "notifications": ("notifications", _check_notifications),
     "model_store": ("model_store", _check_model_store), "blob_store": ("blob_store", _check_blob_store),
+    "mqtt": ("broker", _check_broker),
 }
 FIXES = {"blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make one: dwc blobs new-key)",
          "ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
          "mlflow": "check DWC_MLFLOW_TRACKING_URI (production) or the .dwc/mlflow folder",
          "quantum": "pip install qiskit-aer (or qiskit-ibm-runtime for ibm_runtime)",
-         "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use"}
-NOT_BUILT = {"chain RPC": "on-chain anchoring is not built yet (issue 6)",
-             "MQTT broker": "IoT telemetry is not built yet (issue 7)"}
+         "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use",
+         "mqtt": "start Mosquitto with deploy/mosquitto.conf, or point DWC_MQTT_HOST / DWC_MQTT_PORT at the broker "
+                 "(make demo starts an embedded one by itself)"}
+NOT_BUILT = {"chain RPC": "on-chain anchoring is not built yet (issue 6)"}
 
 
 def run_checks(resources: dict) -> list[Check]:

@@ -66,7 +66,8 @@ def production_resources() -> dict:
             path=dg.EnvVar("DWC_WAREHOUSE_PATH"), snapshot_path=dg.EnvVar("DWC_SNAPSHOT_PATH"),
             memory_limit=os.environ.get("DWC_WAREHOUSE_MEMORY", "4GB"),
         ),
-        "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH")),
+        "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH"),
+                                       telemetry_path=os.environ.get("DWC_TELEMETRY_PATH") or None),
         "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT"), **encryption_from_env()),
         "ai": ai_resource(),
         "notifications": NotificationsResource(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
-import uuid
 from typing import Optional
 
 import dagster as dg
@@ -26,16 +24,9 @@ class BrokerResource(dg.ConfigurableResource):
     def client(self, client_id: Optional[str] = None, persistent: bool = False, manual_ack: bool = False):
         """A paho client; `persistent` keeps the session (and its queued QoS 1 messages) on the broker
         while the client is away."""
-        import paho.mqtt.client as mqtt
+        from dwc_pipelines.iot.mqtt import make_client
 
-        c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                        client_id=client_id or f"dwc-{uuid.uuid4().hex[:12]}", clean_session=not persistent,
-                        protocol=mqtt.MQTTv311, manual_ack=manual_ack)
-        if self.username:
-            c.username_pw_set(self.username, self.password)
-        if self.tls:
-            c.tls_set(ca_certs=self.ca_certs, cert_reqs=ssl.CERT_REQUIRED)
-        return c
+        return make_client(client_id, persistent, manual_ack, self.username, self.password, self.tls, self.ca_certs)
 
     def publish_many(self, messages: list[tuple[str, str]], qos: int = 1, timeout_s: float = 10.0,
                      retain: bool = False) -> list[str | None]:

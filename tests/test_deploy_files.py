@@ -43,6 +43,12 @@ def test_compose_runs_every_process_separately_with_the_variables_the_resources_
     assert not missing, f"the code service lacks {sorted(missing)}"
     text = (ROOT / "deploy" / "docker-compose.yaml").read_text()
     assert "PASSWORD: ${DAGSTER_PG_PASSWORD" in text, "the password comes from the environment"
+    # Telemetry: the broker with the project's configuration, and the consumer writing where the sensor reads.
+    assert "./mosquitto.conf:/mosquitto/config/mosquitto.conf" in services["mosquitto"]["volumes"][0]
+    consumer = services["telemetry-consumer"]
+    assert consumer["command"][:3] == ["python", "-m", "dwc_pipelines.iot.consumer"]
+    assert consumer["command"][3] == services["code"]["environment"]["DWC_TELEMETRY_PATH"]
+    assert consumer["restart"] == "always"
 
 
 def test_helm_values_use_the_k8s_run_launcher_and_set_the_same_variables():

@@ -10,7 +10,7 @@ from dwc_pipelines.doctor import exit_code, redact, run_checks
 from dwc_resources import LLMResource
 from dwc_resources.notify import NotificationsResource
 
-from .conftest import ROOT
+from .conftest import ROOT, require_service
 from .test_notifications import SMTPServer, free_port
 
 
@@ -27,12 +27,16 @@ def by_component(checks):
 
 
 def test_healthy_deployment_is_all_ok(env, dagster_home):
+    from dwc_resources.broker import BrokerResource
+
+    require_service("127.0.0.1", 1883, "Mosquitto")
     with SMTPServer() as smtp:
         res = {**env.resources(), "notifications": NotificationsResource(
-            log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port)}
+            log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port),
+               "broker": BrokerResource(host="127.0.0.1", port=1883)}
         checks = by_component(run_checks(res))
     for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store",
-                 "blob_store"):
+                 "blob_store", "mqtt"):
         assert checks[name].status == "OK", (name, checks[name].detail)
     assert "SMTP 127.0.0.1" in checks["notifications"].detail and "answers 220" in checks["notifications"].detail
     assert checks["chain RPC"].status == "SKIPPED"
@@ -41,8 +45,11 @@ def test_healthy_deployment_is_all_ok(env, dagster_home):
 
 def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home, tmp_path):
     env.configure_landing(path=str(tmp_path / "missing-landing"))
+    from dwc_resources.broker import BrokerResource
+
     secret_key, secret_pw = "sk-test-0123456789abcdef", "pw-4242-hunter2"
-    res = {**env.resources(),
+    res = {**env.resources(), "broker": BrokerResource(host="127.0.0.1", port=free_port(), password=secret_pw,
+                                                       username="dev"),
            "ai": LLMResource(base_url=f"http://admin:{secret_pw}@127.0.0.1:{free_port()}/v1", model="m",
                              api_key=secret_key, timeout_seconds=2, max_retries=0),
            "notifications": NotificationsResource(log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1",
@@ -52,6 +59,8 @@ def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home
     assert found["landing"].status == "FAILED" and "does not exist" in found["landing"].detail and found["landing"].fix
     assert found["ai"].status == "FAILED" and "DWC_LLM_BASE_URL" in found["ai"].fix
     assert found["notifications"].status == "FAILED" and "ConnectionRefused" in found["notifications"].detail
+    assert found["mqtt"].status == "FAILED" and "ConnectionRefused" in found["mqtt"].detail
+    assert "deploy/mosquitto.conf" in found["mqtt"].fix
     assert exit_code(checks) == 1, "the landing zone is required"
     text = "\n".join(f"{c.detail} {c.fix}" for c in checks)
     assert secret_key not in text and secret_pw not in text

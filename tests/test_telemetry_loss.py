@@ -17,44 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from dwc_pipelines.iot import mosquitto
+
 from .conftest import ROOT, require
-from .test_deployment import free_port
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-class Broker:
-    def __init__(self, root: Path):
-        self.root, self.port = root, free_port()
-        root.mkdir(parents=True, exist_ok=True)
-        conf = [line for line in (ROOT / "deploy" / "mosquitto.conf").read_text().splitlines()
-                if not line.startswith("listener")]
-        conf += [f"listener {self.port} 127.0.0.1", f"persistence_location {root}/", f"log_dest file {root}/mosquitto.log",
-                 f"pid_file {root}/mosquitto.pid"]
-        (root / "mosquitto.conf").write_text("\n".join(conf) + "\n")
-        if os.geteuid() == 0:  # as root, mosquitto drops to the mosquitto user: its paths must be writable by it
-            user = pwd.getpwnam("mosquitto")
-            os.chown(root, user.pw_uid, user.pw_gid)
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.root / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        import socket
-
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError((self.root / "mosquitto.log").read_text())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # a clean stop writes the persistence file
-            self.proc.wait(timeout=20)
+MOSQUITTO = mosquitto.binary() or "/usr/sbin/mosquitto"
 
 
 def consumer(landing: Path, port: int, log: Path) -> subprocess.Popen:
@@ -77,8 +44,7 @@ def test_consumer_kill_and_broker_restart_lose_nothing(tmp_path):
     import paho.mqtt.client as mqtt
 
     # Outside pytest's private (0700) tmp tree, which the mosquitto user could not enter.
-    broker_dir = Path(tempfile.mkdtemp(prefix="dwc-mosquitto-"))
-    broker = Broker(broker_dir)
+    broker = mosquitto.Mosquitto()
     landing = tmp_path / "landing"
     broker.start()
     log = tmp_path / "consumer.log"
@@ -119,8 +85,7 @@ def test_consumer_kill_and_broker_restart_lose_nothing(tmp_path):
         if cons.poll() is None:
             cons.terminate()
             cons.wait(timeout=20)
-        broker.stop()
-        shutil.rmtree(broker_dir, ignore_errors=True)
+        broker.remove()
     got = landed(landing)
     expected = {(d, s) for d in devices for s in range(per_device)}
     missing = expected - set(got)

@@ -1,17 +1,16 @@
-"""IoT telemetry: MQTT micro-batches to hourly partitions, device registry, rollups, anomalies, commands."""
+"""IoT telemetry: MQTT micro-batches to hourly partitions, device registry, rollups, anomalies, commands.
 
-import dagster as dg
+The Dagster definitions load on first use (`iot.defs`), so the consumer (`python -m
+dwc_pipelines.iot.consumer`) starts without importing Dagster: on an edge host it needs paho only.
+"""
 
-from .assets import (ANOMALIES, COMMANDS, DEVICES, QUARANTINE, ROLLUPS, TELEMETRY, anomalies, commands,
-                     devices, rollups_hourly, telemetry)
-from .checks import telemetry_checks
+_LAZY = {"defs", "telemetry_load_job", "iot_job", "TELEMETRY", "QUARANTINE", "DEVICES", "ROLLUPS", "ANOMALIES",
+         "COMMANDS"}
 
-telemetry_load_job = dg.define_asset_job(
-    "telemetry_load_job", selection=dg.AssetSelection.assets(TELEMETRY, QUARANTINE),
-    description="Load one hour of landed telemetry micro-batches (what the telemetry sensor requests).")
-iot_job = dg.define_asset_job(
-    "iot_job", selection=dg.AssetSelection.assets(DEVICES, ROLLUPS, ANOMALIES, COMMANDS),
-    description="Refresh the registry, rollups, anomalies and commands from the loaded telemetry.")
 
-defs = dg.Definitions(assets=[telemetry, devices, rollups_hourly, anomalies, commands], asset_checks=telemetry_checks,
-                      jobs=[telemetry_load_job, iot_job])
+def __getattr__(name: str):
+    if name not in _LAZY:  # submodules and anything else: the normal import machinery
+        raise AttributeError(name)
+    from . import definitions
+
+    return getattr(definitions, name)

@@ -13,8 +13,8 @@ A bad payload becomes a quarantine row with a reason; it never stops the batch.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -23,6 +23,7 @@ RESERVED = {"device_id", "seq", "ts", "metrics", "firmware", "boot"}
 LIMITS = {"temperature": (-90.0, 150.0), "humidity": (0.0, 100.0), "battery": (0.0, 100.0),
           "pressure": (300.0, 1100.0), "cpu": (0.0, 100.0), "vibration": (0.0, 1000.0)}
 GENERIC_LIMIT = 1e12
+GENERIC = (-GENERIC_LIMIT, GENERIC_LIMIT)
 MAX_FUTURE_S = 300.0  # device clocks drift; a reading from further ahead is a broken clock
 MIN_TS = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
 
@@ -68,9 +69,7 @@ def topic_parts(topic: str) -> tuple[str | None, str | None]:
 
 
 def _timestamp(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
+    if type(value) is float or type(value) is int:
         return float(value) / 1000.0 if value > 1e11 else float(value)  # milliseconds are common on devices
     if isinstance(value, str):
         try:
@@ -95,7 +94,7 @@ def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int
         # One device publishing as another (the broker's ACLs should stop this; we refuse it too).
         return Rejected("device_mismatch", f"payload says {str(claimed)[:64]!r}, topic says {device_id!r}", device_id)
     seq = obj.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+    if type(seq) is not int or seq < 0:
         return Rejected("schema", f"seq must be a non-negative integer, got {json.dumps(seq)[:40]}", device_id)
     if "ts" not in obj:
         return Rejected("schema", "missing ts", device_id)
@@ -105,17 +104,19 @@ def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int
     if ts < MIN_TS or ts > received_at + MAX_FUTURE_S:
         return Rejected("bad_timestamp", f"ts {ts:.0f} is before 2000 or more than {MAX_FUTURE_S:.0f}s ahead of "
                                          f"its arrival", device_id)
-    candidates = dict(obj.get("metrics") or {}) if isinstance(obj.get("metrics"), dict) else {}
-    candidates.update({k: v for k, v in obj.items() if k not in RESERVED})
+    nested = obj.get("metrics")
+    items = list(nested.items()) if isinstance(nested, dict) else []
+    items += [(k, v) for k, v in obj.items() if k not in RESERVED]
     metrics = {}
-    for name, value in candidates.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue  # text fields (status strings, units) are not metrics
+    for name, value in items:
+        kind = type(value)
+        if kind is not float and kind is not int:
+            continue  # text fields (status strings, units) and booleans are not metrics
         value = float(value)
-        lo, hi = LIMITS.get(name, (-GENERIC_LIMIT, GENERIC_LIMIT))
-        if not math.isfinite(value) or not lo <= value <= hi:
+        lo, hi = LIMITS.get(name, GENERIC)
+        if not lo <= value <= hi:  # NaN fails every comparison; infinities fall outside
             return Rejected("absurd_value", f"{name}={value!r} outside [{lo:g}, {hi:g}]", device_id)
-        metrics[str(name)[:64]] = value
+        metrics[name[:64]] = value
     if not metrics:
         return Rejected("schema", "no numeric metric in the payload", device_id)
     return Reading(device_id, seq, ts, metrics)
@@ -157,8 +158,8 @@ def parse_records(records: list[dict], max_bytes: int = 8192) -> Parsed:
     for rec in records:
         device_id, kind = topic_parts(rec.get("topic", ""))
         try:
-            raw = base64.b64decode(rec["payload_b64"], validate=True)
-        except (KeyError, ValueError):
+            raw = binascii.a2b_base64(rec["payload_b64"], strict_mode=True)
+        except (KeyError, ValueError, TypeError):
             out.rejected.append((Rejected("not_json", "the landed record has no readable payload", device_id), rec))
             continue
         if device_id is None or kind not in ("telemetry", "meta"):

@@ -122,6 +122,7 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
         n_msgs = n_dups = 0
         rejected = list(parsed.rejected)
         for reading, rec in parsed.readings:
+            received = rec.get("received_at", 0.0)
             if require_registration and reading.device_id not in known:
                 rejected.append((Rejected("unknown_device", "no meta message and not in the registry file",
                                           reading.device_id), rec))
@@ -135,10 +136,10 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
             for metric, value in reading.metrics.items():
                 cols["device_id"].append(reading.device_id)
                 cols["seq"].append(reading.seq)
-                cols["ts"].append(utc(reading.ts))
+                cols["ts"].append(reading.ts)
                 cols["metric"].append(metric)
                 cols["value"].append(value)
-                cols["received_at"].append(utc(rec.get("received_at", 0.0)))
+                cols["received_at"].append(received)
                 cols["batch_file"].append(str(path))
         for rej, rec in rejected:
             quarantine.append((str(path), rec["_line"], rec.get("topic"), rej.device_id, rej.reason, rej.detail,
@@ -155,9 +156,9 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
                        "landed_hour": pa.array([landed_hour] * len(cols["seq"]), pa.timestamp("us")),
                        "loaded_at": pa.array([loaded_at] * len(cols["seq"]), pa.timestamp("us")),
                        "run_id": pa.array([run_id] * len(cols["seq"]), pa.string())},
-                      schema=pa.schema([("device_id", pa.string()), ("seq", pa.int64()), ("ts", pa.timestamp("us")),
+                      schema=pa.schema([("device_id", pa.string()), ("seq", pa.int64()), ("ts", pa.float64()),
                                         ("metric", pa.string()), ("value", pa.float64()),
-                                        ("received_at", pa.timestamp("us")), ("batch_file", pa.string()),
+                                        ("received_at", pa.float64()), ("batch_file", pa.string()),
                                         ("landed_hour", pa.timestamp("us")), ("loaded_at", pa.timestamp("us")),
                                         ("run_id", pa.string())]))
     with transaction(con):
@@ -167,7 +168,8 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
             # Redelivered messages from earlier batches (any hour) are duplicates too.
             con.execute("""
                 INSERT INTO iot.telemetry
-                SELECT s.device_id, s.seq, s.ts, s.metric, s.value, s.received_at, s.landed_hour, s.batch_file,
+                SELECT s.device_id, s.seq, make_timestamp(CAST(round(s.ts * 1e6) AS BIGINT)), s.metric, s.value,
+                       make_timestamp(CAST(round(s.received_at * 1e6) AS BIGINT)), s.landed_hour, s.batch_file,
                        s.loaded_at, s.run_id
                 FROM dwc_staged_telemetry s
                 WHERE NOT EXISTS (SELECT 1 FROM iot.telemetry t WHERE t.device_id = s.device_id AND t.seq = s.seq)""")
