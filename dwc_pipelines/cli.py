@@ -129,7 +129,7 @@ def _demo(args) -> int:
             print(f"copied the sample {kind} into {target}")
     instance = dg.DagsterInstance.get()
     print("\n== IoT: a simulated fleet through the MQTT broker into the telemetry landing ==")
-    broker = defs.resources["broker"]
+    broker = defs.resources["broker"].process_config_and_initialize()  # dg.EnvVar fields read
     hours = run_fleet(broker, zone.effective_telemetry_path())
     load = defs.resolve_job_def("telemetry_load_job")
     for key in hours:  # what the telemetry sensor requests under `make ui`
@@ -403,7 +403,7 @@ def cmd_simulate_devices(args) -> int:
     from dwc_pipelines.iot.simulator import simulate
     from dwc_pipelines.resources import broker_resource
 
-    broker = broker_resource()
+    broker = broker_resource().process_config_and_initialize()
     try:
         simulate(broker, devices=args.devices, rate=args.rate, per_device=args.readings,
                  backfill_hours=args.backfill_hours, interval_s=args.interval, faults=args.faults,
@@ -421,7 +421,7 @@ def cmd_consume_telemetry(args) -> int:
     from dwc_pipelines.iot.consumer import Consumer
     from dwc_pipelines.resources import broker_resource, resources_for
 
-    broker = broker_resource()
+    broker = broker_resource().process_config_and_initialize()
     root = resources_for()["landing"].process_config_and_initialize().effective_telemetry_path()
     consumer = Consumer(broker, root, args.batch_size, args.batch_seconds, log=lambda m: print(m, flush=True))
     signal.signal(signal.SIGTERM, consumer.stop)

@@ -59,7 +59,7 @@ def test_production_environment_reads_paths_from_env(monkeypatch):
     from dwc_pipelines.resources import resources_for
 
     res = resources_for("production")
-    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store", "quantum"}
+    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store", "quantum", "broker"}
     try:
         resources_for("staging")
     except ValueError as exc:

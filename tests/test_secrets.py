@@ -22,6 +22,7 @@ SECRETS = {
     "DWC_IBM_TOKEN": "FAKE-ibm-quantum-token-2718",
     "DAGSTER_PG_PASSWORD": "FAKE-postgres-password-1618",
     "MLFLOW_TRACKING_PASSWORD": "FAKE-mlflow-password-1414",
+    "DWC_MQTT_PASSWORD": "FAKE-mqtt-password-1732",
 }
 
 
