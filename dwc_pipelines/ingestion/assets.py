@@ -3,6 +3,7 @@ from pydantic import Field
 
 from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
 
+from ..plots import png_chart
 from ..shared import WAREHOUSE_POOL, markdown_table
 from .derive import build_chunks, find_near_duplicates
 from .formats import Limits
@@ -84,6 +85,10 @@ def landing_documents(
             "tombstoned_this_run": report.tombstoned,
             "files_per_second": round(rate, 1),
             "by_format": dg.MetadataValue.md(markdown_table(["format", "documents", "words"], formats)),
+            "by_format_chart": dg.MetadataValue.md(
+                png_chart({"documents": [(f, n) for f, n, _ in formats]}, "Current documents by format", "documents",
+                          kind="bar") if formats else "no documents yet"
+            ),
             "newest_documents": dg.MetadataValue.md(
                 markdown_table(["title", "format", "language", "words", "source"], newest)
             ),
