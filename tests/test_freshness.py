@@ -75,4 +75,4 @@ def test_project_assets_declare_freshness():
 
     graph = defs.get_repository_def().asset_graph
     with_policy = {n.key.to_user_string() for n in graph.asset_nodes if n.freshness_policy is not None}
-    assert {"ai/document_enrichment", "recs/recommendations", "ops/audit_trail"} <= with_policy
+    assert {"ai/document_enrichment", "recs/recommendations", "ops/audit_trail", "iot/rollups_hourly"} <= with_policy

@@ -246,3 +246,31 @@ def test_simulator_through_the_embedded_broker_lands_every_message(tmp_path):
     assert sorted(r.reason for r, _ in parsed.rejected) == ["absurd_value", "not_json", "oversized", "schema"]
     assert {(r.device_id, r.seq) for r in fleet} == {(f"dev-{d:03d}", s) for d in (1, 2, 3)
                                                                   for s in range(1, 51)}
+
+
+def test_simulator_replays_the_nab_series(tmp_path):
+    from dwc_pipelines.iot.demo import landed_records
+    from dwc_pipelines.iot.embedded import EmbeddedBroker
+    from dwc_pipelines.iot.simulator import nab_series, simulate
+    from dwc_pipelines.iot.consumer import Consumer
+
+    root = require_shared_data("nab")
+    series = nab_series(root)
+    with EmbeddedBroker() as embedded:
+        broker = BrokerResource(host=embedded.host, port=embedded.port)
+        consumer = Consumer(broker, tmp_path / "t", batch_seconds=0.2, log=lambda m: None)
+        stop = threading.Event()
+        thread = threading.Thread(target=consumer.run, kwargs={"until": stop.is_set}, daemon=True)
+        thread.start()
+        assert consumer._connected.wait(20)
+        time.sleep(0.5)
+        simulate(broker, devices=2, per_device=25, rate=0, replay=root, log=lambda m: None)
+        deadline = time.time() + 20
+        while landed_records(str(tmp_path / "t")) < 52 and time.time() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        thread.join(timeout=20)
+    records = [json.loads(line) for p in (tmp_path / "t").rglob("batch-*.jsonl") for line in p.read_text().splitlines()]
+    readings = {(r.device_id, r.seq): r.metrics["value"] for r, _ in parse_records(records).readings}
+    for d in (0, 1):
+        assert [readings[(f"dev-{d + 1:03d}", s)] for s in range(1, 26)] == series[d][1][:25]

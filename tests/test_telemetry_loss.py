@@ -5,13 +5,9 @@ allowed there (the warehouse load removes them)."""
 
 import base64
 import json
-import os
-import pwd
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
