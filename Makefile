@@ -17,8 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed contracts/package-lock.json
 	$(PY) -m pip install --quiet -e '.[test,bench]'
+	# solc-js (and OpenZeppelin) for the test that recompiles contracts/ offline
+	if command -v npm >/dev/null; then cd contracts && npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $@
 
 install: $(VENV)/.installed
