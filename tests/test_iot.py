@@ -27,7 +27,8 @@ from .conftest import require_service, require_shared_data
 NOW = time.time()
 
 
-def rec(topic: str, payload, received_at: float = NOW) -> dict:
+def rec(topic: str, payload, received_at: float | None = None) -> dict:
+    received_at = time.time() if received_at is None else received_at
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return {"topic": topic, "payload_b64": base64.b64encode(raw).decode(), "received_at": received_at, "dup": False}
 
@@ -36,7 +37,7 @@ def reading(device: str, seq: int, ts: float, **metrics) -> dict:
     return rec(f"dwc/devices/{device}/telemetry", {"device_id": device, "seq": seq, "ts": ts, **metrics})
 
 
-def meta(device: str, received_at: float = NOW, **fields) -> dict:
+def meta(device: str, received_at: float | None = None, **fields) -> dict:
     return rec(f"dwc/devices/{device}/meta", {"type": "thermostat", "firmware": "1.0.0",
                                               "location": {"name": "hall", "lat": 51.5, "lon": -0.1}, **fields},
                received_at)
@@ -137,19 +138,20 @@ def commands_listener(broker: BrokerResource, got: list):
 
 
 def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
+    now = time.time()  # "online" means seen within 5 minutes of the registry's refresh
     root = env.root / "telemetry"
     env.configure_landing(telemetry_path=str(root))
     (root).mkdir()
     (root / "devices.yaml").write_text("- device_id: d3\n  type: cold-store\n  firmware: 2.0.0\n  location: dock\n")
-    h1, h2 = hour_of(NOW - 3600), hour_of(NOW)
-    base = NOW - 3 * 3600
+    h1, h2 = hour_of(now - 3600), hour_of(now)
+    base = now - 3 * 3600
     rng = np.random.default_rng(0)
     d1 = [reading("d1", s, base + 10 * s, temperature=float(20 + np.sin(s / 30) + rng.normal(0, 0.1)),
                   humidity=40.0) for s in range(600)]
     d1[500] = reading("d1", 500, base + 5000, temperature=45.0, humidity=40.0)  # a fault
     land(root, h1, [meta("d1"), meta("d2", firmware="1.0.0")] + d1[:300])
     land(root, h1, d1[290:400] + [reading("d3", 1, base, temperature=4.0)])  # 10 redelivered
-    land(root, h2, d1[390:] + [meta("d2", NOW + 1, firmware="1.1.0"), reading("d2", 1, base, temperature=5.0),
+    land(root, h2, d1[390:] + [meta("d2", now + 1, firmware="1.1.0"), reading("d2", 1, base, temperature=5.0),
                                reading("ghost", 1, base, temperature=1.0), rec("dwc/devices/d1/telemetry", b"{bad")])
     defs = dg.Definitions.merge(iot.defs, dg.Definitions(resources={**env.resources(), "broker": mqtt_broker}))
     load = defs.resolve_job_def("telemetry_load_job")
