@@ -80,7 +80,8 @@ def _timestamp(value) -> float | None:
     return None
 
 
-def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int) -> Reading | Rejected:
+def _json_object(device_id: str, raw: bytes, max_bytes: int) -> dict | Rejected:
+    """The payload as a JSON object, or why it is not one (telemetry and meta alike)."""
     if len(raw) > max_bytes:
         return Rejected("oversized", f"{len(raw)} bytes > {max_bytes}", device_id)
     try:
@@ -89,6 +90,13 @@ def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int
         return Rejected("not_json", str(exc)[:200], device_id)
     if not isinstance(obj, dict):
         return Rejected("not_json", f"a JSON {type(obj).__name__}, not an object", device_id)
+    return obj
+
+
+def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int) -> Reading | Rejected:
+    obj = _json_object(device_id, raw, max_bytes)
+    if isinstance(obj, Rejected):
+        return obj
     claimed = obj.get("device_id", device_id)
     if claimed != device_id:
         # One device publishing as another (the broker's ACLs should stop this; we refuse it too).
@@ -123,15 +131,8 @@ def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int
 
 
 def parse_meta(device_id: str, raw: bytes, max_bytes: int) -> Meta | Rejected:
-    if len(raw) > max_bytes:
-        return Rejected("oversized", f"{len(raw)} bytes > {max_bytes}", device_id)
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Rejected("not_json", str(exc)[:200], device_id)
-    if not isinstance(obj, dict):
-        return Rejected("not_json", "meta must be a JSON object", device_id)
-    return meta_from(device_id, obj)
+    obj = _json_object(device_id, raw, max_bytes)
+    return obj if isinstance(obj, Rejected) else meta_from(device_id, obj)
 
 
 def meta_from(device_id: str, obj: dict) -> Meta | Rejected:
