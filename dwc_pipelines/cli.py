@@ -149,6 +149,7 @@ def _demo(args) -> int:
         if _outcome(result):
             return 1
     _print_summary()
+    _demo_verify(landing)
     print(
         "\nNext:\n"
         "  make ui                      # Dagster UI at http://127.0.0.1:3000 (assets, runs, checks, sensor)\n"
@@ -158,6 +159,23 @@ def _demo(args) -> int:
         "  .venv/bin/dwc sql \"SELECT source_path, reason FROM docs.quarantine\""
     )
     return 0
+
+
+def _demo_verify(landing: str) -> None:
+    """Verify one anchored sample the way anyone can: against the chain, then from a proof file alone."""
+    from dwc_pipelines.anchoring import commands
+
+    sample = sorted(p for p in Path(landing).glob("contracts/*") if p.is_file())[:1]
+    if not sample:
+        return
+    path = str(sample[0])
+    proof = os.path.join(dwc_home(), "proofs", sample[0].name + ".proof.json")
+    os.makedirs(os.path.dirname(proof), exist_ok=True)
+    print(f"\n== on-chain proof of {path} ==")
+    commands.main_verify([path])
+    commands.cmd_proof(argparse.Namespace(target=path, output=proof, network=None))
+    commands.main_verify([path, "--proof", proof])
+    print(f"  dwc verify --proof {proof} {path}   # works without the warehouse\n  dwc trace {path}")
 
 
 def _print_summary() -> None:
@@ -179,6 +197,9 @@ def _print_summary() -> None:
             ("bad payloads", "SELECT count(*) FROM iot.telemetry_quarantine"),
             ("anomalies", "SELECT count(*) FROM iot.anomalies"),
             ("device commands", "SELECT count(*) FROM iot.commands WHERE status = 'published'"),
+            ("anchored contents", "SELECT count(*) FROM chain.proofs"),
+            ("anchor batches", "SELECT count(*) FROM chain.batches WHERE status = 'anchored'"),
+            ("certificates", "SELECT count(*) FROM chain.certificates WHERE status = 'minted'"),
         ):
             try:
                 value = f"{con.execute(sql).fetchall()[0][0]:>8,}"
@@ -493,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--batch-seconds", type=float, default=1.0)
     p.set_defaults(func=cmd_consume_telemetry)
+    from dwc_pipelines.anchoring.commands import register as register_chain_commands
+
+    register_chain_commands(sub)
     p = sub.add_parser("doctor", help="check every configured resource; exit 1 when a required one is down")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("status", help="summarise what the warehouse holds")

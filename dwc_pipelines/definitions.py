@@ -3,14 +3,16 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import chains, enrichment, governance, ingestion, iot, ml, ops, quality, quantum, recs
+from dwc_pipelines import anchoring, chains, enrichment, governance, ingestion, iot, ml, ops, quality, quantum, recs
 from dwc_pipelines.resources import executor_for, resources_for
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
     # An erasure runs on request only (`dwc erase`), never as part of "everything"; telemetry loads
-    # one hour partition per run (telemetry_load_job), its downstream assets are in here.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(governance.erasure_log, iot.TELEMETRY, iot.QUARANTINE),
+    # one hour partition per run (telemetry_load_job), its downstream assets are in here; certificates
+    # are minted on request (certify_job, `dwc certify`).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(
+        governance.erasure_log, iot.TELEMETRY, iot.QUARANTINE, anchoring.CERTIFICATES),
     description="Materialise every asset (what `make demo` runs).",
 )
 
@@ -33,6 +35,7 @@ defs = dg.Definitions.merge(
     quantum.defs,
     governance.defs,
     iot.defs,
+    anchoring.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
+from dwc_resources.chain import DEV_CHAIN_IDS
+
 REQUIRED = {"warehouse", "instance", "landing"}
 SECRET_FIELDS = re.compile(r"(keys?|password|token|secret|webhook_url)$")
 
@@ -31,14 +33,24 @@ def _secrets(resources: dict) -> list[str]:
             res = _resolved(res)  # the values, not the names of the env vars that hold them
         except Exception:
             continue
-        for name in getattr(type(res), "model_fields", {}):
-            value = getattr(res, name, None)
-            if SECRET_FIELDS.search(name) and isinstance(value, str) and len(value) >= 4:
-                out.append(value)
+        out += _secret_values(res)
     for name, value in os.environ.items():
         if SECRET_FIELDS.search(name.lower()) and len(value) >= 4:
             out.append(value)
     return sorted(set(out), key=len, reverse=True)
+
+
+def _secret_values(obj) -> list[str]:
+    """Secret-named string fields of a resource or config, nested configs (a list of chains) included."""
+    out = []
+    for name in getattr(type(obj), "model_fields", {}):
+        value = getattr(obj, name, None)
+        if SECRET_FIELDS.search(name) and isinstance(value, str) and len(value) >= 4:
+            out.append(value)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if hasattr(type(item), "model_fields"):
+                out += _secret_values(item)
+    return out
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -188,12 +200,50 @@ def _check_broker(res) -> Check:
         client.loop_stop()
 
 
+def _check_chain(res) -> list[Check]:
+    """Per configured chain: the node answers with the expected chain id, a signer that can pay for gas,
+    the contracts deployed (or deployable). Read-only: nothing is deployed or sent."""
+    out = []
+    for name in res.names():
+        component = f"chain {name}"
+        config = res.config_of(name)
+        try:
+            if config.kind == "embedded" and not os.path.exists(config.state_path or ""):
+                out.append(Check(component, "OK", f"embedded chain, not created yet ({config.state_path}); "
+                                                  "the first anchoring run creates it"))
+                continue
+            with res.network(name, read_only=True) as net:
+                where = "embedded (py-evm)" if config.kind == "embedded" else urlsplit(config.rpc_url).netloc
+                detail = f"{where}: chain id {net.chain_id}, block {net.block_number()}"
+                if net.address is None:
+                    out.append(Check(component, "FAILED", detail + ", no signer",
+                                     f"set DWC_CHAIN_{name.upper()}_KEY (or _KEYSTORE and _KEYSTORE_PASSWORD)"))
+                    continue
+                balance = net.balance()
+                detail += f", signer {net.address} with {balance / 1e18:.4f} ETH"
+                contracts = {n: net.contract(n, deploy=False) for n in ("AnchorRegistry", "DwcCertificate")}
+                detail += "; " + ", ".join(f"{n} {c.address if c else 'not deployed'}" for n, c in contracts.items())
+                if balance == 0:
+                    out.append(Check(component, "FAILED", detail, "fund the signer: every anchor is a transaction"))
+                elif not all(contracts.values()) and not (config.auto_deploy or net.chain_id in DEV_CHAIN_IDS):
+                    out.append(Check(component, "FAILED", detail,
+                                     f"dwc chain deploy --network {name}, then set DWC_CHAIN_{name.upper()}_REGISTRY "
+                                     f"and _CERTIFICATE"))
+                else:
+                    out.append(Check(component, "OK", detail))
+        except Exception as exc:
+            out.append(Check(component, "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                             f"check DWC_CHAIN_{name.upper()}_RPC_URL and _CHAIN_ID (is the node running? "
+                             "make anvil starts a local one)"))
+    return out
+
+
 CHECKS: dict[str, tuple[str, Callable]] = {
     "warehouse": ("warehouse", _check_warehouse), "instance": ("warehouse", _check_instance),
     "landing": ("landing", _check_landing), "ai": ("ai", _check_ai), "mlflow": ("tracking", _check_tracking),
     "quantum": ("quantum", _check_quantum), "notifications": ("notifications", _check_notifications),
     "model_store": ("model_store", _check_model_store), "blob_store": ("blob_store", _check_blob_store),
-    "mqtt": ("broker", _check_broker),
+    "mqtt": ("broker", _check_broker), "chain": ("chain", _check_chain),
 }
 FIXES = {"blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make one: dwc blobs new-key)",
          "ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
@@ -202,7 +252,6 @@ FIXES = {"blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make
          "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use",
          "mqtt": "start Mosquitto with deploy/mosquitto.conf, or point DWC_MQTT_HOST / DWC_MQTT_PORT at the broker "
                  "(make demo starts an embedded one by itself)"}
-NOT_BUILT = {"chain RPC": "on-chain anchoring is not built yet (issue 6)"}
 
 
 def run_checks(resources: dict) -> list[Check]:
@@ -218,10 +267,11 @@ def run_checks(resources: dict) -> list[Check]:
         except Exception as exc:  # every failure is a row with its reason, never a traceback
             check = Check(component, "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                           FIXES.get(component, "see the README's Production section"))
-        check.detail = redact(f"{check.detail} ({(time.perf_counter() - t0) * 1000:.0f} ms)", secrets)
-        check.fix = redact(check.fix, secrets)
-        out.append(check)
-    out += [Check(name, "SKIPPED", why) for name, why in NOT_BUILT.items()]
+        ms = (time.perf_counter() - t0) * 1000
+        for c in check if isinstance(check, list) else [check]:
+            c.detail = redact(f"{c.detail} ({ms:.0f} ms)", secrets)
+            c.fix = redact(c.fix, secrets)
+            out.append(c)
     return out
 
 

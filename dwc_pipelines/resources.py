@@ -8,6 +8,7 @@ import dagster as dg
 
 from dwc_resources.blobs import encryption_from_env
 from dwc_resources.broker import BrokerResource
+from dwc_resources.chain import ChainResource, NetworkConfig
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
@@ -44,6 +45,30 @@ def broker_resource() -> BrokerResource:
     )
 
 
+def chain_resource(deployments_path: str | None = None) -> ChainResource:
+    """The chains of DWC_CHAINS (default: `embedded`, the in-process chain under DWC_HOME). Any other
+    name NAME reads DWC_CHAIN_NAME_RPC_URL, _CHAIN_ID, _KEY (or _KEYSTORE and _KEYSTORE_PASSWORD),
+    _REGISTRY, _CERTIFICATE, _CONFIRMATIONS, _AUTO_DEPLOY and _EXPLORER_URL; secrets through dg.EnvVar."""
+    local = ChainResource.local()
+    networks = []
+    for name in [n.strip() for n in os.environ.get("DWC_CHAINS", "embedded").split(",") if n.strip()]:
+        env = lambda key: os.environ.get(f"DWC_CHAIN_{name.upper()}_{key}") or None  # noqa: E731
+        if name == "embedded" and not env("RPC_URL"):
+            networks.append(local.networks[0])
+            continue
+        networks.append(NetworkConfig(
+            name=name, kind="rpc", rpc_url=env("RPC_URL"),
+            chain_id=int(env("CHAIN_ID")) if env("CHAIN_ID") else None,
+            private_key=dg.EnvVar(f"DWC_CHAIN_{name.upper()}_KEY") if env("KEY") else None,
+            keystore_path=env("KEYSTORE"),
+            keystore_password=dg.EnvVar(f"DWC_CHAIN_{name.upper()}_KEYSTORE_PASSWORD") if env("KEYSTORE_PASSWORD") else None,
+            registry_address=env("REGISTRY"), certificate_address=env("CERTIFICATE"),
+            auto_deploy=None if env("AUTO_DEPLOY") is None else env("AUTO_DEPLOY") == "true",
+            confirmations=int(env("CONFIRMATIONS") or 0), explorer_url=env("EXPLORER_URL"),
+        ))
+    return ChainResource(networks=networks, deployments_path=deployments_path or local.deployments_path)
+
+
 def local_resources() -> dict:
     """Embedded defaults: everything under DWC_HOME (default .dwc), no service to install."""
     return {
@@ -56,6 +81,7 @@ def local_resources() -> dict:
         "model_store": ModelStoreResource.local(),
         "quantum": QuantumResource(),
         "broker": broker_resource(),
+        "chain": chain_resource(),
     }
 
 
@@ -93,6 +119,7 @@ def production_resources() -> dict:
             ibm_backend=os.environ.get("DWC_IBM_BACKEND") or None,
         ),
         "broker": broker_resource(),
+        "chain": chain_resource(os.environ.get("DWC_CHAIN_DEPLOYMENTS") or None),
     }
 
 

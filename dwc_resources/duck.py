@@ -98,7 +98,9 @@ def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_se
     return {"tables": sorted(wanted), "seconds": time.perf_counter() - t0}
 
 
-_OPAQUE = re.compile(r"(?:^|_)(?:id|ids|hash|key|run_id|chunker)$")
+# Identifiers, hashes and chain values (roots, Merkle paths, addresses, signed transactions) are hex
+# by construction: masking could only corrupt them.
+_OPAQUE = re.compile(r"(?:^|_)(?:id|ids|hash|key|run_id|chunker|root|proof|contract|sender|raw_tx|address)$")
 
 
 def masked_select(con, schema: str, table: str) -> str:
@@ -121,7 +123,7 @@ def masked_select(con, schema: str, table: str) -> str:
             else:
                 expr = f"dwc_mask({q})"
             exprs.append(f"{expr} AS {q}")
-        elif dtype == "JSON":
+        elif dtype == "JSON" and not _OPAQUE.search(name):
             # Placeholders hold no quote, so masked JSON stays JSON; anything else becomes NULL.
             exprs.append(f"TRY_CAST(dwc_mask(CAST({q} AS VARCHAR)) AS JSON) AS {q}")
         elif dtype == "VARCHAR[]":

@@ -30,30 +30,47 @@ def test_healthy_deployment_is_all_ok(env, dagster_home):
     from dwc_resources.broker import BrokerResource
 
     require_service("127.0.0.1", 1883, "Mosquitto")
+    from .test_chain import embedded
+
     with SMTPServer() as smtp:
         res = {**env.resources(), "notifications": NotificationsResource(
             log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port),
-               "broker": BrokerResource(host="127.0.0.1", port=1883)}
+            "broker": BrokerResource(host="127.0.0.1", port=1883), "chain": embedded(env.root)}
         checks = by_component(run_checks(res))
     for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store",
                  "blob_store", "mqtt"):
         assert checks[name].status == "OK", (name, checks[name].detail)
     assert "SMTP 127.0.0.1" in checks["notifications"].detail and "answers 220" in checks["notifications"].detail
-    assert checks["chain RPC"].status == "SKIPPED"
+    assert checks["chain embedded"].status == "OK" and "not created yet" in checks["chain embedded"].detail
     assert exit_code(list(checks.values())) == 0
+    from dwc_pipelines.anchoring import ledger
+
+    from .test_chain import embedded, hashes, warehouse
+
+    chain = embedded(env.root)
+    with chain.network("embedded") as net:
+        ledger.anchor_pending(warehouse(env.root / "w.duckdb", hashes(2)), net, "r", log=lambda m: None)
+    found = by_component(run_checks({**env.resources(), "chain": chain}))["chain embedded"]
+    assert found.status == "OK" and "chain id 131277322940537" in found.detail and "AnchorRegistry 0x" in found.detail
 
 
 def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home, tmp_path):
     env.configure_landing(path=str(tmp_path / "missing-landing"))
     from dwc_resources.broker import BrokerResource
 
+    from dwc_resources.chain import ChainResource, NetworkConfig
+
     secret_key, secret_pw = "sk-test-0123456789abcdef", "pw-4242-hunter2"
+    chain_key = "0x" + "4f" * 32
     res = {**env.resources(), "broker": BrokerResource(host="127.0.0.1", port=free_port(), password=secret_pw,
                                                        username="dev"),
            "ai": LLMResource(base_url=f"http://admin:{secret_pw}@127.0.0.1:{free_port()}/v1", model="m",
                              api_key=secret_key, timeout_seconds=2, max_retries=0),
            "notifications": NotificationsResource(log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1",
-                                                  smtp_port=free_port(), smtp_password=secret_pw)}
+                                                  smtp_port=free_port(), smtp_password=secret_pw),
+           "chain": ChainResource(networks=[NetworkConfig(name="sepolia", rpc_url=f"http://127.0.0.1:{free_port()}",
+                                                          private_key=chain_key, retries=0, timeout_s=2)],
+                                  deployments_path=str(tmp_path / "d.json"))}
     checks = run_checks(res)
     found = by_component(checks)
     assert found["landing"].status == "FAILED" and "does not exist" in found["landing"].detail and found["landing"].fix
@@ -61,9 +78,10 @@ def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home
     assert found["notifications"].status == "FAILED" and "ConnectionRefused" in found["notifications"].detail
     assert found["mqtt"].status == "FAILED" and "ConnectionRefused" in found["mqtt"].detail
     assert "deploy/mosquitto.conf" in found["mqtt"].fix
+    assert found["chain sepolia"].status == "FAILED" and "DWC_CHAIN_SEPOLIA_RPC_URL" in found["chain sepolia"].fix
     assert exit_code(checks) == 1, "the landing zone is required"
     text = "\n".join(f"{c.detail} {c.fix}" for c in checks)
-    assert secret_key not in text and secret_pw not in text
+    assert secret_key not in text and secret_pw not in text and chain_key not in text and chain_key[2:] not in text
     assert redact(f"http://u:{secret_pw}@h/x token {secret_key}", [secret_key]) == "http://u:***@h/x token ***"
 
 

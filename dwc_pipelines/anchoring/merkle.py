@@ -43,13 +43,21 @@ class Step:
 class Tree:
     leaves: list[str]  # content hashes (hex), sorted and distinct
     levels: list[list[bytes]]  # levels[0]: leaf hashes; levels[-1]: [root]
+    _index: dict | None = None
 
     @property
     def root(self) -> str:
         return self.levels[-1][0].hex()
 
+    def index_of(self, content_hash: str) -> int:
+        if self._index is None:
+            self._index = {h: i for i, h in enumerate(self.leaves)}
+        return self._index[content_hash.lower().removeprefix("0x")]
+
     def proof(self, content_hash: str) -> list[Step]:
-        index = self.leaves.index(content_hash.lower().removeprefix("0x"))
+        return self.proof_at(self.index_of(content_hash))
+
+    def proof_at(self, index: int) -> list[Step]:
         steps = []
         for level in self.levels[:-1]:
             sibling = index ^ 1

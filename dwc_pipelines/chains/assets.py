@@ -11,7 +11,10 @@ from pathlib import Path
 import dagster as dg
 
 from dwc_resources import AIResource, LandingZoneResource, WarehouseResource
+from dwc_resources.chain import ChainResource
 from dwc_resources.notify import NotificationsResource
+
+from ..anchoring.assets import PROOFS
 
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import DDL as AI_DDL
@@ -70,25 +73,29 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
 
 
 def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> dg.AssetsDefinition:
+    spec = chain  # inside the asset, `chain` is the resource of that key
+
     @dg.asset(
-        key=step_key(chain, step.name), deps=[previous], group_name=group(chain), kinds={"duckdb", "python"},
+        # A certificate is minted for an anchored document: after chain/proofs.
+        key=step_key(chain, step.name), deps=[previous] + ([PROOFS] if step.uses == "certify" else []),
+        group_name=group(chain), kinds={"duckdb", "python"},
         owners=chain.owners or OWNERS, pool=WAREHOUSE_POOL, code_version=step.version,
         automation_condition=automation,
         description=f"Chain `{chain.name}`, step `{step.name}` ({step.uses}, per {step.per}).",
     )
     def _step(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, ai: AIResource,
-        landing: LandingZoneResource, notifications: NotificationsResource,
+        landing: LandingZoneResource, notifications: NotificationsResource, chain: ChainResource,  # noqa: F811
     ) -> dg.MaterializeResult:
         provider = ai.provider()
-        ctx = StepContext(provider, context.run.run_id, landing.path, notifications, log=context.log.info)
-        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(chain)}", tables=[table(chain, step.name)]) as con:
-            stats = run_step(con, chain, step, ctx)
+        ctx = StepContext(provider, context.run.run_id, landing.path, notifications, log=context.log.info, chain=chain)
+        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(spec)}", tables=[table(spec, step.name)]) as con:
+            stats = run_step(con, spec, step, ctx)
             preview = con.execute(
-                f"""SELECT doc_id, status, left(CAST(output AS VARCHAR), 120), error FROM {table(chain, step.name)}
+                f"""SELECT doc_id, status, left(CAST(output AS VARCHAR), 120), error FROM {table(spec, step.name)}
                     WHERE step_version = ? ORDER BY created_at DESC, doc_id LIMIT 8""", [step.version]).fetchall()
-            total = con.execute(f"SELECT count(*) FROM {table(chain, step.name)}").fetchall()[0][0]
-        usage = {f"usage/{k}": v for k, v in provider.usage().items()} if step.uses != "notify" else {}
+            total = con.execute(f"SELECT count(*) FROM {table(spec, step.name)}").fetchall()[0][0]
+        usage = {f"usage/{k}": v for k, v in provider.usage().items()} if step.uses not in ("notify", "certify") else {}
         return dg.MaterializeResult(metadata={
             "dagster/row_count": total, **stats, **usage, "provider": provider.name, "model": provider.model,
             "step_version": step.version,

@@ -157,8 +157,10 @@ class StepContext:
     """What a step needs besides the warehouse: the provider, the landing zone and the notifier."""
 
     def __init__(self, provider, run_id: str, landing_root: str | None = None, notifier=None,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, chain=None):
         self.provider, self.run_id, self.landing_root, self.notifier, self.log = provider, run_id, landing_root, notifier, log
+        self.chain = chain  # dwc_resources.chain.ChainResource, for certify steps
+        self.certified: dict[str, dict] = {}
 
 
 def _variables(doc: dict, earlier: dict[str, dict]) -> tuple[dict, str | None]:
@@ -215,7 +217,31 @@ def _apply(ctx: StepContext, chain: Chain, step: Step, docs: list[dict], variabl
                      "not_configured": [d.channel for d in deliveries if d.status == "not_configured"]}
             results.append({"status": "failed" if bad else "ok", "value": value, "error": "; ".join(bad) or None})
         return results
+    if step.uses == "certify":
+        results = []
+        for doc in docs:
+            r = ctx.certified.get(doc["content_hash"], {"status": "failed", "error": "not certified"})
+            value = {k: r.get(k) for k in ("token_id", "network", "tx_hash")} if r["status"] == "ok" else None
+            results.append({"status": "ok" if r["status"] == "ok" else "failed", "value": value, "error": r.get("error")})
+        return results
     raise ValueError(f"unknown step kind {step.uses}")
+
+
+def _certify(con, chain: Chain, step: Step, ctx: StepContext, pending: list) -> None:
+    """Mint before the step's transaction: each mint commits its own ledger rows (sent before recorded)."""
+    from dwc_pipelines.anchoring import certify
+    from dwc_pipelines.anchoring.schema import DDL as CHAIN_DDL
+
+    if ctx.chain is None:
+        raise ValueError(f"chain {chain.name}, step {step.name}: a certify step needs the chain resource")
+    items = [(d["content_hash"], d["doc_id"]) for d, _, missing in pending if missing is None]
+    if not items:
+        return
+    con.execute(CHAIN_DDL)
+    network = step.options.get("network") or ctx.chain.names()[0]
+    with ctx.chain.network(network) as net:
+        ctx.certified = certify.certify_many(con, net, items, f"chain {chain.name} step {step.name}", ctx.run_id,
+                                             step.options.get("recipient"), ctx.log)
 
 
 def run_step(con, chain: Chain, step: Step, ctx: StepContext) -> dict:
@@ -224,8 +250,8 @@ def run_step(con, chain: Chain, step: Step, ctx: StepContext) -> dict:
     index = chain.steps.index(step)
     earlier_steps = chain.steps[:index]
     p = ctx.provider
-    model = p.model if step.uses != "notify" else "-"
-    provider_name = p.name if step.uses != "notify" else "-"
+    model = p.model if step.uses not in ("notify", "certify") else "-"
+    provider_name = p.name if step.uses not in ("notify", "certify") else "-"
     docs = _documents(con, chain)
     done_keys = {(d, c) for d, c in con.execute(
         f"""SELECT doc_id, content_hash FROM {table(chain, step.name)}
@@ -246,6 +272,8 @@ def run_step(con, chain: Chain, step: Step, ctx: StepContext) -> dict:
                 stats["up_to_date"] += 1
                 continue
             pending.append((doc, *_variables(doc, earlier)))
+    if step.uses == "certify":
+        _certify(con, chain, step, ctx, pending)
     with transaction(con):
         con.execute(f"""DELETE FROM {table(chain, step.name)} WHERE status <> 'ok' AND step_version = ?
                         AND provider = ? AND model = ?""", [step.version, provider_name, model])

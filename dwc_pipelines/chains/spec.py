@@ -39,6 +39,8 @@ STEP_KINDS: dict[str, dict[str, Any]] = {
                  "outputs": ("title", "text", "path")},
     "notify": {"keys": {"channels", "subject", "template", "per", "item_template", "to"},
                "required": {"template", "subject"}, "outputs": ("delivered", "failed")},
+    # A certificate NFT per selected document, once it is anchored (dwc_pipelines.anchoring).
+    "certify": {"keys": {"network", "recipient"}, "required": set(), "outputs": ("token_id", "network", "tx_hash")},
 }
 TOP_KEYS = {"name", "description", "select", "steps", "trigger", "owners"}
 SELECT_KEYS = {"where", "topic", "predicted_topic", "from_chain", "limit"}
@@ -201,6 +203,8 @@ def parse_chain(text: str, file: str) -> Chain:
             ck.fail(path + ("per",), "must be 'document' or 'chain'")
         step = Step(sname, uses, options, per=per)
         _check_step(ck, step, path, doc_scope, chain_scope)
+        if uses == "certify":
+            _check_certify(ck, step, path)
         step.version = _digest(previous, uses, per, options)
         previous = step.version
         # A chain-wide template cannot name one document's output, nor a document's a chain-wide one.
@@ -268,6 +272,16 @@ def _check_step(ck: _Checker, step: Step, path: tuple, doc_scope: dict, chain_sc
                 ck.fail(path + ("channels", j), f"unknown channel '{c}'; known: {', '.join(CHANNELS)}")
         if "to" in o and (not isinstance(o["to"], list) or not all(isinstance(t, str) and "@" in t for t in o["to"])):
             ck.fail(path + ("to",), "must be a list of e-mail addresses")
+
+
+def _check_certify(ck: _Checker, step: Step, path: tuple) -> None:
+    o = step.options
+    if step.per != "document":
+        ck.fail(path + ("per",), "a certificate is per document")
+    if "network" in o and not (isinstance(o["network"], str) and NAME.match(o["network"])):
+        ck.fail(path + ("network",), "must name a configured chain (DWC_CHAINS)")
+    if "recipient" in o and not (isinstance(o["recipient"], str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", o["recipient"])):
+        ck.fail(path + ("recipient",), "must be an address (0x and 40 hex digits)")
 
 
 def load_chains(directory: str | Path) -> tuple[list[Chain], list[ChainSpecError]]:
