@@ -9,7 +9,7 @@ export DWC_DAGSTER_DIR ?= $(DWC_HOME)/dagster
 export DWC_DAGSTER_LOGS ?= $(DWC_HOME)/dagster/compute_logs
 export MLFLOW_DISABLE_TELEMETRY = true
 
-.PHONY: demo test bench ui install install-test clean
+.PHONY: demo test bench ui anvil install install-test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,17 @@ bench: install-test
 	$(PY) -m bench.pii
 	$(PY) -m bench.anomaly
 	$(PY) -m bench.telemetry
+	$(PY) -m bench.anchor
 	$(PY) -m bench.platform
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml
+
+# A local EVM node (Anvil from npm) on 127.0.0.1:8545 whose state survives restarts; see the README's
+# "On-chain anchoring" section for the variables that point DWC at it.
+anvil: install-test
+	mkdir -p $(DWC_HOME)/chain
+	contracts/node_modules/.bin/anvil --port 8545 --state $(DWC_HOME)/chain/anvil-state.json --state-interval 10
 
 clean:
 	rm -rf $(DWC_HOME)

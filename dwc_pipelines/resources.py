@@ -54,7 +54,8 @@ def chain_resource(deployments_path: str | None = None) -> ChainResource:
     for name in [n.strip() for n in os.environ.get("DWC_CHAINS", "embedded").split(",") if n.strip()]:
         env = lambda key: os.environ.get(f"DWC_CHAIN_{name.upper()}_{key}") or None  # noqa: E731
         if name == "embedded" and not env("RPC_URL"):
-            networks.append(local.networks[0])
+            key = dg.EnvVar("DWC_CHAIN_EMBEDDED_KEY") if env("KEY") else None
+            networks.append(local.networks[0].model_copy(update={"private_key": key}))
             continue
         networks.append(NetworkConfig(
             name=name, kind="rpc", rpc_url=env("RPC_URL"),

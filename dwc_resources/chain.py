@@ -170,7 +170,13 @@ class Network:
 
     def _sign(self, call, nonce: int) -> Signed:
         self._need_signer()
-        tx = call.build_transaction({"from": self.address, "nonce": nonce, "chainId": self.chain_id})
+        try:
+            tx = call.build_transaction({"from": self.address, "nonce": nonce, "chainId": self.chain_id})
+        except Exception as exc:  # the gas estimate reverted: say which of the contract's errors
+            reason = _revert_reason(call, exc)
+            if reason is None:
+                raise
+            raise ChainError(f"{self.name}: {call.address} refuses {call.fn_name}: {reason}") from None
         signed = self._account.sign_transaction(tx)
         return Signed(hex0x(signed.hash), hex0x(signed.raw_transaction), nonce)
 
@@ -296,7 +302,10 @@ class ChainResource(dg.ConfigurableResource):
             with lock:
                 w3, kv = evm.embedded_web3(state, read_only=read_only)
                 try:
-                    yield Network(config, w3, _account(config, default_key=evm.DEV_KEY), self.deployments_path)
+                    account = _account(config, default_key=evm.DEV_KEY)
+                    if not read_only:
+                        evm.fund(w3, account.address)
+                    yield Network(config, w3, account, self.deployments_path)
                 finally:
                     kv.close()
         elif config.kind == "rpc":
@@ -308,6 +317,34 @@ class ChainResource(dg.ConfigurableResource):
             yield Network(config, w3, _account(config), self.deployments_path)
         else:
             raise ChainError(f"{name}: kind must be embedded or rpc, not {config.kind!r}")
+
+
+def _revert_reason(call, exc) -> str | None:
+    """The custom error a revert carries, by name (NotOwner, AlreadyAnchored, ...), or None."""
+    import ast
+    import re
+
+    from eth_utils import keccak
+
+    found = [str(getattr(exc, "data", "") or "")]
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, bytes):
+            found.append(arg.hex())
+        elif isinstance(arg, str):
+            found.append(arg)
+            for literal in re.findall(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"", arg):
+                try:
+                    found.append(ast.literal_eval(literal).hex())
+                except (ValueError, SyntaxError):
+                    pass
+    text = " ".join(found).replace("0x", "")
+    for item in getattr(call, "contract_abi", None) or []:
+        if item.get("type") == "error":
+            sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            if keccak(text=sig)[:4].hex() in text:
+                hint = {"NotOwner": " (the signer is not the account that deployed this contract)"}.get(item["name"], "")
+                return item["name"] + hint
+    return None
 
 
 @contextmanager

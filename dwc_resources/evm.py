@@ -158,3 +158,16 @@ def embedded_web3(state_path: str, read_only: bool = False):
     backend = _backend_class()(kv)
     w3 = Web3(EthereumTesterProvider(EthereumTester(backend=backend)))
     return w3, kv
+
+
+def fund(w3, address: str, wei: int = 10**21) -> None:
+    """A configured signer other than the development account gets ether from it (a dev chain only)."""
+    from eth_account import Account
+
+    if w3.eth.get_balance(address) > 0:
+        return
+    dev = Account.from_key(DEV_KEY)
+    tx = {"to": address, "value": wei, "gas": 21_000, "nonce": w3.eth.get_transaction_count(dev.address),
+          "chainId": w3.eth.chain_id, "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + 10**9,
+          "maxPriorityFeePerGas": 10**9}
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(dev.sign_transaction(tx).raw_transaction))

@@ -327,3 +327,16 @@ def test_anchoring_certifying_and_verifying_on_a_real_anvil_node(tmp_path, anvil
     out = subprocess.run(cli, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 1 and "NOT VERIFIED" in out.stdout and "file was modified" in out.stdout
 
+
+
+def test_a_signer_that_does_not_own_the_registry_gets_a_named_reason(tmp_path):
+    con = warehouse(tmp_path / "w.duckdb", hashes(2))
+    with embedded(tmp_path).network("embedded") as net:
+        net.contract("AnchorRegistry")
+    other = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "chain.sqlite"),
+                                                  private_key="0x" + "42" * 32)],
+                          deployments_path=str(tmp_path / "deployments.json"))
+    with other.network("embedded") as net:
+        with pytest.raises(ChainError, match="NotOwner"):
+            ledger.anchor_pending(con, net, "r", log=lambda m: None)
+    assert con.execute("SELECT count(*) FROM chain.transactions").fetchall()[0][0] == 0, "nothing signed, nothing sent"

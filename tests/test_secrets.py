@@ -23,6 +23,8 @@ SECRETS = {
     "DAGSTER_PG_PASSWORD": "FAKE-postgres-password-1618",
     "MLFLOW_TRACKING_PASSWORD": "FAKE-mlflow-password-1414",
     "DWC_MQTT_PASSWORD": "FAKE-mqtt-password-1732",
+    # A signer key for the embedded chain (funded from its development account on first use).
+    "DWC_CHAIN_EMBEDDED_KEY": "0x" + "f4ce5ec7" * 8,
 }
 
 
@@ -56,7 +58,8 @@ def test_demo_stores_no_secret(tmp_path):
     headers = {k.lower(): v for k, v in double.requests[0]["headers"].items()}
     assert headers.get("authorization") == f"Bearer {SECRETS['DWC_LLM_API_KEY']}", \
         "the key was used, where it belongs"
-    secrets = [s.encode() for s in SECRETS.values()]
+    assert "VERIFIED" in out.stdout, "the demo anchored with that key and verified a file"
+    secrets = [s.encode() for s in SECRETS.values()] + [SECRETS["DWC_CHAIN_EMBEDDED_KEY"][2:].encode()]
     text = (out.stdout + out.stderr).encode()
     assert not [s for s in secrets if s in text], "the demo's output"
     scanned = 0
@@ -75,7 +78,7 @@ def test_demo_stores_no_secret(tmp_path):
                              WHERE data_type IN ('VARCHAR', 'JSON') OR data_type LIKE 'VARCHAR%'""").fetchall()
     assert len(columns) > 50
     for schema, table, column in columns:
-        for s in SECRETS.values():
+        for s in [*SECRETS.values(), SECRETS["DWC_CHAIN_EMBEDDED_KEY"][2:]]:
             hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
                                [f"%{s}%"]).fetchall()[0][0]
             assert hits == 0, f"{schema}.{table}.{column} holds a secret"
