@@ -17,10 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed contracts/package-lock.json
+$(VENV)/.installed-test: $(VENV)/.installed contracts/package-lock.json xr/package-lock.json
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	# solc-js (and OpenZeppelin) for the test that recompiles contracts/ offline
+	# solc-js, OpenZeppelin and Anvil for the on-chain tests; the glTF validator, glTF Transform, three.js
+	# and esbuild for the XR tests (all from the npm registry, nothing downloaded at run time)
 	if command -v npm >/dev/null; then cd contracts && npm ci --no-audit --no-fund --loglevel=error; fi
+	if command -v npm >/dev/null; then cd xr && npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,6 +45,7 @@ bench: install-test
 	$(PY) -m bench.anomaly
 	$(PY) -m bench.telemetry
 	$(PY) -m bench.anchor
+	$(PY) -m bench.xr
 	$(PY) -m bench.platform
 
 ui: install

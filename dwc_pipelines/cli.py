@@ -119,7 +119,8 @@ def _demo(args) -> int:
     # The labels a user keys in for the corpus (the document classifier trains on them), and the
     # readers' interaction log (the recommenders learn from it).
     zone = LandingZoneResource.local()
-    for kind, target in (("labels", zone.effective_labels_path()), ("events", zone.effective_events_path())):
+    for kind, target in (("labels", zone.effective_labels_path()), ("events", zone.effective_events_path()),
+                         ("xr_events", zone.effective_xr_events_path())):
         src_dir = samples.parent / kind
         if src_dir.is_dir():
             Path(target).mkdir(parents=True, exist_ok=True)
@@ -149,6 +150,7 @@ def _demo(args) -> int:
         if _outcome(result):
             return 1
     _print_summary()
+    _print_scenes()
     _demo_verify(landing)
     print(
         "\nNext:\n"
@@ -159,6 +161,19 @@ def _demo(args) -> int:
         "  .venv/bin/dwc sql \"SELECT source_path, reason FROM docs.quarantine\""
     )
     return 0
+
+
+def _print_scenes() -> None:
+    try:
+        with read_snapshot(_snapshot_path()) as con:
+            rows = con.execute("""SELECT scene, items, size_bytes, validator_errors, viewer_path FROM xr.scenes
+                                  ORDER BY scene""").fetchall()
+    except duckdb.CatalogException:
+        return
+    print("\nXR scenes (open a viewer page in a browser):")
+    for scene, items, size, errors, page in rows:
+        check = "validator not installed" if errors is None else f"{errors} validator errors"
+        print(f"  {scene:<14} {items:>4} items {size:>9,} bytes, {check}\n    {page}")
 
 
 def _demo_verify(landing: str) -> None:
@@ -197,6 +212,8 @@ def _print_summary() -> None:
             ("bad payloads", "SELECT count(*) FROM iot.telemetry_quarantine"),
             ("anomalies", "SELECT count(*) FROM iot.anomalies"),
             ("device commands", "SELECT count(*) FROM iot.commands WHERE status = 'published'"),
+            ("XR sessions", "SELECT count(*) FROM xr.sessions"),
+            ("XR events quarantined", "SELECT count(*) FROM xr.events_quarantine"),
             ("anchored contents", "SELECT count(*) FROM chain.proofs"),
             ("anchor batches", "SELECT count(*) FROM chain.batches WHERE status = 'anchored'"),
             ("certificates", "SELECT count(*) FROM chain.certificates WHERE status = 'minted'"),

@@ -13,6 +13,7 @@ from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
 from dwc_resources.tracking import TrackingResource
+from dwc_resources.xr_tools import XRToolsResource
 from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
 
 
@@ -83,6 +84,7 @@ def local_resources() -> dict:
         "quantum": QuantumResource(),
         "broker": broker_resource(),
         "chain": chain_resource(),
+        "xr_tools": XRToolsResource.local(),
     }
 
 
@@ -121,6 +123,7 @@ def production_resources() -> dict:
         ),
         "broker": broker_resource(),
         "chain": chain_resource(os.environ.get("DWC_CHAIN_DEPLOYMENTS") or None),
+        "xr_tools": XRToolsResource(scenes_dir=dg.EnvVar("DWC_XR_SCENES_DIR")),
     }
 
 

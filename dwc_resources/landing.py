@@ -35,6 +35,13 @@ class LandingZoneResource(dg.ConfigurableResource):
                                   "optional devices.yaml registry; default: beside the landing zone"
     )
 
+    xr_events_path: str | None = Field(
+        default=None, description="Folder of XR session event files (JSON lines); default: beside the landing zone"
+    )
+
+    def effective_xr_events_path(self) -> str:
+        return self.xr_events_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "xr_events")
+
     def effective_telemetry_path(self) -> str:
         return self.telemetry_path or os.path.join(os.path.dirname(os.path.abspath(self.path)), "telemetry")
 

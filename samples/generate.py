@@ -384,8 +384,68 @@ def write_interactions(users: int = 36) -> None:
     print(f"wrote {len(events)} interactions of {users} readers to {target}")
 
 
+def write_xr_sessions(sessions: int = 12) -> None:
+    """XR sessions over the demo's scenes: visitors look at documents on the document map (gaze with
+    a dwell time), point and pinch, glance at devices and workflow steps; plus a few broken lines for
+    the quarantine. Document nodes are named by doc_id, as the document map names them."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from dwc_pipelines.ingestion.ingest import doc_id_for
+
+    rnd = random.Random(20261130)
+    docs = [p.relative_to(OUT).as_posix() for p in sorted(OUT.rglob("*"))
+            if p.is_file() and p.relative_to(OUT).parts[0] in FOLDER_LABELS and "/copies/" not in p.as_posix()]
+    favourites = [d for d in docs if d.startswith(("contracts/", "reports/"))]
+    devices = [f"dev-{n:03d}" for n in range(8)]
+    steps = ["chains/contract_review/select", "chains/contract_review/memo", "chains/invoice_extraction/fields"]
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    lines, n = [], 0
+
+    def event(session, when, kind, **fields):
+        nonlocal n
+        n += 1
+        lines.append(json.dumps({"event_id": f"xr-{n:05d}", "session_id": session, "ts": when.isoformat().replace(
+            "+00:00", "Z"), "type": kind, **fields}))
+
+    for s in range(sessions):
+        session = f"xr-session-{s + 1:02d}"
+        device = rnd.choice(["quest-3", "vision-pro", "hololens-2", "webxr-desktop"])
+        when = start + timedelta(minutes=37 * s)
+        event(session, when, "session_start", device=device, user=f"reader-{rnd.randint(1, 36):02d}", scene="document_map")
+        for _ in range(rnd.randint(4, 14)):
+            when += timedelta(seconds=rnd.randint(3, 40))
+            doc = rnd.choice(favourites) if rnd.random() < 0.6 else rnd.choice(docs)
+            event(session, when, "gaze", scene="document_map", target=doc_id_for(doc),
+                  duration_ms=rnd.randint(400, 9000))
+            if rnd.random() < 0.4:
+                event(session, when + timedelta(seconds=1), "pointer", scene="document_map", target=doc_id_for(doc))
+            if rnd.random() < 0.2:
+                event(session, when + timedelta(seconds=2), "gesture", scene="document_map", target=doc_id_for(doc),
+                      gesture=rnd.choice(["pinch", "grab", "tap"]))
+        if rnd.random() < 0.5:
+            when += timedelta(seconds=20)
+            event(session, when, "gaze", scene="device_twin", target=rnd.choice(devices), duration_ms=rnd.randint(500, 4000))
+            event(session, when + timedelta(seconds=5), "gaze", scene="workflow_map", target=rnd.choice(steps),
+                  duration_ms=rnd.randint(500, 3000))
+        event(session, when + timedelta(seconds=30), "session_end", scene="document_map")
+    bad = ['{"event_id": "xr-bad-1", "session_id": "xr-session-01", "ts": "yesterday", "type": "gaze", '
+           '"scene": "document_map", "target": "x", "duration_ms": 10}',
+           '{"event_id": "xr-bad-2", "session_id": "xr-session-01", "ts": "2026-11-30T10:00:00Z", "type": "teleport", '
+           '"scene": "document_map"}',
+           '{"event_id": "xr-bad-3", "session_id": "xr-session-02", "ts": "2026-11-30T10:00:00Z", "type": "gaze", '
+           '"scene": "document_map", "target": "x", "duration_ms": -5}',
+           "this line is not JSON",
+           lines[1]]  # a replayed event: dropped as a duplicate
+    target = OUT.parent / "xr_events" / "sessions.jsonl"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("\n".join(lines + bad) + "\n")
+    print(f"wrote {len(lines)} XR events of {sessions} sessions (+{len(bad)} bad lines) to {target}")
+
+
 if __name__ == "__main__":
     main()
     write_labels()
     write_user_activity()
     write_interactions()
+    write_xr_sessions()

@@ -75,7 +75,14 @@ class Env:
                 "notifications": NotificationsResource(log_path=str(self.root / "notify.sqlite"),
                                                        outbox_dir=str(self.root / "outbox")),
                 "model_store": ModelStoreResource(path=str(self.root / "models")),
-                "quantum": QuantumResource()}
+                "quantum": QuantumResource(), "chain": self.chain()}
+
+    def chain(self):
+        from dwc_resources.chain import ChainResource, NetworkConfig
+
+        return ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded",
+                                                     state_path=str(self.root / "chain" / "embedded.sqlite"))],
+                             deployments_path=str(self.root / "chain" / "deployments.json"))
 
     def write(self, rel: str, data) -> Path:
         path = self.landing / rel

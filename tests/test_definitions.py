@@ -25,7 +25,7 @@ def test_code_location_loads_and_is_complete():
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum", "gov", "iot", "chain"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum", "gov", "iot", "chain", "xr"}, f"{name}: keys are <domain>/<noun>"
     keys = {s.key.to_user_string() for s in specs}
     assert {"ai/chunk_terms", "chains/registry", "chains/contract_review/memo", "chains/legal_briefing/briefing"} <= keys
     assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
@@ -38,7 +38,8 @@ def test_code_location_loads_and_is_complete():
     assert {"telemetry_load_job", "iot_job"} <= {j.name for j in repo.get_all_jobs()}
     assert "telemetry_sensor" in {s.name for s in repo.sensor_defs}
     assert {"chain/proofs", "chain/certificates", "chains/contract_review/certificate"} <= keys
-    assert {"anchor_job", "certify_job"} <= {j.name for j in repo.get_all_jobs()}
+    assert {"anchor_job", "certify_job", "xr_job"} <= {j.name for j in repo.get_all_jobs()}
+    assert {"xr/document_map", "xr/device_twin", "xr/workflow_map", "xr/session_events", "xr/session_marts"} <= keys
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"proofs_verify", "roots_on_chain", "no_pending_batches"} <= checks
     assert {"gx_documents_critical", "gx_documents_warnings", "gx_enrichment_critical", "champion_is_best"} <= checks
@@ -62,7 +63,7 @@ def test_production_environment_reads_paths_from_env(monkeypatch):
     from dwc_pipelines.resources import resources_for
 
     res = resources_for("production")
-    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store", "quantum", "broker", "chain"}
+    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store", "quantum", "broker", "chain", "xr_tools"}
     try:
         resources_for("staging")
     except ValueError as exc:

@@ -24,6 +24,10 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
     # per pass; a certificate per reviewed contract; one sample verified from the warehouse and from its
     # proof file alone.
     assert "anchored contents 72" in text and "anchor batches 2" in text and "certificates 8" in text
+    # The XR scenes were built, and the sample sessions loaded (4 bad lines quarantined).
+    for scene in ("device_twin", "document_map", "workflow_map"):
+        assert f"{tmp_path}/dwc/xr/{scene}.html" in text and (tmp_path / "dwc" / "xr" / f"{scene}.glb").exists()
+    assert "XR sessions 12" in text and "XR events quarantined 4" in text
     assert text.count("VERIFIED") == 2 and "NOT VERIFIED" not in text and "on embedded (chain id 131277322940537)" in text
     assert "legal_briefing briefing=1 gist=8 select=8" in text
     mails = [p.read_text() for p in (tmp_path / "dwc" / "outbox").glob("*.eml")]

@@ -73,7 +73,7 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
 
 
 def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> dg.AssetsDefinition:
-    spec = chain  # inside the asset, `chain` is the resource of that key
+    spec = chain  # inside the asset function, `chain` is the resource of that key (the EVM chains)
 
     @dg.asset(
         # A certificate is minted for an anchored document: after chain/proofs.

@@ -1,0 +1,62 @@
+"""The static viewer page written next to each scene: the three.js bundle beside it, the GLB inline.
+
+A browser refuses `fetch` on file:// pages, so the page carries its scene as base64 and loads the
+bundle (xr/dist/dwc-viewer.js, three.js bundled from npm by esbuild: no CDN) as a classic script,
+which file:// allows. The same page works from any static web server.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import shutil
+from pathlib import Path
+
+BUNDLE_NAME = "dwc-viewer.js"
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  html, body {{ margin: 0; height: 100%; background: #10141c; color: #e8e8e8; font: 14px system-ui, sans-serif; }}
+  #scene {{ position: absolute; inset: 0; }}
+  header {{ position: absolute; left: 12px; top: 8px; z-index: 1; pointer-events: none; }}
+  header small {{ opacity: .7; }}
+  #tip {{ position: fixed; display: none; padding: 3px 6px; background: #000c; border-radius: 3px; z-index: 2;
+          pointer-events: none; }}
+</style>
+</head>
+<body>
+<header><strong>{title}</strong><br><small>{subtitle}</small></header>
+<div id="scene"></div>
+<div id="tip"></div>
+<script src="{bundle}"></script>
+<script>
+DWCViewer.start(document.getElementById("scene"), "{glb}", {title_js});
+</script>
+</body>
+</html>
+"""
+
+
+def write_page(glb_path: str, title: str, subtitle: str, bundle: str) -> str:
+    """`<scene>.html` beside `<scene>.glb`, and the bundle beside both; returns the page's path."""
+    glb = Path(glb_path)
+    target = glb.parent / BUNDLE_NAME
+    if not target.exists() or target.stat().st_size != os.path.getsize(bundle) or target.read_bytes() != Path(bundle).read_bytes():
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(bundle, tmp)
+        os.replace(tmp, target)
+    page = glb.with_suffix(".html")
+    text = PAGE.format(title=html.escape(title), subtitle=html.escape(subtitle), bundle=BUNDLE_NAME,
+                       glb=base64.b64encode(glb.read_bytes()).decode("ascii"),
+                       title_js='"' + title.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\u003c") + '"')
+    if not page.exists() or page.read_text(encoding="utf-8") != text:
+        tmp = page.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, page)
+    return str(page)
