@@ -16,34 +16,23 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
 from dwc_pipelines.anchoring import ledger, merkle, verify
+from dwc_resources import anvil as anvil_node
 from dwc_resources.chain import ChainResource, NetworkConfig
 
-from .common import run_context, write_results
+from .common import median_time, run_context, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
-ANVIL = ROOT / "contracts" / "node_modules" / ".bin" / "anvil"
-ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 SIZES = [1, 100, 10_000, 1_000_000]
 
 
 def leaves(n: int, salt: str) -> list[str]:
     return [hashlib.sha256(f"{salt}:{i}".encode()).hexdigest() for i in range(n)]
-
-
-def median_time(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def binary_proof_bytes(steps: int) -> int:
@@ -58,21 +47,6 @@ def anchor_one(net, tree) -> tuple[int, float]:
     net.broadcast(signed.raw)
     receipt = net.wait(signed.tx_hash, 60)
     return receipt["gasUsed"], time.perf_counter() - t0
-
-
-def start_anvil(port: int):
-    proc = subprocess.Popen([str(ANVIL), "--port", str(port), "--silent"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    import socket
-
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("anvil did not start")
 
 
 def ledger_path(tmp: Path, n: int) -> float:
@@ -113,15 +87,14 @@ def main() -> None:
     sizes = [s for s in SIZES if s <= args.max_size]
     tmp = Path(tempfile.mkdtemp(prefix="bench-anchor-"))
     result = run_context("anchor", args.repeats)
-    rows = []
     chain = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp / "chain.sqlite"))],
                           deployments_path=str(tmp / "deployments.json"))
     anvil = None
-    if ANVIL.exists():
+    if anvil_node.BINARY.exists():
         port = 18545
-        anvil = start_anvil(port)
+        anvil = anvil_node.start(port)
         chain = ChainResource(networks=[*chain.networks, NetworkConfig(name="anvil", rpc_url=f"http://127.0.0.1:{port}",
-                                                                       private_key=ANVIL_KEY)],
+                                                                       private_key=anvil_node.DEV_KEY)],
                               deployments_path=chain.deployments_path)
     try:
         trees, gas = {}, {}

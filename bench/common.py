@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,16 @@ def run_context(name: str, repeats: int) -> dict:
         "command": f"python -m bench.{name} " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def median_time(fn, repeats: int) -> tuple[float, object]:
+    """The median wall time of `repeats` calls of fn, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
 
 
 def write_results(name: str, result: dict, about: str, table: list[str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 from dwc_pipelines.xr import scenes
 from dwc_resources.xr_tools import XRToolsResource
 
-from .common import run_context, write_results
+from .common import median_time, run_context, write_results
 
 TOPICS = ["contract", "invoice", "report", "correspondence", "news", "manual", "minutes", "other"]
 
@@ -34,15 +33,6 @@ def corpus(n: int, seed: int = 11) -> list[dict]:
              "word_count": int(words[i]), "embedding": emb[i]} for i in range(n)]
 
 
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -54,17 +44,17 @@ def main() -> None:
     tools = XRToolsResource(scenes_dir=str(work))
     have_validator, optimizer = tools.validator_missing() is None, tools.optimizer()
     result = run_context("xr", args.repeats)
-    rows, files = [], []
+    files = []
     figures: dict = {}
     for n in sizes:
         docs = corpus(n)
-        build_s, (data, stats) = timed(lambda: scenes.document_map(docs), args.repeats)
+        build_s, (data, stats) = median_time(lambda: scenes.document_map(docs), args.repeats)
         path = work / f"dwc-{n}.glb"
         path.write_bytes(data)
         files.append(str(path))
         entry = {"build_s": build_s, "bytes": len(data), "per_node": len(data) / n, "draws": stats.meshes}
         if n <= args.naive_max:
-            naive_s, naive = timed(lambda: scenes.naive_document_map(docs), 1)
+            naive_s, naive = median_time(lambda: scenes.naive_document_map(docs), 1)
             npath = work / f"naive-{n}.glb"
             npath.write_bytes(naive)
             files.append(str(npath))

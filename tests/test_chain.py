@@ -4,8 +4,6 @@ clear reason; certificates; keys kept out of what DWC writes."""
 
 import hashlib
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,12 +18,12 @@ import pytest
 from dwc_pipelines.anchoring import certify, ledger, merkle, verify
 from dwc_pipelines.anchoring.schema import DDL
 from dwc_pipelines.ingestion.schema import DDL as DOCS_DDL
+from dwc_resources import anvil as anvil_node
 from dwc_resources.chain import ChainError, ChainResource, NetworkConfig
 
 from .conftest import ROOT, require
 
-ANVIL = ROOT / "contracts" / "node_modules" / ".bin" / "anvil"
-ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Anvil's public dev account 0
+ANVIL, ANVIL_KEY = anvil_node.BINARY, anvil_node.DEV_KEY
 
 
 def hashes(n: int, salt: str = "") -> list[str]:
@@ -261,25 +259,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_anvil(port: int, state):
-    proc = subprocess.Popen([str(ANVIL), "--port", str(port), "--state", str(state), "--state-interval", "1", "--silent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"anvil did not start: {proc.stderr.read().decode()[:500]}")
-
-
 @pytest.fixture
 def anvil(tmp_path):
     require(ANVIL.exists(), "Anvil is not installed (make install-test runs npm ci in contracts/)")
     port, state = free_port(), tmp_path / "anvil-state.json"
-    proc = start_anvil(port, state)
+    proc = anvil_node.start(port, state)
     box = {"proc": proc, "port": port, "state": state}
     yield box
     box["proc"].terminate()
@@ -319,7 +303,7 @@ def test_anchoring_certifying_and_verifying_on_a_real_anvil_node(tmp_path, anvil
     time.sleep(1.5)  # --state-interval 1
     anvil["proc"].send_signal(signal.SIGINT)
     anvil["proc"].wait(timeout=10)
-    anvil["proc"] = start_anvil(anvil["port"], anvil["state"])
+    anvil["proc"] = anvil_node.start(anvil["port"], anvil["state"])
     cli = [sys.executable, "-m", "dwc_pipelines.cli", "verify", str(file), "--proof", str(proof_file), "--rpc", url]
     out = subprocess.run(cli, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0 and "VERIFIED" in out.stdout and "chain id 31337" in out.stdout, out.stdout + out.stderr
@@ -340,3 +324,53 @@ def test_a_signer_that_does_not_own_the_registry_gets_a_named_reason(tmp_path):
         with pytest.raises(ChainError, match="NotOwner"):
             ledger.anchor_pending(con, net, "r", log=lambda m: None)
     assert con.execute("SELECT count(*) FROM chain.transactions").fetchall()[0][0] == 0, "nothing signed, nothing sent"
+
+
+def test_a_keystore_signer_and_a_wrong_password(tmp_path):
+    from eth_account import Account
+
+    key = "0x" + "5e" * 32
+    store = tmp_path / "key.json"
+    store.write_text(json.dumps(Account.encrypt(key, "correct horse")))
+
+    def chain(password):
+        return ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "c.sqlite"),
+                                                     keystore_path=str(store), keystore_password=password)],
+                             deployments_path=str(tmp_path / "d.json"))
+    with chain("correct horse").network("embedded") as net:
+        assert net.address == Account.from_key(key).address and net.balance() > 0, "funded on the embedded chain"
+    with pytest.raises(ChainError) as info:
+        with chain("wrong battery").network("embedded"):
+            pass
+    assert "wrong password" in str(info.value) and "wrong battery" not in str(info.value)
+
+
+def test_the_proofs_and_certificates_assets_with_their_checks(env, instance):
+    import dagster as dg
+
+    from dwc_pipelines import anchoring
+
+    for i in range(5):
+        env.write(f"doc{i}.txt", f"Document number {i}, anchored with its siblings in one batch. " * 5)
+    assert env.run_ingest(instance).success
+    defs = dg.Definitions.merge(anchoring.defs, dg.Definitions(resources=env.resources()))
+    result = defs.resolve_job_def("anchor_job").execute_in_process(instance=instance)
+    assert result.success
+    meta = result.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata
+    assert meta["documents_anchored_this_run"].value == 5 and meta["batches_anchored_this_run"].value == 1
+    assert meta["gas_per_batch_max"].value <= 50_000
+    checks = {e.asset_check_key.name: e.passed for e in
+              (ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION")}
+    assert checks == {"proofs_verify": True, "roots_on_chain": True, "no_pending_batches": True}
+    again = defs.resolve_job_def("anchor_job").execute_in_process(instance=instance)
+    assert again.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata[
+        "batches_anchored_this_run"].value == 0
+    doc_id = env.query("SELECT doc_id FROM docs.documents WHERE source_path = 'doc2.txt'")[0][0]
+    minted = defs.resolve_job_def("certify_job").execute_in_process(
+        instance=instance, run_config={"ops": {"chain__certificates": {"config": {"doc_ids": [doc_id]}}}})
+    assert minted.success
+    assert env.query("SELECT doc_id, token_id, status FROM chain.certificates") == [(doc_id, 1, "minted")]
+    unknown = defs.resolve_job_def("certify_job").execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"ops": {"chain__certificates": {"config": {"doc_ids": ["nope"]}}}})
+    assert not unknown.success

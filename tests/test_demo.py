@@ -42,5 +42,17 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
     anomalies = int(re.search(r"\banomalies (\d+)", text).group(1))
     commands = int(re.search(r"device commands (\d+)", text).group(1))
     assert anomalies > 0 and 0 < commands <= 8, "each device with anomalies got one command"
+    # The whole story of one sample, from its bytes to its proof.
+    trace = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "trace", "samples/landing/contracts/msa-02.docx"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert trace.returncode == 0, trace.stdout + trace.stderr
+    for part in ("source: contracts/msa-02.docx", "docs.chunks", "ai.document_enrichment", "chains.contract_review_memo",
+                 "chain.proofs", "all_assets_job: SUCCESS", "on embedded (chain id 131277322940537)", "certificate #"):
+        assert part in trace.stdout, (part, trace.stdout)
+    changed = tmp_path / "msa-02.docx"
+    changed.write_bytes((ROOT / "samples/landing/contracts/msa-02.docx").read_bytes() + b"\0")
+    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "verify", str(changed)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "the file was modified since" in out.stdout, out.stdout + out.stderr
     # The run is in the instance that dagster.yaml describes, so the UI shows it.
     assert (tmp_path / "dagster" / "history" / "runs.db").exists()

@@ -3,7 +3,7 @@ session analytics."""
 
 import dagster as dg
 
-from .assets import DEVICE_TWIN, DOCUMENT_MAP, SESSION_EVENTS, SESSION_MARTS, WORKFLOW_MAP, xr_assets
+from .assets import DEVICE_TWIN, DOCUMENT_MAP, SESSION_EVENTS, SESSION_MARTS, WORKFLOW_MAP, xr_assets  # noqa: F401
 from .checks import xr_checks
 
 xr_job = dg.define_asset_job("xr_job", selection=dg.AssetSelection.groups("xr"),
