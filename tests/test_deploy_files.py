@@ -66,5 +66,15 @@ def test_the_image_installs_what_the_code_location_imports():
     for folder in ("dwc_pipelines", "dwc_resources", "dwc_sensors", "chains", "models", "policies"):
         assert f"COPY {folder} ./{folder}" in dockerfile, folder
         assert (ROOT / folder).is_dir()
-    assert 'pip install ".[deploy]"' in dockerfile
+    # The code finds these beside its sources: the install is editable, so they are found in the image too.
+    from dwc_pipelines.chains.assets import CHAINS_DIR
+    from dwc_pipelines.ml.tabular_assets import MODELS_DIR
+    from dwc_resources.chain import ARTIFACTS
+    from dwc_resources.xr_tools import XR_DIR
+
+    for path in (CHAINS_DIR, MODELS_DIR, ARTIFACTS, XR_DIR / "dist", XR_DIR / "validate.js"):
+        rel = path.relative_to(ROOT).as_posix()
+        assert f"COPY {rel} ./{rel}" in dockerfile, rel
+        assert path.exists(), rel
+    assert 'pip install -e ".[deploy]"' in dockerfile
     assert Path(ROOT / "deploy" / "dagster.postgres.yaml").exists() and "dagster.postgres.yaml" in dockerfile
