@@ -78,3 +78,39 @@ def test_the_image_installs_what_the_code_location_imports():
         assert path.exists(), rel
     assert 'pip install -e ".[deploy]"' in dockerfile
     assert Path(ROOT / "deploy" / "dagster.postgres.yaml").exists() and "dagster.postgres.yaml" in dockerfile
+
+
+def test_what_the_image_copies_is_enough_to_load_the_code_location(tmp_path):
+    """The image's /opt/dwc, staged from the Dockerfile's COPY lines (no Docker here), imported from
+    outside the checkout: the chains, model specs, contract artifacts and viewer bundle are all found."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    staged = tmp_path / "opt" / "dwc"
+    staged.mkdir(parents=True)
+    # The COPY lines into the work dir (COPY <path> ./<path>); the config files go elsewhere.
+    for src, dst in re.findall(r"^COPY (\S+) \./(\S+)$", (ROOT / "deploy" / "Dockerfile").read_text(), re.M):
+        path, target = ROOT / src, staged / dst
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    env = {**os.environ, "PYTHONPATH": str(staged), "DWC_ENV": "production", "DAGSTER_HOME": str(tmp_path),
+           **{name: str(tmp_path / name.lower()) for name in required_env_vars()}}
+    env.pop("DWC_CHAINS_DIR", None)
+    probe = (
+        "import dwc_pipelines, dwc_pipelines.definitions as d; from dwc_resources.chain import artifact;"
+        "from dwc_resources.xr_tools import XRToolsResource;"
+        f"assert dwc_pipelines.__file__.startswith({str(staged)!r}), dwc_pipelines.__file__;"
+        "jobs = {j.name for j in d.defs.get_repository_def().get_all_jobs()};"
+        "assert {'chain_contract_review_job', 'model_churn_job', 'anchor_job', 'xr_job'} <= jobs, jobs;"
+        "assert artifact('AnchorRegistry')['bytecode'].startswith('0x');"
+        "print(XRToolsResource(scenes_dir='/tmp').bundle())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip().startswith(str(staged))
