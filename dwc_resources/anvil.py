@@ -8,7 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-BINARY = Path(__file__).resolve().parents[1] / "contracts" / "node_modules" / ".bin" / "anvil"
+_MODULES = Path(__file__).resolve().parents[1] / "contracts" / "node_modules"
+# The platform package's binary itself: the npm launcher in .bin is a Node.js script whose child would
+# outlive a kill of the launcher.
+BINARY = next(iter(sorted(_MODULES.glob("@foundry-rs/anvil-*/bin/anvil"))), _MODULES / ".bin" / "anvil")
 # Anvil's first development account: public knowledge, for local nodes only.
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 CHAIN_ID = 31337

@@ -374,3 +374,27 @@ def test_the_proofs_and_certificates_assets_with_their_checks(env, instance):
         instance=instance, raise_on_error=False,
         run_config={"ops": {"chain__certificates": {"config": {"doc_ids": ["nope"]}}}})
     assert not unknown.success
+
+
+def test_the_node_dies_after_the_send_and_the_next_run_settles_the_batch(tmp_path, anvil):
+    """A real RPC failure: Anvil SIGKILLed right after accepting the transaction (whether its state file
+    kept it is up to timing); the run fails with a clear error; with the node back, the next run
+    anchors the batch exactly once, whichever way it went."""
+    url = f"http://127.0.0.1:{anvil['port']}"
+    chain = ChainResource(networks=[NetworkConfig(name="anvil", rpc_url=url, private_key=ANVIL_KEY, retries=1,
+                                                  timeout_s=2, receipt_timeout_s=3)],
+                          deployments_path=str(tmp_path / "deployments.json"))
+    con = warehouse(tmp_path / "w.duckdb", hashes(6))
+    with chain.network("anvil") as net:
+        net.contract("AnchorRegistry")
+        time.sleep(1.5)  # the deployment reaches the state file
+        with pytest.raises(ChainError, match="no answer"):
+            ledger.anchor_pending(con, Faulty(net, "broadcast", "after", action=lambda: anvil["proc"].kill()), "r1",
+                                  log=lambda m: None)
+    anvil["proc"].wait(timeout=10)
+    anvil["proc"] = anvil_node.start(anvil["port"], anvil["state"])
+    with chain.network("anvil") as net:
+        ledger.anchor_pending(con, net, "r2", log=lambda m: None)
+        root = anchored_roots(con)
+        assert len(root) == 1 and net.anchor_of(root[0])[0] > 0
+        assert net.nonce("latest") == 2, "the deployment and one anchor"
