@@ -238,18 +238,32 @@ def _check_chain(res) -> list[Check]:
     return out
 
 
+def _check_xr_tools(res) -> Check:
+    """The viewer bundle is needed; the validator, the optimiser and the browser are optional (reported)."""
+    bundle = res.bundle()  # raises with the fix when missing
+    parts = [f"viewer bundle {os.path.getsize(bundle) // 1024} KiB",
+             f"validator {'installed' if res.validator_missing() is None else 'missing'}",
+             f"gltf-transform {'installed' if res.optimizer() else 'missing'}",
+             f"browser {res.browser_path() or 'missing'}"]
+    missing = res.validator_missing()
+    return Check("xr tools", "OK", f"{res.scenes_dir}: " + ", ".join(parts),
+                 "make install-test installs the validator and gltf-transform (npm ci in xr/); "
+                 "apt-get install chromium for screenshots" if missing or not res.browser_path() else "")
+
+
 CHECKS: dict[str, tuple[str, Callable]] = {
     "warehouse": ("warehouse", _check_warehouse), "instance": ("warehouse", _check_instance),
     "landing": ("landing", _check_landing), "ai": ("ai", _check_ai), "mlflow": ("tracking", _check_tracking),
     "quantum": ("quantum", _check_quantum), "notifications": ("notifications", _check_notifications),
     "model_store": ("model_store", _check_model_store), "blob_store": ("blob_store", _check_blob_store),
-    "mqtt": ("broker", _check_broker), "chain": ("chain", _check_chain),
+    "mqtt": ("broker", _check_broker), "chain": ("chain", _check_chain), "xr tools": ("xr_tools", _check_xr_tools),
 }
 FIXES = {"blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make one: dwc blobs new-key)",
          "ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
          "mlflow": "check DWC_MLFLOW_TRACKING_URI (production) or the .dwc/mlflow folder",
          "quantum": "pip install qiskit-aer (or qiskit-ibm-runtime for ibm_runtime)",
          "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use",
+         "xr tools": "cd xr && npm ci && node build.js (the viewer bundle is committed in xr/dist/)",
          "mqtt": "start Mosquitto with deploy/mosquitto.conf, or point DWC_MQTT_HOST / DWC_MQTT_PORT at the broker "
                  "(make demo starts an embedded one by itself)"}
 

@@ -30,18 +30,22 @@ def test_healthy_deployment_is_all_ok(env, dagster_home):
     from dwc_resources.broker import BrokerResource
 
     require_service("127.0.0.1", 1883, "Mosquitto")
+    from dwc_resources.xr_tools import XRToolsResource
+
     from .test_chain import embedded
 
     with SMTPServer() as smtp:
         res = {**env.resources(), "notifications": NotificationsResource(
             log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port),
-            "broker": BrokerResource(host="127.0.0.1", port=1883), "chain": embedded(env.root)}
+            "broker": BrokerResource(host="127.0.0.1", port=1883), "chain": embedded(env.root),
+            "xr_tools": XRToolsResource(scenes_dir=str(env.root / "xr"))}
         checks = by_component(run_checks(res))
     for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store",
                  "blob_store", "mqtt"):
         assert checks[name].status == "OK", (name, checks[name].detail)
     assert "SMTP 127.0.0.1" in checks["notifications"].detail and "answers 220" in checks["notifications"].detail
     assert checks["chain embedded"].status == "OK" and "not created yet" in checks["chain embedded"].detail
+    assert checks["xr tools"].status == "OK" and "viewer bundle" in checks["xr tools"].detail
     assert exit_code(list(checks.values())) == 0
     from dwc_pipelines.anchoring import ledger
 
