@@ -233,7 +233,7 @@ def demo() -> dict:
 
 def _domain_of_step(step_key: str) -> str:
     head = step_key.split("__")[0]
-    return {"docs": "ingestion", "ai": "enrichment", "gov": "governance"}.get(head, head or "other")
+    return {"docs": "ingestion", "ai": "enrichment", "gov": "governance", "chain": "anchoring"}.get(head, head or "other")
 
 
 def main() -> None:
