@@ -177,6 +177,16 @@ def test_scene_assets_validate_render_and_skip_unchanged_inputs(env, instance, t
     versions = [e.step_materialization_data.materialization.tags.get("dagster/data_version")
                 for r in (first, again) for e in r.get_asset_materialization_events() if e.asset_key == DOCUMENT_MAP]
     assert versions[0] == versions[1] == by["document_map"][6], "same bytes, same data version"
+    # The workflow map is the chains' asset graph, the edge from one chain's memos to the chain they feed included.
+    from dwc_pipelines.chains.assets import chains_dir
+    from dwc_pipelines.chains.spec import load_chains
+
+    specs = {c.name: c for c in load_chains(chains_dir())[0]}
+    expected = sum(len(c.steps) for c in specs.values()) + sum(
+        1 for c in specs.values() if c.select.get("from_chain") for s in specs[c.select["from_chain"]].steps
+        if s.uses == "generate")
+    edges = [n for n in glb_json((tmp_path / "xr" / "workflow_map.glb").read_bytes())["nodes"] if n["name"] == "edges"]
+    assert edges[0]["extras"]["count"] == expected and expected > sum(len(c.steps) for c in specs.values())
     if t.optimizer():
         assert meta["optimized_bytes"].value > 0 and (tmp_path / "xr" / "document_map.optimized.glb").exists()
 

@@ -133,6 +133,11 @@ def cmd_proof(args) -> int:
     with _snapshot() as con:
         content_hash, doc_id = _resolve(con, args.target)
         rows = _proof_rows(con, content_hash, args.network) if content_hash else []
+        if rows and doc_id is None:  # a file: the document of that name, where several have these bytes
+            named = con.execute("SELECT doc_id FROM docs.documents WHERE content_hash = ? AND is_current AND "
+                                "(source_path = ? OR source_path LIKE ?) ORDER BY length(source_path) LIMIT 1",
+                                [content_hash, os.path.basename(args.target), f"%/{os.path.basename(args.target)}"]).fetchall()
+            doc_id = named[0][0] if named else None
     if not rows:
         print(f"dwc proof: no proof for {args.target} (not ingested, or not anchored yet)", file=sys.stderr)
         return 1

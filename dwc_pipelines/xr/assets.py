@@ -106,7 +106,9 @@ def workflow_map(context: dg.AssetExecutionContext, config: SceneConfig, warehou
 
     chains = []
     with warehouse.writer(SCENES_DDL, tables=["xr.scenes"]) as con:
-        for chain in load_chains(chains_dir())[0]:
+        specs = load_chains(chains_dir())[0]
+        by_name = {c.name: c for c in specs}
+        for chain in specs:
             keys = [step_key(chain, "select")] + [step_key(chain, s.name) for s in chain.steps]
             versions = {"select": None, **{s.name: s.version for s in chain.steps}}
             last = {}
@@ -121,6 +123,10 @@ def workflow_map(context: dg.AssetExecutionContext, config: SceneConfig, warehou
                               "failed": failed, "status": scenes.workflow_status(last[key], [last[keys[i - 1]]] if i else [],
                                                                                  failed)})
             edges = [(keys[i].to_user_string(), keys[i + 1].to_user_string()) for i in range(len(keys) - 1)]
+            src = by_name.get(chain.select.get("from_chain"))
+            if src:  # a chain fed by another: its generate steps' documents come back to this selection
+                edges += [(step_key(src, s.name).to_user_string(), keys[0].to_user_string())
+                          for s in src.steps if s.uses == "generate"]
             chains.append({"name": chain.name, "nodes": nodes, "edges": edges})
         data, stats = scenes.workflow_map(chains)
         outcome = publish(con, xr_tools, "workflow_map", data, stats, "DWC workflow map",

@@ -194,9 +194,9 @@ def workflow_map(chains: list[dict]) -> tuple[bytes, Stats]:
                 "failed": node.get("failed")}, root=False))
             items += 1
         g.node(f"chain {chain['name']}", children=children, extras={"label": chain["name"], "steps": len(chain["nodes"])})
-    edges = [(a, b) for c in chains for a, b in c["edges"] if a in where and b in where]
+    edges = sorted({(a, b) for c in chains for a, b in c["edges"] if a in where and b in where})
     if edges:
-        points = np.array([where[k] for e in sorted(edges) for k in e], "f4")
+        points = np.array([where[k] for e in edges for k in e], "f4")
         lines = g.mesh("edges", points, np.arange(len(points), dtype="u2"),
                        g.material((0.8, 0.8, 0.85, 1.0), "edge"), mode=LINES)
         g.node("edges", lines, extras={"count": len(edges)})
