@@ -187,9 +187,9 @@ def _demo_verify(landing: str) -> None:
     proof = os.path.join(dwc_home(), "proofs", sample[0].name + ".proof.json")
     os.makedirs(os.path.dirname(proof), exist_ok=True)
     print(f"\n== on-chain proof of {path} ==")
-    commands.main_verify([path])
+    commands.cmd_verify(argparse.Namespace(file=path, proof=None, network=None, rpc=None))
     commands.cmd_proof(argparse.Namespace(target=path, output=proof, network=None))
-    commands.main_verify([path, "--proof", proof])
+    commands.cmd_verify(argparse.Namespace(file=path, proof=proof, network=None, rpc=None))
     print(f"  dwc verify --proof {proof} {path}   # works without the warehouse\n  dwc trace {path}")
 
 

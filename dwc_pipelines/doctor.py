@@ -241,14 +241,12 @@ def _check_chain(res) -> list[Check]:
 def _check_xr_tools(res) -> Check:
     """The viewer bundle is needed; the validator, the optimiser and the browser are optional (reported)."""
     bundle = res.bundle()  # raises with the fix when missing
-    parts = [f"viewer bundle {os.path.getsize(bundle) // 1024} KiB",
-             f"validator {'installed' if res.validator_missing() is None else 'missing'}",
-             f"gltf-transform {'installed' if res.optimizer() else 'missing'}",
-             f"browser {res.browser_path() or 'missing'}"]
-    missing = res.validator_missing()
+    missing, browser = res.validator_missing(), res.browser_path()
+    parts = [f"viewer bundle {os.path.getsize(bundle) // 1024} KiB", f"validator {'missing' if missing else 'installed'}",
+             f"gltf-transform {'installed' if res.optimizer() else 'missing'}", f"browser {browser or 'missing'}"]
     return Check("xr tools", "OK", f"{res.scenes_dir}: " + ", ".join(parts),
                  "make install-test installs the validator and gltf-transform (npm ci in xr/); "
-                 "apt-get install chromium for screenshots" if missing or not res.browser_path() else "")
+                 "apt-get install chromium for screenshots" if missing or not browser else "")
 
 
 CHECKS: dict[str, tuple[str, Callable]] = {

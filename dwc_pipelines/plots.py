@@ -44,4 +44,9 @@ def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    return f"![{title}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+    return png_markdown(buf.getvalue(), title)
+
+
+def png_markdown(png: bytes, title: str) -> str:
+    """A PNG as a Markdown image the Dagster UI shows inline."""
+    return f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})"

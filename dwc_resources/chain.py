@@ -13,13 +13,13 @@ import json
 import os
 import random
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "contracts" / "artifacts"
 # Chains whose contracts DWC deploys on first use: the embedded one, Anvil/Hardhat defaults.
@@ -97,14 +97,12 @@ class Network:
             raise ChainError(f"{self.name}: the node answers chain id {self.chain_id}, configured {config.chain_id}")
         self.address = account.address if account is not None else None
         self._deployments_path = deployments_path
+        # Deployments are recorded per chain id and genesis: a chain reset since is a new chain.
+        self._key = f"{self.chain_id}:{hex0x(w3.eth.get_block(0)['hash'])}"
         self._contracts = {"AnchorRegistry": self._find("AnchorRegistry", config.registry_address),
                            "DwcCertificate": self._find("DwcCertificate", config.certificate_address)}
 
     # Contracts
-
-    @property
-    def _genesis(self) -> str:
-        return hex0x(self.w3.eth.get_block(0)["hash"])
 
     def _recorded(self) -> dict:
         p = Path(self._deployments_path)
@@ -113,7 +111,7 @@ class Network:
 
     def _find(self, name: str, configured: str | None):
         """The deployed contract, or None: configured address first, then the recorded deployment."""
-        address = configured or self._recorded().get(f"{self.chain_id}:{self._genesis}", {}).get(name)
+        address = configured or self._recorded().get(self._key, {}).get(name)
         if address and len(self.w3.eth.get_code(address)) == 0:
             if configured:
                 raise ChainError(f"{self.name}: no contract at the configured {name} address {address}")
@@ -144,9 +142,8 @@ class Network:
         receipt = self.wait(hex0x(signed.hash), self.config.receipt_timeout_s)
         if receipt is None or receipt["status"] != 1:
             raise ChainError(f"{self.name}: deploying {name} failed ({receipt and receipt['status']})")
-        key = f"{self.chain_id}:{self._genesis}"
         recorded = self._recorded()
-        recorded.setdefault(key, {})[name] = receipt["contractAddress"]
+        recorded.setdefault(self._key, {})[name] = receipt["contractAddress"]
         p = Path(self._deployments_path)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(".tmp")
@@ -272,8 +269,6 @@ class ChainResource(dg.ConfigurableResource):
     networks: list[NetworkConfig] = Field(description="The chains DWC anchors on")
     deployments_path: str = Field(description="JSON record of the contracts DWC deployed, by chain id and genesis")
 
-    _w3_cache: dict = PrivateAttr(default_factory=dict)
-
     @classmethod
     def local(cls) -> "ChainResource":
         from .warehouse import dwc_home
@@ -298,7 +293,7 @@ class ChainResource(dg.ConfigurableResource):
             from . import evm
 
             state = config.state_path or os.path.join(os.path.dirname(self.deployments_path), f"{name}.sqlite")
-            lock = evm.writer_lock(state) if not read_only else _nothing()
+            lock = evm.writer_lock(state) if not read_only else nullcontext()
             with lock:
                 w3, kv = evm.embedded_web3(state, read_only=read_only)
                 try:
@@ -345,11 +340,6 @@ def _revert_reason(call, exc) -> str | None:
                 hint = {"NotOwner": " (the signer is not the account that deployed this contract)"}.get(item["name"], "")
                 return item["name"] + hint
     return None
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 def _account(config: NetworkConfig, default_key: str | None = None):

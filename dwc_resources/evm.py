@@ -20,8 +20,14 @@ from contextlib import contextmanager
 DEV_KEY = "0x" + "00" * 31 + "01"
 
 
-class SqliteKV:
-    """bytes -> bytes on SQLite, in the shape py-evm's DatabaseAPI expects."""
+def _base_db():
+    from eth.db.backends.base import BaseDB
+
+    return BaseDB
+
+
+class SqliteKV(_base_db()):
+    """bytes -> bytes on SQLite: py-evm's key-value interface (BaseDB adds exists, get, set, delete)."""
 
     def __init__(self, path: str, read_only: bool = False):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -46,29 +52,8 @@ class SqliteKV:
         if self.con.execute("DELETE FROM kv WHERE k = ?", (key,)).rowcount == 0:
             raise KeyError(key)
 
-    def __contains__(self, key: bytes) -> bool:
-        return self.con.execute("SELECT 1 FROM kv WHERE k = ?", (key,)).fetchone() is not None
-
     def _exists(self, key: bytes) -> bool:
-        return key in self
-
-    def exists(self, key: bytes) -> bool:
-        return key in self
-
-    def get(self, key: bytes, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self[key] = value
-
-    def delete(self, key: bytes) -> None:
-        try:
-            del self[key]
-        except KeyError:
-            pass
+        return self.con.execute("SELECT 1 FROM kv WHERE k = ?", (key,)).fetchone() is not None
 
     def commit(self) -> None:
         self.con.commit()

@@ -11,7 +11,8 @@ import json
 from dwc_resources.chain import hex0x
 from dwc_resources.duck import transaction
 
-from .ledger import send_once, utcnow
+from ..shared import utcnow
+from .ledger import _set_tx, send_once
 
 
 def request(con, network: str, chain_id: int, content_hash: str, doc_id: str | None, requested_by: str,
@@ -42,13 +43,11 @@ def mint(con, net, content_hash: str, run_id: str, to: str | None = None, log=pr
         return {"status": "ok", "token_id": token_id, "network": net.name}
     metadata = json.dumps({"doc_id": doc_id, "batch_id": batch_id, "network": net.name, "chain_id": net.chain_id},
                           sort_keys=True, separators=(",", ":"))
-    net.contract("DwcCertificate")  # deployed first where allowed, so its nonce comes before ours
-
     def done():
         tid = net.token_of(content_hash)
         return {"status": 1, "tx_hash": None, "blockNumber": None} if tid else None
 
-    receipt = send_once(con, net, f"certify:{net.name}:{content_hash}", "certify",
+    receipt = send_once(con, net, f"certify:{net.name}:{content_hash}", "certify", "DwcCertificate",
                         lambda nonce: net.sign_certify(to, content_hash, root, metadata, nonce), done, run_id, log)
     if receipt is None:
         return {"status": "pending", "error": "transaction pending; the next run settles it"}
@@ -57,16 +56,14 @@ def mint(con, net, content_hash: str, run_id: str, to: str | None = None, log=pr
         return {"status": "failed", "error": f"the certificate contract reverted (tx {hex0x(receipt['transactionHash'])})"}
     cert = net.contract("DwcCertificate", deploy=False)
     owner = cert.functions.ownerOf(token_id).call()
-    tx_hash = receipt.get("tx_hash") if "transactionHash" not in receipt else hex0x(receipt["transactionHash"])
+    tx_hash = hex0x(receipt["transactionHash"]) if "transactionHash" in receipt else None  # None: minted elsewhere
     with transaction(con):
         con.execute("""UPDATE chain.certificates SET status = 'minted', token_id = ?, owner_address = ?, contract = ?,
                        tx_hash = coalesce(?, tx_hash), block_number = coalesce(?, block_number), minted_at = ?
                        WHERE content_hash = ? AND network = ?""",
                     [token_id, owner, cert.address, tx_hash, receipt.get("blockNumber"), utcnow(), content_hash, net.name])
         if tx_hash:
-            con.execute("UPDATE chain.transactions SET status = 'mined', block_number = ?, gas_used = ?, updated_at = ? "
-                        "WHERE tx_hash = ? AND network = ?",
-                        [receipt.get("blockNumber"), receipt.get("gasUsed"), utcnow(), tx_hash, net.name])
+            _set_tx(con, tx_hash, net.name, "mined", receipt.get("blockNumber"), receipt.get("gasUsed"))
     log(f"{net.name}: certificate #{token_id} for {content_hash[:16]}… minted to {owner}")
     return {"status": "ok", "token_id": token_id, "network": net.name, "tx_hash": tx_hash}
 

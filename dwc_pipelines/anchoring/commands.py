@@ -213,16 +213,6 @@ def cmd_chain_deploy(args) -> int:
     return 0
 
 
-def main_verify(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="dwc verify")
-    sub = parser.add_subparsers()
-    register(sub)
-    args = parser.parse_args(["verify", *argv])
-    return args.func(args)
-
-
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check a file against its on-chain proof (from the warehouse, or --proof FILE)")
     p.add_argument("file")

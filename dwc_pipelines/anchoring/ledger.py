@@ -25,15 +25,12 @@ from typing import Callable
 import pyarrow as pa
 
 from dwc_resources.chain import hex0x as _0x
-from dwc_resources.duck import transaction
+from dwc_resources.duck import insert_arrow, transaction
 
+from ..shared import utcnow
 from . import merkle
 
 TREE = "sha256; leaf = H(0x00 || content_hash); node = H(0x01 || left || right); leaves sorted, distinct; odd node promoted"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _ts(epoch: int) -> datetime:
@@ -80,11 +77,9 @@ def plan(con, network: str, chain_id: int, max_batch: int, run_id: str, log=prin
             con.execute("INSERT INTO chain.batches (batch_id, network, chain_id, root, document_count, manifest, "
                         "manifest_hash, status, planned_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
                         [bid, network, chain_id, tree.root, len(tree.leaves), body, digest, utcnow(), run_id])
-            members = pa.table({"batch_id": [bid] * len(tree.leaves), "network": [network] * len(tree.leaves),
-                                "content_hash": tree.leaves, "leaf_index": list(range(len(tree.leaves)))})
-            con.register("_members", members)
-            con.execute("INSERT INTO chain.batch_members SELECT * FROM _members")
-            con.unregister("_members")
+            insert_arrow(con, "chain.batch_members", pa.table({
+                "batch_id": [bid] * len(tree.leaves), "network": [network] * len(tree.leaves),
+                "content_hash": tree.leaves, "leaf_index": list(range(len(tree.leaves)))}))
         ids.append(bid)
         log(f"{network}: planned batch {bid[:12]} of {len(tree.leaves)} documents, root {tree.root[:16]}…")
     return ids
@@ -110,11 +105,11 @@ def _next_nonce(con, net) -> int:
     return max(net.nonce("pending"), -1 if held is None else int(held) + 1)
 
 
-def send_once(con, net, intent_id: str, kind: str, sign: Callable[[int], object], done: Callable[[], object],
-              run_id: str, log=print) -> dict | None:
-    """Make the effect of `sign(nonce)`'s transaction happen once. `done()` reports the effect when the
-    chain already has it (by any transaction). Returns the receipt (or {"tx_hash": ...} when the effect
-    came from elsewhere), or None while the transaction is still pending."""
+def send_once(con, net, intent_id: str, kind: str, contract: str, sign: Callable[[int], object],
+              done: Callable[[], object], run_id: str, log=print) -> dict | None:
+    """Make the effect of `sign(nonce)`'s transaction to `contract` happen once. `done()` reports the effect
+    when the chain already has it (by any transaction). Returns the receipt (or {"tx_hash": ...} when the
+    effect came from elsewhere), or None while the transaction is still pending."""
     prior = _latest_tx(con, intent_id, net.name)
     if prior is not None:
         tx_hash, nonce, raw, status = prior
@@ -138,6 +133,7 @@ def send_once(con, net, intent_id: str, kind: str, sign: Callable[[int], object]
         effect = done()
         if effect:
             return effect
+    net.contract(contract)  # deployed first where allowed, so the deployment's nonce comes before ours
     signed = sign(_next_nonce(con, net))
     now = utcnow()
     with transaction(con):
@@ -165,9 +161,8 @@ def anchor_batch(con, net, batch_id: str, run_id: str, log=print) -> dict:
         block, _, _ = net.anchor_of(root)
         return {"tx_hash": net.anchor_tx_of(root, block), "status": 1, "blockNumber": block} if block else None
 
-    net.contract("AnchorRegistry")  # deployed first where allowed, so its nonce comes before ours
-    receipt = send_once(con, net, f"anchor:{bid}", "anchor", lambda nonce: net.sign_anchor(root, count, digest, nonce),
-                        done, run_id, log)
+    receipt = send_once(con, net, f"anchor:{bid}", "anchor", "AnchorRegistry",
+                        lambda nonce: net.sign_anchor(root, count, digest, nonce), done, run_id, log)
     if receipt is None:
         log(f"{net.name}: batch {bid[:12]} is still pending; the next run settles it")
         return {"batch_id": bid, "status": "pending"}
@@ -196,9 +191,7 @@ def anchor_batch(con, net, batch_id: str, run_id: str, log=print) -> dict:
     })
     with transaction(con):
         con.execute("DELETE FROM chain.proofs WHERE batch_id = ? AND network = ?", [bid, net.name])
-        con.register("_proofs", rows)
-        con.execute("INSERT INTO chain.proofs SELECT * FROM _proofs")
-        con.unregister("_proofs")
+        insert_arrow(con, "chain.proofs", rows)
         con.execute("""UPDATE chain.batches SET status = 'anchored', contract = ?, tx_hash = ?, block_number = ?,
                        block_timestamp = ?, gas_used = ?, anchored_at = ? WHERE batch_id = ? AND network = ?""",
                     [contract, tx_hash, block, when, receipt.get("gasUsed"), now, bid, net.name])

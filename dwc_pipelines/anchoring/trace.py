@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..governance.purge import _q
+
 _KEYS = ("content_hash", "doc_id")
 _SKIP = {"docs.documents", "docs._staging", "docs._listing"}
 
@@ -19,10 +21,6 @@ def columns(con) -> dict[str, set[str]]:
                ORDER BY 1, 2, ordinal_position""").fetchall():
         out.setdefault(f"{schema}.{table}", set()).add(col)
     return out
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def find(con, file_hash: str | None, doc_id: str | None) -> tuple[list[str], list[tuple]]:

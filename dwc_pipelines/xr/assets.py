@@ -1,6 +1,5 @@
 import hashlib
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +14,7 @@ from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import WAREHOUSE_POOL, markdown_table, utcnow
 from . import scenes, sessions
 from .publish import SCENES_DDL, publish
 
@@ -153,10 +152,11 @@ def session_events(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     """XR session events (JSON lines) from the XR events landing, validated; bad lines quarantined with a reason."""
     root = Path(landing.effective_xr_events_path())
     files = sorted(p for p in root.rglob("*.jsonl") if p.is_file()) if root.is_dir() else []
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utcnow()
     loaded = quarantined = duplicates = skipped = 0
     with warehouse.writer(f"{DOCS_DDL};{sessions.DDL}", tables=["xr.session_events", "xr.events_quarantine",
                                                                 "xr.event_files"]) as con:
+        known = dict(con.execute("SELECT event_id, source_file FROM xr.session_events").fetchall())
         for path in files:
             rel = path.relative_to(root).as_posix()
             data = path.read_bytes()
@@ -171,13 +171,13 @@ def session_events(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                 con.execute("DELETE FROM xr.session_events WHERE source_file = ?", [rel])
                 con.execute("DELETE FROM xr.events_quarantine WHERE source_file = ?", [rel])
                 con.execute("DELETE FROM xr.event_files WHERE source_file = ?", [rel])
-                known = {r[0] for r in con.execute("SELECT event_id FROM xr.session_events").fetchall()}
+                known = {e: f for e, f in known.items() if f != rel}
                 rows = []
                 for line, e in events:
                     if e["event_id"] in known:
                         duplicates += 1
                         continue
-                    known.add(e["event_id"])
+                    known[e["event_id"]] = rel
                     rows.append((e["event_id"], e["session_id"], e["ts"], e["type"], e["scene"], e["target"], e["device"],
                                  e["user_id"], e["gesture"], e["duration_ms"], rel, line, now, context.run.run_id))
                 if rows:

@@ -133,9 +133,10 @@ class GLB:
             doc["extensionsRequired"] = sorted(self.required)
         while len(self.bin) % 4:
             self.bin.append(0)
-        doc["buffers"] = [{"byteLength": len(self.bin)}] if self.bin else []
-        if not self.bin:
-            doc.pop("buffers")
+        if self.bin:
+            doc["buffers"] = [{"byteLength": len(self.bin)}]
+        else:
+            del doc["buffers"]
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         text += b" " * (-len(text) % 4)
         chunks = struct.pack("<II", len(text), 0x4E4F534A) + text

@@ -3,18 +3,17 @@ optimised copy, the viewer page, a screenshot, and its row in `xr.scenes`."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 
 from dwc_resources.duck import transaction
 
-from ..shared import markdown_table
-from .viewer import write_page
+from ..plots import png_markdown
+from ..shared import markdown_table, utcnow
+from .viewer import write_if_changed, write_page
 
 SCENES_DDL = """
 CREATE SCHEMA IF NOT EXISTS xr;
@@ -54,10 +53,6 @@ def nonblank(png: str) -> bool:
     return int((np.abs(middle - middle[0, 0]).sum(axis=2) > 30).sum()) > 50
 
 
-def _image(png: str, title: str) -> str:
-    return f"![{title}](data:image/png;base64,{base64.b64encode(Path(png).read_bytes()).decode()})"
-
-
 def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: str, run_id: str,
             screenshot: bool = True, log=print) -> dict:
     os.makedirs(tools.scenes_dir, exist_ok=True)
@@ -66,24 +61,20 @@ def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: st
     prior = con.execute("SELECT * FROM xr.scenes WHERE scene = ?", [scene]).fetchall()
     names = [d[0] for d in con.description] if prior else []
     prior = dict(zip(names, prior[0])) if prior else None
-    unchanged = prior is not None and prior["sha256"] == sha and os.path.exists(glb) and \
-        hashlib.sha256(Path(glb).read_bytes()).hexdigest() == sha
+    written = write_if_changed(glb, data)
+    unchanged = prior is not None and prior["sha256"] == sha and not written
+    messages = []
     if unchanged:
         log(f"{scene}: inputs unchanged, {glb} is byte-identical ({sha[:12]}); nothing rebuilt")
         row = prior
     else:
-        tmp = glb + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, glb)
         row = {"scene": scene, "path": glb, "sha256": sha, "size_bytes": len(data), "items": stats.items,
                "nodes": stats.nodes, "meshes": stats.meshes, "instanced": stats.instanced,
                "bytes_per_item": round(stats.bytes_per_item, 2), "validator": None, "validator_errors": None,
                "validator_warnings": None, "validator_infos": None, "optimized_bytes": None, "screenshot_path": None,
                "screenshot_nonblank": None, "viewer_path": None,
-               "built_at": datetime.now(timezone.utc).replace(tzinfo=None), "run_id": run_id}
+               "built_at": utcnow(), "run_id": run_id}
         missing = tools.validator_missing()
-        messages = []
         if missing:
             row["validator"] = f"not run: {missing}"
         else:
@@ -112,7 +103,6 @@ def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: st
             cols = [c[0] for c in con.execute("SELECT * FROM xr.scenes LIMIT 0").description]
             con.execute(f"INSERT INTO xr.scenes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                         [row[c] for c in cols])
-        row["_messages"] = messages
     meta = {
         "path": dg.MetadataValue.path(row["path"]), "viewer": dg.MetadataValue.path(row["viewer_path"] or ""),
         "sha256": row["sha256"], "size_bytes": row["size_bytes"], "items": row["items"], "gltf_nodes": row["nodes"],
@@ -122,9 +112,9 @@ def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: st
     for key in ("validator_errors", "validator_warnings", "validator_infos", "optimized_bytes"):
         if row[key] is not None:
             meta[key] = int(row[key])
-    if row.get("_messages"):
-        meta["validator_messages"] = dg.MetadataValue.md(markdown_table(["message"], [(m,) for m in row["_messages"]], 160))
+    if messages:
+        meta["validator_messages"] = dg.MetadataValue.md(markdown_table(["message"], [(m,) for m in messages], 160))
     if row["screenshot_path"] and os.path.exists(row["screenshot_path"]):
-        meta["screenshot"] = dg.MetadataValue.md(_image(row["screenshot_path"], title))
+        meta["screenshot"] = dg.MetadataValue.md(png_markdown(Path(row["screenshot_path"]).read_bytes(), title))
         meta["screenshot_nonblank"] = bool(row["screenshot_nonblank"])
     return {"sha256": row["sha256"], "metadata": meta, "row": row}

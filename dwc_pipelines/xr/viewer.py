@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import os
-import shutil
 from pathlib import Path
 
 BUNDLE_NAME = "dwc-viewer.js"
@@ -43,20 +42,24 @@ DWCViewer.start(document.getElementById("scene"), "{glb}", {title_js});
 """
 
 
+def write_if_changed(path: str | Path, data: bytes) -> bool:
+    """Replace `path` atomically with `data` unless it holds exactly that already; True when written."""
+    path = Path(path)
+    if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
 def write_page(glb_path: str, title: str, subtitle: str, bundle: str) -> str:
     """`<scene>.html` beside `<scene>.glb`, and the bundle beside both; returns the page's path."""
     glb = Path(glb_path)
-    target = glb.parent / BUNDLE_NAME
-    if not target.exists() or target.stat().st_size != os.path.getsize(bundle) or target.read_bytes() != Path(bundle).read_bytes():
-        tmp = target.with_suffix(".tmp")
-        shutil.copyfile(bundle, tmp)
-        os.replace(tmp, target)
+    write_if_changed(glb.parent / BUNDLE_NAME, Path(bundle).read_bytes())
     page = glb.with_suffix(".html")
     text = PAGE.format(title=html.escape(title), subtitle=html.escape(subtitle), bundle=BUNDLE_NAME,
                        glb=base64.b64encode(glb.read_bytes()).decode("ascii"),
                        title_js='"' + title.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\u003c") + '"')
-    if not page.exists() or page.read_text(encoding="utf-8") != text:
-        tmp = page.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, page)
+    write_if_changed(page, text.encode("utf-8"))
     return str(page)
