@@ -1,9 +1,19 @@
-"""One module per external system, each a dg.ConfigurableResource (plain helpers beside them)."""
+"""One module per external system, each a dg.ConfigurableResource (plain helpers beside them).
 
-from .ai import AIResource, LocalAIResource
-from .blobs import BlobStoreResource
-from .landing import LandingZoneResource
-from .llm import LLMResource
-from .warehouse import WarehouseResource
+The resource classes load on first use, so plain helpers (`dwc_resources.pii`, `.cas`, `.duck`)
+import without Dagster: ingestion workers use them and start faster.
+"""
 
-__all__ = ["AIResource", "BlobStoreResource", "LandingZoneResource", "LLMResource", "LocalAIResource", "WarehouseResource"]
+import importlib
+
+_EXPORTS = {
+    "AIResource": ".ai", "LocalAIResource": ".ai", "BlobStoreResource": ".blobs", "LandingZoneResource": ".landing",
+    "LLMResource": ".llm", "WarehouseResource": ".warehouse",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

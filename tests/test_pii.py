@@ -1,5 +1,7 @@
 """Personal-data detection, validation and masking: pure logic."""
 
+import hashlib
+
 import pytest
 
 from dwc_resources import pii
@@ -89,6 +91,37 @@ def test_blob_store_seals_with_aes_gcm_and_rotates_keys(tmp_path):
     assert [only_new.get(h) for h in hashes] == [small, large] and only_new.key_census() == {"new": 2}
     with pytest.raises(LookupError, match="not configured"):
         ContentStore(tmp_path, keyring=old).get(hashes[0])
+
+
+def test_a_store_of_the_earlier_layout_is_migrated_with_every_blob(tmp_path):
+    """Stores written before the rowid layout (a WITHOUT ROWID table, with and without the key
+    column) open with every blob, sealed or not, and take new blobs afterwards."""
+    import sqlite3
+
+    ring = Keyring.parse(Keyring.new_key("k1"))
+    for with_kid in (False, True):
+        root = tmp_path / f"kid-{with_kid}"
+        root.mkdir()
+        db = sqlite3.connect(root / "small.sqlite")
+        db.execute("CREATE TABLE blobs (content_hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
+        plain = [f"blob {i}".encode() for i in range(20)]
+        db.executemany("INSERT INTO blobs VALUES (?, ?)", [(hashlib.sha256(b).hexdigest(), b) for b in plain])
+        if with_kid:
+            db.execute("ALTER TABLE blobs ADD COLUMN key_id TEXT")
+            sealed = b"sealed blob"
+            h = hashlib.sha256(sealed).hexdigest()
+            kid, data = ring.seal(h, sealed)
+            db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (h, data, kid))
+            plain.append(sealed)
+        db.commit()
+        db.close()
+        store = ContentStore(root, keyring=ring)
+        assert [store.get(hashlib.sha256(b).hexdigest()) for b in plain] == plain
+        layout = store._conn().execute("SELECT sql FROM sqlite_master WHERE name = 'blobs'").fetchone()[0]
+        assert "WITHOUT ROWID" not in layout.upper()
+        new = store.put_many([b"after the migration"])[0]
+        assert store.get(new) == b"after the migration"
+        store.close()
 
 
 def test_a_tampered_or_swapped_blob_does_not_open(tmp_path):

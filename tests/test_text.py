@@ -77,21 +77,112 @@ def test_minhash_estimates_are_unbiased_and_tight():
     assert 0.04 < sum(sims) / len(sims) < 0.16
 
 
-def test_minhash_signatures_equal_the_plain_modulo_definition():
-    """The fast Mersenne reduction gives the same signatures as (a*h + b) mod p, so signatures
-    stored by earlier versions stay comparable."""
+def _oph_reference(words: list[str]) -> list[int]:
+    """One-permutation hashing with densification, written out plainly, one shingle at a time."""
+    import zlib
+
+    from dwc_pipelines.ingestion import similarity as S
+
+    m64 = (1 << 64) - 1
+
+    def mix(x):
+        x = (x + 0x9E3779B97F4A7C15) & m64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m64
+        return x ^ (x >> 31)
+
+    words = words or [""]
+    hs = [zlib.crc32(w.encode()) for w in words]
+    shingles = [hs[i:i + S.SHINGLE] for i in range(max(len(hs) - S.SHINGLE + 1, 1))]
+    bins = [None] * S.NUM_PERM
+    for sh in shingles:
+        poly = 0
+        for h in sh:
+            poly = (poly * 1_000_003 + h) & 0xFFFFFFFF
+        z = mix(poly)
+        b, v = z >> 58, z & 0xFFFFFFFF
+        bins[b] = v if bins[b] is None else min(bins[b], v)
+    return [v if v is not None else next(bins[int(k)] for k in S._PROBES[j] if bins[int(k)] is not None)
+            for j, v in enumerate(bins)]
+
+
+def test_minhash_is_one_permutation_hashing_with_densification():
+    """The vectorised batch gives, for every document, what the plain definition gives: short
+    documents (fewer words than a shingle, none at all) and batches mixing them included."""
+    import random
+
     import numpy as np
 
     from dwc_pipelines.ingestion import similarity as S
 
-    rnd = np.random.default_rng(3)
-    for n in (1, 2, 17, 400):
-        hashes = rnd.integers(0, 2**32, size=n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            expected = (((hashes[:, None] * S._A + S._B) % S._PRIME) & S._MASK32).min(axis=0)
-        words = [f"w{i}" for i in range(n + S.SHINGLE - 1)]
-        assert np.array_equal(S._signature(hashes), expected)
-    assert len(minhash(" ".join(words))) == S.NUM_PERM
+    rnd = random.Random(11)
+    vocab = [f"w{i}" for i in range(300)] + ["", "straße", "日本"]
+    docs = [[rnd.choice(vocab) for _ in range(n)] for n in (0, 1, 3, 4, 5, 6, 17, 63, 400)]
+    docs += [[rnd.choice(vocab) for _ in range(rnd.randint(0, 40))] for _ in range(50)]
+    batch = S.minhashes(docs)
+    assert batch.shape == (len(docs), S.NUM_PERM) and batch.dtype == np.uint64
+    for words, sig in zip(docs, batch):
+        assert sig.tolist() == _oph_reference(words)
+        assert np.array_equal(minhash(words=words), sig)
+    assert len(minhash(" ".join(vocab))) == S.NUM_PERM
+
+
+def _normalize_reference(text: str) -> str:
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]", "", text)
+    text = re.sub(r"[ \t\u00a0\u2000-\u200a\u3000]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _language_reference(words: list[str]) -> str:
+    from collections import Counter
+
+    from dwc_pipelines.ingestion.text import _STOPWORDS
+
+    words = words[:400]
+    if not words:
+        return "und"
+    counts = Counter(words)
+    best, best_hits = "und", 0
+    for lang, stops in _STOPWORDS.items():
+        hits = sum(counts[w] for w in frozenset(stops.split()) if w in counts)
+        if hits > best_hits:
+            best, best_hits = lang, hits
+    return "und" if best_hits < 3 or best_hits / len(words) < 0.05 else best
+
+
+def test_text_fast_paths_equal_their_plain_definitions():
+    """normalize_text, words_of, token_count and the stop-word vote skip work on common text;
+    on random hostile text they still give what the plain definitions give."""
+    import random
+    import re
+
+    from dwc_pipelines.ingestion.text import _STOPWORDS, detect_language, token_count, tokens, words_of
+
+    rnd = random.Random(42)
+    alphabet = (list("abcXYZ019_ .,;:!?-'\"") + [" ", " ", "  ", "\t", "\n", "\n\n\n", "\r\n", "\r", "\x00",
+                "\x07", "\x0b", "\x1c", "\x7f", "\u00a0", "\u2003", "\u3000", "\u200b", "\ufeff", "e\u0301", "é",
+                "ß", "İ", "\u212a", "日本", "ж", "١٢", "😀", "\u0915\u093e"])
+    stopwords = " ".join(_STOPWORDS.values()).split()
+    for _ in range(3000):
+        pieces = [rnd.choice(alphabet) if rnd.random() < 0.6 else rnd.choice(stopwords) for _ in range(rnd.randint(0, 60))]
+        raw = "".join(pieces) if rnd.random() < 0.5 else " ".join(pieces)
+        if rnd.random() < 0.3:
+            raw = raw.encode("ascii", "ignore").decode()
+        text = normalize_text(raw)
+        assert text == _normalize_reference(raw), repr(raw)
+        words = words_of(text)
+        assert words == re.findall(r"\w+", text.lower()), repr(text)
+        assert token_count(text, words) == token_count(text) == len(tokens(text)), repr(text)
+        assert detect_language(text, words) == (_language_reference(words) if text[:6000].isascii()
+                                                 else detect_language(text, words)), repr(text)
+    prose = "the cat and the dog went to the park with the children of the town " * 3
+    assert detect_language(prose, words_of(prose)) == _language_reference(words_of(prose)) == "en"
 
 
 def test_hostile_names_are_flagged_and_escaped(tmp_path):

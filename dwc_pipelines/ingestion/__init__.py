@@ -1,19 +1,16 @@
-"""Document ingestion: landing zone -> documents, quarantine, chunks, near-duplicates."""
+"""Document ingestion: landing zone -> documents, quarantine, chunks, near-duplicates.
 
-import dagster as dg
+The Dagster definitions load on first use (`ingestion.defs`): extraction workers import only
+the plain-Python modules they run, so a worker starts in a fraction of the time.
+"""
 
-from .assets import chunks, landing_documents, near_duplicates
-from .checks import accepted_documents_have_text, documents_unique_versions, quarantine_reasons_present
+_LAZY = {"defs", "ingest_job", "landing_documents", "chunks", "near_duplicates", "documents_unique_versions",
+         "accepted_documents_have_text", "quarantine_reasons_present"}
 
-ingest_job = dg.define_asset_job(
-    "ingest_job",
-    selection=dg.AssetSelection.groups("ingestion"),
-    description="Ingest the landing zone and derive chunks and near-duplicates.",
-    tags={"dwc/landing": "ingest"},
-)
 
-defs = dg.Definitions(
-    assets=[landing_documents, chunks, near_duplicates],
-    asset_checks=[documents_unique_versions, accepted_documents_have_text, quarantine_reasons_present],
-    jobs=[ingest_job],
-)
+def __getattr__(name: str):
+    if name not in _LAZY:  # submodules and anything else: the normal import machinery
+        raise AttributeError(name)
+    from . import definitions
+
+    return getattr(definitions, name)

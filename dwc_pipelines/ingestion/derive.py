@@ -7,7 +7,9 @@ import pyarrow as pa
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
 from .chunking import CHUNKER_VERSION, chunk_text
-from .similarity import BANDS, NUM_PERM, ROWS
+from .schema import PII_SPANS
+from .similarity import BANDS, NUM_PERM, ROWS, SCHEME, minhashes
+from .text import words_of
 
 _CHUNK_SCHEMA = pa.schema([
     ("chunk_id", pa.string()), ("doc_id", pa.string()), ("version", pa.int32()), ("content_hash", pa.string()),
@@ -47,7 +49,10 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
           AND NOT EXISTS (SELECT 1 FROM docs.chunks c
                           WHERE c.doc_id = d.doc_id AND c.version = d.version AND c.chunker = ?)"""
     total = con.execute(f"SELECT count(*) {pending_sql}", [chunker]).fetchall()[0][0]
-    added = done = 0
+    added = whole = _single_window_chunks(con, pending_sql, chunker, run_id, max_tokens, overlap)
+    if whole:
+        log(f"chunked {whole:,}/{total:,} documents that fit one window, in SQL")
+    done = whole
     sql = f"SELECT d.doc_id, d.version, d.content_hash, d.text, d.pii {pending_sql}"
     for docs in stream_rows(con, sql, [chunker], batch_size=batch_docs):
         cols: dict[str, list] = {name: [] for name in _CHUNK_SCHEMA.names}
@@ -66,13 +71,41 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
         done += len(docs)
         if (done // batch_docs) % 20 == 0:
             log(f"chunked {done:,}/{total:,} documents")
-    return {"documents_chunked": total, "chunks_added": added, "chunks_removed": removed, "chunker": chunker}
+    return {"documents_chunked": total, "single_window_documents": whole, "chunks_added": added,
+            "chunks_removed": removed, "chunker": chunker}
+
+
+def _single_window_chunks(con, pending_sql: str, chunker: str, run_id: str, max_tokens: int, overlap: int) -> int:
+    """Chunks of pending documents whose text fits one window, written by SQL: the text is
+    stripped at ingestion, so its only chunk is all of it (characters 0 to its length, tokens 0
+    to token_count), with the id chunk_text gives it. Committed in 16 slices by doc_id, so no
+    transaction holds the whole corpus. Documents without a token count (governance rewrote
+    their text) are left to chunk_text."""
+    added = 0
+    for digit in "0123456789abcdef":
+        with transaction(con):
+            added += con.execute(
+                f"""INSERT INTO docs.chunks BY NAME
+                SELECT left(sha256(concat_ws(':', ?, d.content_hash, ?, ?, 0, length(d.text))), 32) AS chunk_id,
+                       d.doc_id, d.version, d.content_hash, 0 AS chunk_index, 0 AS token_start,
+                       d.token_count AS token_end, 0 AS char_start, length(d.text) AS char_end,
+                       d.token_count AS n_tokens, d.text, ? AS chunker, ? AS run_id,
+                       CASE WHEN d.pii IS NULL THEN []::{PII_SPANS} ELSE list_transform(
+                           list_filter(d.pii, lambda s: s."end" > 0 AND s.start < length(d.text)),
+                           lambda s: struct_pack(start := greatest(s.start, 0), "end" := least(s."end", length(d.text)),
+                                                 type := s.type, confidence := s.confidence, detector := s.detector))
+                       END AS pii
+                {pending_sql} AND d.token_count BETWEEN 1 AND ? AND starts_with(d.doc_id, ?)""",
+                [CHUNKER_VERSION, max_tokens, overlap, chunker, run_id, chunker, max_tokens, digit],
+            ).fetchall()[0][0]
+    return added
 
 
 def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:
     """MinHash LSH in SQL: documents sharing a band are candidates; a candidate pair whose
     estimated Jaccard similarity reaches the threshold is a near-duplicate. Each document
     keeps its nearest twin. Exact byte duplicates are excluded (see duplicate_of)."""
+    resigned = _resign_if_scheme_changed(con)
     with transaction(con):
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _bands AS
@@ -107,4 +140,29 @@ def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:
             [threshold, threshold, run_id],
         ).fetchall()[0][0]
         candidates = con.execute("SELECT count(*) FROM _pairs").fetchall()[0][0]
-    return {"near_duplicate_documents": n, "candidate_pairs": candidates, "threshold": threshold}
+    return {"near_duplicate_documents": n, "candidate_pairs": candidates, "threshold": threshold,
+            "signatures_recomputed": resigned}
+
+
+def _resign_if_scheme_changed(con, batch_docs: int = 2000) -> int:
+    """Signatures of another MinHash scheme (a warehouse from an earlier version) are not
+    comparable with this one's: recompute those of current documents from their stored text,
+    once, then record the scheme. Returns the number recomputed."""
+    row = con.execute("SELECT value FROM docs._settings WHERE key = 'minhash_scheme'").fetchall()
+    if row and row[0][0] == SCHEME:
+        return 0
+    n = 0
+    with transaction(con):
+        for docs in stream_rows(con, """SELECT doc_id, version, text FROM docs.documents
+                                        WHERE is_current AND status = 'active' AND minhash IS NOT NULL""",
+                                batch_size=batch_docs):
+            sigs = minhashes([words_of(text or "") for _, _, text in docs])
+            con.register("_resigned", pa.table({
+                "doc_id": [d[0] for d in docs], "version": pa.array([d[1] for d in docs], pa.int32()),
+                "minhash": pa.array(list(sigs), pa.list_(pa.uint64()))}))
+            con.execute("""UPDATE docs.documents d SET minhash = r.minhash FROM _resigned r
+                           WHERE d.doc_id = r.doc_id AND d.version = r.version""")
+            con.unregister("_resigned")
+            n += len(docs)
+        con.execute("INSERT OR REPLACE INTO docs._settings VALUES ('minhash_scheme', ?)", [SCHEME])
+    return n

@@ -195,9 +195,12 @@ def _markdown(text: str) -> Extracted:
     if not title:
         h = re.search(r"^#\s+(.+)$", text, re.M)
         title = h.group(1).strip() if h else None
-    body = _MD_LINK.sub(r"\1", text)
+    # The link and emphasis patterns cannot open with a fixed character, so Python's regex engine
+    # tries them at every position: skip them when their opening characters are absent.
+    body = _MD_LINK.sub(r"\1", text) if "[" in text else text
     body = _MD_SYNTAX.sub("", body)
-    body = _MD_EMPH.sub(r"\2", body)
+    if "*" in body or "_" in body or "`" in body:
+        body = _MD_EMPH.sub(r"\2", body)
     return Extracted(
         "markdown", _MIME["markdown"], body, title=title,
         author=meta.get("author"), created_at=parse_date(meta.get("date")),

@@ -1,9 +1,10 @@
 """Ingesting a landing zone into the warehouse: plain Python over a DuckDB connection.
 
-The run is crash-safe by construction. Files are processed in bounded batches that are
-committed to a staging table tagged with the run id; the visible tables change only in one
-final merge transaction. A run killed half-way leaves staging rows that the next run
-discards, and the visible tables exactly as they were.
+The run is crash-safe by construction. Files are processed in bounded batches; each batch
+becomes one Parquet file in the run's staging folder beside the warehouse, written by the
+worker that processed it (nothing but a count travels back). The visible tables change only
+in one final merge transaction that reads those files. A run killed half-way leaves staging
+files that the next run deletes, and the visible tables exactly as they were.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import concurrent.futures as cf
 import hashlib
 import multiprocessing
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dwc_resources import pii
 from dwc_resources.cas import BlobBatch, ContentStore, StoreConfig
@@ -26,8 +30,9 @@ from dwc_resources.duck import insert_arrow, stream_rows, transaction
 from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, iter_landing
 from .schema import DOC_FIELDS, STAGING_FIELDS
-from .similarity import minhash
-from .text import detect_language, normalize_text, safe_display_name, words_of
+from .similarity import NUM_PERM, minhashes
+from .similarity import SCHEME as MINHASH_SCHEME
+from .text import detect_language, normalize_text, safe_display_name, token_count, words_of
 
 _EXPECTED_EXT = {
     "text": {".txt", ".text", ".log", ""}, "markdown": {".md", ".markdown"}, "html": {".html", ".htm", ".xhtml"},
@@ -60,9 +65,27 @@ def doc_id_for(relpath: str) -> str:
     return hashlib.sha256(("source:" + relpath).encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
+def _read_bounded(path: str, expected: int, cap: int) -> bytes:
+    """At most `cap` bytes of the file, as `open(path, "rb").read(cap)` gives them, in two
+    system calls when its size is what the listing saw (no buffered file object to build)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts, total = [], 0
+        while total < cap:
+            chunk = os.read(fd, min(expected + 1, cap) if not parts else min(1 << 20, cap - total))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, blobs: BlobBatch) -> dict:
     """One file to one staging row: accepted with its extraction, or quarantined with a reason.
-    Its original bytes go to `blobs` (or straight to the store when over the size limit)."""
+    Its original bytes go to `blobs` (or straight to the store when over the size limit). An
+    accepted row carries its `words` for the batch's MinHash pass (see process_batch)."""
     ext = extension_of(f.relpath)
     shown = safe_display_name(f.relpath)
     row = {"source_path": shown, "extension": ext, "mtime_ns": f.mtime_ns, "size_bytes": f.size}
@@ -80,8 +103,7 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
             return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
         return quarantine("too_large", f"{f.size:,} bytes, over the limit of {settings.max_file_bytes:,}", h)
     try:
-        with open(f.abspath, "rb") as fh:
-            data = fh.read(settings.max_file_bytes + 1)
+        data = _read_bounded(f.abspath, f.size, settings.max_file_bytes + 1)
     except OSError as exc:
         return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
     content_hash = blobs.add(data)
@@ -106,36 +128,72 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         title=normalize_text(doc.title)[:500] if doc.title else None,
         author=normalize_text(str(doc.author))[:300] if doc.author else None,
         created_at=doc.created_at, modified_at=doc.modified_at, page_count=doc.page_count,
-        language=detect_language(text, words), word_count=len(words), char_count=len(text), text=text,
-        minhash=minhash(words=words),
+        language=detect_language(text, words), word_count=len(words), char_count=len(text),
+        token_count=token_count(text, words), text=text, words=words,
         pii=[sp.as_row() for sp in pii.detect(text)],
     )
     return row
 
 
-def process_batch(files: list[LandingFile], settings: IngestSettings, store_cfg: StoreConfig) -> list[dict]:
-    store = store_cfg.open()
+_worker_store: ContentStore | None = None
+
+
+def _init_worker(store_cfg: StoreConfig) -> None:
+    """A pool worker keeps one store connection for all its batches: closing the last
+    connection to a WAL database checkpoints it, about 10 ms a batch."""
+    global _worker_store
+    _worker_store = store_cfg.open()
+
+
+def process_batch(files: list[LandingFile], settings: IngestSettings, store_cfg: StoreConfig,
+                  first_seq: int, run_id: str, out_path: str) -> dict:
+    """Process one batch and write it as one staging Parquet file (written aside, then renamed);
+    returns counts only, so a worker sends nothing heavy back."""
+    store = _worker_store or store_cfg.open()
     try:
         with store.batch() as blobs:
-            return [process_file(f, settings, store, blobs) for f in files]
+            rows = [process_file(f, settings, store, blobs) for f in files]
     finally:
-        store.close()
+        if store is not _worker_store:
+            store.close()
+    accepted = [r for r in rows if r["kind"] == "accepted"]
+    signatures = minhashes([r.pop("words") for r in accepted])
+    has_sig = np.fromiter((r["kind"] == "accepted" for r in rows), dtype=bool, count=len(rows))
+    table = _to_arrow(rows, signatures, has_sig, first_seq, run_id)
+    tmp = out_path + ".tmp"
+    pq.write_table(table, tmp, compression="none", use_dictionary=False, write_statistics=False)
+    os.replace(tmp, out_path)
+    return {"files": len(rows), "accepted": len(accepted)}
 
 
 _ARROW_TYPES = {
     "extension_mismatch": pa.bool_(), "created_at": pa.timestamp("us"), "modified_at": pa.timestamp("us"),
-    "page_count": pa.int32(), "word_count": pa.int32(), "char_count": pa.int32(), "size_bytes": pa.int64(),
-    "minhash": pa.list_(pa.uint64()), "mtime_ns": pa.int64(), "seq": pa.int64(),
+    "page_count": pa.int32(), "word_count": pa.int32(), "char_count": pa.int32(), "token_count": pa.int32(),
+    "size_bytes": pa.int64(), "minhash": pa.list_(pa.uint64()), "mtime_ns": pa.int64(), "seq": pa.int64(),
     "pii": pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("type", pa.string()),
                                ("confidence", pa.float32()), ("detector", pa.string())])),
 }
+STAGING_SCHEMA = pa.schema([(name, _ARROW_TYPES.get(name, pa.string())) for name in STAGING_FIELDS])
 
 
-def _to_arrow(rows: list[dict]) -> pa.Table:
-    return pa.table({
-        name: pa.array([r.get(name) for r in rows], type=_ARROW_TYPES.get(name, pa.string()))
-        for name in STAGING_FIELDS
-    })
+def _to_arrow(rows: list[dict], signatures: np.ndarray, has_sig: np.ndarray, first_seq: int, run_id: str) -> pa.Table:
+    """Staging rows as Arrow; `signatures` holds one row per accepted row, in order."""
+    n = len(rows)
+    columns = {}
+    for name in STAGING_FIELDS:
+        if name == "minhash":
+            values = np.zeros((n, NUM_PERM), dtype=np.uint64)
+            values[has_sig] = signatures
+            columns[name] = pa.ListArray.from_arrays(
+                pa.array(np.arange(0, (n + 1) * NUM_PERM, NUM_PERM, dtype=np.int32)), pa.array(values.ravel()),
+                mask=pa.array(~has_sig))
+        elif name == "seq":
+            columns[name] = pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64))
+        elif name == "run_id":
+            columns[name] = pa.array([run_id] * n, pa.string())
+        else:
+            columns[name] = pa.array([r.get(name) for r in rows], type=_ARROW_TYPES.get(name, pa.string()))
+    return pa.table(columns, schema=STAGING_SCHEMA)
 
 
 _LISTING_SCHEMA = pa.schema([
@@ -170,24 +228,44 @@ def _store_listing(con, landing_root: str, chunk: int = 20_000) -> int:
 
 
 def _processed(
-    batches: Iterable[list[LandingFile]], total: int, settings: IngestSettings, store_cfg: StoreConfig
-) -> Iterator[list[dict]]:
-    """Batches processed in order; with workers > 1, in a process pool with a bounded window
-    of batches in flight, so memory stays flat however many files there are. Small drops
-    stay in-process: starting workers costs more than it saves."""
+    batches: Iterable[list[LandingFile]], total: int, settings: IngestSettings, store_cfg: StoreConfig,
+    run_id: str, staging: str,
+) -> Iterator[dict]:
+    """Batches processed in order, each written to `staging`; with workers > 1, in a process pool
+    with a bounded window of batches in flight, so memory stays flat however many files there
+    are. Small drops stay in-process: starting workers costs more than it saves."""
+    def jobs():
+        seq = 0
+        for i, b in enumerate(batches):
+            yield (b, settings, store_cfg, seq, run_id, os.path.join(staging, f"batch-{i:07d}.parquet"))
+            seq += len(b)
+
     if settings.workers <= 1 or total < settings.batch_size * 4:
-        for b in batches:
-            yield process_batch(b, settings, store_cfg)
+        for job in jobs():
+            yield process_batch(*job)
         return
     ctx = multiprocessing.get_context("forkserver")
-    with cf.ProcessPoolExecutor(max_workers=settings.workers, mp_context=ctx) as pool:
+    # The fork server imports this module once; every worker forks from it ready to run.
+    ctx.set_forkserver_preload([__name__])
+    with cf.ProcessPoolExecutor(max_workers=settings.workers, mp_context=ctx, initializer=_init_worker,
+                                initargs=(store_cfg,)) as pool:
         window: list[cf.Future] = []
-        for b in batches:
-            window.append(pool.submit(process_batch, b, settings, store_cfg))
+        for job in jobs():
+            window.append(pool.submit(process_batch, *job))
             if len(window) >= settings.workers * 2:
                 yield window.pop(0).result()
         for fut in window:
             yield fut.result()
+
+
+def staging_root(con) -> str:
+    """The folder beside the warehouse file where runs stage their batches."""
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    if not path:
+        import tempfile
+
+        return os.path.join(tempfile.gettempdir(), f"dwc-staging-{os.getpid()}")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), "staging", "docs")
 
 
 def ingest_landing(
@@ -203,8 +281,11 @@ def ingest_landing(
     t0 = time.perf_counter()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     # Only one writer reaches this point at a time (the dwc_warehouse pool), so any staging
-    # rows left are from a run that died before its merge: discard them.
-    con.execute("DELETE FROM docs._staging")
+    # files left are from a run that died before its merge: discard them.
+    root_staging = staging_root(con)
+    shutil.rmtree(root_staging, ignore_errors=True)
+    staging = os.path.join(root_staging, run_id)
+    os.makedirs(staging)
     report.scanned = _store_listing(con, landing_root)
     changed = "WHERE s.source_path IS NULL OR s.status = 'deleted' OR s.size_bytes <> l.size_bytes OR s.mtime_ns <> l.mtime_ns"
     todo_sql = f"""SELECT l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason
@@ -212,7 +293,8 @@ def ingest_landing(
         {"" if settings.rehash else changed} ORDER BY l.source_path"""
     total = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
     report.unchanged = report.scanned - total
-    log(f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged")
+    log(f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged "
+        f"(listed in {time.perf_counter() - t0:.1f}s)")
     root = os.path.realpath(landing_root)
 
     def todo_batches() -> Iterator[list[LandingFile]]:
@@ -221,23 +303,28 @@ def ingest_landing(
             yield [LandingFile(os.fsdecode(raw), os.path.join(root, os.fsdecode(raw)), size, mtime, problem, reason)
                    for raw, size, mtime, problem, reason in rows]
 
-    seq = 0
     last_log = time.perf_counter()
     store_cfg = store if isinstance(store, StoreConfig) else StoreConfig(store)
-    for rows in _processed(todo_batches(), total, settings, store_cfg):
-        for r in rows:
-            r["seq"], r["run_id"] = seq, run_id
-            seq += 1
-        with transaction(con):
-            insert_arrow(con, "docs._staging", _to_arrow(rows), by_name=True)
-        report.processed = seq
-        if time.perf_counter() - last_log > 10 or seq == total:
-            rate = seq / max(time.perf_counter() - t0, 1e-9)
-            log(f"processed {seq:,}/{total:,} files ({rate:,.0f} files/s)")
+    for done in _processed(todo_batches(), total, settings, store_cfg, run_id, staging):
+        report.processed += done["files"]
+        if time.perf_counter() - last_log > 10 or report.processed == total:
+            rate = report.processed / max(time.perf_counter() - t0, 1e-9)
+            log(f"processed {report.processed:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
+    files = sorted(os.path.join(staging, name) for name in os.listdir(staging) if name.endswith(".parquet"))
+    if not files:
+        files = [os.path.join(staging, "empty.parquet")]
+        pq.write_table(STAGING_SCHEMA.empty_table(), files[0])
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS SELECT * FROM read_parquet([{listed}])")
+    t_merge = time.perf_counter()
     with transaction(con):
         _merge(con, run_id, now, report)
+    log(f"merged {len(files):,} staged batches in {time.perf_counter() - t_merge:.1f}s: {report.new_versions:,} new "
+        f"versions, {report.tombstoned:,} tombstones, {report.quarantined_new:,} newly quarantined")
+    con.execute("DROP VIEW _staged")
+    shutil.rmtree(staging, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -246,11 +333,18 @@ _DOC_COLS = ", ".join(DOC_FIELDS)
 
 
 def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
+    # A warehouse with no signatures yet holds only this scheme's from now on.
+    con.execute(
+        """INSERT INTO docs._settings SELECT 'minhash_scheme', ?
+        WHERE NOT EXISTS (SELECT 1 FROM docs._settings WHERE key = 'minhash_scheme')
+          AND NOT EXISTS (SELECT 1 FROM docs.documents WHERE minhash IS NOT NULL)""",
+        [MINHASH_SCHEME],
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _new AS
         SELECT s.seq, s.doc_id, coalesce(v.max_version, 0) + 1 AS version
-        FROM docs._staging s
+        FROM _staged s
         LEFT JOIN (SELECT doc_id, max(version) AS max_version FROM docs.documents GROUP BY doc_id) v USING (doc_id)
         LEFT JOIN docs.documents c ON c.doc_id = s.doc_id AND c.is_current
         WHERE s.run_id = ? AND s.kind = 'accepted'
@@ -263,7 +357,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT {", ".join("s." + c for c in DOC_FIELDS)}, n.version, 'active', true, NULL, ?, ?
-        FROM docs._staging s JOIN _new n USING (seq) WHERE s.run_id = ?""",
+        FROM _staged s JOIN _new n USING (seq) WHERE s.run_id = ?""",
         [now, run_id, run_id],
     )
 
@@ -276,7 +370,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
-               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0,
                version + 1, 'deleted', true, NULL, ?, ?
         FROM docs.documents
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')""",
@@ -294,7 +388,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.quarantined_new = con.execute(
         """INSERT INTO docs.quarantine
         SELECT source_path, content_hash, size_bytes, extension, reason_code, reason, ?, ?
-        FROM docs._staging s
+        FROM _staged s
         WHERE s.run_id = ? AND s.kind = 'quarantined' AND NOT EXISTS (
             SELECT 1 FROM docs.quarantine q WHERE q.source_path = s.source_path
               AND q.content_hash IS NOT DISTINCT FROM s.content_hash AND q.reason_code = s.reason_code)
@@ -302,12 +396,12 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
         [now, run_id, run_id],
     ).fetchall()[0][0]
 
-    con.execute("DELETE FROM docs.sources WHERE source_path IN (SELECT source_path FROM docs._staging WHERE run_id = ?)", [run_id])
+    con.execute("DELETE FROM docs.sources WHERE source_path IN (SELECT source_path FROM _staged WHERE run_id = ?)", [run_id])
     con.execute(
         """INSERT INTO docs.sources
         SELECT source_path, doc_id, size_bytes, mtime_ns, content_hash,
                CASE kind WHEN 'accepted' THEN 'active' ELSE 'quarantined' END, run_id
-        FROM docs._staging WHERE run_id = ? ORDER BY seq""",
+        FROM _staged WHERE run_id = ? ORDER BY seq""",
         [run_id],
     )
 
@@ -319,5 +413,4 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
         WHERE d.is_current AND d.status = 'active' AND d.content_hash = c.content_hash
           AND d.duplicate_of IS DISTINCT FROM (CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END)"""
     )
-    con.execute("DELETE FROM docs._staging WHERE run_id = ?", [run_id])
     con.execute("DELETE FROM docs._listing")

@@ -21,7 +21,10 @@ class LandingFile:
 
 def _hostile(relpath: str) -> str | None:
     """Why a name is unsafe to carry into logs, tables and other systems, or None."""
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029" for ch in relpath):
+    if relpath.isascii() and relpath.isprintable():  # no control or format character possible
+        if "\\" not in relpath:
+            return None
+    elif any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029" for ch in relpath):
         return "the file name contains control or invisible characters"
     if "\\" in relpath and any(part in ("..", ".") for part in relpath.replace("\\", "/").split("/")):
         return "the file name holds a Windows-style path traversal ('..\\')"
@@ -36,13 +39,14 @@ def iter_landing(root: str) -> Iterator[LandingFile]:
     if not os.path.isdir(root):
         raise FileNotFoundError(f"landing zone {root!r} does not exist or is not a directory")
     stack = [root]
+    prefix = len(root) + (0 if root.endswith(os.sep) else 1)  # entry.path is root + sep + name
     while stack:
         current = stack.pop()
         with os.scandir(current) as it:
             for entry in it:
                 if entry.name.startswith(".") and not entry.name.startswith(".."):
                     continue  # hidden; "..\\" names are not hidden but hostile, and are reported
-                rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+                rel = entry.path[prefix:] if os.sep == "/" else os.path.relpath(entry.path, root).replace(os.sep, "/")
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if os.path.commonpath([root, target]) != root:

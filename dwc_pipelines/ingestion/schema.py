@@ -19,7 +19,8 @@ DOC_COLUMNS = """
     size_bytes BIGINT,
     text VARCHAR,
     minhash UBIGINT[],
-    pii STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[]
+    pii STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[],
+    token_count INTEGER
 """
 
 # Personal-data spans of a text (offsets into it; never the values): see dwc_resources.pii.
@@ -55,14 +56,12 @@ CREATE TABLE IF NOT EXISTS docs.sources (
     status VARCHAR NOT NULL,          -- active | quarantined | deleted
     last_run_id VARCHAR NOT NULL
 );
-CREATE TABLE IF NOT EXISTS docs._staging (
-    {DOC_COLUMNS.format(nn="")},
-    kind VARCHAR NOT NULL,            -- accepted | quarantined
-    mtime_ns BIGINT,
-    reason_code VARCHAR,
-    reason VARCHAR,
-    seq BIGINT NOT NULL,
-    run_id VARCHAR NOT NULL
+-- Runs stage their batches as Parquet files beside the warehouse (see ingest.py); warehouses
+-- from before that kept them in this table.
+DROP TABLE IF EXISTS docs._staging;
+CREATE TABLE IF NOT EXISTS docs._settings (  -- what the stored values were computed with
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS docs._listing (  -- the landing zone as the current run saw it
     source_path VARCHAR NOT NULL,
@@ -100,12 +99,13 @@ CREATE TABLE IF NOT EXISTS docs.near_duplicates (
 -- why every insert names its columns.
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
 ALTER TABLE docs.chunks ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
-ALTER TABLE docs._staging ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
+-- Tokens of the text as the chunker counts them (NULL once governance rewrites the text).
+ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS token_count INTEGER;
 """
 
-STAGING_FIELDS = [
+DOC_FIELDS = [
     "doc_id", "source_path", "content_hash", "format", "mime", "extension", "extension_mismatch", "title",
     "author", "created_at", "modified_at", "page_count", "language", "word_count", "char_count", "size_bytes",
-    "text", "minhash", "pii", "kind", "mtime_ns", "reason_code", "reason", "seq", "run_id",
+    "text", "minhash", "pii", "token_count",
 ]
-DOC_FIELDS = STAGING_FIELDS[:19]
+STAGING_FIELDS = DOC_FIELDS + ["kind", "mtime_ns", "reason_code", "reason", "seq", "run_id"]

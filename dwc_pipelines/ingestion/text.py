@@ -9,32 +9,64 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
-_TRAILING = re.compile(r" *\n *")
+_SPACE_CLASS = r"[ \t\u00a0\u2000-\u200a\u3000]"
+# Only what would change: a run of two or more spaces, or one space-like character that is not
+# " ". Matching every single space (and replacing it with itself) cost most of the time.
+_SPACES = re.compile(rf"{_SPACE_CLASS}{{2,}}|[\t\u00a0\u2000-\u200a\u3000]")
+_TRAILING = re.compile(r" +\n *|\n +")
 _BLANKS = re.compile(r"\n{3,}")
 _WORD = re.compile(r"\w+", re.UNICODE)
+# For ASCII text \w is [A-Za-z0-9_]: every other ASCII character becomes a space and str.split
+# does the rest, at C speed.
+_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 # Roughly one token per word piece or punctuation mark: close to what BPE tokenisers count on
 # English prose, with no vocabulary to download.
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
 def normalize_text(text: str) -> str:
-    """NFC, no control characters, one space between words, at most one blank line in a row."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    """NFC, no control characters, one space between words, at most one blank line in a row.
+
+    Each pass runs only when the text holds something it would change (substring tests run at
+    memchr speed); the result is the same as running every pass."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    is_ascii = text.isascii()
+    if not is_ascii:
+        text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub("", text)
-    text = _SPACES.sub(" ", text)
-    text = _TRAILING.sub("\n", text)
-    text = _BLANKS.sub("\n\n", text)
+    if "  " in text or not is_ascii or "\t" in text:
+        text = _SPACES.sub(" ", text)
+    if " \n" in text or "\n " in text:
+        text = _TRAILING.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANKS.sub("\n\n", text)
     return text.strip()
 
 
 def words_of(text: str) -> list[str]:
     """Lower-cased words: one tokenisation shared by word counts, language and MinHash."""
-    return _WORD.findall(text.lower())
+    low = text.lower()
+    if low.isascii():
+        return low.translate(_ASCII_NON_WORD).split()
+    return _WORD.findall(low)
 
 
 def tokens(text: str) -> list[re.Match]:
     return list(_TOKEN.finditer(text))
+
+
+# ASCII characters that are a token each (neither word characters nor whitespace).
+_ASCII_PUNCT = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) == "_" or chr(c).isspace()))
+
+
+def token_count(text: str, words: list[str] | None = None) -> int:
+    """len(tokens(text)); for ASCII text, from its words (each a token) and its punctuation
+    (one token per character), without a regex pass."""
+    if words is not None and text.isascii():
+        raw = text.encode("ascii")
+        return len(words) + len(raw) - len(raw.translate(None, _ASCII_PUNCT))
+    return len(_TOKEN.findall(text))
 
 
 _STOPWORDS = {
@@ -47,7 +79,12 @@ _STOPWORDS = {
     "nl": "de het een en van is dat op te in niet met voor zijn er aan ook als bij",
     "sv": "och att det som en på är av för med till den har inte de om ett var jag",
 }
-_STOPSETS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
+_LANGS = list(_STOPWORDS)
+_STOPWORD_LANGS: dict[str, list[int]] = {}
+for _i, _lang in enumerate(_LANGS):
+    for _w in set(_STOPWORDS[_lang].split()):
+        _STOPWORD_LANGS.setdefault(_w, []).append(_i)
+_ANY_STOPWORD = frozenset(_STOPWORD_LANGS)
 _LETTER = re.compile(r"[^\W\d_]")
 _SCRIPTS = [  # (language, characters of its script, share of letters that decides)
     ("ja", re.compile(r"[\u3040-\u30ff]"), 0.05),
@@ -75,15 +112,15 @@ def detect_language(text: str, words: list[str] | None = None, sample_words: int
     words = (words if words is not None else words_of(sample))[:sample_words]
     if not words:
         return "und"
-    counts = Counter(words)
-    best, best_hits = "und", 0
-    for lang, stops in _STOPSETS.items():
-        hits = sum(counts[w] for w in stops if w in counts)
-        if hits > best_hits:
-            best, best_hits = lang, hits
+    hits = [0] * len(_LANGS)
+    # Only stop words can count: filter them out at C speed, then count the few that remain.
+    for w, n in Counter(filter(_ANY_STOPWORD.__contains__, words)).items():
+        for i in _STOPWORD_LANGS[w]:
+            hits[i] += n
+    best_hits = max(hits)
     if best_hits < 3 or best_hits / len(words) < 0.05:
         return "und"
-    return best
+    return _LANGS[hits.index(best_hits)]  # ties go to the language listed first
 
 
 _PDF_DATE = re.compile(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?")
@@ -134,6 +171,8 @@ def parse_date(value) -> datetime | None:
 
 def safe_display_name(name: str) -> str:
     """A file name with control and format characters escaped, safe to log and store."""
+    if name.isascii() and name.isprintable():  # nothing to escape
+        return name
     out = []
     for ch in name:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029":
