@@ -26,7 +26,7 @@ class WarehouseResource(dg.ConfigurableResource):
         description="Analyst catalog: views over Parquet exports, replaced atomically after each write"
     )
     memory_limit: str = Field(
-        default="256MB", description="DuckDB memory_limit of a writer connection; bounds its memory at any corpus size"
+        default="128MB", description="DuckDB memory_limit of a writer connection; bounds its memory at any corpus size"
     )
     threads: int = Field(default=2, description="DuckDB worker threads per writer connection")
     mask_personal_data: bool = Field(

@@ -252,3 +252,92 @@ def test_changing_the_chunker_rechunks_everything(env, instance):
     assert result.success
     after = env.query("SELECT count(*), min(chunker), max(chunker) FROM docs.chunks")[0]
     assert after[0] > before[0] and after[1] == after[2] == "tok-v1/64/8"
+
+
+def test_work_list_pages_process_every_file_once(tmp_path):
+    """The work list is read back a page of the listing at a time, keyed by (shown path, raw
+    name): with pages and batches smaller than the drop, and two raw names that escape to the
+    same shown path, every file is processed exactly once, and a re-run processes none."""
+    from dwc_pipelines.ingestion.ingest import IngestSettings, ingest_landing
+    from dwc_pipelines.ingestion.schema import DDL
+    from dwc_resources.duck import connect_writer
+
+    land = tmp_path / "land"
+    (land / "a").mkdir(parents=True)
+    for i in range(37):
+        (land / "a" / f"f{i:02d}.txt").write_text(f"Document {i}\n\n" + PROSE)
+    (land / "a" / "x\\x0a.txt").write_text("a literal backslash name")
+    (land / "a" / "x\n.txt").write_text("a newline name")
+    con = connect_writer(str(tmp_path / "w.duckdb"))
+    con.execute(DDL)
+    settings = IngestSettings(batch_size=4, listing_page=3)
+    first = ingest_landing(con, str(land), str(tmp_path / "blobs"), "r1", settings, log=lambda m: None)
+    assert (first.scanned, first.processed) == (39, 39)
+    assert con.execute("SELECT count(*) FROM docs.sources").fetchall()[0][0] == 39
+    second = ingest_landing(con, str(land), str(tmp_path / "blobs"), "r2", settings, log=lambda m: None)
+    assert (second.processed, second.unchanged) == (0, 39)
+    con.close()
+
+
+def test_single_window_chunks_from_sql_equal_chunk_text(env, instance):
+    """Documents that fit one window are chunked in SQL: the same ids, offsets, text and
+    personal-data spans as chunk_text and clip_spans give; longer ones still go through Python."""
+    from dwc_pipelines.ingestion.chunking import chunk_text
+    from dwc_pipelines.ingestion.derive import clip_spans
+
+    env.write("short.txt", "Short note\n\nPlease call Dr. Alice Johnson at +44 20 7946 0958 or mail alice@example.com.")
+    env.write("unicode.md", "# Café résumé\n\nNaïve text with emoji 😀 and e\u0301 accents, straße und Ärger.")
+    env.write("long.txt", "Long report\n\n" + PROSE * 30)
+    result = env.run_ingest(instance)
+    assert result.success
+    meta = materialization(result, CHUNKS).metadata
+    assert meta["single_window_documents"].value == 2
+    import duckdb
+
+    con = duckdb.connect(env.warehouse.path, read_only=True)  # unmasked: the analyst catalog masks text
+    query = lambda sql, *p: con.execute(sql, list(p)).fetchall()  # noqa: E731
+    docs = query("SELECT doc_id, content_hash, text, pii FROM docs.documents WHERE is_current")
+    assert sum(len(d[3]) for d in docs) >= 3, "the short note's person, phone and e-mail are spans"
+    for doc_id, content_hash, text, spans in docs:
+        got = query("SELECT chunk_id, chunk_index, token_start, token_end, char_start, char_end, n_tokens, text, pii "
+                    "FROM docs.chunks WHERE doc_id = ? ORDER BY chunk_index", doc_id)
+        want = [(c.chunk_id, c.index, c.token_start, c.token_end, c.char_start, c.char_end,
+                 c.token_end - c.token_start, c.text, clip_spans(spans, c.char_start, c.char_end))
+                for c in chunk_text(text, content_hash)]
+        assert [g[:8] for g in got] == [w[:8] for w in want]
+        assert [[(s["start"], s["end"], s["type"]) for s in g[8]] for g in got] == \
+               [[(s["start"], s["end"], s["type"]) for s in w[8]] for w in want]
+    assert query("SELECT count(*) FROM docs.chunks c JOIN docs.documents d USING (doc_id) "
+                 "WHERE d.source_path = 'long.txt'")[0][0] > 1
+    con.close()
+
+
+def test_signatures_of_an_earlier_scheme_are_recomputed(env, instance):
+    """A warehouse whose signatures came from another MinHash scheme gets them recomputed from
+    the stored text before near-duplicates are compared, once."""
+    import duckdb
+
+    from dwc_pipelines.ingestion.similarity import SCHEME
+
+    def warehouse(sql):  # the internal settings table is not published to analysts
+        con = duckdb.connect(env.warehouse.path, read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    env.write("a.txt", "Alpha\n\n" + PROSE)
+    env.write("b.txt", "Alpha\n\n" + PROSE + " One more sentence.")
+    assert env.run_ingest(instance).success
+    fresh = warehouse("SELECT doc_id, minhash FROM docs.documents ORDER BY 1")
+    assert warehouse("SELECT value FROM docs._settings WHERE key = 'minhash_scheme'") == [(SCHEME,)]
+    with env.warehouse.writer(tables=None) as con:
+        con.execute("UPDATE docs._settings SET value = 'minhash64-modp-v0'")
+        con.execute("UPDATE docs.documents SET minhash = list_transform(minhash, lambda x: x + 1)")
+        con.execute("DELETE FROM docs.near_duplicates")
+    result = env.run_ingest(instance)
+    assert result.success
+    assert materialization(result, dg.AssetKey(["docs", "near_duplicates"])).metadata["signatures_recomputed"].value == 2
+    assert warehouse("SELECT doc_id, minhash FROM docs.documents ORDER BY 1") == fresh
+    assert env.query("SELECT count(*) FROM docs.near_duplicates")[0][0] == 2
+    assert warehouse("SELECT value FROM docs._settings WHERE key = 'minhash_scheme'") == [(SCHEME,)]

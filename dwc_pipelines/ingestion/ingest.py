@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from dwc_resources import pii
 from dwc_resources.cas import BlobBatch, ContentStore, StoreConfig
-from dwc_resources.duck import insert_arrow, stream_rows, transaction
+from dwc_resources.duck import insert_arrow, transaction
 
 from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, iter_landing
@@ -48,6 +48,7 @@ class IngestSettings:
     batch_size: int = 500
     workers: int = 1
     rehash: bool = False  # re-read files whose size and mtime are unchanged
+    listing_page: int = 5000  # listing rows read back at a time to build the work list
 
 
 @dataclass
@@ -202,29 +203,35 @@ _LISTING_SCHEMA = pa.schema([
 ])
 
 
-def _store_listing(con, landing_root: str, chunk: int = 20_000) -> int:
-    """Write the landing-zone listing into docs._listing in chunks; returns the file count."""
-    con.execute("DELETE FROM docs._listing")
+def _store_listing(con, landing_root: str, path: str, chunk: int = 5_000) -> int:
+    """Write the landing-zone listing to a Parquet file at `path` (a row group per `chunk`
+    files) and expose it as the temporary view `_listing`; returns the file count. On disk
+    rather than in a table: DuckDB reads it back page by page and caches none of it."""
     n = 0
     pending: list[LandingFile] = []
+    with pq.ParquetWriter(path, _LISTING_SCHEMA, compression="none") as out:
+        def flush() -> None:
+            out.write_table(pa.table([
+                [safe_display_name(f.relpath) for f in pending],
+                [os.fsencode(f.relpath) for f in pending],
+                [f.size for f in pending], [f.mtime_ns for f in pending],
+                [f.problem for f in pending], [f.problem_reason for f in pending],
+            ], schema=_LISTING_SCHEMA))
+            pending.clear()
 
-    def flush() -> None:
-        insert_arrow(con, "docs._listing", pa.table([
-            [safe_display_name(f.relpath) for f in pending],
-            [os.fsencode(f.relpath) for f in pending],
-            [f.size for f in pending], [f.mtime_ns for f in pending],
-            [f.problem for f in pending], [f.problem_reason for f in pending],
-        ], schema=_LISTING_SCHEMA))
-        pending.clear()
-
-    for f in iter_landing(landing_root):
-        pending.append(f)
-        n += 1
-        if len(pending) >= chunk:
+        for f in iter_landing(landing_root):
+            pending.append(f)
+            n += 1
+            if len(pending) >= chunk:
+                flush()
+        if pending or not n:
             flush()
-    if pending:
-        flush()
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _listing AS SELECT * FROM read_parquet({_sql_str(path)})")
     return n
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _processed(
@@ -286,22 +293,45 @@ def ingest_landing(
     shutil.rmtree(root_staging, ignore_errors=True)
     staging = os.path.join(root_staging, run_id)
     os.makedirs(staging)
-    report.scanned = _store_listing(con, landing_root)
-    changed = "WHERE s.source_path IS NULL OR s.status = 'deleted' OR s.size_bytes <> l.size_bytes OR s.mtime_ns <> l.mtime_ns"
-    todo_sql = f"""SELECT l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason
-        FROM docs._listing l LEFT JOIN docs.sources s USING (source_path)
-        {"" if settings.rehash else changed} ORDER BY l.source_path"""
-    total = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
+    report.scanned = _store_listing(con, landing_root, os.path.join(staging, "listing.parquet"))
+    # A listed file is unchanged when a live source row with its shown path has its size and mtime;
+    # one row per listed file even where two raw names show as the same path.
+    todo_expr = ("true" if settings.rehash else
+                 "NOT coalesce(bool_or(s.status <> 'deleted' AND s.size_bytes = l.size_bytes "
+                 "AND s.mtime_ns = l.mtime_ns), false)")
+    todo_sql = f"""SELECT l.source_path, l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason,
+                          {todo_expr} AS todo
+                   FROM ({{listing}}) l LEFT JOIN docs.sources s USING (source_path) GROUP BY ALL"""
+    total = con.execute(f"SELECT count(*) FILTER (todo) FROM ({todo_sql.format(listing='FROM _listing')})"
+                        ).fetchall()[0][0]
     report.unchanged = report.scanned - total
     log(f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged "
         f"(listed in {time.perf_counter() - t0:.1f}s)")
     root = os.path.realpath(landing_root)
 
     def todo_batches() -> Iterator[list[LandingFile]]:
-        # The work list streams from DuckDB: memory does not grow with the number of files.
-        for rows in stream_rows(con, todo_sql, batch_size=settings.batch_size):
-            yield [LandingFile(os.fsdecode(raw), os.path.join(root, os.fsdecode(raw)), size, mtime, problem, reason)
-                   for raw, size, mtime, problem, reason in rows]
+        # The work list in path order, a page of the listing at a time: no sorted copy of the
+        # whole listing is held while the workers run, so memory does not grow with it.
+        # Keyed by (source_path, raw_path): two raw names can escape to the same shown path.
+        after, batch = None, []
+        while True:
+            where = "true" if after is None else "source_path > ? OR (source_path = ? AND raw_path > ?)"
+            page = f"SELECT * FROM _listing WHERE {where} ORDER BY source_path, raw_path LIMIT ?"
+            rows = con.execute(todo_sql.format(listing=page) + " ORDER BY source_path, raw_path",
+                               [*(() if after is None else (after[0], after[0], after[1])), settings.listing_page]
+                               ).fetchall()
+            for _, raw, size, mtime, problem, reason, todo in rows:
+                if todo:
+                    batch.append(LandingFile(os.fsdecode(raw), os.path.join(root, os.fsdecode(raw)), size, mtime,
+                                             problem, reason))
+                    if len(batch) == settings.batch_size:
+                        yield batch
+                        batch = []
+            if len(rows) < settings.listing_page:
+                break
+            after = rows[-1][:2]
+        if batch:
+            yield batch
 
     last_log = time.perf_counter()
     store_cfg = store if isinstance(store, StoreConfig) else StoreConfig(store)
@@ -312,11 +342,11 @@ def ingest_landing(
             log(f"processed {report.processed:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
-    files = sorted(os.path.join(staging, name) for name in os.listdir(staging) if name.endswith(".parquet"))
+    files = sorted(os.path.join(staging, name) for name in os.listdir(staging) if name.startswith("batch-"))
     if not files:
         files = [os.path.join(staging, "empty.parquet")]
         pq.write_table(STAGING_SCHEMA.empty_table(), files[0])
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    listed = ", ".join(map(_sql_str, files))
     con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS SELECT * FROM read_parquet([{listed}])")
     t_merge = time.perf_counter()
     with transaction(con):
@@ -324,6 +354,7 @@ def ingest_landing(
     log(f"merged {len(files):,} staged batches in {time.perf_counter() - t_merge:.1f}s: {report.new_versions:,} new "
         f"versions, {report.tombstoned:,} tombstones, {report.quarantined_new:,} newly quarantined")
     con.execute("DROP VIEW _staged")
+    con.execute("DROP VIEW _listing")
     shutil.rmtree(staging, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
     return report
@@ -365,7 +396,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _gone AS
         SELECT s.source_path, s.doc_id, s.status FROM docs.sources s
-        ANTI JOIN docs._listing l USING (source_path) WHERE s.status <> 'deleted'"""
+        ANTI JOIN _listing l USING (source_path) WHERE s.status <> 'deleted'"""
     )
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
@@ -413,4 +444,3 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
         WHERE d.is_current AND d.status = 'active' AND d.content_hash = c.content_hash
           AND d.duplicate_of IS DISTINCT FROM (CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END)"""
     )
-    con.execute("DELETE FROM docs._listing")
