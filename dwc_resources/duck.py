@@ -25,7 +25,7 @@ import duckdb
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def connect_writer(path: str, memory_limit: str = "256MB", threads: int = 2, wait_seconds: float = 60.0):
+def connect_writer(path: str, memory_limit: str = "128MB", threads: int = 2, wait_seconds: float = 60.0):
     """Open the warehouse for writing, waiting (with backoff) while another process holds it."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     delay, deadline = 0.2, time.monotonic() + wait_seconds

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from dwc_resources import pii
 from dwc_resources.cas import BlobBatch, ContentStore, StoreConfig
-from dwc_resources.duck import insert_arrow, transaction
+from dwc_resources.duck import transaction
 
 from .formats import Limits, Rejected, extension_of, extract
 from .landing import LandingFile, iter_landing
@@ -342,7 +342,8 @@ def ingest_landing(
             log(f"processed {report.processed:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
-    files = sorted(os.path.join(staging, name) for name in os.listdir(staging) if name.startswith("batch-"))
+    files = sorted(os.path.join(staging, name) for name in os.listdir(staging)
+                   if name.startswith("batch-") and name.endswith(".parquet"))
     if not files:
         files = [os.path.join(staging, "empty.parquet")]
         pq.write_table(STAGING_SCHEMA.empty_table(), files[0])
