@@ -330,9 +330,6 @@ def erase(context, request: dict, warehouse: WarehouseResource, landing: Landing
             log(f"{len(doc_ids)} document(s), {len(docs)} version(s) mention the subject")
             with transaction(con):
                 tables = purge.scrub_warehouse(con, subject)
-                # The stored token counts described the old texts; the chunker counts again.
-                con.execute("UPDATE docs.documents SET token_count = NULL WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))",
-                            [doc_ids])
                 purge.refresh_spans(con, doc_ids)
                 purge.drop_chunk_indexes(con, doc_ids)
             hashes = sorted({d[2] for d in docs if d[2]})

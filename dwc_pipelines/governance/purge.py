@@ -18,6 +18,8 @@ from dwc_resources import pii
 from dwc_resources.cas import ContentStore
 from dwc_resources.duck import transaction
 
+from ..ingestion.text import token_count
+
 ERASED = "[ERASED]"
 # Columns that identify a row rather than describe it: a row whose identifier *is* the subject
 # (a user id that is an email, say) is deleted; elsewhere the subject is replaced in the text.
@@ -80,17 +82,26 @@ def scrub_warehouse(con, subject: str) -> dict[str, int]:
 
 
 def refresh_spans(con, doc_ids: list[str]) -> None:
-    """Personal-data spans of rewritten documents and chunks, found again on their new text."""
+    """Values derived from the text of rewritten documents and chunks, found again on their new
+    text: personal-data spans, and a document's token count (which the chunker relies on)."""
     if not doc_ids:
         return
+
+    def spans(text: str) -> list[dict]:
+        return [s.as_row() for s in pii.detect(text)]
+
     con.execute("CREATE OR REPLACE TEMP TABLE _gov_docs AS SELECT unnest(?::VARCHAR[]) AS doc_id", [doc_ids])
-    for table, key in (("docs.documents", "doc_id, version"), ("docs.chunks", "chunk_id")):
+    for table, key, derived in (
+        ("docs.documents", "doc_id, version", {"pii": spans, "token_count": token_count}),
+        ("docs.chunks", "chunk_id", {"pii": spans}),
+    ):
         rows = con.execute(f"SELECT {key}, text FROM {table} WHERE doc_id IN (SELECT doc_id FROM _gov_docs)").fetchall()
-        updates = [(*r[:-1], [s.as_row() for s in pii.detect(r[-1] or "")]) for r in rows]
-        if not updates:
+        if not rows:
             continue
+        sets = ", ".join(f"{name} = ?" for name in derived)
         where = " AND ".join(f"{k.strip()} = ?" for k in key.split(","))
-        con.executemany(f"UPDATE {table} SET pii = ? WHERE {where}", [(u[-1], *u[:-1]) for u in updates])
+        con.executemany(f"UPDATE {table} SET {sets} WHERE {where}",
+                        [(*(fn(r[-1] or "") for fn in derived.values()), *r[:-1]) for r in rows])
 
 
 def drop_chunk_indexes(con, doc_ids: list[str]) -> int:

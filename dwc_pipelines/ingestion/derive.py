@@ -81,7 +81,7 @@ def _single_window_chunks(con, pending_sql: str, chunker: str, run_id: str, max_
     to token_count), with the id chunk_text gives it. One INSERT ... SELECT: DuckDB writes a
     large append to the file as it goes, so its memory stays within memory_limit (measured: the
     same peak as 16 smaller transactions, 20% faster). Documents without a token count
-    (governance rewrote their text) are left to chunk_text."""
+    (ingested before it was stored) are left to chunk_text."""
     with transaction(con):
         return con.execute(
             f"""INSERT INTO docs.chunks BY NAME

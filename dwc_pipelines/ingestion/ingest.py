@@ -157,14 +157,13 @@ def process_batch(files: list[LandingFile], settings: IngestSettings, store_cfg:
     finally:
         if store is not _worker_store:
             store.close()
-    accepted = [r for r in rows if r["kind"] == "accepted"]
-    signatures = minhashes([r.pop("words") for r in accepted])
     has_sig = np.fromiter((r["kind"] == "accepted" for r in rows), dtype=bool, count=len(rows))
+    signatures = minhashes([r.pop("words") for r, accepted in zip(rows, has_sig) if accepted])
     table = _to_arrow(rows, signatures, has_sig, first_seq, run_id)
     tmp = out_path + ".tmp"
     pq.write_table(table, tmp, compression="none", use_dictionary=False, write_statistics=False)
     os.replace(tmp, out_path)
-    return {"files": len(rows), "accepted": len(accepted)}
+    return {"files": len(rows), "accepted": int(has_sig.sum())}
 
 
 _ARROW_TYPES = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import unicodedata
 from dataclasses import dataclass
 from typing import Iterator
+
+from .text import has_control_characters
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,7 @@ class LandingFile:
 
 def _hostile(relpath: str) -> str | None:
     """Why a name is unsafe to carry into logs, tables and other systems, or None."""
-    if relpath.isascii() and relpath.isprintable():  # no control or format character possible
-        if "\\" not in relpath:
-            return None
-    elif any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029" for ch in relpath):
+    if has_control_characters(relpath):
         return "the file name contains control or invisible characters"
     if "\\" in relpath and any(part in ("..", ".") for part in relpath.replace("\\", "/").split("/")):
         return "the file name holds a Windows-style path traversal ('..\\')"

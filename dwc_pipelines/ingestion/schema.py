@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS docs.near_duplicates (
 -- why every insert names its columns.
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
 ALTER TABLE docs.chunks ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
--- Tokens of the text as the chunker counts them (NULL once governance rewrites the text).
+-- Tokens of the text as the chunker counts them (recounted when governance rewrites the text).
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS token_count INTEGER;
 """
 

@@ -65,27 +65,20 @@ def minhashes(word_lists: list[list[str]]) -> np.ndarray:
                     count=int(lengths.sum())).view(np.uint64)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     # Shingle hash: a polynomial over the crc32s of its words, kept to 32 bits (the low bits of
-    # wrapping 64-bit arithmetic are those of the exact polynomial).
+    # wrapping 64-bit arithmetic are those of the exact polynomial). Step k of one pass holds the
+    # k-word polynomial at every position; a document shorter than a shingle takes its own
+    # length's step at its start, every other document the last step at each of its positions.
+    n_sh = np.maximum(lengths - SHINGLE + 1, 1)
+    doc_of = np.repeat(np.arange(n_docs), n_sh)
+    pos = np.arange(len(doc_of)) - np.repeat(np.cumsum(n_sh) - n_sh, n_sh) + starts[doc_of]
+    hashes = np.empty(len(doc_of), dtype=np.uint64)
+    padded = np.concatenate((w, np.zeros(SHINGLE - 1, dtype=np.uint64)))
+    poly = np.zeros(len(w), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        width = len(w) - SHINGLE + 1
-        if width > 0:
-            poly = np.zeros(width, dtype=np.uint64)
-            for k in range(SHINGLE):
-                poly = poly * _POLY + w[k : k + width]
-        else:
-            poly = np.zeros(0, dtype=np.uint64)
-        n_sh = np.maximum(lengths - SHINGLE + 1, 1)
-        doc_of = np.repeat(np.arange(n_docs), n_sh)
-        pos = np.arange(len(doc_of)) - np.repeat(np.cumsum(n_sh) - n_sh, n_sh) + starts[doc_of]
-        short = np.flatnonzero(lengths < SHINGLE)
-        hashes = np.empty(len(doc_of), dtype=np.uint64)
-        full = np.repeat(lengths >= SHINGLE, n_sh)
-        hashes[full] = poly[pos[full]]
-        for d in short:  # fewer words than a shingle: one shingle of what there is
-            h = np.uint64(0)
-            for x in w[starts[d] : starts[d] + lengths[d]]:
-                h = h * _POLY + x
-            hashes[np.cumsum(n_sh)[d] - 1] = h
+        for k in range(1, SHINGLE + 1):
+            poly = poly * _POLY + padded[k - 1 : k - 1 + len(w)]
+            take = np.repeat(np.minimum(lengths, SHINGLE) == k, n_sh)
+            hashes[take] = poly[pos[take]]
         mixed = _mix(hashes & _MASK32)
     slot = doc_of * NUM_PERM + (mixed >> _BIN_SHIFT).astype(np.int64)
     sig = np.full(n_docs * NUM_PERM, _EMPTY, dtype=np.uint64)

@@ -169,9 +169,16 @@ def parse_date(value) -> datetime | None:
     return dt
 
 
+def has_control_characters(name: str) -> bool:
+    """Whether a name holds control, format or surrogate characters (or line/paragraph separators)."""
+    if name.isascii():  # the only such ASCII characters are the C0 controls and DEL
+        return not name.isprintable()
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") or ch in "\u2028\u2029" for ch in name)
+
+
 def safe_display_name(name: str) -> str:
     """A file name with control and format characters escaped, safe to log and store."""
-    if name.isascii() and name.isprintable():  # nothing to escape
+    if not has_control_characters(name):
         return name
     out = []
     for ch in name:
