@@ -104,11 +104,11 @@ def dwc(corpus: str, home: str) -> dict:
     import dagster as dg
 
     from dwc_pipelines import ingestion
-    from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+    from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource
 
     Path(home).mkdir(parents=True, exist_ok=True)
     resources = {
-        "warehouse": WarehouseResource(path=f"{home}/warehouse.duckdb", snapshot_path=f"{home}/analyst.duckdb"),
+        "warehouse": LakehouseResource(path=f"{home}/warehouse.duckdb", snapshot_path=f"{home}/analyst.duckdb"),
         "landing": LandingZoneResource(path=corpus),
         "blob_store": BlobStoreResource(root=f"{home}/blobs"),
     }

@@ -243,7 +243,7 @@ def erase_benchmark(n: int) -> dict:
     from bench.corpus import generate
     from dwc_pipelines import governance, ingestion
     from dwc_pipelines.governance.assets import requests_dir
-    from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+    from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource
     from dwc_resources.model_store import ModelStoreResource
     from dwc_resources.notify import NotificationsResource
 
@@ -259,7 +259,7 @@ def erase_benchmark(n: int) -> dict:
                                                  "please keep her in copy of every reply.\n")
     os.environ["DWC_HOME"] = str(home)
     resources = {
-        "warehouse": WarehouseResource(path=str(home / "warehouse.duckdb"), snapshot_path=str(home / "analyst.duckdb")),
+        "warehouse": LakehouseResource(path=str(home / "warehouse.duckdb"), snapshot_path=str(home / "analyst.duckdb")),
         "landing": LandingZoneResource(path=str(landing)),
         "blob_store": BlobStoreResource(root=str(home / "blobs")),
         "notifications": NotificationsResource(log_path=str(home / "notify.sqlite"), outbox_dir=str(home / "outbox")),

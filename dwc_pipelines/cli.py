@@ -10,8 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from dwc_resources.duck import read_snapshot
-from dwc_resources.warehouse import dwc_home
+from dwc_resources.lakehouse import dwc_home
 
 EXAMPLE_QUERY = (
     "SELECT format, count(*) AS docs, sum(word_count) AS words FROM docs.documents "
@@ -19,22 +18,40 @@ EXAMPLE_QUERY = (
 )
 
 
-def _snapshot_path() -> str:
-    return os.environ.get("DWC_SNAPSHOT_PATH") or os.path.join(dwc_home(), "analyst.duckdb")
+def lakehouse():
+    """The lake this environment configures (DWC_ENV), its dg.EnvVar fields read."""
+    from dwc_pipelines.resources import lakehouse_resource
+
+    return lakehouse_resource().process_config_and_initialize()
 
 
-def _warehouse_path() -> str:
-    return os.environ.get("DWC_WAREHOUSE_PATH") or os.path.join(dwc_home(), "warehouse.duckdb")
+def read_analyst():
+    return lakehouse().reader()
+
+
+def _at(value: str) -> dict:
+    return {"snapshot_version": int(value)} if value.isdigit() else {"snapshot_time": value}
 
 
 def cmd_sql(args) -> int:
-    # --unmasked reads the warehouse file itself: the privileged path, for whoever may read that
-    # file (keep it readable by the platform's account only); analysts get the masked catalog.
-    path = _warehouse_path() if args.unmasked else _snapshot_path()
+    # Analysts read the masked analyst lake. --unmasked reads the lake itself: the privileged path,
+    # for whoever may reach its catalog and data path. --at reads the lake as of a snapshot (an id
+    # from a materialization's dwc/lake_snapshot, or a timestamp), masked unless --unmasked.
+    lake = lakehouse()
+    if args.print_attach:
+        print(lake.print_attach())
+        return 0
+    if not args.query:
+        print("dwc sql: give a query (or --print-attach)", file=sys.stderr)
+        return 2
     try:
-        if args.unmasked and not Path(path).exists():
-            raise FileNotFoundError(f"no warehouse at {path}")
-        with read_snapshot(path) as con:
+        if args.unmasked or args.at:
+            ctx = lake.unmasked_reader(**(_at(args.at) if args.at else {}))
+        else:
+            ctx = lake.reader()
+        with ctx as con:
+            if args.at and not args.unmasked:
+                _mask_in_place(con, lake.mask_personal_data)
             rel = con.sql(args.query)
             if rel is None:
                 print("(statement executed; nothing to show)")
@@ -49,11 +66,24 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def _mask_in_place(con, mask: bool) -> None:
+    """A past snapshot of the lake seen through masking views (schema.table as in the analyst lake)."""
+    from dwc_resources.duck import masked_select, table_names
+
+    con.execute("ATTACH ':memory:' AS masked")
+    for name in table_names(con, "lake"):
+        schema, table = name.split(".")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS masked.{schema}")
+        source = masked_select(con, schema, table, "lake") if mask else f"lake.{schema}.{table}"
+        con.execute(f"CREATE VIEW masked.{schema}.{table} AS SELECT * FROM {source}")
+    con.execute("USE masked")
+
+
 def cmd_search(args) -> int:
     from dwc_pipelines.enrichment.search import search
 
     try:
-        with read_snapshot(_snapshot_path()) as con:
+        with read_analyst() as con:
             hits = search(con, args.query, args.k, mode=args.mode)
     except (FileNotFoundError, duckdb.CatalogException) as exc:
         print(f"dwc search: {exc}", file=sys.stderr)
@@ -165,7 +195,7 @@ def _demo(args) -> int:
 
 def _print_scenes() -> None:
     try:
-        with read_snapshot(_snapshot_path()) as con:
+        with read_analyst() as con:
             rows = con.execute("""SELECT scene, items, size_bytes, validator_errors, viewer_path FROM xr.scenes
                                   ORDER BY scene""").fetchall()
     except duckdb.CatalogException:
@@ -194,8 +224,8 @@ def _demo_verify(landing: str) -> None:
 
 
 def _print_summary() -> None:
-    with read_snapshot(_snapshot_path()) as con:
-        print("\nProduced (analyst snapshot " + _snapshot_path() + "):")
+    with read_analyst() as con:
+        print("\nProduced (analyst lake):")
         for label, sql in (
             ("current documents", "SELECT count(*) FROM docs.documents WHERE is_current AND status = 'active'"),
             ("document versions", "SELECT count(*) FROM docs.documents"),
@@ -244,7 +274,7 @@ def _print_personal_data(con) -> None:
     if sample:
         head = "\n    ".join(sample[0][1].splitlines()[:3])
         print(f"  as an analyst sees {sample[0][0]}:\n    {head}")
-    print("  unmasked: .venv/bin/dwc sql --unmasked \"...\" (the warehouse file itself; privileged)")
+    print("  unmasked: .venv/bin/dwc sql --unmasked \"...\" (the lake itself; privileged)")
 
 
 def _print_chains(con) -> None:
@@ -303,7 +333,7 @@ def cmd_recommend(args) -> int:
              LEFT JOIN recs.item_features f ON f.item_id = r.item_id AND f.doc_id IS NULL
              WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank"""
     try:
-        with read_snapshot(_snapshot_path()) as con:
+        with read_analyst() as con:
             rows = con.execute(sql, [args.user, args.model]).fetchall()
             seen = con.execute("SELECT count(*) FROM recs.interactions WHERE user_id = ?", [args.user]).fetchall()[0][0]
             if not rows and not seen:  # a new user: what the model offers someone without history
@@ -472,12 +502,15 @@ def cmd_consume_telemetry(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dwc", description="Document Workflow Chain")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sql", help="run SQL on the read-only analyst snapshot and print the result")
-    p.add_argument("query")
+    p = sub.add_parser("sql", help="run SQL on the read-only, masked analyst lake and print the result")
+    p.add_argument("query", nargs="?", default="")
     p.add_argument("--max-rows", type=int, default=40)
     p.add_argument("--max-width", type=int, default=160)
     p.add_argument("--unmasked", action="store_true",
-                   help="read the warehouse file itself, personal data unmasked (privileged; no writer may be running)")
+                   help="read the lake itself, personal data unmasked (privileged)")
+    p.add_argument("--at", metavar="SNAPSHOT", help="read the lake as of a snapshot id or a timestamp (masked unless --unmasked)")
+    p.add_argument("--print-attach", action="store_true",
+                   help="print the statements a plain duckdb session runs to attach the analyst lake read-only")
     p.set_defaults(func=cmd_sql)
     p = sub.add_parser("erase", help="erase a data subject (or one document) from every table, file and snapshot")
     g = p.add_mutually_exclusive_group(required=True)

@@ -65,16 +65,22 @@ def _resolved(resource):
 
 
 def _check_warehouse(res) -> Check:
-    from dwc_resources.duck import read_snapshot
+    from dwc_resources import duck
+    from dwc_resources.lakehouse import redact
 
-    directory = os.path.dirname(os.path.abspath(res.path)) or "."
-    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-        return Check("warehouse", "FAILED", f"{directory} is not a writable folder", "create it or fix DWC_WAREHOUSE_PATH")
-    if not os.path.exists(res.snapshot_path):
-        return Check("warehouse", "OK", f"{res.path} (no analyst snapshot yet)", "")
-    with read_snapshot(res.snapshot_path) as con:
-        tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]
-    return Check("warehouse", "OK", f"{res.path}; snapshot with {tables} tables")
+    try:
+        versions = duck.extension_versions()
+    except duck.MissingExtension as exc:
+        return Check("warehouse", "FAILED", str(exc), "pip install -e . (the extension wheels are dependencies)")
+    pinned = ", ".join(f"{k} {v}" for k, v in versions.items())
+    con = res.connect(analyst=True)
+    try:
+        snapshot = con.execute("SELECT id FROM lake.current_snapshot()").fetchall()[0][0]
+        tables = len(duck.table_names(con, "lake"))
+    finally:
+        con.close()
+    return Check("warehouse", "OK", f"DuckLake {redact(res.catalog)} (data {res.data_path}): {tables} tables, "
+                                    f"snapshot {snapshot}; analyst lake {redact(res.analyst_catalog)}; {pinned}")
 
 
 def _check_instance(_res) -> Check:

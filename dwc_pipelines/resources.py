@@ -14,7 +14,7 @@ from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
 from dwc_resources.tracking import TrackingResource
 from dwc_resources.xr_tools import XRToolsResource
-from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, WarehouseResource
+from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, LakehouseResource
 
 
 def ai_resource():
@@ -33,6 +33,22 @@ def ai_resource():
             max_concurrency=int(os.environ.get("DWC_LLM_CONCURRENCY", "4")),
         )
     raise ValueError(f"DWC_AI_PROVIDER must be 'local' or 'openai', not {choice!r}")
+
+
+def lakehouse_resource(env: str | None = None) -> LakehouseResource:
+    """The lake: under DWC_HOME with SQLite catalogs (local), or the PostgreSQL catalogs and shared data
+    paths of DWC_LAKE_CATALOG, DWC_LAKE_DATA_PATH, DWC_ANALYST_CATALOG, DWC_ANALYST_DATA_PATH (production;
+    the catalogs' password, if any, in DWC_CATALOG_PASSWORD)."""
+    if (env or os.environ.get("DWC_ENV", "local")) == "local":
+        return LakehouseResource.local()
+    return LakehouseResource(
+        catalog=dg.EnvVar("DWC_LAKE_CATALOG"), data_path=dg.EnvVar("DWC_LAKE_DATA_PATH"),
+        analyst_catalog=dg.EnvVar("DWC_ANALYST_CATALOG"), analyst_data_path=dg.EnvVar("DWC_ANALYST_DATA_PATH"),
+        catalog_password=dg.EnvVar("DWC_CATALOG_PASSWORD") if os.environ.get("DWC_CATALOG_PASSWORD") else None,
+        work_dir=os.environ.get("DWC_WORK_DIR") or os.path.join(os.environ.get("TMPDIR", "/tmp"), "dwc-work"),
+        memory_limit=os.environ.get("DWC_WAREHOUSE_MEMORY", "4GB"),
+        snapshot_retention=os.environ.get("DWC_SNAPSHOT_RETENTION", "7 days"),
+    )
 
 
 def broker_resource() -> BrokerResource:
@@ -74,7 +90,7 @@ def chain_resource(deployments_path: str | None = None) -> ChainResource:
 def local_resources() -> dict:
     """Embedded defaults: everything under DWC_HOME (default .dwc), no service to install."""
     return {
-        "warehouse": WarehouseResource.local(),
+        "warehouse": lakehouse_resource("local"),
         "landing": LandingZoneResource.local(),
         "blob_store": BlobStoreResource.local(),
         "ai": ai_resource(),
@@ -91,10 +107,7 @@ def local_resources() -> dict:
 def production_resources() -> dict:
     """Paths on shared storage, given by the deployment's environment."""
     return {
-        "warehouse": WarehouseResource(
-            path=dg.EnvVar("DWC_WAREHOUSE_PATH"), snapshot_path=dg.EnvVar("DWC_SNAPSHOT_PATH"),
-            memory_limit=os.environ.get("DWC_WAREHOUSE_MEMORY", "4GB"),
-        ),
+        "warehouse": lakehouse_resource("production"),
         "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH"),
                                        telemetry_path=os.environ.get("DWC_TELEMETRY_PATH") or None),
         "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT"), **encryption_from_env()),

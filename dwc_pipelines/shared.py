@@ -6,11 +6,6 @@ from datetime import datetime, timezone
 
 from dwc_resources import pii
 
-# DuckDB admits one writer process: every asset that writes the warehouse joins this pool,
-# whose limit (dagster.yaml, concurrency.pools.default_limit) is 1.
-WAREHOUSE_POOL = "dwc_warehouse"
-
-
 def utcnow() -> datetime:
     """Now, in UTC, as the naive timestamp the warehouse's TIMESTAMP columns hold."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

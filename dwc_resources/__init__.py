@@ -8,7 +8,7 @@ import importlib
 
 _EXPORTS = {
     "AIResource": ".ai", "LocalAIResource": ".ai", "BlobStoreResource": ".blobs", "LandingZoneResource": ".landing",
-    "LLMResource": ".llm", "WarehouseResource": ".warehouse",
+    "LLMResource": ".llm", "LakehouseResource": ".lakehouse",
 }
 __all__ = sorted(_EXPORTS)
 

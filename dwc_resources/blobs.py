@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from .cas import ContentStore, Keyring, StoreConfig
-from .warehouse import dwc_home
+from .lakehouse import dwc_home
 
 
 class BlobStoreResource(dg.ConfigurableResource):

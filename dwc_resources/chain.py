@@ -271,7 +271,7 @@ class ChainResource(dg.ConfigurableResource):
 
     @classmethod
     def local(cls) -> "ChainResource":
-        from .warehouse import dwc_home
+        from .lakehouse import dwc_home
 
         home = os.path.join(dwc_home(), "chain")
         return cls(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=os.path.join(home, "embedded.sqlite"))],

@@ -1,101 +1,144 @@
-"""DuckDB warehouse access in plain Python: one writer, and a read-only catalog for analysts.
+"""DuckDB access in plain Python: connections with the project's pinned extensions, DuckLake
+attachment, masking for the analyst lake, and small helpers shared by every writer.
 
-DuckDB lets one process write a database file, or many processes read it, never both. So
-writers work on the warehouse file and, after each committed materialisation, publish the
-tables they changed as new Parquet files, then replace the analyst catalog: a small DuckDB
-file of views over the newest Parquet file of every table, written aside and renamed into
-place. A rename is atomic, so a reader sees the previous catalog or the next one, never a
-half-written table; publishing costs the size of the tables that changed, not of the
-warehouse. Parquet files a catalog no longer names are removed after a grace period, so a
-session opened on an older catalog keeps working meanwhile.
+DuckDB's extensions come from PyPI wheels of the same version as `duckdb` (pyproject.toml);
+`connect` links them into one extension directory and turns autoinstall off, so nothing is
+downloaded at run time and a missing wheel fails with the name of the package to install.
 """
 
 from __future__ import annotations
 
-import json
+import glob
+import importlib.util
 import os
 import re
-import time
+import tempfile
+import threading
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterable, Iterator
+from functools import lru_cache
+from typing import Iterator
 
 import duckdb
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# DuckDB's name for each extension (the file it loads) and the wheel that ships it.
+EXTENSIONS = {
+    "ducklake": "duckdb-extension-ducklake",
+    "sqlite_scanner": "duckdb-extension-sqlite-scanner",
+    "postgres_scanner": "duckdb-extension-postgres-scanner",
+}
 
-def connect_writer(path: str, memory_limit: str = "128MB", threads: int = 2, wait_seconds: float = 60.0):
-    """Open the warehouse for writing, waiting (with backoff) while another process holds it."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    delay, deadline = 0.2, time.monotonic() + wait_seconds
-    while True:
+
+class MissingExtension(RuntimeError):
+    pass
+
+
+def _platform() -> str:
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        return con.execute("PRAGMA platform").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def extension_wheel_file(name: str) -> str:
+    """The .duckdb_extension file the wheel of `name` installed, or MissingExtension naming the package."""
+    package = EXTENSIONS[name]
+    spec = importlib.util.find_spec(package.replace("-", "_"))
+    files = glob.glob(os.path.join(os.path.dirname(spec.origin), "extensions", f"v{duckdb.__version__}", "*.duckdb_extension")) \
+        if spec and spec.origin else []
+    if not files:
+        raise MissingExtension(
+            f"DuckDB extension {name!r} for duckdb {duckdb.__version__} is not installed: "
+            f"pip install '{package}=={duckdb.__version__}' (DWC never downloads extensions at run time)")
+    return files[0]
+
+
+@lru_cache(maxsize=1)
+def extension_directory() -> str:
+    """An extension directory (<dir>/v<version>/<platform>/<name>.duckdb_extension) whose files are
+    links to the installed wheels; beside them in site-packages, or in a temp folder where that is read-only."""
+    spec = importlib.util.find_spec("duckdb")
+    candidates = [os.environ.get("DWC_DUCKDB_EXTENSION_DIR"),
+                  os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "dwc_duckdb_extensions"),
+                  os.path.join(tempfile.gettempdir(), f"dwc-duckdb-extensions-{os.getuid()}")]
+    for root in filter(None, candidates):
+        target = os.path.join(root, f"v{duckdb.__version__}", _platform())
         try:
-            con = duckdb.connect(path, config={"memory_limit": memory_limit, "threads": threads})
-            # Lets large INSERT ... SELECT and COPY stream within memory_limit; readers sort explicitly.
-            con.execute("SET preserve_insertion_order = false")
-            return con
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            os.makedirs(target, exist_ok=True)
+            for name in EXTENSIONS:
+                link, src = os.path.join(target, f"{name}.duckdb_extension"), extension_wheel_file(name)
+                if os.path.realpath(link) != os.path.realpath(src):
+                    tmp = f"{link}.{os.getpid()}.tmp"
+                    os.symlink(src, tmp)
+                    os.replace(tmp, link)
+            return root
+        except PermissionError:
+            continue
+    raise MissingExtension(f"no writable place for DuckDB's extension directory (tried {candidates})")
 
 
-def warehouse_tables(con) -> list[str]:
-    """Every published table as 'schema.table' (names starting with '_' are internal)."""
+def connect(database: str = ":memory:", read_only: bool = False, memory_limit: str | None = None,
+            threads: int | None = None):
+    """Every DuckDB connection of the project: the pinned extensions, nothing autoinstalled."""
+    config = {"extension_directory": extension_directory(), "autoinstall_known_extensions": False,
+              "autoload_known_extensions": True}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(database, read_only=read_only, config=config)
+    # Lets large INSERT ... SELECT and COPY stream within memory_limit; readers sort explicitly.
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def extension_versions() -> dict[str, str]:
+    """duckdb's version and each pinned extension's, as loaded (what `dwc doctor` reports)."""
+    con = connect()
+    try:
+        for name in EXTENSIONS:
+            con.execute(f"LOAD {name}")
+        rows = con.execute("SELECT extension_name, extension_version FROM duckdb_extensions() WHERE loaded").fetchall()
+    finally:
+        con.close()
+    return {"duckdb": duckdb.__version__, **{n: v for n, v in rows if n in EXTENSIONS}}
+
+
+def sql_str(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def attach_sql(catalog: str, data_path: str | None, alias: str, read_only: bool = False,
+               snapshot_version: int | None = None, snapshot_time: str | None = None) -> str:
+    """ATTACH for a DuckLake whose catalog is `sqlite:<file>` or `postgres:<libpq string>`."""
+    if not _NAME.match(alias):
+        raise ValueError(f"not a plain database alias: {alias!r}")
+    options = []
+    if data_path:
+        options.append(f"DATA_PATH {sql_str(data_path)}")
+    if read_only:
+        options.append("READ_ONLY")
+    else:
+        # Every row in Parquet under the data path, none inlined in the catalog: erasure and
+        # retention then reach every copy through snapshot expiry and file cleanup.
+        options.append("DATA_INLINING_ROW_LIMIT 0")
+    if snapshot_version is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
+    if snapshot_time is not None:
+        options.append(f"SNAPSHOT_TIME {sql_str(snapshot_time)}")
+    return f"ATTACH {sql_str('ducklake:' + catalog)} AS {alias} ({', '.join(options)})"
+
+
+def table_names(con, database: str | None = None) -> list[str]:
+    """Every published table of `database` (default: the current one) as 'schema.table'
+    (names starting with '_' are internal)."""
     rows = con.execute(
         """SELECT schema_name, table_name FROM duckdb_tables()
-           WHERE database_name = current_database() AND NOT temporary ORDER BY 1, 2"""
+           WHERE database_name = coalesce(?, current_database()) AND NOT temporary ORDER BY 1, 2""", [database]
     ).fetchall()
     return [f"{s}.{t}" for s, t in rows if not s.startswith("_") and not t.startswith("_")]
-
-
-def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_seconds: float = 3600.0,
-            mask: bool = False) -> dict:
-    """Export `tables` (default: all) to new Parquet files and atomically replace the catalog.
-    With `mask`, personal data in every text column is replaced by placeholders on the way out
-    (see `masked_select`): the analyst catalog never holds it."""
-    t0 = time.perf_counter()
-    catalog = Path(catalog_path)
-    data_dir = catalog.with_name(catalog.stem + "_data")
-    manifest_path = data_dir / "manifest.json"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    existing = warehouse_tables(con)
-    wanted = set(existing if tables is None else tables) | (set(existing) - set(manifest))
-    stamp = f"{time.time_ns()}-{os.getpid()}"
-    for name in sorted(wanted):
-        schema, table = name.split(".")
-        if not (_NAME.match(schema) and _NAME.match(table)):
-            raise ValueError(f"not a plain table name: {name!r}")
-        target = data_dir / schema / f"{table}-{stamp}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name("." + target.name + ".tmp")
-        source = masked_select(con, schema, table) if mask else f"{schema}.{table}"
-        con.execute(f"COPY {source} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
-        os.replace(tmp, target)
-        manifest[name] = str(target.resolve())
-    manifest = {k: v for k, v in manifest.items() if k in existing}
-
-    tmp_catalog = catalog.with_name(f".{catalog.name}.{os.getpid()}.tmp")
-    tmp_catalog.unlink(missing_ok=True)
-    cat = duckdb.connect(str(tmp_catalog))
-    try:
-        for name, path in sorted(manifest.items()):
-            schema, table = name.split(".")
-            cat.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            cat.execute(f"CREATE VIEW {schema}.{table} AS SELECT * FROM read_parquet('{path}')")
-        cat.execute("CHECKPOINT")
-    finally:
-        cat.close()
-    Path(str(tmp_catalog) + ".wal").unlink(missing_ok=True)
-    os.replace(tmp_catalog, catalog)
-    tmp_manifest = manifest_path.with_name(".manifest.json.tmp")
-    tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    os.replace(tmp_manifest, manifest_path)
-    _collect_garbage(data_dir, set(manifest.values()), keep_seconds)
-    return {"tables": sorted(wanted), "seconds": time.perf_counter() - t0}
 
 
 # Identifiers, hashes and chain values (roots, Merkle paths, addresses, signed transactions) are hex
@@ -103,34 +146,43 @@ def publish(con, catalog_path: str, tables: Iterable[str] | None = None, keep_se
 _OPAQUE = re.compile(r"(?:^|_)(?:id|ids|hash|key|run_id|chunker|root|proof|contract|sender|raw_tx|address)$")
 
 
-def masked_select(con, schema: str, table: str) -> str:
-    """A query over `schema.table` with personal data masked in every text column: text that
-    carries its spans (a `pii` column, filled at ingestion) is spliced, anything else is detected
-    on the way out. Identifiers and hashes pass unchanged: they are opaque by construction."""
+def masked_columns(con, database: str, schema: str, table: str) -> list[tuple[str, str]]:
+    """(column, masked expression) for `database.schema.table`: personal data masked in every
+    text column. Text that carries its spans (a `pii` column, filled at ingestion) is spliced,
+    anything else is detected on the way out; identifiers and hashes pass unchanged (opaque by
+    construction). The expressions read the table's own column names, so they apply as well to
+    a change feed of the table."""
     register_masking(con)
     cols = con.execute(
         """SELECT column_name, data_type FROM duckdb_columns()
-           WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index""",
-        [schema, table],
+           WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index""",
+        [database, schema, table],
     ).fetchall()
     names = {c for c, _ in cols}
-    exprs = []
+    out = []
     for name, dtype in cols:
         q = '"' + name.replace('"', '""') + '"'
         if dtype == "VARCHAR" and not _OPAQUE.search(name):
             if name == "text" and "pii" in names:
-                expr = f"CASE WHEN pii IS NULL THEN dwc_mask(text) WHEN len(pii) = 0 THEN text ELSE dwc_splice(text, pii) END"
+                expr = "CASE WHEN pii IS NULL THEN dwc_mask(text) WHEN len(pii) = 0 THEN text ELSE dwc_splice(text, pii) END"
             else:
                 expr = f"dwc_mask({q})"
-            exprs.append(f"{expr} AS {q}")
         elif dtype == "JSON" and not _OPAQUE.search(name):
             # Placeholders hold no quote, so masked JSON stays JSON; anything else becomes NULL.
-            exprs.append(f"TRY_CAST(dwc_mask(CAST({q} AS VARCHAR)) AS JSON) AS {q}")
+            expr = f"TRY_CAST(dwc_mask(CAST({q} AS VARCHAR)) AS JSON)"
         elif dtype == "VARCHAR[]":
-            exprs.append(f"list_transform({q}, lambda x: dwc_mask(x)) AS {q}")
+            expr = f"list_transform({q}, lambda x: dwc_mask(x))"
         else:
-            exprs.append(q)
-    return f"(SELECT {', '.join(exprs)} FROM {schema}.{table})"
+            expr = q
+        out.append((name, expr if expr == q else f"{expr} AS {q}"))
+    return out
+
+
+def masked_select(con, schema: str, table: str, database: str | None = None) -> str:
+    """A query over `schema.table` (of `database`, default the current one) with personal data masked."""
+    database = database or con.execute("SELECT current_database()").fetchall()[0][0]
+    exprs = ", ".join(e for _, e in masked_columns(con, database, schema, table))
+    return f"(SELECT {exprs} FROM {database}.{schema}.{table})"
 
 
 def register_masking(con) -> None:
@@ -158,37 +210,53 @@ def register_masking(con) -> None:
             pass  # already registered on this connection
 
 
-def _collect_garbage(data_dir: Path, live: set[str], keep_seconds: float) -> None:
-    cutoff = time.time() - keep_seconds
-    for path in data_dir.glob("*/*.parquet"):
-        if str(path.resolve()) not in live and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+_held = threading.local()
+_open: set[int] = set()  # connections inside transaction(), by id
 
 
 @contextmanager
-def read_snapshot(catalog_path: str, memory_limit: str | None = None):
-    if not Path(catalog_path).exists():
-        raise FileNotFoundError(
-            f"no analyst snapshot at {catalog_path}: materialise an asset first (make demo)"
-        )
-    config = {"memory_limit": memory_limit} if memory_limit else {}
-    con = duckdb.connect(catalog_path, read_only=True, config=config)
+def commit_lock(con) -> Iterator[None]:
+    """The host-local turn for an explicit transaction on a SQLite-catalog lake (see
+    LakehouseResource.commit_lock_path); nothing on PostgreSQL or a plain database."""
     try:
-        yield con
+        path = con.execute("SELECT getvariable('dwc_commit_lock')").fetchall()[0][0]
+    except duckdb.Error:
+        path = None
+    if not path or path in _held.__dict__:
+        yield  # no lake lock, or this thread holds it already (a nested transaction)
+        return
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        setattr(_held, path, True)
+        yield
     finally:
-        con.close()
+        _held.__dict__.pop(path, None)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 @contextmanager
 def transaction(con):
-    """BEGIN ... COMMIT, or ROLLBACK on any exception (a killed step leaves no partial write)."""
-    con.execute("BEGIN")
-    try:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (a killed step leaves no partial write).
+    Inside a transaction already open on `con`, the outer one decides: this adds nothing."""
+    key = id(con)
+    if key in _open:
         yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+        return
+    with commit_lock(con):
+        con.execute("BEGIN")
+        _open.add(key)
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            _open.discard(key)
+        con.execute("COMMIT")
 
 
 def stream_rows(con, sql: str, params=None, batch_size: int = 1000) -> Iterator[list[tuple]]:
@@ -196,6 +264,8 @@ def stream_rows(con, sql: str, params=None, batch_size: int = 1000) -> Iterator[
     `con` stays free for writes meanwhile."""
     reader = con.cursor()
     try:
+        # A cursor is a new connection to the same instance: it starts in the default database.
+        reader.execute(f"USE {con.execute('SELECT current_database()').fetchall()[0][0]}")
         reader.execute(sql, params or [])
         while rows := reader.fetchmany(batch_size):
             yield rows
@@ -212,27 +282,3 @@ def insert_arrow(con, table: str, data, by_name: bool = False) -> int:
     finally:
         con.unregister("_dwc_arrow_in")
     return data.num_rows
-
-
-def compact_database(path: str) -> None:
-    """Rewrite a DuckDB file into a fresh one and swap it in: deleted and overwritten values leave
-    no bytes behind in freed blocks (DuckDB reuses blocks but does not zero them). The caller holds
-    the writer's turn (the warehouse pool); readers use the analyst catalog, not this file."""
-    src = Path(path)
-    tmp = src.with_name(f".{src.name}.compact")
-    tmp.unlink(missing_ok=True)
-    con = connect_writer(str(src))  # waits for, then holds, the file lock
-    try:
-        con.execute("CHECKPOINT")
-        con.execute(f"ATTACH '{tmp}' AS _fresh")
-        con.execute(f"COPY FROM DATABASE {_database_name(con)} TO _fresh")
-        con.execute("DETACH _fresh")
-    finally:
-        con.close()
-    os.replace(tmp, src)
-    Path(str(src) + ".wal").unlink(missing_ok=True)
-    Path(str(tmp) + ".wal").unlink(missing_ok=True)
-
-
-def _database_name(con) -> str:
-    return con.execute("SELECT current_database()").fetchall()[0][0]

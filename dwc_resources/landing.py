@@ -5,7 +5,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from .warehouse import dwc_home
+from .lakehouse import dwc_home
 
 
 class LandingZoneResource(dg.ConfigurableResource):

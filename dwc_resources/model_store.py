@@ -6,7 +6,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
-from .warehouse import dwc_home
+from .lakehouse import dwc_home
 
 
 class ModelStoreResource(dg.ConfigurableResource):

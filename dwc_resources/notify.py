@@ -25,7 +25,7 @@ from email.utils import make_msgid
 import dagster as dg
 from pydantic import Field
 
-from .warehouse import dwc_home
+from .lakehouse import dwc_home
 
 LOG_DDL = """
 CREATE TABLE IF NOT EXISTS deliveries (

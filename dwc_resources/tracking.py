@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import dagster as dg
 from pydantic import Field
 
-from .warehouse import dwc_home
+from .lakehouse import dwc_home
 
 # MLflow reaches for its telemetry host unless told not to; the platform makes no call it was not asked to.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

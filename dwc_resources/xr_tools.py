@@ -32,7 +32,7 @@ class XRToolsResource(dg.ConfigurableResource):
 
     @classmethod
     def local(cls) -> "XRToolsResource":
-        from .warehouse import dwc_home
+        from .lakehouse import dwc_home
 
         return cls(scenes_dir=os.path.join(dwc_home(), "xr"))
 

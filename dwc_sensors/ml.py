@@ -5,7 +5,7 @@ import dagster as dg
 
 from dwc_pipelines.ml.drift import labels_grew, psi
 from dwc_pipelines.ml.labels import read_label_files
-from dwc_resources import LandingZoneResource, WarehouseResource
+from dwc_resources import LandingZoneResource, LakehouseResource
 
 # Retrain when the users' labels grew by this fraction since the last retraining request, or when
 # the champion's predictions drift this far (PSI) from the labels it was trained on.
@@ -41,7 +41,7 @@ def champion_drift(con) -> tuple[str, float] | None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the classifier when labels grow or the champion's predictions drift (PSI).",
 )
-def ml_retrain_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource, warehouse: WarehouseResource):
+def ml_retrain_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource, warehouse: LakehouseResource):
     state = json.loads(context.cursor) if context.cursor else {}
     rows, _ = read_label_files(landing.effective_labels_path())
     requests, reasons = [], []

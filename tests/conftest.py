@@ -44,14 +44,12 @@ class Env:
     """A DWC deployment in a temporary directory: landing zone, blobs, warehouse, snapshot."""
 
     def __init__(self, root: Path):
-        from dwc_resources import BlobStoreResource, WarehouseResource
+        from dwc_resources import BlobStoreResource, LakehouseResource
 
         self.root = root
         self.landing = root / "landing"
         self.landing.mkdir(parents=True, exist_ok=True)
-        self.warehouse = WarehouseResource(
-            path=str(root / "warehouse.duckdb"), snapshot_path=str(root / "analyst.duckdb"), memory_limit="512MB"
-        )
+        self.warehouse = LakehouseResource.local(str(root), memory_limit="512MB")
         self.configure_landing()
         self.blobs = BlobStoreResource(root=str(root / "blobs"))
 
@@ -99,7 +97,13 @@ class Env:
         return self.defs().resolve_job_def("ingest_job").execute_in_process(instance=instance)
 
     def query(self, sql: str, params=None) -> list[tuple]:
+        """The analyst lake (masked)."""
         with self.warehouse.reader() as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def unmasked(self, sql: str, params=None) -> list[tuple]:
+        """The lake itself: unmasked text and the internal tables."""
+        with self.warehouse.unmasked_reader() as con:
             return con.execute(sql, params or []).fetchall()
 
 

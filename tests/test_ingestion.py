@@ -209,12 +209,8 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    import duckdb
-
-    staged = list((Path(killed.warehouse.path).parent / "staging" / "docs").glob("*/batch-*.parquet"))
-    con = duckdb.connect(killed.warehouse.path)
-    visible = con.execute("SELECT count(*) FROM docs.documents").fetchall()[0][0]
-    con.close()
+    staged = list((Path(killed.warehouse.work_dir) / "staging" / "docs").glob("*/batch-*.parquet"))
+    visible = killed.unmasked("SELECT count(*) FROM docs.documents")[0][0]
     assert staged, "the kill landed after some batches were staged"
     assert visible == 0, "the visible tables did not change"
 
@@ -236,7 +232,7 @@ def test_asset_checks_fail_on_broken_tables(env, instance):
     for check in (documents_unique_versions, accepted_documents_have_text, quarantine_reasons_present):
         assert check(warehouse=env.warehouse).passed
 
-    with env.warehouse.writer(tables=None) as con:
+    with env.warehouse.writer() as con:
         con.execute("INSERT INTO docs.documents SELECT * REPLACE ('' AS text) FROM docs.documents")
         con.execute("UPDATE docs.quarantine SET reason = ''")
     for check in (documents_unique_versions, accepted_documents_have_text, quarantine_reasons_present):
@@ -260,7 +256,7 @@ def test_work_list_pages_process_every_file_once(tmp_path):
     same shown path, every file is processed exactly once, and a re-run processes none."""
     from dwc_pipelines.ingestion.ingest import IngestSettings, ingest_landing
     from dwc_pipelines.ingestion.schema import DDL
-    from dwc_resources.duck import connect_writer
+    from dwc_resources.duck import connect
 
     land = tmp_path / "land"
     (land / "a").mkdir(parents=True)
@@ -268,7 +264,7 @@ def test_work_list_pages_process_every_file_once(tmp_path):
         (land / "a" / f"f{i:02d}.txt").write_text(f"Document {i}\n\n" + PROSE)
     (land / "a" / "x\\x0a.txt").write_text("a literal backslash name")
     (land / "a" / "x\n.txt").write_text("a newline name")
-    con = connect_writer(str(tmp_path / "w.duckdb"))
+    con = connect(str(tmp_path / "w.duckdb"))
     con.execute(DDL)
     settings = IngestSettings(batch_size=4, listing_page=3)
     first = ingest_landing(con, str(land), str(tmp_path / "blobs"), "r1", settings, log=lambda m: None)
@@ -292,10 +288,7 @@ def test_single_window_chunks_from_sql_equal_chunk_text(env, instance):
     assert result.success
     meta = materialization(result, CHUNKS).metadata
     assert meta["single_window_documents"].value == 2
-    import duckdb
-
-    con = duckdb.connect(env.warehouse.path, read_only=True)  # unmasked: the analyst catalog masks text
-    query = lambda sql, *p: con.execute(sql, list(p)).fetchall()  # noqa: E731
+    query = lambda sql, *p: env.unmasked(sql, list(p))  # noqa: E731  (the analyst lake masks text)
     docs = query("SELECT doc_id, content_hash, text, pii FROM docs.documents WHERE is_current")
     assert sum(len(d[3]) for d in docs) >= 3, "the short note's person, phone and e-mail are spans"
     for doc_id, content_hash, text, spans in docs:
@@ -309,29 +302,21 @@ def test_single_window_chunks_from_sql_equal_chunk_text(env, instance):
                [[(s["start"], s["end"], s["type"]) for s in w[8]] for w in want]
     assert query("SELECT count(*) FROM docs.chunks c JOIN docs.documents d USING (doc_id) "
                  "WHERE d.source_path = 'long.txt'")[0][0] > 1
-    con.close()
 
 
 def test_signatures_of_an_earlier_scheme_are_recomputed(env, instance):
     """A warehouse whose signatures came from another MinHash scheme gets them recomputed from
     the stored text before near-duplicates are compared, once."""
-    import duckdb
-
     from dwc_pipelines.ingestion.similarity import SCHEME
 
-    def warehouse(sql):  # the internal settings table is not published to analysts
-        con = duckdb.connect(env.warehouse.path, read_only=True)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
+    warehouse = env.unmasked  # the internal settings table is not published to analysts
 
     env.write("a.txt", "Alpha\n\n" + PROSE)
     env.write("b.txt", "Alpha\n\n" + PROSE + " One more sentence.")
     assert env.run_ingest(instance).success
     fresh = warehouse("SELECT doc_id, minhash FROM docs.documents ORDER BY 1")
     assert warehouse("SELECT value FROM docs._settings WHERE key = 'minhash_scheme'") == [(SCHEME,)]
-    with env.warehouse.writer(tables=None) as con:
+    with env.warehouse.writer() as con:
         con.execute("UPDATE docs._settings SET value = 'minhash64-modp-v0'")
         con.execute("UPDATE docs.documents SET minhash = list_transform(minhash, lambda x: x + 1)")
         con.execute("DELETE FROM docs.near_duplicates")

@@ -128,7 +128,7 @@ def test_a_worse_champion_is_caught_by_the_blocking_check(ml_env, instance):
     with tracking.training(ml_assets.EXPERIMENT, "manual") as run:
         tracking.log_sklearn_model(run, dummy, data[["text"]], dummy.predict(data[["text"]]), register_as=ml_assets.MODEL_NAME)
     assert run.model_version == "2"
-    with env.warehouse.writer(ml_assets.DDL, tables=["ml.trainings"]) as con:
+    with env.warehouse.writer(ml_assets.DDL) as con:
         con.execute("""INSERT INTO ml.trainings SELECT model_name, '2', ?, 'dummy', 0, 0, 0, held_out_digest, n_train,
                        n_held_out, label_distribution, now()::TIMESTAMP, 'manual' FROM ml.trainings LIMIT 1""", [run.run_id])
     decided = materializations(run_ml(env, tracking, instance, selection=["ml/classifier_champion"]))
@@ -176,7 +176,7 @@ def test_retrain_sensor_fires_on_label_growth_and_on_drift(ml_env, instance):
     assert tick(grown.cursor).run_requests == [], "the same growth never requests twice"
 
     # Every current document now predicted `news`: far from the balanced labels the champion learnt.
-    with env.warehouse.writer(ml_assets.DDL, tables=["ml.document_predictions"]) as con:
+    with env.warehouse.writer(ml_assets.DDL) as con:
         con.execute("UPDATE ml.document_predictions SET label = 'news'")
     drifted = tick(grown.cursor)
     assert [r.run_key for r in drifted.run_requests] == ["drift-v1"]
@@ -187,7 +187,7 @@ def test_labels_can_come_from_a_chain_and_from_a_corpus(ml_env, instance, tmp_pa
     env, tracking = ml_env
     env.write("inbox/unlabelled.txt", texts("invoice", 1, 5)[0])
     assert env.run_ingest(instance).success
-    with env.warehouse.writer("CREATE SCHEMA IF NOT EXISTS chains", tables=[]) as con:
+    with env.warehouse.writer("CREATE SCHEMA IF NOT EXISTS chains") as con:
         con.execute("""CREATE TABLE chains.triage_kind AS
                        SELECT content_hash, '{"label": "urgent"}'::JSON AS output, 'ok' AS status
                        FROM docs.documents WHERE source_path LIKE 'news/%' OR source_path LIKE 'inbox/%'""")

@@ -41,7 +41,7 @@ def test_checks_pass_on_good_data_and_block_bad_data(env, instance):
     assert {"gx_documents_warnings", "gx_chunks_warnings"} <= set(checks)
 
     # Damage the warehouse behind ingestion's back: a hash that is not a sha256.
-    with env.warehouse.writer(tables=["docs.documents"]) as con:
+    with env.warehouse.writer() as con:
         con.execute("UPDATE docs.documents SET content_hash = 'not-a-hash' WHERE source_path = 'b.txt'")
     second = job.execute_in_process(instance=instance, raise_on_error=False)
     check = checks_of(second)["gx_documents_critical"]

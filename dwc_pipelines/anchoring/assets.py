@@ -1,12 +1,12 @@
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 from dwc_resources.chain import ChainResource
 
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import certify, ledger
 from .schema import DDL, TABLES
 
@@ -19,14 +19,13 @@ class AnchorConfig(dg.Config):
 
 
 @dg.asset(
-    key=PROOFS, deps=[DOCUMENTS], group_name="anchoring", kinds={"duckdb", "ethereum"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=PROOFS, deps=[DOCUMENTS], group_name="anchoring", kinds={"duckdb", "ethereum"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def proofs(context: dg.AssetExecutionContext, config: AnchorConfig, warehouse: WarehouseResource,
+def proofs(context: dg.AssetExecutionContext, config: AnchorConfig, warehouse: LakehouseResource,
            chain: ChainResource) -> dg.MaterializeResult:
     """Merkle proofs of every document's content hash, anchored one transaction per batch on each chain."""
     outcomes = []
-    with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=TABLES) as con:
+    with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
         for name in chain.names():
             with chain.network(name) as net:
                 context.log.info(f"{name}: chain id {net.chain_id}, signer {net.address}")
@@ -67,13 +66,12 @@ class CertifyConfig(dg.Config):
 
 @dg.asset(
     key=CERTIFICATES, deps=[PROOFS], group_name="anchoring", kinds={"duckdb", "ethereum"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL,
 )
-def certificates(context: dg.AssetExecutionContext, config: CertifyConfig, warehouse: WarehouseResource,
+def certificates(context: dg.AssetExecutionContext, config: CertifyConfig, warehouse: LakehouseResource,
                  chain: ChainResource) -> dg.MaterializeResult:
     """ERC-721 certificates minted on request, one token per anchored document content."""
     network = config.network or chain.names()[0]
-    with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=TABLES) as con:
+    with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
         items = [(h.lower().removeprefix("0x"), None) for h in config.content_hashes]
         if config.doc_ids:
             found = dict(con.execute("SELECT doc_id, content_hash FROM docs.documents WHERE is_current AND doc_id IN "

@@ -2,7 +2,7 @@ import json
 
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 from dwc_resources.chain import ChainResource
 
 from . import merkle
@@ -10,7 +10,7 @@ from .assets import PROOFS
 
 
 @dg.asset_check(asset=PROOFS, blocking=True, description="Every stored Merkle path leads from its content hash to its root")
-def proofs_verify(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def proofs_verify(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     bad, checked = [], 0
     with warehouse.reader() as con:
         for content_hash, root, proof, network in con.execute(
@@ -23,7 +23,7 @@ def proofs_verify(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=PROOFS, blocking=True,
                 description="Every anchored batch's root is held by the registry on its chain, with its document count")
-def roots_on_chain(warehouse: WarehouseResource, chain: ChainResource) -> dg.AssetCheckResult:
+def roots_on_chain(warehouse: LakehouseResource, chain: ChainResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         batches = con.execute("SELECT network, root, document_count, block_number FROM chain.batches "
                               "WHERE status = 'anchored' ORDER BY network").fetchall()
@@ -40,7 +40,7 @@ def roots_on_chain(warehouse: WarehouseResource, chain: ChainResource) -> dg.Ass
 
 
 @dg.asset_check(asset=PROOFS, blocking=False, description="No batch is left pending (a transaction whose fate is unknown)")
-def no_pending_batches(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def no_pending_batches(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         pending = con.execute("SELECT count(*) FROM chain.batches WHERE status = 'planned'").fetchall()[0][0]
     return dg.AssetCheckResult(passed=pending == 0, severity=dg.AssetCheckSeverity.WARN, metadata={"pending": pending})

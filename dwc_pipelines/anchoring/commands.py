@@ -22,10 +22,9 @@ def _chain() -> ChainResource:
 
 
 def _snapshot():
-    from dwc_pipelines.cli import _snapshot_path
-    from dwc_resources.duck import read_snapshot
+    from dwc_pipelines.cli import read_analyst
 
-    return read_snapshot(_snapshot_path())
+    return read_analyst()
 
 
 def _proof_rows(con, content_hash: str, network: str | None) -> list[dict]:

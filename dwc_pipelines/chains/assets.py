@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dwc_resources import AIResource, LandingZoneResource, WarehouseResource
+from dwc_resources import AIResource, LandingZoneResource, LakehouseResource
 from dwc_resources.chain import ChainResource
 from dwc_resources.notify import NotificationsResource
 
@@ -22,7 +22,7 @@ from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..ml.assets import PREDICTIONS
 from ..ml.schema import DDL as ML_DDL
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from .run import StepContext, ddl, run_select, run_step, selection_digest, selection_sql, table
 from .spec import Chain, ChainSpecError, Step, load_chains
 
@@ -55,12 +55,12 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
 
     @dg.asset(
         key=step_key(chain, "select"), deps=deps, group_name=group(chain), kinds={"duckdb", "sql"},
-        owners=chain.owners or OWNERS, pool=WAREHOUSE_POOL, code_version=chain.select_version,
+        owners=chain.owners or OWNERS, code_version=chain.select_version,
         automation_condition=automation,
         description=f"The documents chain `{chain.name}` works on. {chain.description}".strip(),
     )
-    def _select(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(chain)}", tables=[table(chain, "select")]) as con:
+    def _select(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
+        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(chain)}") as con:
             stats = run_select(con, chain, context.run.run_id)
             preview = con.execute(f"SELECT title, source_path FROM {table(chain, 'select')} LIMIT 10").fetchall()
         context.log.info(f"chain {chain.name}: {stats['selected']} documents selected")
@@ -79,17 +79,17 @@ def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> 
         # A certificate is minted for an anchored document: after chain/proofs.
         key=step_key(chain, step.name), deps=[previous] + ([PROOFS] if step.uses == "certify" else []),
         group_name=group(chain), kinds={"duckdb", "python"},
-        owners=chain.owners or OWNERS, pool=WAREHOUSE_POOL, code_version=step.version,
+        owners=chain.owners or OWNERS, code_version=step.version,
         automation_condition=automation,
         description=f"Chain `{chain.name}`, step `{step.name}` ({step.uses}, per {step.per}).",
     )
     def _step(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, ai: AIResource,
+        context: dg.AssetExecutionContext, warehouse: LakehouseResource, ai: AIResource,
         landing: LandingZoneResource, notifications: NotificationsResource, chain: ChainResource,  # noqa: F811
     ) -> dg.MaterializeResult:
         provider = ai.provider()
         ctx = StepContext(provider, context.run.run_id, landing.path, notifications, log=context.log.info, chain=chain)
-        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(spec)}", tables=[table(spec, step.name)]) as con:
+        with warehouse.writer(f"{DOCS_DDL};{AI_DDL};{ML_DDL};{ddl(spec)}") as con:
             stats = run_step(con, spec, step, ctx)
             preview = con.execute(
                 f"""SELECT doc_id, status, left(CAST(output AS VARCHAR), 120), error FROM {table(spec, step.name)}
@@ -111,7 +111,7 @@ def _sensor(chain: Chain) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Runs chain `{chain.name}` when the documents it selects change (read from the analyst snapshot).",
     )
-    def _on_new_documents(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    def _on_new_documents(context: dg.SensorEvaluationContext, warehouse: LakehouseResource):
         sql, params = selection_sql(chain)
         try:
             with warehouse.reader() as con:
@@ -164,18 +164,18 @@ def _registry_asset(chains: list[Chain], errors: list[ChainSpecError], directory
     problems = "".join(f"\n- `{e}`" for e in errors)
 
     @dg.asset(
-        key=REGISTRY, group_name="chains", kinds={"duckdb", "yaml"}, owners=OWNERS, pool=WAREHOUSE_POOL,
+        key=REGISTRY, group_name="chains", kinds={"duckdb", "yaml"}, owners=OWNERS,
         code_version=version,
         # Refreshed whenever the specs change (their digest is the code version).
         automation_condition=dg.AutomationCondition.on_missing() | dg.AutomationCondition.code_version_changed(),
         description=f"Every chain spec in `{directory}`, valid or not." + (f"\n\nInvalid specs:{problems}" if errors else ""),
     )
-    def chain_registry(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def chain_registry(warehouse: LakehouseResource) -> dg.MaterializeResult:
         """Every chain spec, valid or not, with the reason an invalid one was not loaded."""
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         with warehouse.writer("""CREATE TABLE IF NOT EXISTS chains.registry (chain VARCHAR, file VARCHAR NOT NULL,
                 status VARCHAR NOT NULL, line INTEGER, error VARCHAR, trigger_kind VARCHAR, steps INTEGER,
-                version VARCHAR, loaded_at TIMESTAMP NOT NULL)""", tables=["chains.registry"]) as con:
+                version VARCHAR, loaded_at TIMESTAMP NOT NULL)""") as con:
             con.execute("DELETE FROM chains.registry")
             if rows:
                 con.executemany("INSERT INTO chains.registry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*r, now) for r in rows])

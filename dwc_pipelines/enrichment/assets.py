@@ -3,10 +3,10 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import AIResource, WarehouseResource
+from dwc_resources import AIResource, LakehouseResource
 
 from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from .enrich import enrich_documents
 from .providers import describe
 from .search import embed_chunks, index_chunk_terms
@@ -23,17 +23,16 @@ class EnrichmentConfig(dg.Config):
 
 
 @dg.asset(
-    key=DOCUMENT_ENRICHMENT, deps=[DOCUMENTS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=DOCUMENT_ENRICHMENT, deps=[DOCUMENTS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
     # Searches and chains read it: a day without enrichment deserves a look, two an alert.
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)),
 )
 def document_enrichment(
-    context: dg.AssetExecutionContext, config: EnrichmentConfig, warehouse: WarehouseResource, ai: AIResource
+    context: dg.AssetExecutionContext, config: EnrichmentConfig, warehouse: LakehouseResource, ai: AIResource
 ) -> dg.MaterializeResult:
     """Summary, keywords, topic, entities, sentiment and embedding of every current document's content."""
     provider = ai.provider(config.taxonomy)
-    with warehouse.writer(DDL, tables=["ai.document_enrichment"]) as con:
+    with warehouse.writer(DDL) as con:
         stats = enrich_documents(con, provider, config.prompt_version, context.run.run_id, log=context.log.info)
         total = con.execute("SELECT count(*) FROM ai.document_enrichment").fetchall()[0][0]
         topics = con.execute(
@@ -49,24 +48,22 @@ def document_enrichment(
 
 
 @dg.asset(
-    key=CHUNK_EMBEDDINGS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=CHUNK_EMBEDDINGS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """An embedding per chunk, for `dwc search`; only chunks not embedded before are computed."""
-    with warehouse.writer(DDL, tables=["ai.chunk_embeddings"]) as con:
+    with warehouse.writer(DDL) as con:
         stats = embed_chunks(con, context.run.run_id, log=context.log.info)
         total = con.execute("SELECT count(*) FROM ai.chunk_embeddings").fetchall()[0][0]
     return dg.MaterializeResult(metadata={"dagster/row_count": total, **stats})
 
 
 @dg.asset(
-    key=CHUNK_TERMS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=CHUNK_TERMS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def chunk_terms(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def chunk_terms(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """The BM25 keyword index of the chunks, the other half of hybrid `dwc search`."""
-    with warehouse.writer(DDL, tables=["ai.chunk_terms", "ai.chunk_lengths"]) as con:
+    with warehouse.writer(DDL) as con:
         stats = index_chunk_terms(con, context.run.run_id, log=context.log.info)
         terms, chunks = con.execute("SELECT count(DISTINCT term), count(DISTINCT chunk_id) FROM ai.chunk_terms").fetchall()[0]
     return dg.MaterializeResult(metadata={"dagster/row_count": chunks, "distinct_terms": terms, **stats})

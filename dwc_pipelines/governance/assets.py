@@ -8,18 +8,18 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource, pii
+from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource, pii
 from dwc_resources.ai import AIResource
-from dwc_resources.duck import compact_database, connect_writer, publish, transaction, warehouse_tables
+from dwc_resources.duck import transaction
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
-from dwc_resources.warehouse import dwc_home
+from dwc_resources.lakehouse import dwc_home
 
 from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import CHUNKS, DOCUMENTS
 from ..ingestion.derive import clip_spans
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import purge
 from .policy import first_match, load_policies
 
@@ -71,19 +71,15 @@ class PiiConfig(dg.Config):
 
 @dg.asset(
     key=PII_FINDINGS, deps=[DOCUMENTS, CHUNKS], group_name="governance", kinds={"duckdb", "python"}, owners=OWNERS,
-    tags=TAGS, pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    tags=TAGS, automation_condition=dg.AutomationCondition.eager(),
 )
-def pii_findings(context: dg.AssetExecutionContext, config: PiiConfig, warehouse: WarehouseResource,
+def pii_findings(context: dg.AssetExecutionContext, config: PiiConfig, warehouse: LakehouseResource,
                  ai: AIResource) -> dg.MaterializeResult:
     """Personal data found in current documents and chunks: type, place and confidence, never the value."""
     run_id = context.run.run_id
-    # Published at the writer's exit; the documents and chunks only when their spans changed.
-    published = ["gov.pii_findings", "gov.pii_ai_scans", "gov.audit_log"]
-    with warehouse.writer(DDL, tables=published) as con:
+    with warehouse.writer(DDL) as con:
         backfilled = _backfill_spans(con)
         added = _ai_spans(context, con, ai, config) if config.ask_ai else 0
-        if backfilled or added:
-            published += ["docs.documents", "docs.chunks", "ai.chunk_terms", "ai.chunk_lengths"]
         with transaction(con):
             con.execute("DELETE FROM gov.pii_findings")
             con.execute(
@@ -187,16 +183,14 @@ class RetentionConfig(dg.Config):
 
 @dg.asset(
     key=RETENTION_LOG, deps=[DOCUMENTS], group_name="governance", kinds={"duckdb", "python"}, owners=OWNERS, tags=TAGS,
-    pool=WAREHOUSE_POOL,
 )
-def retention_log(context: dg.AssetExecutionContext, config: RetentionConfig, warehouse: WarehouseResource,
+def retention_log(context: dg.AssetExecutionContext, config: RetentionConfig, warehouse: LakehouseResource,
                   landing: LandingZoneResource, blob_store: BlobStoreResource) -> dg.MaterializeResult:
     """Documents removed by a retention policy: what an audit needs (hash, dates, policy), nothing else."""
     policies = load_policies(config.policy_file)
     now = datetime.fromisoformat(config.as_of) if config.as_of else _now()
     run_id = context.run.run_id
-    published = ["gov.retention_log", "gov.audit_log"]  # every table, when something expired (see below)
-    with warehouse.writer(DDL, tables=published) as con:
+    with warehouse.writer(DDL) as con:
         has_ai = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ai' AND table_name = "
                              "'document_enrichment' AND database_name = current_database()").fetchall()[0][0]
         topic_join = f"LEFT JOIN ({latest_enrichment('topic')}) e USING (content_hash)" if has_ai else ""
@@ -216,8 +210,6 @@ def retention_log(context: dg.AssetExecutionContext, config: RetentionConfig, wa
                 expired.append((doc_id, path, fmt, created, first, chash, p))
         context.log.info(f"{len(expired)} of {len(rows)} current documents are past their retention period")
         hashes = remove_documents(con, [e[0] for e in expired], "expired", run_id) if expired else []
-        if expired:
-            published += warehouse_tables(con)
         with transaction(con):
             for doc_id, path, fmt, created, first, chash, p in expired:
                 con.execute("INSERT INTO gov.retention_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -231,6 +223,8 @@ def retention_log(context: dg.AssetExecutionContext, config: RetentionConfig, wa
                 deleted_files += purge.retire_sources(con, landing.path, paths, "expired", delete, log=context.log.info)
         summary = con.execute("SELECT policy, count(*), max(expired_at) FROM gov.retention_log GROUP BY 1 ORDER BY 1").fetchall()
         total = con.execute("SELECT count(*) FROM gov.retention_log").fetchall()[0][0]
+    if expired:  # expired text must not stay readable through time travel either
+        warehouse.forget_history(log=context.log.info)
     blobs = purge.delete_blobs(blob_store.store(), hashes) if hashes else 0
     return dg.MaterializeResult(metadata={
         "dagster/row_count": total, "expired_this_run": len(expired), "landing_files_deleted": deleted_files,
@@ -282,9 +276,8 @@ class ErasureConfig(dg.Config):
 
 @dg.asset(
     key=ERASURE_LOG, deps=[DOCUMENTS], group_name="governance", kinds={"duckdb", "python"}, owners=OWNERS, tags=TAGS,
-    pool=WAREHOUSE_POOL,
 )
-def erasure_log(context: dg.AssetExecutionContext, config: ErasureConfig, warehouse: WarehouseResource,
+def erasure_log(context: dg.AssetExecutionContext, config: ErasureConfig, warehouse: LakehouseResource,
                 landing: LandingZoneResource, blob_store: BlobStoreResource,
                 notifications: NotificationsResource, model_store: ModelStoreResource) -> dg.MaterializeResult:
     """Completed erasure requests: a salted digest of the subject and what was touched, never the subject."""
@@ -308,15 +301,14 @@ def requests_dir() -> Path:
     return d
 
 
-def erase(context, request: dict, warehouse: WarehouseResource, landing: LandingZoneResource,
+def erase(context, request: dict, warehouse: LakehouseResource, landing: LandingZoneResource,
           blob_store: BlobStoreResource, notifications: NotificationsResource, model_store: ModelStoreResource) -> dict:
     from ..enrichment.search import embed_chunks, index_chunk_terms
 
     run_id, log = context.run.run_id, context.log.info
     kind, subject = request["kind"], request["subject"]
     salt = secrets.token_bytes(16)
-    # Everything is republished once, below, after the file is compacted.
-    with warehouse.writer(DDL, tables=["gov.erasure_requests", "gov.audit_log"]) as con:
+    with warehouse.writer(DDL) as con:
         if kind == "doc_id":
             docs = con.execute("SELECT doc_id, version, content_hash, source_path FROM docs.documents WHERE doc_id = ?",
                                [subject]).fetchall()
@@ -352,13 +344,9 @@ def erase(context, request: dict, warehouse: WarehouseResource, landing: Landing
                          json.dumps(tables), files, len(hashes), str(report_path), run_id])
             audit(con, "erasure", run_id, request_id=request["request_id"], documents=len(doc_ids),
                   rows_touched=sum(tables.values()), files_changed=files, blobs=len(hashes))
-    # The warehouse file is rewritten so freed blocks keep no copy; old analyst Parquet goes now.
-    compact_database(warehouse.path)
-    con = connect_writer(warehouse.path, warehouse.memory_limit, warehouse.threads)
-    try:
-        publish(con, warehouse.snapshot_path, None, keep_seconds=0, mask=warehouse.mask_personal_data)
-    finally:
-        con.close()
+    # Time travel would still show the erased values: every older snapshot of both lakes expires
+    # and the Parquet files only they referenced are deleted.
+    warehouse.forget_history(log=log)
     blobs = purge.delete_blobs(blob_store.store(), hashes)
     return {"documents": len(doc_ids), "rows_touched": sum(tables.values()), "tables": tables, "files_changed": files,
             "blobs_deleted": blobs, "report_path": str(report_path)}
@@ -398,8 +386,8 @@ def _write_report(request, digest, salt, docs, tables, files, blobs, run_id, mod
         + (" (train them again without it: recs_full_job)" if models else ""), "",
         "| table | row changes (deletions, and rewrites per column) |", "|---|---:|",
         *[f"| {t} | {n} |" for t, n in sorted(tables.items())], "",
-        "Also done: the warehouse file was rewritten (no freed block keeps the old text), the analyst catalog "
-        "was republished and its superseded Parquet files deleted at once, the blob store was vacuumed.",
+        "Also done: every older snapshot of the lake and of the analyst lake was expired and the Parquet files "
+        "that held the old values deleted (no time travel reaches them), the blob store was vacuumed.",
         "",
         "On-chain proofs, if any, hold only content hashes and Merkle paths, never text: they stay valid and "
         "reveal nothing about the subject; the hash of a document's original bytes remains in `docs.documents` "
@@ -415,16 +403,15 @@ class BlobEncryptionConfig(dg.Config):
     reseal: bool = Field(default=False, description="Re-encrypt every blob not under the active key (rotation)")
 
 
-@dg.asset(key=BLOB_ENCRYPTION, group_name="governance", kinds={"python", "sqlite"}, owners=OWNERS, tags=TAGS,
-          pool=WAREHOUSE_POOL)
-def blob_encryption(context: dg.AssetExecutionContext, config: BlobEncryptionConfig, warehouse: WarehouseResource,
+@dg.asset(key=BLOB_ENCRYPTION, group_name="governance", kinds={"python", "sqlite"}, owners=OWNERS, tags=TAGS)
+def blob_encryption(context: dg.AssetExecutionContext, config: BlobEncryptionConfig, warehouse: LakehouseResource,
                     blob_store: BlobStoreResource) -> dg.MaterializeResult:
     """How the original bytes are held at rest: blobs per key id (or plaintext); with `reseal`, rotated."""
     store = blob_store.store()
     result = store.reseal(log=context.log.info) if config.reseal else {}
     census = store.key_census()
     store.close()
-    with warehouse.writer(DDL, tables=["gov.audit_log"]) as con:
+    with warehouse.writer(DDL) as con:
         with transaction(con):
             audit(con, "blob_reseal" if config.reseal else "blob_census", context.run.run_id, census=census, **result)
     return dg.MaterializeResult(metadata={

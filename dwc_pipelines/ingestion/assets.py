@@ -1,10 +1,10 @@
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import BlobStoreResource, LandingZoneResource, WarehouseResource
+from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource
 
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from .derive import build_chunks, find_near_duplicates
 from .formats import Limits
 from .ingest import IngestSettings, ingest_landing
@@ -33,12 +33,11 @@ class IngestConfig(dg.Config):
         ),
     ],
     group_name="ingestion",
-    pool=WAREHOUSE_POOL,
 )
 def landing_documents(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
-    warehouse: WarehouseResource,
+    warehouse: LakehouseResource,
     landing: LandingZoneResource,
     blob_store: BlobStoreResource,
 ):
@@ -50,7 +49,7 @@ def landing_documents(
         workers=landing.effective_workers(),
         rehash=config.rehash,
     )
-    with warehouse.writer(DDL, tables=["docs.documents", "docs.quarantine", "docs.sources"]) as con:
+    with warehouse.writer(DDL) as con:
         report = ingest_landing(con, landing.path, blob_store.config(), context.run.run_id, settings, log=context.log.info)
         totals = con.execute(
             """SELECT count(*), count(*) FILTER (is_current AND status = 'active'),
@@ -110,12 +109,11 @@ class ChunkConfig(dg.Config):
 
 
 @dg.asset(
-    key=CHUNKS, deps=[DOCUMENTS], group_name="ingestion", kinds={"duckdb", "python"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=CHUNKS, deps=[DOCUMENTS], group_name="ingestion", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def chunks(context: dg.AssetExecutionContext, config: ChunkConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def chunks(context: dg.AssetExecutionContext, config: ChunkConfig, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """Token-aware overlapping chunks of current documents, with ids stable for the same content."""
-    with warehouse.writer(DDL, tables=["docs.chunks"]) as con:
+    with warehouse.writer(DDL) as con:
         stats = build_chunks(con, context.run.run_id, config.max_tokens, config.overlap, log=context.log.info)
         total, docs, avg = con.execute(
             "SELECT count(*), count(DISTINCT doc_id), coalesce(avg(n_tokens), 0) FROM docs.chunks"
@@ -130,14 +128,13 @@ class NearDuplicateConfig(dg.Config):
 
 
 @dg.asset(
-    key=NEAR_DUPLICATES, deps=[DOCUMENTS], group_name="ingestion", kinds={"duckdb", "python"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=NEAR_DUPLICATES, deps=[DOCUMENTS], group_name="ingestion", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
 def near_duplicates(
-    context: dg.AssetExecutionContext, config: NearDuplicateConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: NearDuplicateConfig, warehouse: LakehouseResource
 ) -> dg.MaterializeResult:
     """Current documents that nearly repeat another (MinHash LSH), each with its nearest twin."""
-    with warehouse.writer(DDL, tables=["docs.near_duplicates"]) as con:
+    with warehouse.writer(DDL) as con:
         stats = find_near_duplicates(con, context.run.run_id, config.threshold)
         preview = con.execute(
             """SELECT a.title, b.title, round(n.similarity, 2) FROM docs.near_duplicates n

@@ -1,11 +1,11 @@
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 
 from .assets import DOCUMENTS, QUARANTINE
 
 
-def _no_offending_rows(warehouse: WarehouseResource, count_sql: str, label: str) -> dg.AssetCheckResult:
+def _no_offending_rows(warehouse: LakehouseResource, count_sql: str, label: str) -> dg.AssetCheckResult:
     """Passes when `count_sql` (a count of rows that break the rule) returns 0."""
     with warehouse.reader() as con:
         offending = con.execute(count_sql).fetchall()[0][0]
@@ -13,7 +13,7 @@ def _no_offending_rows(warehouse: WarehouseResource, count_sql: str, label: str)
 
 
 @dg.asset_check(asset=DOCUMENTS, blocking=True, description="(doc_id, version) identifies one row")
-def documents_unique_versions(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def documents_unique_versions(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         dupes = con.execute(
             "SELECT doc_id, version, count(*) FROM docs.documents GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 20"
@@ -30,7 +30,7 @@ def documents_unique_versions(warehouse: WarehouseResource) -> dg.AssetCheckResu
 
 @dg.asset_check(asset=DOCUMENTS, blocking=True,
                 description="Accepted documents never have empty text (unless governance removed the document since)")
-def accepted_documents_have_text(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def accepted_documents_have_text(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     return _no_offending_rows(
         warehouse,
         """SELECT count(*) FROM docs.documents WHERE status = 'active' AND (text IS NULL OR trim(text) = '')
@@ -40,7 +40,7 @@ def accepted_documents_have_text(warehouse: WarehouseResource) -> dg.AssetCheckR
 
 
 @dg.asset_check(asset=QUARANTINE, blocking=True, description="Every quarantined file says why")
-def quarantine_reasons_present(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def quarantine_reasons_present(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     return _no_offending_rows(
         warehouse,
         "SELECT count(*) FROM docs.quarantine WHERE reason IS NULL OR trim(reason) = '' OR reason_code IS NULL",

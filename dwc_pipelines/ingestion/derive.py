@@ -162,5 +162,6 @@ def _resign_if_scheme_changed(con, batch_docs: int = 2000) -> int:
                            WHERE d.doc_id = r.doc_id AND d.version = r.version""")
             con.unregister("_resigned")
             n += len(docs)
-        con.execute("INSERT OR REPLACE INTO docs._settings VALUES ('minhash_scheme', ?)", [SCHEME])
+        con.execute("DELETE FROM docs._settings WHERE key = 'minhash_scheme'")
+        con.execute("INSERT INTO docs._settings VALUES ('minhash_scheme', ?)", [SCHEME])
     return n

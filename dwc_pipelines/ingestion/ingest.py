@@ -265,13 +265,14 @@ def _processed(
 
 
 def staging_root(con) -> str:
-    """The folder beside the warehouse file where runs stage their batches."""
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
-    if not path:
+    """The folder where runs stage their batches: the lakehouse's work dir (a connection variable
+    its writer sets), or a temporary folder for a bare connection."""
+    work = con.execute("SELECT getvariable('dwc_work_dir')").fetchall()[0][0]
+    if not work:
         import tempfile
 
         return os.path.join(tempfile.gettempdir(), f"dwc-staging-{os.getpid()}")
-    return os.path.join(os.path.dirname(os.path.abspath(path)), "staging", "docs")
+    return os.path.join(work, "staging", "docs")
 
 
 def ingest_landing(
@@ -286,8 +287,8 @@ def ingest_landing(
     report = IngestReport()
     t0 = time.perf_counter()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    # Only one writer reaches this point at a time (the dwc_warehouse pool), so any staging
-    # files left are from a run that died before its merge: discard them.
+    # One ingestion run at a time (the dwc/landing run tag's limit), so any staging files left
+    # are from a run that died before its merge: discard them.
     root_staging = staging_root(con)
     shutil.rmtree(root_staging, ignore_errors=True)
     staging = os.path.join(root_staging, run_id)

@@ -56,14 +56,10 @@ CREATE TABLE IF NOT EXISTS docs.sources (
     status VARCHAR NOT NULL,          -- active | quarantined | deleted
     last_run_id VARCHAR NOT NULL
 );
--- Runs stage their listing and batches as Parquet files beside the warehouse (see ingest.py);
--- warehouses from before that kept them in these tables.
-DROP TABLE IF EXISTS docs._staging;
-CREATE TABLE IF NOT EXISTS docs._settings (  -- what the stored values were computed with
-    key VARCHAR PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS docs._settings (  -- what the stored values were computed with; one row per key
+    key VARCHAR NOT NULL,
     value VARCHAR NOT NULL
 );
-DROP TABLE IF EXISTS docs._listing;  -- the listing is a Parquet file in the run's staging folder now
 CREATE TABLE IF NOT EXISTS docs.chunks (
     chunk_id VARCHAR NOT NULL,
     doc_id VARCHAR NOT NULL,

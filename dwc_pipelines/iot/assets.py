@@ -10,13 +10,13 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LandingZoneResource, WarehouseResource
+from dwc_resources import LandingZoneResource, LakehouseResource
 from dwc_resources.broker import BrokerResource
 from dwc_resources.notify import Message, NotificationsResource
 
 from ..ingestion.assets import OWNERS
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import detectors as det
 from .schema import DDL
 from .store import (folder_of, detect_anomalies, load_folder, publish_commands, read_registry, refresh_devices,
@@ -45,9 +45,9 @@ class TelemetryConfig(dg.Config):
         dg.AssetSpec(QUARANTINE, description="Payloads that failed validation, with the reason.", kinds={"duckdb"},
                      owners=OWNERS, tags=TAGS),
     ],
-    group_name="iot", partitions_def=HOURLY, pool=WAREHOUSE_POOL,
+    group_name="iot", partitions_def=HOURLY,
 )
-def telemetry(context: dg.AssetExecutionContext, config: TelemetryConfig, warehouse: WarehouseResource,
+def telemetry(context: dg.AssetExecutionContext, config: TelemetryConfig, warehouse: LakehouseResource,
               landing: LandingZoneResource):
     """Load one hour's landed micro-batches; duplicates by (device, seq) are dropped, bad payloads quarantined."""
     from pathlib import Path
@@ -55,7 +55,7 @@ def telemetry(context: dg.AssetExecutionContext, config: TelemetryConfig, wareho
     root = landing.effective_telemetry_path()
     folder = Path(root) / folder_of(context.partition_key)
     registry = read_registry(root)
-    with warehouse.writer(DDL, tables=["iot.telemetry", "iot.telemetry_quarantine", "iot.device_meta"]) as con:
+    with warehouse.writer(DDL) as con:
         if folder.is_dir():
             stats = load_folder(con, folder, context.run.run_id, registry, config.require_registration,
                                 config.max_payload_bytes, log=context.log.info)
@@ -95,13 +95,12 @@ class DevicesConfig(dg.Config):
 eager = dg.AutomationCondition.eager()
 
 
-@dg.asset(key=DEVICES, deps=[TELEMETRY, QUARANTINE], group_name="iot", kinds={"duckdb"}, owners=OWNERS, tags=TAGS,
-          pool=WAREHOUSE_POOL, automation_condition=eager)
-def devices(context: dg.AssetExecutionContext, config: DevicesConfig, warehouse: WarehouseResource,
+@dg.asset(key=DEVICES, deps=[TELEMETRY, QUARANTINE], group_name="iot", kinds={"duckdb"}, owners=OWNERS, tags=TAGS, automation_condition=eager)
+def devices(context: dg.AssetExecutionContext, config: DevicesConfig, warehouse: LakehouseResource,
             landing: LandingZoneResource) -> dg.MaterializeResult:
     """The device registry: type, location, firmware (and its history), last seen, status; unknown devices flagged."""
     registry = read_registry(landing.effective_telemetry_path())
-    with warehouse.writer(DDL, tables=["iot.devices", "iot.device_meta"]) as con:
+    with warehouse.writer(DDL) as con:
         rows = refresh_devices(con, registry, config.online_seconds, config.offline_seconds)
     status = Counter(r[13] for r in rows)
     firmware = Counter((r[1] or "?", r[5] or "?") for r in rows if r[7])
@@ -120,12 +119,11 @@ def devices(context: dg.AssetExecutionContext, config: DevicesConfig, warehouse:
             [(r[0], r[1], r[2], r[5], r[13], r[11], r[12]) for r in rows[:20]]))})
 
 
-@dg.asset(key=ROLLUPS, deps=[TELEMETRY], group_name="iot", kinds={"duckdb"}, owners=OWNERS, tags=TAGS,
-          pool=WAREHOUSE_POOL, automation_condition=eager,
+@dg.asset(key=ROLLUPS, deps=[TELEMETRY], group_name="iot", kinds={"duckdb"}, owners=OWNERS, tags=TAGS, automation_condition=eager,
           freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)))
-def rollups_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def rollups_hourly(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """Per device, metric and hour of measurement: count, min, max, mean and p95 (late readings included)."""
-    with warehouse.writer(DDL, tables=["iot.rollups_hourly"]) as con:
+    with warehouse.writer(DDL) as con:
         groups = refresh_rollups(con)
         total = con.execute("SELECT count(*) FROM iot.rollups_hourly").fetchall()[0][0]
         fleet = con.execute("""SELECT metric, hour, avg(mean) FROM iot.rollups_hourly
@@ -147,11 +145,11 @@ def rollups_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 
 @dg.asset(key=ANOMALIES, deps=[TELEMETRY], group_name="iot", kinds={"duckdb", "scikitlearn"}, owners=OWNERS,
-          tags=TAGS, pool=WAREHOUSE_POOL, automation_condition=eager)
-def anomalies(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+          tags=TAGS, automation_condition=eager)
+def anomalies(context: dg.AssetExecutionContext, warehouse: LakehouseResource,
               notifications: NotificationsResource) -> dg.MaterializeResult:
     """Readings flagged by a streaming statistical detector (EWMA Gaussian) and a learned one (isolation forest)."""
-    with warehouse.writer(DDL, tables=["iot.anomalies"]) as con:
+    with warehouse.writer(DDL) as con:
         found = detect_anomalies(con, context.run.run_id, det.DETECTORS, det.THRESHOLDS, log=context.log.info)
         total = con.execute("SELECT count(*) FROM iot.anomalies").fetchall()[0][0]
         by = con.execute("SELECT detector, count(*) FROM iot.anomalies GROUP BY 1 ORDER BY 1").fetchall()
@@ -188,12 +186,11 @@ class CommandsConfig(dg.Config):
     cooldown_seconds: float = Field(default=3600, description="At most one command per device in this window")
 
 
-@dg.asset(key=COMMANDS, deps=[ANOMALIES], group_name="iot", kinds={"duckdb", "mqtt"}, owners=OWNERS, tags=TAGS,
-          pool=WAREHOUSE_POOL, automation_condition=eager)
-def commands(context: dg.AssetExecutionContext, config: CommandsConfig, warehouse: WarehouseResource,
+@dg.asset(key=COMMANDS, deps=[ANOMALIES], group_name="iot", kinds={"duckdb", "mqtt"}, owners=OWNERS, tags=TAGS, automation_condition=eager)
+def commands(context: dg.AssetExecutionContext, config: CommandsConfig, warehouse: LakehouseResource,
              broker: BrokerResource) -> dg.MaterializeResult:
     """Commands published to dwc/devices/<id>/commands (QoS 1) for new anomalies, each attempt audited."""
-    with warehouse.writer(DDL, tables=["iot.commands"]) as con:
+    with warehouse.writer(DDL) as con:
         result = publish_commands(con, broker, context.run.run_id, config.action, config.cooldown_seconds)
         recent = con.execute("""SELECT device_id, action, status, attempts, coalesce(error, '') FROM iot.commands
                                 ORDER BY coalesce(published_at, TIMESTAMP '1970-01-01') DESC, command_id LIMIT 10""").fetchall()

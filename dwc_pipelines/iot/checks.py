@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 
 from .assets import ROLLUPS, TELEMETRY
 
 
 @dg.asset_check(asset=TELEMETRY, description="No (device, seq, metric) appears twice: duplicates were removed.")
-def telemetry_exactly_once(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def telemetry_exactly_once(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         dup = con.execute("""SELECT count(*) FROM (SELECT 1 FROM iot.telemetry GROUP BY device_id, seq, metric
                                                    HAVING count(*) > 1)""").fetchall()[0][0]
@@ -17,7 +17,7 @@ def telemetry_exactly_once(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=ROLLUPS, description="Every rollup is ordered (min <= mean <= p95 <= max) and counts agree "
                                            "with the readings.")
-def rollups_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def rollups_consistent(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         bad = con.execute("""SELECT count(*) FROM iot.rollups_hourly
                              WHERE NOT (min <= mean + 1e-9 AND mean <= max + 1e-9 AND p95 <= max + 1e-9 AND min <= p95 + 1e-9)

@@ -8,12 +8,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from dwc_resources import LandingZoneResource, WarehouseResource
+from dwc_resources import LandingZoneResource, LakehouseResource
 from dwc_resources.tracking import TrackingResource
 
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import classifier
 from .labels import chain_label_rows, load_labelled_texts, read_corpus, read_label_files
 from .schema import DDL
@@ -38,16 +38,15 @@ class LabelsConfig(dg.Config):
                                     description="Classify steps whose labels join the training set, as <chain>.<step>")
 
 
-@dg.asset(key=LABELLED_TEXTS, deps=[DOCUMENTS], group_name="ml", kinds={"duckdb", "csv"}, owners=OWNERS,
-          pool=WAREHOUSE_POOL)
-def labelled_texts(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: WarehouseResource,
+@dg.asset(key=LABELLED_TEXTS, deps=[DOCUMENTS], group_name="ml", kinds={"duckdb", "csv"}, owners=OWNERS)
+def labelled_texts(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: LakehouseResource,
                    landing: LandingZoneResource) -> dg.MaterializeResult:
     """Training texts: current documents labelled in the label files, plus an optional labelled corpus."""
     rows, problems = read_label_files(landing.effective_labels_path())
     for p in problems:
         context.log.warning(f"label file: {p}")
     corpus = read_corpus(config.corpus_path, config.corpus_name) if config.corpus_path else []
-    with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=["ml.labelled_texts"]) as con:
+    with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
         rows += chain_label_rows(con, config.chain_labels)
         stats = load_labelled_texts(con, rows, corpus, context.run.run_id)
     return dg.MaterializeResult(metadata={
@@ -62,12 +61,11 @@ class TrainingConfig(dg.Config):
     candidates: list[str] = Field(default_factory=list, description="Restrict the candidate pipelines (default: all)")
 
 
-@dg.asset(key=CLASSIFIER, deps=[LABELLED_TEXTS], group_name="ml", kinds={"mlflow", "scikitlearn"}, owners=OWNERS,
-          pool=WAREHOUSE_POOL)
-def document_classifier(context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource,
+@dg.asset(key=CLASSIFIER, deps=[LABELLED_TEXTS], group_name="ml", kinds={"mlflow", "scikitlearn"}, owners=OWNERS)
+def document_classifier(context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: LakehouseResource,
                         tracking: TrackingResource) -> dg.MaterializeResult:
     """A challenger classifier: the best of several pipelines by cross-validation, registered in MLflow."""
-    with warehouse.writer(DDL, tables=["ml.trainings"]) as con:
+    with warehouse.writer(DDL) as con:
         data = con.execute("SELECT text_id, text, label FROM ml.labelled_texts").df()
         if data["label"].nunique() < 2:
             raise dg.Failure(f"need texts of at least two labels to train, found {data['label'].nunique()}: "
@@ -105,11 +103,11 @@ def held_out_set(con) -> pd.DataFrame:
     return classifier.split(con.execute("SELECT text_id, text, label FROM ml.labelled_texts").df())[1]
 
 
-@dg.asset(key=CHAMPION, deps=[CLASSIFIER], group_name="ml", kinds={"mlflow"}, owners=OWNERS, pool=WAREHOUSE_POOL)
-def classifier_champion(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+@dg.asset(key=CHAMPION, deps=[CLASSIFIER], group_name="ml", kinds={"mlflow"}, owners=OWNERS)
+def classifier_champion(context: dg.AssetExecutionContext, warehouse: LakehouseResource,
                         tracking: TrackingResource) -> dg.MaterializeResult:
     """The registry alias `champion`: moved to the newest challenger only if it beats the champion on the same held-out set."""
-    with warehouse.writer(DDL, tables=["ml.model_decisions"]) as con:
+    with warehouse.writer(DDL) as con:
         latest = con.execute("""SELECT model_version FROM ml.trainings WHERE model_name = ?
                                 ORDER BY trained_at DESC LIMIT 1""", [MODEL_NAME]).fetchall()
         if not latest:
@@ -146,7 +144,7 @@ def classifier_champion(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 @dg.asset_check(asset=CHAMPION, blocking=True, description="The champion is at least as accurate as every "
                 "challenger evaluated on the current held-out set; otherwise predictions must not use it.")
-def champion_is_best(warehouse: WarehouseResource, tracking: TrackingResource) -> dg.AssetCheckResult:
+def champion_is_best(warehouse: LakehouseResource, tracking: TrackingResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         held_out = held_out_set(con)
         digest = classifier.digest(held_out)
@@ -165,15 +163,15 @@ def champion_is_best(warehouse: WarehouseResource, tracking: TrackingResource) -
 
 
 @dg.asset(key=PREDICTIONS, deps=[CHAMPION, DOCUMENTS], group_name="ml", kinds={"duckdb", "scikitlearn"},
-          owners=OWNERS, pool=WAREHOUSE_POOL)
-def document_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+          owners=OWNERS)
+def document_predictions(context: dg.AssetExecutionContext, warehouse: LakehouseResource,
                          tracking: TrackingResource) -> dg.MaterializeResult:
     """The champion's label for every current document, with the model version on each row."""
     version = tracking.alias_version(MODEL_NAME, CHAMPION_ALIAS)
     if version is None:
         raise dg.Failure("no champion model yet: materialise ml/classifier_champion first")
     model = tracking.load_model(MODEL_NAME, version)
-    with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=["ml.document_predictions"]) as con:
+    with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
         pending = con.execute("""
             SELECT d.doc_id, d.version, d.content_hash, d.text FROM docs.documents d
             WHERE d.is_current AND d.status = 'active' AND NOT EXISTS (

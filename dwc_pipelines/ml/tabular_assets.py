@@ -7,11 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 from dwc_resources.tracking import TrackingResource
 
 from ..ingestion.assets import OWNERS
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from ..yamlspec import SpecError
 from . import tabular
 from .schema import DDL
@@ -23,7 +23,7 @@ def models_dir() -> Path:
     return Path(os.environ.get("DWC_MODELS_DIR") or MODELS_DIR)
 
 
-def _frame(spec: tabular.ModelSpec, warehouse: WarehouseResource, base: Path):
+def _frame(spec: tabular.ModelSpec, warehouse: LakehouseResource, base: Path):
     if "csv" in spec.source:
         return tabular.read_source(spec, None, base)
     # Tables and queries read the analyst snapshot: reading never waits for, or blocks, a writer.
@@ -35,9 +35,9 @@ def model_definitions(spec: tabular.ModelSpec, base: Path) -> list[dg.AssetsDefi
     model_key = dg.AssetKey(["ml", "models", spec.name, "model"])
     group = f"model_{spec.name}"
 
-    @dg.asset(key=model_key, group_name=group, kinds={"mlflow", "scikitlearn"}, owners=OWNERS, pool=WAREHOUSE_POOL,
+    @dg.asset(key=model_key, group_name=group, kinds={"mlflow", "scikitlearn"}, owners=OWNERS,
               code_version=spec.version, description=f"{spec.algorithm} model `{spec.name}` ({spec.task}). {spec.description}")
-    def _model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, tracking: TrackingResource) -> dg.MaterializeResult:
+    def _model(context: dg.AssetExecutionContext, warehouse: LakehouseResource, tracking: TrackingResource) -> dg.MaterializeResult:
         frame = _frame(spec, warehouse, base)
         try:
             model, metrics, feature_cols = tabular.train(spec, frame)
@@ -55,9 +55,9 @@ def model_definitions(spec: tabular.ModelSpec, base: Path) -> list[dg.AssetsDefi
         })
 
     @dg.asset(key=dg.AssetKey(["ml", "models", spec.name, "predictions"]), deps=[model_key], group_name=group,
-              kinds={"duckdb", "scikitlearn"}, owners=OWNERS, pool=WAREHOUSE_POOL, code_version=spec.version,
+              kinds={"duckdb", "scikitlearn"}, owners=OWNERS, code_version=spec.version,
               description=f"Predictions of model `{spec.name}` for every row of its source, in {spec.predictions_table}.")
-    def _predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, tracking: TrackingResource) -> dg.MaterializeResult:
+    def _predictions(context: dg.AssetExecutionContext, warehouse: LakehouseResource, tracking: TrackingResource) -> dg.MaterializeResult:
         version = tracking.latest_version(spec.registered_name)
         if version is None:
             raise dg.Failure(f"model {spec.registered_name} is not registered: materialise {model_key.to_user_string()} first")
@@ -68,7 +68,7 @@ def model_definitions(spec: tabular.ModelSpec, base: Path) -> list[dg.AssetsDefi
         out["model_version"] = version
         out["predicted_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
         out["run_id"] = context.run.run_id
-        with warehouse.writer(DDL, tables=[spec.predictions_table]) as con:
+        with warehouse.writer(DDL) as con:
             con.register("incoming", out)
             try:
                 con.execute(f"CREATE OR REPLACE TABLE {spec.predictions_table} AS SELECT * FROM incoming")

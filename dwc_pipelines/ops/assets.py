@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from ..plots import png_chart
 from .marts import DDL, DOCUMENT_STATS, refresh_audit, refresh_runs
 
@@ -17,10 +17,10 @@ AUDIT_TRAIL = dg.AssetKey(["ops", "audit_trail"])
 DOCUMENT_STATS_KEY = dg.AssetKey(["ops", "document_stats"])
 
 
-@dg.asset(key=RUN_HISTORY, group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS, pool=WAREHOUSE_POOL)
-def run_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(key=RUN_HISTORY, group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS)
+def run_history(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """Every run of the instance (ops.runs) and per-job and per-chain statistics (ops.run_stats)."""
-    with warehouse.writer(DDL, tables=["ops.runs", "ops.run_stats", "ops.activity_by_actor"]) as con:
+    with warehouse.writer(DDL) as con:
         n = refresh_runs(con, context.instance)
         stats = con.execute("SELECT job_name, chain, runs, succeeded, failed, mean_s, p95_s FROM ops.run_stats").fetchall()
         daily = con.execute("""SELECT CAST(created_at AS DATE) AS day, count(*) FILTER (status = 'SUCCESS'),
@@ -34,12 +34,11 @@ def run_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     })
 
 
-@dg.asset(key=AUDIT_TRAIL, deps=[RUN_HISTORY], group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS,
-          pool=WAREHOUSE_POOL,  # an hourly schedule refreshes it
+@dg.asset(key=AUDIT_TRAIL, deps=[RUN_HISTORY], group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS,  # an hourly schedule refreshes it
           freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)))
-def audit_trail(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def audit_trail(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """Who or what (schedule, sensor, automation, person) materialised which asset, when, with which code version."""
-    with warehouse.writer(DDL, tables=["ops.audit_trail", "ops.activity_by_actor", "ops.run_stats"]) as con:
+    with warehouse.writer(DDL) as con:
         added = refresh_audit(con, context.instance)
         total = con.execute("SELECT count(*) FROM ops.audit_trail").fetchall()[0][0]
         actors = con.execute("SELECT actor, runs, materializations, assets, last_seen FROM ops.activity_by_actor").fetchall()
@@ -52,11 +51,10 @@ def audit_trail(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     })
 
 
-@dg.asset(key=DOCUMENT_STATS_KEY, deps=[DOCUMENTS], group_name="ops", kinds={"duckdb"}, owners=OWNERS,
-          pool=WAREHOUSE_POOL)
-def document_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(key=DOCUMENT_STATS_KEY, deps=[DOCUMENTS], group_name="ops", kinds={"duckdb"}, owners=OWNERS)
+def document_stats(warehouse: LakehouseResource) -> dg.MaterializeResult:
     """Documents, versions, tombstones and words ingested per day and format (ops.document_stats_daily)."""
-    with warehouse.writer(f"{DOCS_DDL};{DDL}", tables=["ops.document_stats_daily"]) as con:
+    with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
         con.execute(DOCUMENT_STATS)
         per_day = con.execute("""SELECT day, sum(new_documents), sum(new_versions), sum(tombstones)
                                  FROM ops.document_stats_daily GROUP BY 1 ORDER BY 1""").fetchall()

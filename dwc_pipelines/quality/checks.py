@@ -2,7 +2,7 @@ import json
 
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..ingestion.assets import CHUNKS, DOCUMENTS
@@ -40,7 +40,7 @@ def _check(name: str, level: str) -> dg.AssetChecksDefinition:
         description=(f"Great Expectations suite '{name}', {level} expectations"
                      + (": bad data stops here, downstream assets do not run." if blocking else ": reported, not blocking.")),
     )
-    def _gx(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def _gx(warehouse: LakehouseResource) -> dg.AssetCheckResult:
         suite = suites()[name]
         with warehouse.reader() as con:
             frame = con.execute(suite.query).df()

@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 from dwc_resources.quantum import QuantumResource
 
 from ..ingestion.assets import OWNERS
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import catalogue
 
 DDL = """
@@ -43,14 +43,14 @@ def _algorithm_asset(name: str) -> dg.AssetsDefinition:
     run, agrees, claim = ALGORITHMS[name]
     key = dg.AssetKey(["quantum", "algorithms", name])
 
-    @dg.asset(key=key, group_name="quantum_algorithms", kinds={"qiskit"}, owners=OWNERS, pool=WAREHOUSE_POOL,
+    @dg.asset(key=key, group_name="quantum_algorithms", kinds={"qiskit"}, owners=OWNERS,
               description=f"{name}: {claim}.", check_specs=[dg.AssetCheckSpec("matches_theory", asset=key,
                                                                                    description=claim)])
-    def _algorithm(context: dg.AssetExecutionContext, quantum: QuantumResource, warehouse: WarehouseResource):
+    def _algorithm(context: dg.AssetExecutionContext, quantum: QuantumResource, warehouse: LakehouseResource):
         result = run(quantum)
         result["exact"] = quantum.backend == "aer_statevector"
         passed = bool(agrees(result))
-        with warehouse.writer(DDL, tables=["quantum.algorithm_checks"]) as con:
+        with warehouse.writer(DDL) as con:
             con.execute("INSERT INTO quantum.algorithm_checks VALUES (?, ?, ?, ?, ?)",
                         [name, json.dumps(result, default=str), passed, datetime.now(timezone.utc).replace(tzinfo=None),
                          context.run.run_id])

@@ -10,14 +10,14 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 from dwc_resources.quantum import QuantumResource, QubitLimitExceeded
 
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import OWNERS
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import problems
 from .qubo import QUBO
 from .solvers import classical, interpolate, qaoa, ratio, vqe
@@ -113,13 +113,13 @@ def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfi
     return rows, {"meta": meta, "answers": answers}
 
 
-def _write(warehouse: WarehouseResource, rows: list) -> None:
+def _write(warehouse: LakehouseResource, rows: list) -> None:
     plain = [tuple(v.item() if isinstance(v, np.generic) else v for v in row) for row in rows]
-    with warehouse.writer(DDL, tables=["quantum.results"]) as con:
+    with warehouse.writer(DDL) as con:
         con.executemany("INSERT INTO quantum.results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", plain)
 
 
-def _documents(warehouse: WarehouseResource, limit: int) -> list[tuple]:
+def _documents(warehouse: LakehouseResource, limit: int) -> list[tuple]:
     with warehouse.reader() as con:
         return con.execute(DOCS_SQL, [limit]).fetchall()
 
@@ -139,8 +139,8 @@ class AssignmentConfig(QuantumConfig):
 
 
 @dg.asset(key=dg.AssetKey(["quantum", "workload_assignment"]), deps=[DOCUMENT_ENRICHMENT], group_name="quantum",
-          kinds={"qiskit", "duckdb"}, owners=OWNERS, pool=WAREHOUSE_POOL)
-def workload_assignment(context: dg.AssetExecutionContext, config: AssignmentConfig, warehouse: WarehouseResource,
+          kinds={"qiskit", "duckdb"}, owners=OWNERS)
+def workload_assignment(context: dg.AssetExecutionContext, config: AssignmentConfig, warehouse: LakehouseResource,
                         quantum: QuantumResource) -> dg.MaterializeResult:
     """The newest documents assigned to reviewers by topic with a balanced load, solved as a QUBO."""
     docs = _documents(warehouse, config.documents)
@@ -165,8 +165,8 @@ class SelectionConfig(QuantumConfig):
 
 
 @dg.asset(key=dg.AssetKey(["quantum", "diverse_selection"]), deps=[DOCUMENT_ENRICHMENT], group_name="quantum",
-          kinds={"qiskit", "duckdb"}, owners=OWNERS, pool=WAREHOUSE_POOL)
-def diverse_selection(context: dg.AssetExecutionContext, config: SelectionConfig, warehouse: WarehouseResource,
+          kinds={"qiskit", "duckdb"}, owners=OWNERS)
+def diverse_selection(context: dg.AssetExecutionContext, config: SelectionConfig, warehouse: LakehouseResource,
                       quantum: QuantumResource) -> dg.MaterializeResult:
     """k documents that cover the most topics with the least redundancy (embedding similarity), for digests."""
     docs = _documents(warehouse, config.documents)
@@ -185,8 +185,8 @@ def diverse_selection(context: dg.AssetExecutionContext, config: SelectionConfig
 
 
 @dg.asset(key=dg.AssetKey(["quantum", "similarity_maxcut"]), deps=[DOCUMENT_ENRICHMENT], group_name="quantum",
-          kinds={"qiskit", "duckdb"}, owners=OWNERS, pool=WAREHOUSE_POOL)
-def similarity_maxcut(context: dg.AssetExecutionContext, config: QuantumConfig, warehouse: WarehouseResource,
+          kinds={"qiskit", "duckdb"}, owners=OWNERS)
+def similarity_maxcut(context: dg.AssetExecutionContext, config: QuantumConfig, warehouse: LakehouseResource,
                       quantum: QuantumResource) -> dg.MaterializeResult:
     """Two-way clustering of documents: Max-Cut of their embedding-distance graph."""
     docs = _documents(warehouse, config.documents)

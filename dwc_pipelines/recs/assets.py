@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LandingZoneResource, WarehouseResource
+from dwc_resources import LandingZoneResource, LakehouseResource
 from dwc_resources.duck import transaction
 from dwc_resources.model_store import ModelStoreResource
 
@@ -18,7 +18,7 @@ from ..enrichment.schema import DDL as AI_DDL
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table
+from ..shared import markdown_table
 from . import models as recmodels
 from .evaluate import evaluate, stratified_split
 from .schema import DDL
@@ -56,12 +56,12 @@ def _catalogue_digest(data: recmodels.Dataset) -> str:
         dg.AssetSpec(QUARANTINE, description="Event rows that failed validation, with the reason.", kinds={"duckdb"},
                      owners=OWNERS),
     ],
-    group_name="recs", pool=WAREHOUSE_POOL,
+    group_name="recs",
 )
-def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource):
+def interactions(context: dg.AssetExecutionContext, warehouse: LakehouseResource, landing: LandingZoneResource):
     """Load new and changed event files (JSON lines or CSV); bad rows are quarantined, never fatal."""
     root = landing.effective_events_path()
-    with warehouse.writer(FULL_DDL, tables=["recs.interactions", "recs.interactions_quarantine", "recs._event_files"]) as con:
+    with warehouse.writer(FULL_DDL) as con:
         stats = load_events(con, root, context.run.run_id, log=context.log.info)
         total, users, items = con.execute(
             "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id) FROM recs.interactions").fetchall()[0]
@@ -77,11 +77,10 @@ def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "rows": dg.MetadataValue.md(markdown_table(["file", "line", "reason"], reasons))})
 
 
-@dg.asset(key=ITEM_FEATURES, deps=[DOCUMENTS, DOCUMENT_ENRICHMENT], group_name="recs", kinds={"duckdb"}, owners=OWNERS,
-          pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager())
-def item_features(warehouse: WarehouseResource, landing: LandingZoneResource) -> dg.MaterializeResult:
+@dg.asset(key=ITEM_FEATURES, deps=[DOCUMENTS, DOCUMENT_ENRICHMENT], group_name="recs", kinds={"duckdb"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager())
+def item_features(warehouse: LakehouseResource, landing: LandingZoneResource) -> dg.MaterializeResult:
     """Items with their text and topic: every current document, and the rows of any item-features file."""
-    with warehouse.writer(FULL_DDL, tables=["recs.item_features"]) as con:
+    with warehouse.writer(FULL_DDL) as con:
         stats = build_item_features(con, landing.effective_events_path())
     return dg.MaterializeResult(metadata={"dagster/row_count": stats["items"], "feature_files": stats["feature_files"]})
 
@@ -89,7 +88,7 @@ def item_features(warehouse: WarehouseResource, landing: LandingZoneResource) ->
 def _model_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(key=model_key(name), deps=[INTERACTIONS, ITEM_FEATURES], group_name="recs", kinds={"python", "numpy"},
               owners=OWNERS, description=f"The `{name}` recommender, trained on every interaction.")
-    def _train(context: dg.AssetExecutionContext, warehouse: WarehouseResource, model_store: ModelStoreResource):
+    def _train(context: dg.AssetExecutionContext, warehouse: LakehouseResource, model_store: ModelStoreResource):
         with warehouse.reader() as con:
             data = dataset(con)
         if not data.users:
@@ -132,14 +131,14 @@ class RecommendationsConfig(dg.Config):
 
 
 @dg.asset(key=RECOMMENDATIONS, deps=[INTERACTIONS, *[model_key(n) for n in ALL_MODELS]], group_name="recs",
-          kinds={"duckdb"}, owners=OWNERS, pool=WAREHOUSE_POOL,
+          kinds={"duckdb"}, owners=OWNERS,
           freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)))
-def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: WarehouseResource,
+def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: LakehouseResource,
                     model_store: ModelStoreResource) -> dg.MaterializeResult:
     """Top-N per user and model. Only users with new interactions are refreshed (fold-in with the
     stored models), unless a model was retrained, which refreshes every user for it."""
     refreshed, now = {}, _now()
-    with warehouse.writer(FULL_DDL, tables=["recs.recommendations"]) as con:
+    with warehouse.writer(FULL_DDL) as con:
         # ANONYMOUS stands for a visitor with no history: what the models offer a brand-new user.
         all_users = [u for (u,) in con.execute("SELECT DISTINCT user_id FROM recs.interactions ORDER BY 1").fetchall()]
         all_users.append(ANONYMOUS)
@@ -182,8 +181,8 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
 
 
 @dg.asset(key=SIMILAR_ITEMS, deps=[model_key("item_knn"), model_key("content")], group_name="recs", kinds={"duckdb"},
-          owners=OWNERS, pool=WAREHOUSE_POOL)
-def similar_items(warehouse: WarehouseResource, model_store: ModelStoreResource) -> dg.MaterializeResult:
+          owners=OWNERS)
+def similar_items(warehouse: LakehouseResource, model_store: ModelStoreResource) -> dg.MaterializeResult:
     """The 10 most similar items per item: by co-interaction (item_knn) and by content."""
     now, rows = _now(), []
     for name in ("item_knn", "content"):
@@ -195,7 +194,7 @@ def similar_items(warehouse: WarehouseResource, model_store: ModelStoreResource)
         for i, j, score in stored["model"].similar(10):
             ranked[i] = ranked.get(i, 0) + 1
             rows.append((items[i], items[j], ranked[i], score, name, now))
-    with warehouse.writer(FULL_DDL, tables=["recs.similar_items"]) as con, transaction(con):
+    with warehouse.writer(FULL_DDL) as con, transaction(con):
         con.execute("DELETE FROM recs.similar_items")
         if rows:
             con.executemany("INSERT INTO recs.similar_items VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -208,8 +207,8 @@ class EvaluationConfig(dg.Config):
 
 
 @dg.asset(key=EVALUATION, deps=[INTERACTIONS, ITEM_FEATURES], group_name="recs", kinds={"duckdb", "numpy"},
-          owners=OWNERS, pool=WAREHOUSE_POOL)
-def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+          owners=OWNERS)
+def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """Every model on a held-out split (per-user stratified 75/25, seeded): precision, recall, nDCG, MAP at 10, coverage."""
     with warehouse.reader() as con:
         data = dataset(con)
@@ -221,7 +220,7 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, ware
         results[name] = evaluate(model, train, test, config.k)
         context.log.info(f"{name}: nDCG@{config.k} {results[name][f'ndcg_at_{config.k}']:.4f}")
     now, k = _now(), config.k
-    with warehouse.writer(FULL_DDL, tables=["recs.evaluation"]) as con:
+    with warehouse.writer(FULL_DDL) as con:
         con.executemany("INSERT INTO recs.evaluation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             (name, r[f"precision_at_{k}"], r[f"recall_at_{k}"], r[f"ndcg_at_{k}"], r[f"map_at_{k}"], r["coverage"],
              r["users"], r["fit_s"], r["ms_per_user"], config.seed, now, context.run.run_id) for name, r in results.items()])

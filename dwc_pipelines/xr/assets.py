@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LandingZoneResource, WarehouseResource
+from dwc_resources import LandingZoneResource, LakehouseResource
 from dwc_resources.duck import transaction
 from dwc_resources.xr_tools import XRToolsResource
 
@@ -14,7 +14,7 @@ from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..plots import png_chart
-from ..shared import WAREHOUSE_POOL, markdown_table, utcnow
+from ..shared import markdown_table, utcnow
 from . import scenes, sessions
 from .publish import SCENES_DDL, publish
 
@@ -43,13 +43,12 @@ def _result(outcome: dict) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    key=DOCUMENT_MAP, deps=[DOCUMENTS, DOCUMENT_ENRICHMENT], group_name="xr", kinds={"gltf", "duckdb"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=DOCUMENT_MAP, deps=[DOCUMENTS, DOCUMENT_ENRICHMENT], group_name="xr", kinds={"gltf", "duckdb"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def document_map(context: dg.AssetExecutionContext, config: SceneConfig, warehouse: WarehouseResource,
+def document_map(context: dg.AssetExecutionContext, config: SceneConfig, warehouse: LakehouseResource,
                  xr_tools: XRToolsResource) -> dg.MaterializeResult:
     """A 3D map of the documents: placed by their embeddings, coloured by topic, sized by length (GLB)."""
-    with warehouse.writer(f"{DOCS_DDL};{SCENES_DDL}", tables=["xr.scenes"]) as con:
+    with warehouse.writer(f"{DOCS_DDL};{SCENES_DDL}") as con:
         rows = con.execute(DOCS_SQL).fetchall()
         docs = [{"doc_id": r[0], "title": r[1], "topic": r[2], "word_count": r[3], "embedding": r[4]} for r in rows]
         data, stats = scenes.document_map(docs, config.instancing_threshold)
@@ -61,13 +60,12 @@ def document_map(context: dg.AssetExecutionContext, config: SceneConfig, warehou
 
 
 @dg.asset(
-    key=DEVICE_TWIN, deps=[IOT_DEVICES], group_name="xr", kinds={"gltf", "duckdb"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=DEVICE_TWIN, deps=[IOT_DEVICES], group_name="xr", kinds={"gltf", "duckdb"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def device_twin(context: dg.AssetExecutionContext, config: SceneConfig, warehouse: WarehouseResource,
+def device_twin(context: dg.AssetExecutionContext, config: SceneConfig, warehouse: LakehouseResource,
                 xr_tools: XRToolsResource) -> dg.MaterializeResult:
     """The IoT fleet as a digital twin: devices by location, coloured by health, latest readings attached (GLB)."""
-    with warehouse.writer(SCENES_DDL, tables=["xr.scenes"]) as con:
+    with warehouse.writer(SCENES_DDL) as con:
         try:
             rows = con.execute("SELECT device_id, type, location, lat, lon, status, firmware, latest FROM iot.devices").fetchall()
         except Exception as exc:  # no telemetry loaded yet: an empty twin, not a failure
@@ -94,9 +92,8 @@ def _latest(value) -> dict:
 
 @dg.asset(
     key=WORKFLOW_MAP, deps=[CHAINS_REGISTRY], group_name="xr", kinds={"gltf", "duckdb"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL,
 )
-def workflow_map(context: dg.AssetExecutionContext, config: SceneConfig, warehouse: WarehouseResource,
+def workflow_map(context: dg.AssetExecutionContext, config: SceneConfig, warehouse: LakehouseResource,
                  xr_tools: XRToolsResource) -> dg.MaterializeResult:
     """Every workflow chain's asset graph in 3D, each step coloured by freshness and failures (GLB)."""
     from ..chains.assets import chains_dir, step_key
@@ -104,7 +101,7 @@ def workflow_map(context: dg.AssetExecutionContext, config: SceneConfig, warehou
     from ..chains.spec import load_chains
 
     chains = []
-    with warehouse.writer(SCENES_DDL, tables=["xr.scenes"]) as con:
+    with warehouse.writer(SCENES_DDL) as con:
         specs = load_chains(chains_dir())[0]
         by_name = {c.name: c for c in specs}
         for chain in specs:
@@ -145,17 +142,16 @@ def _step_counts(con, name: str, version: str | None) -> tuple[int, int]:
 
 
 @dg.asset(
-    key=SESSION_EVENTS, group_name="xr", kinds={"duckdb", "python"}, owners=OWNERS, pool=WAREHOUSE_POOL,
+    key=SESSION_EVENTS, group_name="xr", kinds={"duckdb", "python"}, owners=OWNERS,
 )
-def session_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def session_events(context: dg.AssetExecutionContext, warehouse: LakehouseResource,
                    landing: LandingZoneResource) -> dg.MaterializeResult:
     """XR session events (JSON lines) from the XR events landing, validated; bad lines quarantined with a reason."""
     root = Path(landing.effective_xr_events_path())
     files = sorted(p for p in root.rglob("*.jsonl") if p.is_file()) if root.is_dir() else []
     now = utcnow()
     loaded = quarantined = duplicates = skipped = 0
-    with warehouse.writer(f"{DOCS_DDL};{sessions.DDL}", tables=["xr.session_events", "xr.events_quarantine",
-                                                                "xr.event_files"]) as con:
+    with warehouse.writer(f"{DOCS_DDL};{sessions.DDL}") as con:
         known = dict(con.execute("SELECT event_id, source_file FROM xr.session_events").fetchall())
         for path in files:
             rel = path.relative_to(root).as_posix()
@@ -200,12 +196,11 @@ def session_events(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 
 @dg.asset(
-    key=SESSION_MARTS, deps=[SESSION_EVENTS, DOCUMENTS], group_name="xr", kinds={"duckdb", "sql"}, owners=OWNERS,
-    pool=WAREHOUSE_POOL, automation_condition=dg.AutomationCondition.eager(),
+    key=SESSION_MARTS, deps=[SESSION_EVENTS, DOCUMENTS], group_name="xr", kinds={"duckdb", "sql"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
 )
-def session_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def session_marts(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """XR marts: sessions (duration, interactions), dwell time per scene node, most-viewed documents."""
-    with warehouse.writer(f"{DOCS_DDL};{sessions.DDL}", tables=["xr.sessions", "xr.node_dwell", "xr.document_views"]) as con:
+    with warehouse.writer(f"{DOCS_DDL};{sessions.DDL}") as con:
         with transaction(con):
             for statement in sessions.MARTS.split(";"):
                 if statement.strip():

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from dwc_resources import WarehouseResource
+from dwc_resources import LakehouseResource
 
 from .assets import DEVICE_TWIN, DOCUMENT_MAP, SESSION_EVENTS, WORKFLOW_MAP
 
@@ -8,7 +8,7 @@ from .assets import DEVICE_TWIN, DOCUMENT_MAP, SESSION_EVENTS, WORKFLOW_MAP
 def _scene_check(scene: str):
     @dg.asset_check(asset=dg.AssetKey(["xr", scene]), name=f"{scene}_is_valid_gltf", blocking=True,
                     description="The Khronos glTF validator found no error in the scene (when it is installed)")
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def _check(warehouse: LakehouseResource) -> dg.AssetCheckResult:
         with warehouse.reader() as con:
             row = con.execute("SELECT validator, validator_errors, validator_warnings, size_bytes FROM xr.scenes "
                               "WHERE scene = ?", [scene]).fetchall()
@@ -24,7 +24,7 @@ def _scene_check(scene: str):
 
 
 @dg.asset_check(asset=SESSION_EVENTS, blocking=True, description="Every quarantined XR event line has a reason")
-def xr_quarantine_reasons(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def xr_quarantine_reasons(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         n = con.execute("SELECT count(*) FROM xr.events_quarantine WHERE reason IS NULL OR reason = ''").fetchall()[0][0]
     return dg.AssetCheckResult(passed=n == 0, metadata={"without_reason": n})
