@@ -3,7 +3,8 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import anchoring, chains, enrichment, governance, ingestion, iot, ml, ops, quality, quantum, recs, xr
+from dwc_pipelines import (anchoring, chains, enrichment, governance, ingestion, iot, lakehouse, ml, ops, quality, quantum,
+                           recs, xr)
 from dwc_pipelines.resources import executor_for, resources_for
 
 all_assets_job = dg.define_asset_job(
@@ -37,6 +38,7 @@ defs = dg.Definitions.merge(
     iot.defs,
     anchoring.defs,
     xr.defs,
+    lakehouse.defs,
     dwc_sensors.defs,
     dg.Definitions(
         jobs=[all_assets_job],
