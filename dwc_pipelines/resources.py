@@ -39,13 +39,13 @@ def lakehouse_resource(env: str | None = None) -> LakehouseResource:
     """The lake: under DWC_HOME with SQLite catalogs (local), or the PostgreSQL catalogs and shared data
     paths of DWC_LAKE_CATALOG, DWC_LAKE_DATA_PATH, DWC_ANALYST_CATALOG, DWC_ANALYST_DATA_PATH (production;
     the catalogs' password, if any, in DWC_CATALOG_PASSWORD)."""
-    if (env or os.environ.get("DWC_ENV", "local")) == "local":
+    if (env or os.environ.get("DWC_ENV", "local")) == "local" and not os.environ.get("DWC_LAKE_CATALOG"):
         return LakehouseResource.local()
     return LakehouseResource(
         catalog=dg.EnvVar("DWC_LAKE_CATALOG"), data_path=dg.EnvVar("DWC_LAKE_DATA_PATH"),
         analyst_catalog=dg.EnvVar("DWC_ANALYST_CATALOG"), analyst_data_path=dg.EnvVar("DWC_ANALYST_DATA_PATH"),
         catalog_password=dg.EnvVar("DWC_CATALOG_PASSWORD") if os.environ.get("DWC_CATALOG_PASSWORD") else None,
-        work_dir=os.environ.get("DWC_WORK_DIR") or os.path.join(os.environ.get("TMPDIR", "/tmp"), "dwc-work"),
+        work_dir=os.environ.get("DWC_WORK_DIR") or os.path.join(os.environ.get("DWC_HOME") or "/tmp", "work"),
         memory_limit=os.environ.get("DWC_WAREHOUSE_MEMORY", "4GB"),
         snapshot_retention=os.environ.get("DWC_SNAPSHOT_RETENTION", "7 days"),
     )
