@@ -15,8 +15,18 @@ import psutil
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def git_state() -> dict:
+    """The commit measured and whether the tree had uncommitted changes."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    run = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    return {"commit": run("rev-parse", "HEAD"), "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+
+
 def run_context(name: str, repeats: int) -> dict:
     return {
+        **git_state(),
         "repeats": repeats,
         "cpu_count": os.cpu_count(),
         "machine": f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} cores, "

@@ -14,10 +14,12 @@ import sys
 import time
 
 APPEND_TABLES = ("docs0", "docs1", "chunks0", "chunks1")
+UPSERT_TABLES = ("kv0", "kv1", "kv2", "kv3")
 DDL = ";".join([
     *(f"CREATE TABLE IF NOT EXISTS docs.{t} (id BIGINT NOT NULL, doc_id VARCHAR NOT NULL, body VARCHAR, "
       f"n INTEGER, writer INTEGER)" for t in APPEND_TABLES),
-    "CREATE TABLE IF NOT EXISTS docs.kv (k INTEGER NOT NULL, version INTEGER NOT NULL, writer INTEGER)",
+    *(f"CREATE TABLE IF NOT EXISTS docs.{t} (k INTEGER NOT NULL, version INTEGER NOT NULL, writer INTEGER)"
+      for t in UPSERT_TABLES),
 ])
 
 
@@ -37,14 +39,20 @@ def append_sql(table: str, lo: int, hi: int, writer: int) -> str:
             f"FROM range({lo}, {hi}) t(i)")
 
 
-def upsert(con, key: int, writer: int) -> None:
+def upsert_target(i: int, keys: int) -> tuple[str, int]:
+    """The table and key of the i-th upsert: the tables in turn, keys in turn within each."""
+    return UPSERT_TABLES[i % len(UPSERT_TABLES)], (i // len(UPSERT_TABLES)) % keys
+
+
+def upsert(con, i: int, keys: int, writer: int) -> None:
     """One key's row replaced by its next version, in one transaction."""
     from dwc_resources.duck import transaction
 
+    table, key = upsert_target(i, keys)
     with transaction(con):
-        v = con.execute("SELECT coalesce(max(version), 0) FROM docs.kv WHERE k = ?", [key]).fetchall()[0][0]
-        con.execute("DELETE FROM docs.kv WHERE k = ?", [key])
-        con.execute("INSERT INTO docs.kv VALUES (?, ?, ?)", [key, v + 1, writer])
+        v = con.execute(f"SELECT coalesce(max(version), 0) FROM docs.{table} WHERE k = ?", [key]).fetchall()[0][0]
+        con.execute(f"DELETE FROM docs.{table} WHERE k = ?", [key])
+        con.execute(f"INSERT INTO docs.{table} VALUES (?, ?, ?)", [key, v + 1, writer])
 
 
 def run_lake(spec: dict) -> dict:
@@ -52,7 +60,7 @@ def run_lake(spec: dict) -> dict:
     that loses a race runs again (what a step retry does), counted."""
     from dwc_resources.lakehouse import LakehouseResource, backoff, retryable
 
-    lake = LakehouseResource(**spec["lake"])
+    lake = LakehouseResource(**{**spec["lake"], "threads": spec.get("threads") or spec["lake"]["threads"]})
     w, writers = spec["writer"], spec["writers"]
     conflicts = committed = 0
     t0 = time.perf_counter()
@@ -80,7 +88,7 @@ def run_lake(spec: dict) -> dict:
                 committed += 1
         for i in range(spec["upserts"]):
             if i % writers == w:
-                attempt(lambda c: upsert(c, i % spec["keys"], w))
+                attempt(lambda c: upsert(c, i, spec["keys"], w))
                 committed += 1
     finally:
         con.close()
@@ -121,7 +129,7 @@ def run_single_file(spec: dict) -> dict:
             committed += 1
     for i in range(spec["upserts"]):
         if i % writers == w:
-            job(lambda c: upsert(c, i % spec["keys"], w))
+            job(lambda c: upsert(c, i, spec["keys"], w))
             committed += 1
     return {"writer": w, "commits": committed, "conflicts": 0, "lock_waits": waits, "seconds": time.perf_counter() - t0}
 

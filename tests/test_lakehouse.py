@@ -2,6 +2,7 @@
 travel, erasure that reaches every file, a writer killed mid-write, an unreachable catalog."""
 
 import json
+from collections import Counter
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dwc_pipelines.lakeload import DDL, append_jobs
+from dwc_pipelines.lakeload import DDL, UPSERT_TABLES, append_jobs, upsert_target
 from dwc_resources.lakehouse import CatalogUnreachable, LakehouseResource
 
 from .conftest import ROOT, require_service
@@ -78,7 +79,7 @@ def test_concurrent_writer_processes_lose_no_commit(lake):
     with lake.writer(DDL):
         pass
     jobs = append_jobs(doc_rows=4000, chunk_rows=8000, doc_batch=500, chunk_batch=1000)
-    writers, upserts, keys = 4, 24, 3
+    writers, upserts, keys = 4, 36, 3
     spec = {"lake": lake.model_dump(), "jobs": jobs, "upserts": upserts, "keys": keys, "writers": writers}
     procs = [subprocess.Popen([sys.executable, "-m", "dwc_pipelines.lakeload", json.dumps({**spec, "writer": w})],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(writers)]
@@ -93,11 +94,13 @@ def test_concurrent_writer_processes_lose_no_commit(lake):
         counts = dict(con.execute("SELECT 'docs0', count(*) FROM docs.docs0 UNION ALL SELECT 'docs1', count(*) FROM docs.docs1 "
                                   "UNION ALL SELECT 'chunks0', count(*) FROM docs.chunks0 UNION ALL "
                                   "SELECT 'chunks1', count(*) FROM docs.chunks1").fetchall())
-        kv = con.execute("SELECT k, count(*), max(version) FROM docs.kv GROUP BY k ORDER BY k").fetchall()
+        kv = con.execute(" UNION ALL ".join(f"SELECT '{t}', k, count(*), max(version) FROM docs.{t} GROUP BY k"
+                                            for t in UPSERT_TABLES) + " ORDER BY 1, 2").fetchall()
     finally:
         con.close()
     assert counts == {"docs0": 2000, "docs1": 2000, "chunks0": 4000, "chunks1": 4000}
-    assert kv == [(k, 1, upserts // keys) for k in range(keys)], "one row per key, every upsert counted"
+    want = Counter(upsert_target(i, keys) for i in range(upserts))
+    assert kv == sorted((t, k, 1, n) for (t, k), n in want.items()), "one row per key, every upsert counted"
 
 
 def _appender(i: int):

@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS ai.document_enrichment (
     topic_scores JSON,
     entities JSON,
     sentiment DOUBLE,
-    embedding FLOAT[{EMBEDDING_DIM}],
+    embedding FLOAT[],  -- {EMBEDDING_DIM} wide; a list, since DuckLake has no fixed-size arrays
     status VARCHAR NOT NULL,           -- ok | failed
     error VARCHAR,
     enriched_at TIMESTAMP NOT NULL,
@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS ai.chunk_embeddings (
     chunk_id VARCHAR NOT NULL,         -- content-bound: the same chunk text is embedded once per model
     provider VARCHAR NOT NULL,
     model VARCHAR NOT NULL,
-    embedding FLOAT[{EMBEDDING_DIM}] NOT NULL,
+    embedding FLOAT[] NOT NULL,  -- {EMBEDDING_DIM} wide
     run_id VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ai.chunk_terms (
