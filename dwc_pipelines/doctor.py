@@ -73,7 +73,7 @@ def _check_warehouse(res) -> Check:
     except duck.MissingExtension as exc:
         return Check("warehouse", "FAILED", str(exc), "pip install -e . (the extension wheels are dependencies)")
     pinned = ", ".join(f"{k} {v}" for k, v in versions.items())
-    con = res.connect(analyst=True)
+    con = res.connect()
     try:
         snapshot = con.execute("SELECT id FROM lake.current_snapshot()").fetchall()[0][0]
         tables = len(duck.table_names(con, "lake"))
