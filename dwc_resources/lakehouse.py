@@ -298,13 +298,34 @@ class LakehouseResource(dg.ConfigurableResource):
                     f"SELECT snapshot_id FROM {db}.snapshots() WHERE snapshot_id < ?", [current]).fetchall()]
                 expired = _call_count(con, f"CALL ducklake_expire_snapshots({duck.sql_str(db)}, versions => {old})") \
                     if old else 0
+                # Table-wide minima and maxima only ever widen: they can still name an erased value.
+                con.execute(f"UPDATE __ducklake_metadata_{db}.ducklake_table_column_stats "
+                            f"SET min_value = NULL, max_value = NULL")
                 deleted = _call_count(con, f"CALL ducklake_cleanup_old_files({duck.sql_str(db)}, cleanup_all => true)")
                 deleted += _call_count(con, f"CALL ducklake_delete_orphaned_files({duck.sql_str(db)}, cleanup_all => true)")
                 out[db] = {"snapshots_expired": expired, "files_deleted": deleted}
                 log(f"{db}: expired {expired} snapshots, deleted {deleted} files")
-            return out
         finally:
             con.close()
+        for cat in (self.catalog, self.analyst_catalog):
+            if cat.startswith("sqlite:"):
+                _vacuum(cat[len("sqlite:"):])
+        return out
+
+
+def _vacuum(path: str) -> None:
+    """A SQLite catalog rewritten with secure_delete: the statistics of deleted files (column minima
+    and maxima, which can be values) leave no bytes in freed pages."""
+    import sqlite3
+
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
 
 
 def _call_count(con, sql: str) -> int:

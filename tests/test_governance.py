@@ -1,6 +1,7 @@
 """Governance on real runs: masked analyst catalog, sealed blobs and key rotation, retention,
 erasure that reaches every table, file and snapshot, and the audit of all of it."""
 
+import fnmatch
 import json
 import os
 import shutil
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+
+from dwc_resources.lakehouse import LakehouseResource
 
 from dwc_pipelines import enrichment, governance, ingestion
 from dwc_resources import BlobStoreResource
@@ -50,7 +53,7 @@ def test_analysts_see_placeholders_and_the_unmasked_path_is_the_warehouse_file(e
     assert title == "Note for [EMAIL]"
     chunk = env.query("SELECT text FROM docs.chunks")[0][0]
     assert EMAIL not in chunk and "[CARD]" in chunk
-    with duckdb.connect(env.warehouse.path, read_only=True) as con:
+    with env.warehouse.unmasked_reader() as con:
         assert EMAIL in con.execute("SELECT text FROM docs.documents").fetchall()[0][0]
     findings = env.query("SELECT * FROM gov.pii_findings")
     assert {r[5] for r in findings} >= {"email", "card", "person", "phone"}
@@ -79,7 +82,7 @@ def test_blobs_are_sealed_when_keys_are_configured_and_rotation_keeps_every_blob
     assert only_new.key_census() == {"new": 2}
     for rel, h in env.query("SELECT source_path, content_hash FROM docs.documents"):
         assert only_new.get(h) == (env.landing / rel).read_bytes()
-    with duckdb.connect(env.warehouse.path, read_only=True) as con:
+    with env.warehouse.unmasked_reader() as con:
         actions = [r[0] for r in con.execute("SELECT action FROM gov.audit_log ORDER BY logged_at").fetchall()]
     assert actions == ["blob_census", "blob_reseal"]
 
@@ -187,13 +190,15 @@ def test_erasure_reaches_every_table_file_and_snapshot(tmp_path):
     before = _hits(home, SUBJECT)
     # Seeded across the domains: documents, chunks, enrichment, chain outputs, recommendation
     # events and features, classifier training texts, original blobs, landing files, event logs.
-    for place in ("warehouse.duckdb:docs.documents.text", "warehouse.duckdb:docs.chunks.text",
-                  "warehouse.duckdb:ai.document_enrichment.entities", "warehouse.duckdb:recs.interactions.user_id",
+    for place in ("lake/data/docs/documents/*:text", "lake/data/docs/chunks/*:text",
+                  "lake/data/ai/document_enrichment/*:entities", "lake/data/recs/interactions/*:user_id",
                   "blobs/small.sqlite", "landing/emails/mail-zq.eml", "events/interactions.jsonl"):
-        assert place in before, (place, before)
-    assert [p for p in before if p.startswith("warehouse.duckdb:chains.")], before
-    erased_doc_ids = {r[0] for r in duckdb.connect(str(home / "warehouse.duckdb"), read_only=True).execute(
-        "SELECT doc_id FROM docs.documents WHERE strpos(lower(text), ?) > 0", [SUBJECT]).fetchall()}
+        assert [p for p in before if fnmatch.fnmatch(p, place)], (place, before)
+    assert [p for p in before if p.startswith("lake/data/chains/")], before
+    lake = LakehouseResource.local(str(home))
+    with lake.unmasked_reader() as con:
+        erased_doc_ids = {r[0] for r in con.execute(
+            "SELECT doc_id FROM docs.documents WHERE strpos(lower(text), ?) > 0", [SUBJECT]).fetchall()}
 
     report = dwc("erase", "--subject", "Zelda.Quarrington@Example.org")
     assert "On-chain proofs" in report and "documents: " in report
@@ -201,7 +206,7 @@ def test_erasure_reaches_every_table_file_and_snapshot(tmp_path):
     assert _hits(dagster_dir, SUBJECT) == [], "the instance: run config, event log, compute logs"
     assert not list((home / "gov" / "requests").iterdir()), "the request file is gone"
 
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with lake.unmasked_reader() as con:
         req = con.execute("SELECT kind, documents, rows_touched, subject_digest, salt FROM gov.erasure_requests").fetchall()
         assert len(req) == 1 and req[0][0] == "subject" and req[0][1] == len(erased_doc_ids) >= 3 and req[0][2] > 0
         from dwc_pipelines.governance.purge import subject_digest

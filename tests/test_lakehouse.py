@@ -165,7 +165,7 @@ def test_time_travel_and_erasure_reach_every_file(lake, tmp_path):
 
     def files_holding(needle: bytes) -> list[str]:
         hits = []
-        for root in (lake.data_path, lake.analyst_data_path):
+        for root in (lake.data_path, lake.analyst_data_path, tmp_path / "dwc" / "lake", tmp_path / "dwc" / "analyst"):
             for p in Path(root).rglob("*"):
                 if p.is_file() and needle in p.read_bytes():
                     hits.append(str(p))
