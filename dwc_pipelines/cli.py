@@ -79,6 +79,21 @@ def _mask_in_place(con, mask: bool) -> None:
     con.execute("USE masked")
 
 
+def cmd_migrate_warehouse(args) -> int:
+    from dwc_resources.lakehouse import migrate_file
+
+    path = args.source or os.path.join(dwc_home(), "warehouse.duckdb")
+    try:
+        done = migrate_file(lakehouse(), path)
+    except FileNotFoundError as exc:
+        print(f"dwc migrate-warehouse: {exc}", file=sys.stderr)
+        return 2
+    copied = [d for d in done if d["copied"]]
+    print(f"{len(done)} tables in {path}: {len(copied)} copied into the lake, {len(done) - len(copied)} already "
+          f"identical (rows and checksum); {sum(d['rows'] for d in done):,} rows in all")
+    return 0
+
+
 def cmd_search(args) -> int:
     from dwc_pipelines.enrichment.search import search
 
@@ -512,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--print-attach", action="store_true",
                    help="print the statements a plain duckdb session runs to attach the analyst lake read-only")
     p.set_defaults(func=cmd_sql)
+    p = sub.add_parser("migrate-warehouse", help="copy a single-file warehouse (DuckDB, before the lake) into the "
+                                                  "lake, idempotently, checking rows and checksums")
+    p.add_argument("--from", dest="source", help="the file (default: $DWC_HOME/warehouse.duckdb)")
+    p.set_defaults(func=cmd_migrate_warehouse)
     p = sub.add_parser("erase", help="erase a data subject (or one document) from every table, file and snapshot")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--subject", help="an email address, name or other identifier, matched case-insensitively")

@@ -464,3 +464,51 @@ def _columns(con, schema: str, table: str, mask: bool) -> list[tuple[str, str]]:
     rows = con.execute("""SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?
                           AND table_name = ? ORDER BY column_index""", [LAKE, schema, table]).fetchall()
     return [(c, '"' + c.replace('"', '""') + '"') for (c,) in rows]
+
+
+# -- moving a single-file warehouse in ---------------------------------------------------------------
+
+_FIXED = re.compile(r"\[\d+\]$")
+
+
+def _checksum(con, relation: str) -> tuple[int, int]:
+    """Row count and an order-free checksum of every row's text form (types the lake widens, such
+    as fixed-size arrays to lists, print the same)."""
+    n, h = con.execute(f"SELECT count(*), coalesce(bit_xor(hash(CAST(t AS VARCHAR))), 0) FROM {relation} t").fetchall()[0]
+    return int(n), int(h)
+
+
+def migrate_file(lake: "LakehouseResource", path: str, log=print) -> list[dict]:
+    """Copy every table of a single-file DuckDB warehouse into the lake: a table whose rows and
+    checksum already match is left alone, so a second run copies nothing."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no single-file warehouse at {path}")
+    out = []
+    with lake.writer() as con:
+        con.execute(f"ATTACH {duck.sql_str(path)} AS old (READ_ONLY)")
+        tables = con.execute("""SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'old'
+                                ORDER BY 1, 2""").fetchall()
+        for schema, table in tables:
+            source = f"old.{schema}.{table}"
+            want = _checksum(con, source)
+            exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+                                 "AND table_name = ?", [LAKE, schema, table]).fetchall()[0][0]
+            if exists and _checksum(con, f"{LAKE}.{schema}.{table}") == want:
+                out.append({"table": f"{schema}.{table}", "rows": want[0], "copied": False, "checksum": want[1]})
+                continue
+            cols = con.execute("""SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'old'
+                                  AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()
+            # DuckLake has no fixed-size arrays: FLOAT[384] becomes FLOAT[].
+            exprs = ", ".join(f'CAST("{c}" AS {_FIXED.sub("[]", t)}) AS "{c}"' if _FIXED.search(t) else f'"{c}"'
+                              for c, t in cols)
+            with duck.transaction(con):
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                con.execute(f"CREATE OR REPLACE TABLE {LAKE}.{schema}.{table} AS SELECT {exprs} FROM {source}")
+            got = _checksum(con, f"{LAKE}.{schema}.{table}")
+            if got != want:
+                raise RuntimeError(f"{schema}.{table}: copied {got[0]} rows with checksum {got[1]}, "
+                                   f"the file has {want[0]} with {want[1]}")
+            log(f"{schema}.{table}: {want[0]:,} rows copied, checksum {want[1]:x}")
+            out.append({"table": f"{schema}.{table}", "rows": want[0], "copied": True, "checksum": want[1]})
+        con.execute("DETACH old")
+    return out

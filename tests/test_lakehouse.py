@@ -220,3 +220,33 @@ def test_an_unreachable_catalog_fails_fast_naming_it(tmp_path):
         lake.connect()
     assert time.monotonic() - t0 < 15
     assert "dbname=nowhere" in str(err.value) and "hunter2-secret" not in str(err.value)
+
+
+def test_migrate_a_single_file_warehouse_idempotently(tmp_path):
+    import duckdb
+
+    old = tmp_path / "dwc" / "warehouse.duckdb"
+    old.parent.mkdir(parents=True)
+    con = duckdb.connect(str(old))
+    con.execute("CREATE SCHEMA docs; CREATE SCHEMA ai")
+    con.execute("CREATE TABLE docs.documents AS SELECT range AS id, 'text ' || range AS text, "
+                "'{\"a\": 1}'::JSON AS meta FROM range(2500)")
+    con.execute("CREATE TABLE docs._settings (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO docs._settings VALUES ('minhash_scheme', 'x')")
+    con.execute("CREATE TABLE ai.chunk_embeddings AS SELECT range AS i, [1.0, 2.0, range]::FLOAT[3] AS embedding FROM range(10)")
+    con.close()
+    env = {**os.environ, "DWC_HOME": str(tmp_path / "dwc"), "DWC_ENV": "local"}
+    env.pop("DWC_LAKE_CATALOG", None)
+    run = lambda: subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "migrate-warehouse"], cwd=ROOT, env=env,  # noqa: E731
+                                 capture_output=True, text=True)
+    first = run()
+    assert first.returncode == 0, first.stderr
+    assert "3 tables" in first.stdout and "3 copied" in first.stdout, first.stdout
+    second = run()
+    assert "0 copied" in second.stdout and "3 already identical" in second.stdout, second.stdout
+    lake = LakehouseResource.local(str(tmp_path / "dwc"))
+    with lake.unmasked_reader() as con:
+        assert con.execute("SELECT count(*), sum(id) FROM docs.documents").fetchall() == [(2500, sum(range(2500)))]
+        assert con.execute("SELECT embedding FROM ai.chunk_embeddings WHERE i = 7").fetchall() == [([1.0, 2.0, 7.0],)]
+    with lake.reader() as con:
+        assert con.execute("SELECT count(*) FROM docs.documents").fetchall() == [(2500,)]
