@@ -108,7 +108,7 @@ def dwc(corpus: str, home: str) -> dict:
 
     Path(home).mkdir(parents=True, exist_ok=True)
     resources = {
-        "warehouse": LakehouseResource(path=f"{home}/warehouse.duckdb", snapshot_path=f"{home}/analyst.duckdb"),
+        "warehouse": LakehouseResource.local(str(home)),
         "landing": LandingZoneResource(path=corpus),
         "blob_store": BlobStoreResource(root=f"{home}/blobs"),
     }
@@ -119,11 +119,8 @@ def dwc(corpus: str, home: str) -> dict:
         result = defs.resolve_job_def("ingest_job").execute_in_process(
             instance=instance, run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("DWC_BENCH_LOG", "WARNING")}}}})
         seconds = time.perf_counter() - t0
-    import duckdb
-
-    con = duckdb.connect(f"{home}/analyst.duckdb", read_only=True)
-    docs = con.execute("SELECT count(*) FROM docs.documents WHERE is_current").fetchall()[0][0]
-    con.close()
+    with resources["warehouse"].reader() as con:
+        docs = con.execute("SELECT count(*) FROM docs.documents WHERE is_current").fetchall()[0][0]
     step_rate = next(
         ev.event_specific_data.materialization.metadata["files_per_second"].value
         for ev in result.all_events

@@ -259,7 +259,7 @@ def erase_benchmark(n: int) -> dict:
                                                  "please keep her in copy of every reply.\n")
     os.environ["DWC_HOME"] = str(home)
     resources = {
-        "warehouse": LakehouseResource(path=str(home / "warehouse.duckdb"), snapshot_path=str(home / "analyst.duckdb")),
+        "warehouse": LakehouseResource.local(str(home)),
         "landing": LandingZoneResource(path=str(landing)),
         "blob_store": BlobStoreResource(root=str(home / "blobs")),
         "notifications": NotificationsResource(log_path=str(home / "notify.sqlite"), outbox_dir=str(home / "outbox")),
@@ -281,9 +281,7 @@ def erase_benchmark(n: int) -> dict:
             instance=instance, run_config={**quiet, "ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}})
         erase_s = time.perf_counter() - t0
         assert result.success
-    import duckdb
-
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with resources["warehouse"].unmasked_reader() as con:
         left = con.execute("SELECT count(*) FROM docs.documents WHERE strpos(text, ?) > 0", [subject]).fetchall()[0][0]
         touched = con.execute("SELECT documents FROM gov.erasure_requests").fetchall()[0][0]
     shutil.rmtree(home, ignore_errors=True)

@@ -28,6 +28,7 @@ from . import duck
 DOMAIN_SCHEMAS = ("docs", "ai", "chains", "ml", "recs", "chain", "quantum", "iot", "xr", "ops", "gov")
 LAKE, ANALYST = "lake", "analyst"
 ROW_ID = "_row_id"  # in every analyst table: the lake row id the masked row was copied from
+ROW_SNAPSHOT = "_lake_snapshot"  # and the lake snapshot that wrote that row (provenance: dwc trace)
 
 
 def dwc_home() -> str:
@@ -433,14 +434,14 @@ def _sync_once(con, mask: bool) -> dict:
                 SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY rowid ORDER BY snapshot_id DESC,
                                       change_type = 'update_postimage' DESC) AS _n FROM {feed}) WHERE _n = 1""")
             con.execute(f"DELETE FROM {target} WHERE {ROW_ID} IN (SELECT rowid FROM _dwc_feed)")
-            con.execute(f"""INSERT INTO {target} SELECT {exprs}, rowid AS {ROW_ID} FROM _dwc_feed
-                            WHERE change_type IN ('insert', 'update_postimage')""")
+            con.execute(f"""INSERT INTO {target} SELECT {exprs}, rowid AS {ROW_ID}, snapshot_id AS {ROW_SNAPSHOT}
+                            FROM _dwc_feed WHERE change_type IN ('insert', 'update_postimage')""")
             con.execute("DROP TABLE _dwc_feed")
         else:
             exprs = ", ".join(e for _, e in _columns(con, schema, table, mask))
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYST}.{schema}")
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {exprs}, rowid AS {ROW_ID} "
-                        f"FROM {LAKE}.{schema}.{table}")
+            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {exprs}, rowid AS {ROW_ID}, "
+                        f"snapshot_id AS {ROW_SNAPSHOT} FROM {LAKE}.{schema}.{table}")
         con.execute(f"DELETE FROM {_STATE} WHERE schema_name = ? AND table_name = ?", [schema, table])
         con.execute(f"INSERT INTO {_STATE} VALUES (?, ?, ?, ?, ?)", [schema, table, tid, cols, current])
         touched.append(f"{schema}.{table}")

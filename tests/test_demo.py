@@ -47,7 +47,8 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert trace.returncode == 0, trace.stdout + trace.stderr
     for part in ("source: contracts/msa-02.docx", "docs.chunks", "ai.document_enrichment", "chains.contract_review_memo",
-                 "chain.proofs", "all_assets_job: SUCCESS", "on embedded (chain id 131277322940537)", "certificate #"):
+                 "chain.proofs", "all_assets_job: SUCCESS", "on embedded (chain id 131277322940537)", "certificate #",
+                 "lake snapshot"):
         assert part in trace.stdout, (part, trace.stdout)
     changed = tmp_path / "msa-02.docx"
     changed.write_bytes((ROOT / "samples/landing/contracts/msa-02.docx").read_bytes() + b"\0")

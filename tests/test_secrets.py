@@ -73,17 +73,19 @@ def test_demo_stores_no_secret(tmp_path):
             scanned += 1
     assert scanned > 10 and any(p.name.endswith(".db") for p in dagster_dir.rglob("*")), "event log and run storage"
     # DuckDB and Parquet compress strings, so search their values, not their bytes.
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    columns = con.execute("""SELECT table_schema, table_name, column_name FROM information_schema.columns
-                             WHERE data_type IN ('VARCHAR', 'JSON') OR data_type LIKE 'VARCHAR%'""").fetchall()
-    assert len(columns) > 50
-    for schema, table, column in columns:
-        for s in [*SECRETS.values(), SECRETS["DWC_CHAIN_EMBEDDED_KEY"][2:]]:
-            hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
-                               [f"%{s}%"]).fetchall()[0][0]
-            assert hits == 0, f"{schema}.{table}.{column} holds a secret"
-    con.close()
-    for parquet in (home / "analyst_data").rglob("*.parquet"):
+    from dwc_resources.lakehouse import LakehouseResource
+
+    with LakehouseResource.local(str(home)).unmasked_reader() as con:
+        columns = con.execute("""SELECT schema_name, table_name, column_name FROM duckdb_columns()
+                                 WHERE database_name = 'lake' AND (data_type IN ('VARCHAR', 'JSON')
+                                 OR data_type LIKE 'VARCHAR%')""").fetchall()
+        assert len(columns) > 50
+        for schema, table, column in columns:
+            for s in [*SECRETS.values(), SECRETS["DWC_CHAIN_EMBEDDED_KEY"][2:]]:
+                hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
+                                   [f"%{s}%"]).fetchall()[0][0]
+                assert hits == 0, f"{schema}.{table}.{column} holds a secret"
+    for parquet in [*(home / "lake").rglob("*.parquet"), *(home / "analyst").rglob("*.parquet")]:
         rel = duckdb.connect().execute(f"SELECT * FROM read_parquet('{parquet}')").fetchall()
         blob = repr(rel).encode()
         assert not [s for s in secrets if s in blob], parquet

@@ -30,8 +30,10 @@ def find(con, file_hash: str | None, doc_id: str | None) -> tuple[list[str], lis
                                          [file_hash]).fetchall()]
     else:
         ids = [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.documents WHERE doc_id = ?", [doc_id]).fetchall()]
+    # The analyst lake carries the lake snapshot that wrote each row; a bare lake does not.
+    snap = "_lake_snapshot" if "_lake_snapshot" in columns(con).get("docs.documents", set()) else "NULL"
     versions = con.execute(
-        """SELECT doc_id, version, status, is_current, content_hash, source_path, format, ingested_at, run_id
+        f"""SELECT doc_id, version, status, is_current, content_hash, source_path, format, ingested_at, run_id, {snap}
            FROM docs.documents WHERE doc_id IN (SELECT unnest(?)) ORDER BY doc_id, version""", [ids]).fetchall()
     return ids, versions
 
@@ -80,10 +82,11 @@ def story(con, file_hash: str | None, doc_id: str | None, run_info: Callable[[st
         src = next(v[5] for v in versions if v[0] == d)
         lines.append(f"Document {d}\n  source: {src}")
     lines.append("\nVersions:")
-    for d, version, status, current, h, src, fmt, at, run in versions:
+    for d, version, status, current, h, src, fmt, at, run, snapshot in versions:
         mark = "  (current)" if current else ""
+        written = f"  lake snapshot {snapshot}" if snapshot is not None else ""
         lines.append(f"  {src}  v{version}  {status:<8} {fmt or '-':<6} sha256 {h[:16] if h else '-':<16}  {at:%Y-%m-%d %H:%M:%S}  "
-                     f"run {run[:8]}{mark}")
+                     f"run {run[:8]}{written}{mark}")
     rows = derived(con, ids, hashes)
     runs = sorted({r for v in versions for r in [v[8]]} | {r for _, _, rs in rows for r in rs})
     lines.append("\nDerived rows:")

@@ -85,7 +85,7 @@ def chain_label_rows(con, sources: list[str]) -> list[dict]:
         if not (chain.isidentifier() and step.isidentifier()):
             raise ValueError(f"chain label source must be <chain>.<step>, not {source!r}")
         found = con.execute(f"""
-            SELECT DISTINCT s.content_hash, s.output->>'label' FROM chains.{chain}_{step} s
-            WHERE s.status = 'ok' AND s.output->>'label' IS NOT NULL""").fetchall()
+            SELECT DISTINCT s.content_hash, json_extract_string(s.output, 'label') FROM chains.{chain}_{step} s
+            WHERE s.status = 'ok' AND json_extract_string(s.output, 'label') IS NOT NULL""").fetchall()
         rows += [{"source_path": None, "content_hash": h, "label": label, "source": f"chain:{source}"} for h, label in found]
     return rows
