@@ -28,6 +28,10 @@ from . import duck
 DOMAIN_SCHEMAS = ("docs", "ai", "chains", "ml", "recs", "chain", "quantum", "iot", "xr", "ops", "gov")
 LAKE, ANALYST = "lake", "analyst"
 ROW_ID = "_row_id"  # in every analyst table: the lake row id the masked row was copied from
+# DuckLake 1.5.5 keeps the transaction-local row id (from 10^18 up) of a row updated in the transaction
+# that inserted it: such ids are not stable and can repeat, so a change feed holding one is not applied
+# by row id; the table is copied whole instead.
+TXN_LOCAL_ROWID = 10**18
 ROW_SNAPSHOT = "_lake_snapshot"  # and the lake snapshot that wrote that row (provenance: dwc trace)
 
 
@@ -425,6 +429,7 @@ def _sync_once(con, mask: bool) -> dict:
     for (schema, table), (tid, cols) in sorted(lake.items()):
         before = state.get((schema, table))
         target = f"{ANALYST}.{schema}.{table}"
+        local = 0
         if before and before[0] == tid and before[1] == cols and before[2] + 1 >= first:
             if str(tid) not in mentioned and f"{schema}.{table}" not in mentioned:
                 continue
@@ -433,11 +438,13 @@ def _sync_once(con, mask: bool) -> dict:
             con.execute(f"""CREATE OR REPLACE TEMP TABLE _dwc_feed AS
                 SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY rowid ORDER BY snapshot_id DESC,
                                       change_type = 'update_postimage' DESC) AS _n FROM {feed}) WHERE _n = 1""")
-            con.execute(f"DELETE FROM {target} WHERE {ROW_ID} IN (SELECT rowid FROM _dwc_feed)")
-            con.execute(f"""INSERT INTO {target} SELECT {exprs}, rowid AS {ROW_ID}, snapshot_id AS {ROW_SNAPSHOT}
-                            FROM _dwc_feed WHERE change_type IN ('insert', 'update_postimage')""")
+            local = con.execute(f"SELECT count(*) FROM _dwc_feed WHERE rowid >= {TXN_LOCAL_ROWID}").fetchall()[0][0]
+            if not local:
+                con.execute(f"DELETE FROM {target} WHERE {ROW_ID} IN (SELECT rowid FROM _dwc_feed)")
+                con.execute(f"""INSERT INTO {target} SELECT {exprs}, rowid AS {ROW_ID}, snapshot_id AS {ROW_SNAPSHOT}
+                                FROM _dwc_feed WHERE change_type IN ('insert', 'update_postimage')""")
             con.execute("DROP TABLE _dwc_feed")
-        else:
+        if not before or before[0] != tid or before[1] != cols or before[2] + 1 < first or local:
             exprs = ", ".join(e for _, e in _columns(con, schema, table, mask))
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYST}.{schema}")
             con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {exprs}, rowid AS {ROW_ID}, "
