@@ -304,8 +304,7 @@ class LakehouseResource(dg.ConfigurableResource):
                 expired = _call_count(con, f"CALL ducklake_expire_snapshots({duck.sql_str(db)}, versions => {old})") \
                     if old else 0
                 # Table-wide minima and maxima only ever widen: they can still name an erased value.
-                con.execute(f"UPDATE __ducklake_metadata_{db}.ducklake_table_column_stats "
-                            f"SET min_value = NULL, max_value = NULL")
+                _restate_table_stats(con, db)
                 deleted = _call_count(con, f"CALL ducklake_cleanup_old_files({duck.sql_str(db)}, cleanup_all => true)")
                 deleted += _call_count(con, f"CALL ducklake_delete_orphaned_files({duck.sql_str(db)}, cleanup_all => true)")
                 out[db] = {"snapshots_expired": expired, "files_deleted": deleted}
@@ -316,6 +315,48 @@ class LakehouseResource(dg.ConfigurableResource):
             if cat.startswith("sqlite:"):
                 _vacuum(cat[len("sqlite:"):])
         return out
+
+
+# DuckLake's type names -> DuckDB types, to order statistics (kept as strings) by value.
+_STAT_TYPES = {
+    "boolean": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
+    "int128": "HUGEINT", "uint8": "UTINYINT", "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT",
+    "float32": "FLOAT", "float64": "DOUBLE", "date": "DATE", "time": "TIME", "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMPTZ", "timestamp_s": "TIMESTAMP_S", "timestamp_ms": "TIMESTAMP_MS",
+    "timestamp_ns": "TIMESTAMP_NS", "varchar": "VARCHAR", "json": "VARCHAR", "uuid": "UUID", "blob": "BLOB",
+}
+
+
+def _restate_table_stats(con, db: str) -> None:
+    """Table-wide column minima and maxima recomputed from the statistics of the live data files.
+
+    Once the files with deletions are rewritten, each live file's statistics describe live rows only,
+    so the recomputed bounds are exact and name no erased value. They must stay bounds: DuckLake merges
+    a new file's statistics into these, and a NULL bound would be replaced by the new file's alone
+    (the next query would then prune every older file from a filter)."""
+    meta = f"__ducklake_metadata_{db}"
+    columns = con.execute(
+        f"""SELECT DISTINCT s.table_id, s.column_id, c.column_type
+            FROM {meta}.ducklake_table_column_stats s
+            JOIN {meta}.ducklake_column c ON c.table_id = s.table_id AND c.column_id = s.column_id
+            WHERE c.end_snapshot IS NULL""").fetchall()
+    for table_id, column_id, column_type in columns:
+        kind = column_type.lower()
+        if kind.startswith("decimal"):
+            sql_type = kind.upper()
+        elif kind in _STAT_TYPES:
+            sql_type = _STAT_TYPES[kind]
+        else:
+            continue  # a type with no ordering we know: its bounds stay as DuckLake wrote them
+        lo, hi = con.execute(
+            f"""SELECT arg_min(f.min_value, TRY_CAST(f.min_value AS {sql_type})),
+                       arg_max(f.max_value, TRY_CAST(f.max_value AS {sql_type}))
+                FROM {meta}.ducklake_file_column_stats f
+                JOIN {meta}.ducklake_data_file d USING (data_file_id)
+                WHERE d.end_snapshot IS NULL AND f.table_id = ? AND f.column_id = ?""",
+            [table_id, column_id]).fetchall()[0]
+        con.execute(f"UPDATE {meta}.ducklake_table_column_stats SET min_value = ?, max_value = ? "
+                    f"WHERE table_id = ? AND column_id = ?", [lo, hi, table_id, column_id])
 
 
 def _vacuum(path: str) -> None:

@@ -180,6 +180,14 @@ def test_time_travel_and_erasure_reach_every_file(lake, tmp_path):
         assert con.execute("SELECT count(*) FROM lake.snapshots()").fetchall()[0][0] == 1
     with lake.reader() as con:
         assert con.execute("SELECT body FROM docs.notes ORDER BY id").fetchall() == [("erased",), ("nothing personal",)]
+    # The restated table statistics stay bounds of every live file once a new file is merged into them
+    # (cleared bounds were replaced by the new file's, and filters then skipped the older files).
+    with lake.writer() as con:
+        con.execute("INSERT INTO docs.notes VALUES (3, 'written after the erasure')")
+    for read in (lake.unmasked_reader, lake.reader):
+        with read() as con:
+            assert con.execute("SELECT id FROM docs.notes WHERE body = 'erased'").fetchall() == [(1,)]
+            assert con.execute("SELECT count(*) FROM docs.notes WHERE id < 3").fetchall() == [(2,)]
 
 
 def test_a_writer_killed_mid_write_leaves_the_previous_snapshot(lake, tmp_path):
