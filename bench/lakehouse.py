@@ -7,7 +7,9 @@ Load (dwc_pipelines/lakeload.py): --doc-rows document rows and --chunk-rows chun
 across 4 tables, then --upserts upserts per table on 4 more (delete + insert of a key's row, one
 transaction). Each writer process takes every W-th job; a commit that loses a race runs again (counted).
 Every configuration starts from an empty store. Threads per DuckDB connection: cores / writers (at
-least 1), the same for the single file and the lake.
+least 1), the same for the single file and the lake. Writers import and connect first, then start
+together: the time measured is the load, not Python start-up. Appends run inside duck.appending (DuckLake
+settles a race between appends itself); upserts do not (a lost race runs again).
 """
 
 from __future__ import annotations
@@ -98,9 +100,17 @@ class Store:
 def run_writers(store: Store, writers: int, jobs, upserts: int, keys: int) -> dict:
     threads = max(1, (os.cpu_count() or 1) // writers)
     spec = store.spec(writers, jobs, upserts, keys, threads)
-    t0 = time.perf_counter()
+    env = {**os.environ, "DWC_LAKELOAD_GO": "1"}
     procs = [subprocess.Popen([sys.executable, "-m", "dwc_pipelines.lakeload", json.dumps({**spec, "writer": w})],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(writers)]
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for w in range(writers)]
+    for p in procs:  # every writer imported and connected: start them together, time the load only
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"writer failed to start: {p.stderr.read()[-2000:]}")
+    t0 = time.perf_counter()
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = []
     for p in procs:
         out, err = p.communicate()
@@ -157,9 +167,11 @@ def catalog_commits_per_s(seconds: float, procs: int = 8) -> float:
         with store.lake.writer("CREATE TABLE IF NOT EXISTS docs.tiny (w INTEGER, i INTEGER)"):
             pass
         code = ("import json, sys, time\nfrom dwc_resources.lakehouse import LakehouseResource, retryable\n"
+                "from dwc_resources.duck import appending\n"
                 "lake = LakehouseResource(**json.loads(sys.argv[1]))\ncon = lake.connect()\n"
                 "end = time.time() + float(sys.argv[2]); n = 0\n"
-                "while time.time() < end:\n    try:\n        con.execute('INSERT INTO docs.tiny VALUES (?, ?)', [int(sys.argv[3]), n]); n += 1\n"
+                "while time.time() < end:\n    try:\n        with appending(con):\n"
+                "            con.execute('INSERT INTO docs.tiny VALUES (?, ?)', [int(sys.argv[3]), n]); n += 1\n"
                 "    except Exception as exc:\n        if not retryable(exc): raise\n"
                 "print(n)\n")
         ps = [subprocess.Popen([sys.executable, "-c", code, json.dumps(store.lake.model_dump()), str(seconds), str(w)],

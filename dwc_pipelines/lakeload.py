@@ -55,6 +55,21 @@ def upsert(con, i: int, keys: int, writer: int) -> None:
         con.execute(f"INSERT INTO docs.{table} VALUES (?, ?, ?)", [key, v + 1, writer])
 
 
+def _ready() -> None:
+    """Imports done and connected: say so and wait for the word to start, so that a measured load
+    starts in every writer at once and process start-up is not part of it."""
+    if os.environ.get("DWC_LAKELOAD_GO"):
+        print("ready", flush=True)
+        sys.stdin.readline()
+
+
+def _append(con, sql: str) -> None:
+    from dwc_resources.duck import appending
+
+    with appending(con):
+        con.execute(sql)
+
+
 def run_lake(spec: dict) -> dict:
     """One writer process on the lake: its share of the appends, then its share of the upserts. A commit
     that loses a race runs again (what a step retry does), counted."""
@@ -63,8 +78,9 @@ def run_lake(spec: dict) -> dict:
     lake = LakehouseResource(**{**spec["lake"], "threads": spec.get("threads") or spec["lake"]["threads"]})
     w, writers = spec["writer"], spec["writers"]
     conflicts = committed = 0
-    t0 = time.perf_counter()
     con = lake.connect()
+    _ready()
+    t0 = time.perf_counter()
 
     def attempt(fn):
         nonlocal conflicts, con
@@ -84,7 +100,7 @@ def run_lake(spec: dict) -> dict:
     try:
         for i, (table, lo, hi) in enumerate(spec["jobs"]):
             if i % writers == w:
-                attempt(lambda c: c.execute(append_sql(table, lo, hi, w)))
+                attempt(lambda c: _append(c, append_sql(table, lo, hi, w)))
                 committed += 1
         for i in range(spec["upserts"]):
             if i % writers == w:
@@ -103,6 +119,7 @@ def run_single_file(spec: dict) -> dict:
 
     w, writers = spec["writer"], spec["writers"]
     committed, waits = 0, 0
+    _ready()
     t0 = time.perf_counter()
 
     def open_file():

@@ -166,3 +166,12 @@ def executor_for(kind: str | None = None):
             "config_source": {"task_default_queue": os.environ.get("DWC_CELERY_QUEUE", "dagster")},
         })
     raise ValueError(f"DWC_EXECUTOR must be multiprocess or celery, not {kind!r}")
+
+
+def light_executor():
+    """For a job whose steps are cheap next to a process start (a few seconds each here): on the
+    local multiprocess default, every step in the run's own process; with a distributed executor
+    (celery), None, so that the job uses the code location's."""
+    if os.environ.get("DWC_EXECUTOR", "multiprocess") == "multiprocess":
+        return dg.in_process_executor
+    return None

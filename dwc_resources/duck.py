@@ -239,6 +239,20 @@ def commit_lock(con) -> Iterator[None]:
 
 
 @contextmanager
+def appending(con, retries: int = 10):
+    """Inside: only blind appends (rows that do not depend on what the lake holds). A commit that
+    races another is then settled by DuckLake itself, against the newer snapshot and without
+    rewriting the Parquet files, which is sound for appends only; elsewhere a lost race fails and
+    the work runs again (LakehouseResource.connect)."""
+    con.execute(f"SET ducklake_max_retry_count = {int(retries)}")
+    try:
+        with commit_lock(con):  # a SQLite catalog settles no race: appends take turns there too
+            yield con
+    finally:
+        con.execute("SET ducklake_max_retry_count = 0")
+
+
+@contextmanager
 def transaction(con):
     """BEGIN ... COMMIT, or ROLLBACK on any exception (a killed step leaves no partial write).
     Inside a transaction already open on `con`, the outer one decides: this adds nothing."""
