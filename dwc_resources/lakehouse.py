@@ -158,7 +158,9 @@ class LakehouseResource(dg.ConfigurableResource):
         try:
             # DuckLake's own commit retry re-commits on a newer snapshot and, measured here (1.5.5), can
             # lose an upsert that raced another: four writers upserting three keys lost one on both
-            # catalogs (tests/test_lakehouse.py). Off; a lost race runs the work again instead.
+            # catalogs (tests/test_lakehouse.py). Off; a lost race runs the work again instead, except
+            # where a race cannot change the outcome: blind appends (duck.appending) and transactions
+            # that lock the tables they depend on (duck.transaction(tables=...)).
             con.execute("SET ducklake_max_retry_count = 0")
             self.attach(con, LAKE, read_only=read_only)
             if analyst or writable_analyst:
@@ -167,7 +169,9 @@ class LakehouseResource(dg.ConfigurableResource):
             con.execute(f"SET VARIABLE dwc_work_dir = {duck.sql_str(self.work_dir)}")
             lock = self.commit_lock_path()
             if lock:
-                con.execute(f"SET VARIABLE dwc_commit_lock = {duck.sql_str(lock)}")
+                duck.set_commit_lock(con, lock)
+            elif not read_only:
+                duck.enable_table_locks(con, redact(self.catalog), self._catalog(LAKE)[len("postgres:"):])
         except BaseException:
             con.close()
             raise

@@ -104,6 +104,51 @@ def test_concurrent_writer_processes_lose_no_commit(lake):
     assert kv == sorted((t, k, 1, n) for (t, k), n in want.items()), "one row per key, every upsert counted"
 
 
+def test_a_transaction_holds_the_tables_it_names_across_processes(pg_catalogs, tmp_path):
+    """On a PostgreSQL catalog `transaction(tables=...)` excludes every other session from those
+    tables until it ends, commit or rollback; a SQLite catalog's commit lock stands in for it."""
+    import psycopg2
+
+    from dwc_resources.duck import table_locks, transaction
+
+    lake = lake_for("postgres", tmp_path / "dwc", pg_catalogs)
+    with lake.writer(DDL):
+        pass
+    other = psycopg2.connect(pg_catalogs[0][len("postgres:"):])
+    other.autocommit = True
+    cur = other.cursor()
+
+    def free(table: str) -> bool:
+        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [f"dwc-table:{table}"])
+        got = cur.fetchone()[0]
+        if got:
+            cur.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"dwc-table:{table}"])
+        return got
+
+    con = lake.connect()
+    try:
+        with transaction(con, tables=["docs.kv0"]):
+            con.execute("INSERT INTO docs.kv0 VALUES (1, 1, 0)")
+            assert not free("docs.kv0") and free("docs.kv1")
+        assert free("docs.kv0")
+        with pytest.raises(ZeroDivisionError):
+            with transaction(con, tables=["docs.kv1", "docs.kv0"]):
+                assert not free("docs.kv0") and not free("docs.kv1")
+                1 / 0
+        assert free("docs.kv0") and free("docs.kv1")
+        assert con.execute("SELECT count(*) FROM docs.kv0").fetchall() == [(1,)]
+    finally:
+        con.close()
+        other.close()
+    sqlite = LakehouseResource.local(str(tmp_path / "embedded"))
+    con = sqlite.connect()
+    try:
+        with table_locks(con, ["docs.kv0"]) as locked:
+            assert not locked
+    finally:
+        con.close()
+
+
 def _appender(i: int):
     @dg.asset(name=f"part{i}", group_name="t")
     def _a(warehouse: LakehouseResource):
