@@ -219,33 +219,45 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=5)
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--commit-seconds", type=float, default=10.0)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of every store x writers configuration, interleaved; the median wall time counts")
     args = ap.parse_args()
     jobs = append_jobs(args.doc_rows, args.chunk_rows, args.doc_batch, args.chunk_batch)
     upserts = args.upserts * len(UPSERT_TABLES)
     rows = args.doc_rows + args.chunk_rows
     work = Path(tempfile.mkdtemp(prefix="dwc-bench-lake-"))
-    ctx = run_context("lakehouse", 1)
+    ctx = run_context("lakehouse", args.repeats)
     out = {**ctx}
-    table = ["| store | writers | wall s | rows/s | commits | conflicts retried | lost commits |", "|---|---:|---:|---:|---:|---:|---:|"]
+    table = ["| store | writers | wall s (median) | all runs s | rows/s | commits | conflicts retried | lost commits |",
+             "|---|---:|---:|---|---:|---:|---:|---:|"]
     lost = 0
+    configs = [(kind, writers) for kind in ("single", "sqlite", "postgres") for writers in (1, 2, 4)]
+    runs: dict[tuple[str, int], list[dict]] = {c: [] for c in configs}
     try:
-        for kind in ("single", "sqlite", "postgres"):
-            for writers in (1, 2, 4):
+        # Rounds of every configuration in turn: a slow spell of the machine touches all of them alike.
+        for _ in range(args.repeats):
+            for kind, writers in configs:
                 store = Store(kind, work)
                 try:
                     r = run_writers(store, writers, jobs, upserts, args.keys)
                     c = store.counts()
                 finally:
                     store.close()
-                missing = (rows - c["rows"]) + (upserts - c["upserts_landed"])
-                lost += abs(missing)
-                rate = rows / r["wall_s"]
-                out[f"rows_per_s_{kind}_{writers}w"] = round(rate)
-                out[f"conflicts_{kind}_{writers}w"] = r["conflicts"]
-                if kind != "single":
-                    out[f"append_s_{kind}_{writers}w"] = round(r["append_s"], 2)
-                table.append(f"| {kind} | {writers} | {r['wall_s']:.1f} | {rate:,.0f} | {r['commits']} | {r['conflicts']} | {missing} |")
-                print(table[-1], flush=True)
+                r["missing"] = (rows - c["rows"]) + (upserts - c["upserts_landed"])
+                lost += abs(r["missing"])
+                runs[(kind, writers)].append(r)
+                print(kind, writers, f"{r['wall_s']:.2f}s", flush=True)
+        for kind, writers in configs:
+            rs = runs[(kind, writers)]
+            wall = statistics.median(r["wall_s"] for r in rs)
+            rate = rows / wall
+            out[f"rows_per_s_{kind}_{writers}w"] = round(rate)
+            out[f"conflicts_{kind}_{writers}w"] = sum(r["conflicts"] for r in rs)
+            if kind != "single":
+                out[f"append_s_{kind}_{writers}w"] = round(statistics.median(r["append_s"] for r in rs), 2)
+            each = ", ".join(f"{r['wall_s']:.1f}" for r in rs)
+            table.append(f"| {kind} | {writers} | {wall:.1f} | {each} | {rate:,.0f} | {sum(r['commits'] for r in rs)} | "
+                         f"{out[f'conflicts_{kind}_{writers}w']} | {sum(r['missing'] for r in rs)} |")
         out["rows_per_s_single_file"] = max(out[f"rows_per_s_single_{w}w"] for w in (1, 2, 4))
         out["rows_per_s_lake_1w"] = out["rows_per_s_postgres_1w"]
         out["rows_per_s_lake_4w_pg"] = out["rows_per_s_postgres_4w"]
