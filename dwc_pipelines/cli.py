@@ -33,6 +33,25 @@ def _at(value: str) -> dict:
     return {"snapshot_version": int(value)} if value.isdigit() else {"snapshot_time": value}
 
 
+# Exit status of every command: 0 done, 1 a user error (one line on stderr saying what to do), 2 a
+# usage error (argparse's own).
+USER_ERROR = 1
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"dwc {command}: {message}", file=sys.stderr)
+    return USER_ERROR
+
+
+def _print_json(value) -> None:
+    import json
+
+    print(json.dumps(value, default=str, ensure_ascii=False, indent=1))
+
+
+_READ_ONLY = ("read-only", "read only", "readonly")
+
+
 def cmd_sql(args) -> int:
     # Analysts read the masked analyst lake. --unmasked reads the lake itself: the privileged path,
     # for whoever may reach its catalog and data path. --at reads the lake as of a snapshot (an id
@@ -56,13 +75,19 @@ def cmd_sql(args) -> int:
             if rel is None:
                 print("(statement executed; nothing to show)")
                 return 0
-            rel.show(max_rows=args.max_rows, max_width=args.max_width)
+            if args.json:
+                _print_json([dict(zip(rel.columns, row)) for row in rel.fetchmany(args.max_rows)])
+            else:
+                rel.show(max_rows=args.max_rows, max_width=args.max_width)
     except FileNotFoundError as exc:
-        print(f"dwc sql: {exc}", file=sys.stderr)
-        return 2
+        return _fail("sql", str(exc))
     except Exception as exc:  # duckdb errors: show the message, not a traceback
-        print(f"dwc sql: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        if any(word in str(exc).lower() for word in _READ_ONLY):
+            which = "lake (--unmasked/--at)" if args.unmasked or args.at else "analyst lake"
+            return _fail("sql", f"the {which} is read-only here: `dwc sql` only reads. Tables are written by the "
+                                "assets that own them (materialise them in the UI or with `dagster job execute`); "
+                                "a data subject is removed with `dwc erase`")
+        return _fail("sql", f"{type(exc).__name__}: {exc}")
     return 0
 
 
@@ -86,8 +111,7 @@ def cmd_migrate_warehouse(args) -> int:
     try:
         done = migrate_file(lakehouse(), path)
     except FileNotFoundError as exc:
-        print(f"dwc migrate-warehouse: {exc}", file=sys.stderr)
-        return 2
+        return _fail("migrate-warehouse", str(exc))
     copied = [d for d in done if d["copied"]]
     print(f"{len(done)} tables in {path}: {len(copied)} copied into the lake, {len(done) - len(copied)} already "
           f"identical (rows and checksum); {sum(d['rows'] for d in done):,} rows in all")
@@ -101,10 +125,13 @@ def cmd_search(args) -> int:
         with read_analyst() as con:
             hits = search(con, args.query, args.k, mode=args.mode)
     except (FileNotFoundError, duckdb.CatalogException) as exc:
-        print(f"dwc search: {exc}", file=sys.stderr)
-        return 2
+        return _fail("search", str(exc))
+    if args.json:
+        _print_json([{"rank": rank, "score": score, "title": title, "path": path, "chunk_index": chunk_index,
+                      "text": text} for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1)])
+        return 0
     if not hits:
-        print("no match")
+        print(f"no results for {args.query!r} ({args.mode} search)")
     for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1):
         snippet = " ".join(text.split())[:160]
         print(f"{rank}. {score:.3f}  {title or path}  ({path}, chunk {chunk_index})\n   {snippet}")
@@ -149,8 +176,7 @@ def _demo(args) -> int:
     landing = LandingZoneResource.local().path
     samples = Path(args.samples)
     if not samples.is_dir():
-        print(f"dwc demo: no sample corpus at {samples}", file=sys.stderr)
-        return 2
+        return _fail("demo", f"no sample corpus at {samples}")
     Path(landing).mkdir(parents=True, exist_ok=True)
     copied = 0
     for src in sorted(samples.rglob("*")):
@@ -319,8 +345,7 @@ def cmd_status(args) -> int:
     try:
         _print_summary()
     except FileNotFoundError as exc:
-        print(f"dwc status: {exc}", file=sys.stderr)
-        return 2
+        return _fail("status", str(exc))
     return 0
 
 
@@ -329,6 +354,8 @@ def cmd_chains_validate(args) -> int:
     from dwc_pipelines.chains.spec import load_chains
 
     directory = Path(args.directory) if args.directory else chains_dir()
+    if not directory.is_dir():
+        return _fail("chains validate", f"no such folder: {directory}")
     chains, errors = load_chains(directory)
     for c in chains:
         trigger = ", ".join(f"{k}={v}" for k, v in c.trigger.items()) or "manual"
@@ -340,37 +367,74 @@ def cmd_chains_validate(args) -> int:
     return 1 if errors else 0
 
 
+_ITEM_LABEL = "coalesce(d.title, f.title, d.source_path, {id})"
+_ITEM_JOINS = """LEFT JOIN docs.documents d ON d.doc_id = {id} AND d.is_current AND d.status = 'active'
+                 LEFT JOIN recs.item_features f ON f.item_id = {id} AND f.doc_id IS NULL"""
+
+
+def _recommendations(con, user: str, model: str, n: int) -> list[tuple]:
+    return con.execute(
+        f"""SELECT r.rank, round(r.score, 4), {_ITEM_LABEL.format(id='r.item_id')}, coalesce(d.source_path, r.item_id),
+                   r.model_version
+            FROM recs.recommendations r {_ITEM_JOINS.format(id='r.item_id')}
+            WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank LIMIT ?""", [user, model, n]).fetchall()
+
+
 def cmd_recommend(args) -> int:
-    sql = """SELECT r.rank, round(r.score, 4) AS score, coalesce(d.title, d.source_path, f.title, r.item_id) AS item,
-                    coalesce(d.source_path, r.item_id) AS id, r.model_version
-             FROM recs.recommendations r
-             LEFT JOIN docs.documents d ON d.doc_id = r.item_id AND d.is_current AND d.status = 'active'
-             LEFT JOIN recs.item_features f ON f.item_id = r.item_id AND f.doc_id IS NULL
-             WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank"""
+    if not args.user and not args.similar:
+        print("dwc recommend: give a user (or --similar ITEM_ID)", file=sys.stderr)
+        return 2
     try:
         with read_analyst() as con:
-            rows = con.execute(sql, [args.user, args.model]).fetchall()
+            if args.similar:
+                return _print_similar(con, args)
+            rows = _recommendations(con, args.user, args.model, args.n)
             seen = con.execute("SELECT count(*) FROM recs.interactions WHERE user_id = ?", [args.user]).fetchall()[0][0]
-            if not rows and not seen:  # a new user: what the model offers someone without history
-                rows = con.execute(sql, ["*", args.model]).fetchall()
-                print(f"{args.user!r} has no interactions yet: recommendations for a new user")
-            similar = con.execute("""
-                SELECT s.rank, round(s.score, 4), coalesce(d.title, s.similar_item_id), s.model FROM recs.similar_items s
-                LEFT JOIN docs.documents d ON d.doc_id = s.similar_item_id AND d.is_current
-                WHERE s.item_id = ? ORDER BY s.model, s.rank LIMIT 20""", [args.similar]).fetchall() if args.similar else []
+            new_user = not rows and not seen
+            if new_user:  # what the model offers someone without history
+                rows = _recommendations(con, "*", args.model, args.n)
     except (FileNotFoundError, duckdb.CatalogException) as exc:
-        print(f"dwc recommend: {exc}", file=sys.stderr)
-        return 2
-    if args.similar:
-        for rank, score, title, model in similar:
-            print(f"{model:<9} {rank:>2}. {score:.4f}  {title}")
-        return 0 if similar else 1
+        return _fail("recommend", str(exc))
+    if args.json:
+        _print_json({"user": args.user, "model": args.model, "interactions": seen, "new_user": new_user,
+                     "items": [{"rank": r, "score": sc, "title": t, "id": i} for r, sc, t, i, _ in rows]})
+        return 0
     if not rows:
-        print(f"no recommendations for {args.user!r} from {args.model} ({seen} interactions known)")
-        return 1
-    print(f"{args.user}: {seen} interactions; {args.model} recommends (model version {rows[0][4][:8]}):")
-    for rank, score, title, ident, _ in rows[: args.n]:
+        return _fail("recommend", f"{args.model} has no recommendations for {args.user!r} ({seen} interactions known): "
+                                  f"materialise recs/recommendations, or try --model popularity")
+    if new_user:
+        print(f"{args.user!r} is not a known user (no interactions): what {args.model} recommends to a new user")
+    else:
+        print(f"{args.user}: {seen} interactions; {args.model} recommends (model version {rows[0][4][:8]}):")
+    for rank, score, title, ident, _ in rows:
         print(f"{rank:>3}. {score:.4f}  {title}  ({ident})")
+    return 0
+
+
+def _print_similar(con, args) -> int:
+    item = args.similar
+    known = con.execute(
+        """SELECT (SELECT count(*) FROM recs.item_features WHERE item_id = ?)
+                + (SELECT count(*) FROM docs.documents WHERE doc_id = ? OR source_path = ?)""", [item, item, item]
+    ).fetchall()[0][0]
+    if not known:
+        return _fail("recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features")
+    # A landing path names the document's current version.
+    ids = [r[0] for r in con.execute(
+        "SELECT DISTINCT doc_id FROM docs.documents WHERE source_path = ? AND is_current", [item]).fetchall()] or [item]
+    rows = con.execute(
+        f"""SELECT s.model, s.rank, round(s.score, 4), {_ITEM_LABEL.format(id='s.similar_item_id')},
+                   coalesce(d.source_path, s.similar_item_id)
+            FROM recs.similar_items s {_ITEM_JOINS.format(id='s.similar_item_id')}
+            WHERE s.item_id IN (SELECT unnest(?)) AND s.rank <= ? ORDER BY s.model, s.rank""", [ids, args.n]).fetchall()
+    if args.json:
+        _print_json({"item": item, "similar": [{"model": m, "rank": r, "score": sc, "title": t, "id": i}
+                                               for m, r, sc, t, i in rows]})
+        return 0
+    if not rows:
+        print(f"no similar items for {item!r} yet (materialise recs/similar_items)")
+    for model, rank, score, title, ident in rows:
+        print(f"{model:<9} {rank:>2}. {score:.4f}  {title}  ({ident})")
     return 0
 
 
@@ -398,6 +462,8 @@ def cmd_models_validate(args) -> int:
     from dwc_pipelines.ml.tabular_assets import models_dir
 
     directory = Path(args.directory) if args.directory else models_dir()
+    if not directory.is_dir():
+        return _fail("models validate", f"no such folder: {directory}")
     specs, errors = load_models(directory)
     for m in specs:
         print(f"ok    {m.file}: model {m.name}, {m.algorithm} ({m.task}), source {next(iter(m.source.items()))[1]}")
@@ -471,8 +537,7 @@ def cmd_blobs(args) -> int:
         try:
             active = Keyring.parse(os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None).active
         except ValueError as exc:
-            print(f"dwc blobs: DWC_BLOB_KEYS: {exc}", file=sys.stderr)
-            return 2
+            return _fail("blobs", f"DWC_BLOB_KEYS: {exc}")
         store = BlobStoreResource.local()
         census = store.store().key_census() if Path(store.root).exists() else {}
         print(f"active key: {active or 'none (blobs are stored in plaintext)'}")
@@ -492,9 +557,8 @@ def cmd_simulate_devices(args) -> int:
                  backfill_hours=args.backfill_hours, interval_s=args.interval, faults=args.faults,
                  bad=args.bad_payloads, replay=Path(args.replay_nab) if args.replay_nab else None, seed=args.seed)
     except OSError as exc:
-        print(f"dwc simulate-devices: cannot reach the broker at {broker.host}:{broker.port} ({exc}); "
-              "set DWC_MQTT_HOST / DWC_MQTT_PORT", file=sys.stderr)
-        return 2
+        return _fail("simulate-devices", f"cannot reach the broker at {broker.host}:{broker.port} ({exc}); "
+                                         "set DWC_MQTT_HOST / DWC_MQTT_PORT")
     return 0
 
 
@@ -526,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--at", metavar="SNAPSHOT", help="read the lake as of a snapshot id or a timestamp (masked unless --unmasked)")
     p.add_argument("--print-attach", action="store_true",
                    help="print the statements a plain duckdb session runs to attach the analyst lake read-only")
+    p.add_argument("--json", action="store_true", help="rows as a JSON list of objects (at most --max-rows)")
     p.set_defaults(func=cmd_sql)
     p = sub.add_parser("migrate-warehouse", help="copy a single-file warehouse (DuckDB, before the lake) into the "
                                                   "lake, idempotently, checking rows and checksums")
@@ -549,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid",
                    help="hybrid (default) fuses semantic and BM25 rankings")
+    p.add_argument("--json", action="store_true", help="the hits as JSON")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("chains", help="workflow chains")
     chains_sub = p.add_subparsers(dest="chains_command", required=True)
@@ -563,8 +629,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("recommend", help="print a user's recommendations (or an item's similar items)")
     p.add_argument("user", nargs="?", default="")
     p.add_argument("--model", default="hybrid")
-    p.add_argument("-n", type=int, default=10)
-    p.add_argument("--similar", metavar="ITEM_ID", help="print the items most similar to this one instead")
+    p.add_argument("-n", type=int, default=10, help="items to show (per model with --similar)")
+    p.add_argument("--similar", metavar="ITEM_ID", help="print the items most similar to this one (a doc_id, a landing "
+                                                         "path or an item id) instead")
+    p.add_argument("--json", action="store_true", help="the items as JSON")
     p.set_defaults(func=cmd_recommend)
     p = sub.add_parser("simulate-devices", help="publish a simulated device fleet's telemetry to the MQTT broker")
     p.add_argument("--devices", type=int, default=10)

@@ -67,7 +67,7 @@ def test_a_plain_duckdb_session_reads_the_analyst_lake_while_a_writer_commits(en
 
 def test_dwc_sql_reports_errors_plainly(env):
     out = dwc(env, "sql", "SELECT 1")
-    assert out.returncode == 2 and "no analyst lake" in out.stderr
+    assert out.returncode == 1 and "no analyst lake" in out.stderr
     out = dwc(env, "sql")
     assert out.returncode == 2 and "give a query" in out.stderr
 

@@ -74,7 +74,7 @@ def _print_verdict(path: str, content_hash: str, offline, online) -> int:
 def cmd_verify(args) -> int:
     if not os.path.isfile(args.file):
         print(f"dwc verify: no file {args.file}", file=sys.stderr)
-        return 2
+        return 1
     content_hash = verifying.sha256_file(args.file)
     try:
         if args.proof:
@@ -82,7 +82,7 @@ def cmd_verify(args) -> int:
                 proofs = [json.loads(Path(args.proof).read_text())]
             except (OSError, ValueError) as exc:
                 print(f"dwc verify: cannot read the proof {args.proof}: {exc}", file=sys.stderr)
-                return 2
+                return 1
         else:
             with _snapshot() as con:
                 proofs = [verifying.export(r, r["doc_id"]) for r in _proof_rows(con, content_hash, args.network)]
@@ -155,10 +155,16 @@ def cmd_trace(args) -> int:
 
     file_hash = verifying.sha256_file(args.target) if os.path.isfile(args.target) else None
     run_info = _run_lookup(_ensure_dagster_home)
-    with _snapshot() as con:
-        found, text = tracing.story(con, file_hash, None if file_hash else args.target, run_info)
+    try:
+        with _snapshot() as con:
+            found, text = tracing.story(con, file_hash, None if file_hash else args.target, run_info)
+    except FileNotFoundError as exc:
+        found, text = False, str(exc)
+    if not found:
+        print(f"dwc trace: {text}", file=sys.stderr)
+        return 1
     print(text)
-    return 0 if found else 1
+    return 0
 
 
 def _run_lookup(ensure_home):
@@ -189,7 +195,7 @@ def cmd_certify(args) -> int:
         content_hash, doc_id = _resolve(con, args.target)
     if content_hash is None:
         print(f"dwc certify: {args.target} is neither a file nor a current doc_id", file=sys.stderr)
-        return 2
+        return 1
     config = {"content_hashes": [content_hash], "network": args.network, "recipient": args.to}
     return _run_job("certify_job", {"ops": {"chain__certificates": {"config": config}}})
 

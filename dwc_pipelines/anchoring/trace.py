@@ -24,12 +24,13 @@ def columns(con) -> dict[str, set[str]]:
 
 
 def find(con, file_hash: str | None, doc_id: str | None) -> tuple[list[str], list[tuple]]:
-    """(doc_ids, version rows) of the document named by a file's hash or a doc_id."""
+    """(doc_ids, version rows) of the document named by a file's hash, or by a doc_id or its landing path."""
     if file_hash:
         ids = [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.documents WHERE content_hash = ? ORDER BY 1",
                                          [file_hash]).fetchall()]
     else:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.documents WHERE doc_id = ?", [doc_id]).fetchall()]
+        ids = [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.documents WHERE doc_id = ? OR source_path = ? "
+                                         "ORDER BY 1", [doc_id, doc_id]).fetchall()]
     # The analyst lake carries the lake snapshot that wrote each row; a bare lake does not.
     snap = "_lake_snapshot" if "_lake_snapshot" in columns(con).get("docs.documents", set()) else "NULL"
     versions = con.execute(
@@ -70,12 +71,11 @@ def story(con, file_hash: str | None, doc_id: str | None, run_info: Callable[[st
     """The whole story as text, and whether the document was found."""
     ids, versions = find(con, file_hash, doc_id)
     if not versions:
-        what = f"content sha256 {file_hash}" if file_hash else f"doc_id {doc_id}"
-        hint = ""
         if file_hash:
-            hint = ("\n  (no document has these bytes: the file differs from every ingested version; "
-                    "`dwc trace DOC_ID` shows a document's versions)")
-        return False, f"no document with {what}{hint}"
+            return False, (f"no ingested document has these bytes (sha256 {file_hash[:16]}…): the file was never "
+                           f"ingested, or it changed since; `dwc trace <landing path>` shows a document's versions")
+        return False, (f"nothing was ingested as {doc_id!r}: it is neither a doc_id nor the landing path of a document "
+                       f"(`dwc sql \"SELECT doc_id, source_path FROM docs.documents\"` lists them)")
     hashes = sorted({v[4] for v in versions if v[4]})
     lines = []
     for d in ids:
