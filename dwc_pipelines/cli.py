@@ -12,41 +12,16 @@ import duckdb
 
 from dwc_resources.lakehouse import dwc_home
 
+from .cli_support import ensure_dagster_home, fail, lakehouse, outcome, print_json, read_analyst, run_job
+
 EXAMPLE_QUERY = (
     "SELECT format, count(*) AS docs, sum(word_count) AS words FROM docs.documents "
     "WHERE is_current AND status = 'active' GROUP BY format ORDER BY docs DESC"
 )
 
 
-def lakehouse():
-    """The lake this environment configures (DWC_ENV), its dg.EnvVar fields read."""
-    from dwc_pipelines.resources import lakehouse_resource
-
-    return lakehouse_resource().process_config_and_initialize()
-
-
-def read_analyst():
-    return lakehouse().reader()
-
-
 def _at(value: str) -> dict:
     return {"snapshot_version": int(value)} if value.isdigit() else {"snapshot_time": value}
-
-
-# Exit status of every command: 0 done, 1 a user error (one line on stderr saying what to do), 2 a
-# usage error (argparse's own).
-USER_ERROR = 1
-
-
-def _fail(command: str, message: str) -> int:
-    print(f"dwc {command}: {message}", file=sys.stderr)
-    return USER_ERROR
-
-
-def _print_json(value) -> None:
-    import json
-
-    print(json.dumps(value, default=str, ensure_ascii=False, indent=1))
 
 
 _READ_ONLY = ("read-only", "read only", "readonly")
@@ -76,18 +51,18 @@ def cmd_sql(args) -> int:
                 print("(statement executed; nothing to show)")
                 return 0
             if args.json:
-                _print_json([dict(zip(rel.columns, row)) for row in rel.fetchmany(args.max_rows)])
+                print_json([dict(zip(rel.columns, row)) for row in rel.fetchmany(args.max_rows)])
             else:
                 rel.show(max_rows=args.max_rows, max_width=args.max_width)
     except FileNotFoundError as exc:
-        return _fail("sql", str(exc))
+        return fail("sql", str(exc))
     except Exception as exc:  # duckdb errors: show the message, not a traceback
         if any(word in str(exc).lower() for word in _READ_ONLY):
             which = "lake (--unmasked/--at)" if args.unmasked or args.at else "analyst lake"
-            return _fail("sql", f"the {which} is read-only here: `dwc sql` only reads. Tables are written by the "
+            return fail("sql", f"the {which} is read-only here: `dwc sql` only reads. Tables are written by the "
                                 "assets that own them (materialise them in the UI or with `dagster job execute`); "
                                 "a data subject is removed with `dwc erase`")
-        return _fail("sql", f"{type(exc).__name__}: {exc}")
+        return fail("sql", f"{type(exc).__name__}: {exc}")
     return 0
 
 
@@ -111,7 +86,7 @@ def cmd_migrate_warehouse(args) -> int:
     try:
         done = migrate_file(lakehouse(), path)
     except FileNotFoundError as exc:
-        return _fail("migrate-warehouse", str(exc))
+        return fail("migrate-warehouse", str(exc))
     copied = [d for d in done if d["copied"]]
     print(f"{len(done)} tables in {path}: {len(copied)} copied into the lake, {len(done) - len(copied)} already "
           f"identical (rows and checksum); {sum(d['rows'] for d in done):,} rows in all")
@@ -125,9 +100,9 @@ def cmd_search(args) -> int:
         with read_analyst() as con:
             hits = search(con, args.query, args.k, mode=args.mode)
     except (FileNotFoundError, duckdb.CatalogException) as exc:
-        return _fail("search", str(exc))
+        return fail("search", str(exc))
     if args.json:
-        _print_json([{"rank": rank, "score": score, "title": title, "path": path, "chunk_index": chunk_index,
+        print_json([{"rank": rank, "score": score, "title": title, "path": path, "chunk_index": chunk_index,
                       "text": text} for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1)])
         return 0
     if not hits:
@@ -136,16 +111,6 @@ def cmd_search(args) -> int:
         snippet = " ".join(text.split())[:160]
         print(f"{rank}. {score:.3f}  {title or path}  ({path}, chunk {chunk_index})\n   {snippet}")
     return 0
-
-
-def _ensure_dagster_home() -> None:
-    """Outside the Makefile: the instance that ./dagster.yaml describes, state under DWC_HOME."""
-    if "DAGSTER_HOME" not in os.environ and Path("dagster.yaml").exists():
-        os.environ["DAGSTER_HOME"] = os.getcwd()
-    os.environ.setdefault("DWC_DAGSTER_DIR", os.path.join(dwc_home(), "dagster"))
-    os.environ.setdefault("DWC_DAGSTER_LOGS", os.path.join(dwc_home(), "dagster", "compute_logs"))
-    if "DAGSTER_HOME" not in os.environ:
-        raise SystemExit("dwc: set DAGSTER_HOME (or run from the repository root, where dagster.yaml is)")
 
 
 def cmd_demo(args) -> int:
@@ -172,11 +137,11 @@ def _demo(args) -> int:
     from dwc_pipelines.iot.demo import run_fleet
     from dwc_resources import LandingZoneResource
 
-    _ensure_dagster_home()
+    ensure_dagster_home()
     landing = LandingZoneResource.local().path
     samples = Path(args.samples)
     if not samples.is_dir():
-        return _fail("demo", f"no sample corpus at {samples}")
+        return fail("demo", f"no sample corpus at {samples}")
     Path(landing).mkdir(parents=True, exist_ok=True)
     copied = 0
     for src in sorted(samples.rglob("*")):
@@ -206,7 +171,7 @@ def _demo(args) -> int:
     load = defs.resolve_job_def("telemetry_load_job")
     for key in hours:  # what the telemetry sensor requests under `make ui`
         result = load.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-        if _outcome(result):
+        if outcome(result):
             return 1
     job = defs.resolve_job_def("all_assets_job")
     # Pass 2 takes the documents that chains generated in pass 1 back through ingestion, so the
@@ -218,7 +183,7 @@ def _demo(args) -> int:
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
-        if _outcome(result):
+        if outcome(result):
             return 1
     _print_summary()
     _print_scenes()
@@ -345,7 +310,7 @@ def cmd_status(args) -> int:
     try:
         _print_summary()
     except FileNotFoundError as exc:
-        return _fail("status", str(exc))
+        return fail("status", str(exc))
     return 0
 
 
@@ -355,7 +320,7 @@ def cmd_chains_validate(args) -> int:
 
     directory = Path(args.directory) if args.directory else chains_dir()
     if not directory.is_dir():
-        return _fail("chains validate", f"no such folder: {directory}")
+        return fail("chains validate", f"no such folder: {directory}")
     chains, errors = load_chains(directory)
     for c in chains:
         trigger = ", ".join(f"{k}={v}" for k, v in c.trigger.items()) or "manual"
@@ -394,13 +359,13 @@ def cmd_recommend(args) -> int:
             if new_user:  # what the model offers someone without history
                 rows = _recommendations(con, "*", args.model, args.n)
     except (FileNotFoundError, duckdb.CatalogException) as exc:
-        return _fail("recommend", str(exc))
+        return fail("recommend", str(exc))
     if args.json:
-        _print_json({"user": args.user, "model": args.model, "interactions": seen, "new_user": new_user,
+        print_json({"user": args.user, "model": args.model, "interactions": seen, "new_user": new_user,
                      "items": [{"rank": r, "score": sc, "title": t, "id": i} for r, sc, t, i, _ in rows]})
         return 0
     if not rows:
-        return _fail("recommend", f"{args.model} has no recommendations for {args.user!r} ({seen} interactions known): "
+        return fail("recommend", f"{args.model} has no recommendations for {args.user!r} ({seen} interactions known): "
                                   f"materialise recs/recommendations, or try --model popularity")
     if new_user:
         print(f"{args.user!r} is not a known user (no interactions): what {args.model} recommends to a new user")
@@ -418,7 +383,7 @@ def _print_similar(con, args) -> int:
                 + (SELECT count(*) FROM docs.documents WHERE doc_id = ? OR source_path = ?)""", [item, item, item]
     ).fetchall()[0][0]
     if not known:
-        return _fail("recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features")
+        return fail("recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features")
     # A landing path names the document's current version.
     ids = [r[0] for r in con.execute(
         "SELECT DISTINCT doc_id FROM docs.documents WHERE source_path = ? AND is_current", [item]).fetchall()] or [item]
@@ -428,7 +393,7 @@ def _print_similar(con, args) -> int:
             FROM recs.similar_items s {_ITEM_JOINS.format(id='s.similar_item_id')}
             WHERE s.item_id IN (SELECT unnest(?)) AND s.rank <= ? ORDER BY s.model, s.rank""", [ids, args.n]).fetchall()
     if args.json:
-        _print_json({"item": item, "similar": [{"model": m, "rank": r, "score": sc, "title": t, "id": i}
+        print_json({"item": item, "similar": [{"model": m, "rank": r, "score": sc, "title": t, "id": i}
                                                for m, r, sc, t, i in rows]})
         return 0
     if not rows:
@@ -442,7 +407,7 @@ def cmd_doctor(args) -> int:
     from dwc_pipelines.doctor import exit_code, run_checks
     from dwc_pipelines.resources import resources_for
 
-    _ensure_dagster_home()
+    ensure_dagster_home()
     try:
         resources = resources_for()
     except ValueError as exc:
@@ -463,35 +428,13 @@ def cmd_models_validate(args) -> int:
 
     directory = Path(args.directory) if args.directory else models_dir()
     if not directory.is_dir():
-        return _fail("models validate", f"no such folder: {directory}")
+        return fail("models validate", f"no such folder: {directory}")
     specs, errors = load_models(directory)
     for m in specs:
         print(f"ok    {m.file}: model {m.name}, {m.algorithm} ({m.task}), source {next(iter(m.source.items()))[1]}")
     for e in errors:
         print(f"error {e}", file=sys.stderr)
     return 1 if errors else 0
-
-
-def _run_job(job_name: str, run_config: dict) -> int:
-    import dagster as dg
-
-    from dwc_pipelines.definitions import defs
-
-    _ensure_dagster_home()
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config)
-    return _outcome(result)
-
-
-def _outcome(result) -> int:
-    """Print a run's result (and its failures); 0 when it succeeded."""
-    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    if not result.success:
-        for ev in result.all_events:
-            if ev.is_failure:
-                print(ev.message, file=sys.stderr)
-        return 1
-    return 0
 
 
 def cmd_erase(args) -> int:
@@ -513,7 +456,7 @@ def cmd_erase(args) -> int:
     with os.fdopen(fd, "w") as fh:
         json.dump({"request_id": request_id, "kind": kind, "subject": subject.strip(),
                    "requested_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat()}, fh)
-    rc = _run_job("erasure_job", {"ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}})
+    rc = run_job("erasure_job", {"ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}})
     report = Path(dwc_home()) / "gov" / "erasure_reports" / f"{request_id}.md"
     if rc == 0 and report.exists():
         print(report.read_text())
@@ -537,14 +480,14 @@ def cmd_blobs(args) -> int:
         try:
             active = Keyring.parse(os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None).active
         except ValueError as exc:
-            return _fail("blobs", f"DWC_BLOB_KEYS: {exc}")
+            return fail("blobs", f"DWC_BLOB_KEYS: {exc}")
         store = BlobStoreResource.local()
         census = store.store().key_census() if Path(store.root).exists() else {}
         print(f"active key: {active or 'none (blobs are stored in plaintext)'}")
         for kid, n in sorted(census.items()):
             print(f"  {kid}: {n} blob(s)")
         return 0
-    return _run_job("blob_rotation_job", {})
+    return run_job("blob_rotation_job", {})
 
 
 def cmd_simulate_devices(args) -> int:
@@ -557,7 +500,7 @@ def cmd_simulate_devices(args) -> int:
                  backfill_hours=args.backfill_hours, interval_s=args.interval, faults=args.faults,
                  bad=args.bad_payloads, replay=Path(args.replay_nab) if args.replay_nab else None, seed=args.seed)
     except OSError as exc:
-        return _fail("simulate-devices", f"cannot reach the broker at {broker.host}:{broker.port} ({exc}); "
+        return fail("simulate-devices", f"cannot reach the broker at {broker.host}:{broker.port} ({exc}); "
                                          "set DWC_MQTT_HOST / DWC_MQTT_PORT")
     return 0
 

@@ -24,7 +24,7 @@ class BrokerResource(dg.ConfigurableResource):
     def client(self, client_id: Optional[str] = None, persistent: bool = False, manual_ack: bool = False):
         """A paho client; `persistent` keeps the session (and its queued QoS 1 messages) on the broker
         while the client is away."""
-        from dwc_pipelines.iot.mqtt import make_client
+        from .mqtt import make_client
 
         return make_client(client_id, persistent, manual_ack, self.username, self.password, self.tls, self.ca_certs)
 

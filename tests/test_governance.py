@@ -223,7 +223,7 @@ def test_erasure_reaches_every_table_file_and_snapshot(tmp_path):
     with sqlite3.connect(dagster_dir / "history" / "runs.db") as db:
         assert db.execute("SELECT count(*) FROM runs WHERE pipeline_name = 'erasure_job' AND status = 'SUCCESS'"
                           ).fetchone()[0] == 1
-    out = subprocess.run([sys.executable, "-c", "from dwc_pipelines import cli; raise SystemExit(cli._run_job('ops_marts_job', {}))"],
+    out = subprocess.run([sys.executable, "-c", "from dwc_pipelines.cli_support import run_job; raise SystemExit(run_job('ops_marts_job', {}))"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     trail = dwc("sql", "SELECT asset_key, job_name FROM ops.audit_trail WHERE asset_key LIKE 'gov/%' ORDER BY 1")

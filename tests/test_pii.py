@@ -167,6 +167,6 @@ def test_blob_commands_make_keys_and_refuse_malformed_ones(tmp_path, monkeypatch
     monkeypatch.setenv("DWC_BLOB_KEYS", spec)
     assert cli.main(["blobs", "status"]) == 0 and "active key: k9" in capsys.readouterr().out
     monkeypatch.setenv("DWC_BLOB_KEYS", "not-a-key")
-    assert cli.main(["blobs", "status"]) == 2
+    assert cli.main(["blobs", "status"]) == 1, "a malformed key is a user error"
     err = capsys.readouterr().err
     assert "key_id:base64" in err and "not-a-key" not in err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dwc_resources.chain import ChainError, ChainResource, NetworkConfig
 
+from ..cli_support import ensure_dagster_home, read_analyst, run_job
 from . import trace as tracing
 from . import verify as verifying
 
@@ -22,8 +23,6 @@ def _chain() -> ChainResource:
 
 
 def _snapshot():
-    from dwc_pipelines.cli import read_analyst
-
     return read_analyst()
 
 
@@ -151,10 +150,8 @@ def cmd_proof(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    from dwc_pipelines.cli import _ensure_dagster_home
-
     file_hash = verifying.sha256_file(args.target) if os.path.isfile(args.target) else None
-    run_info = _run_lookup(_ensure_dagster_home)
+    run_info = _run_lookup(ensure_dagster_home)
     try:
         with _snapshot() as con:
             found, text = tracing.story(con, file_hash, None if file_hash else args.target, run_info)
@@ -189,15 +186,13 @@ def _run_lookup(ensure_home):
 
 
 def cmd_certify(args) -> int:
-    from dwc_pipelines.cli import _run_job
-
     with _snapshot() as con:
         content_hash, doc_id = _resolve(con, args.target)
     if content_hash is None:
         print(f"dwc certify: {args.target} is neither a file nor a current doc_id", file=sys.stderr)
         return 1
     config = {"content_hashes": [content_hash], "network": args.network, "recipient": args.to}
-    return _run_job("certify_job", {"ops": {"chain__certificates": {"config": config}}})
+    return run_job("certify_job", {"ops": {"chain__certificates": {"config": config}}})
 
 
 def cmd_chain_deploy(args) -> int:

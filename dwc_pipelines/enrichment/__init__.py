@@ -1,4 +1,4 @@
-"""AI enrichment (issue 3, in progress): documents -> summaries, keywords, topics, entities, sentiment, embeddings."""
+"""AI enrichment: documents -> summaries, keywords, topics, entities, sentiment, embeddings."""
 
 import dagster as dg
 

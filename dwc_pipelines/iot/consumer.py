@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m dwc_pipelines.iot.consumer LANDING [--host H --port P]`: the long-running consumer."""
     import argparse
 
-    from dwc_pipelines.iot.mqtt import Settings
+    from dwc_resources.mqtt import Settings
 
     ap = argparse.ArgumentParser()
     ap.add_argument("landing")

@@ -1,0 +1,71 @@
+"""What every `dwc` command shares: the lake and the instance this environment configures, running a
+job, and how a command ends (exit status 0 done, 1 a user error with one line saying what to do, 2 a
+usage error, argparse's own). The CLI and the on-chain commands both build on this module, never on
+each other."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dwc_resources.lakehouse import dwc_home
+
+
+def lakehouse():
+    """The lake this environment configures (DWC_ENV), its dg.EnvVar fields read."""
+    from dwc_pipelines.resources import lakehouse_resource
+
+    return lakehouse_resource().process_config_and_initialize()
+
+
+def read_analyst():
+    return lakehouse().reader()
+
+
+# Exit status of every command: 0 done, 1 a user error (one line on stderr saying what to do), 2 a
+# usage error (argparse's own).
+USER_ERROR = 1
+
+
+def fail(command: str, message: str) -> int:
+    print(f"dwc {command}: {message}", file=sys.stderr)
+    return USER_ERROR
+
+
+def print_json(value) -> None:
+    import json
+
+    print(json.dumps(value, default=str, ensure_ascii=False, indent=1))
+
+
+def ensure_dagster_home() -> None:
+    """Outside the Makefile: the instance that ./dagster.yaml describes, state under DWC_HOME."""
+    if "DAGSTER_HOME" not in os.environ and Path("dagster.yaml").exists():
+        os.environ["DAGSTER_HOME"] = os.getcwd()
+    os.environ.setdefault("DWC_DAGSTER_DIR", os.path.join(dwc_home(), "dagster"))
+    os.environ.setdefault("DWC_DAGSTER_LOGS", os.path.join(dwc_home(), "dagster", "compute_logs"))
+    if "DAGSTER_HOME" not in os.environ:
+        raise SystemExit("dwc: set DAGSTER_HOME (or run from the repository root, where dagster.yaml is)")
+
+
+def run_job(job_name: str, run_config: dict) -> int:
+    import dagster as dg
+
+    from dwc_pipelines.definitions import defs
+
+    ensure_dagster_home()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config)
+    return outcome(result)
+
+
+def outcome(result) -> int:
+    """Print a run's result (and its failures); 0 when it succeeded."""
+    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    if not result.success:
+        for ev in result.all_events:
+            if ev.is_failure:
+                print(ev.message, file=sys.stderr)
+        return 1
+    return 0
