@@ -378,15 +378,13 @@ def cmd_recommend(args) -> int:
 
 def _print_similar(con, args) -> int:
     item = args.similar
-    known = con.execute(
-        """SELECT (SELECT count(*) FROM recs.item_features WHERE item_id = ?)
-                + (SELECT count(*) FROM docs.documents WHERE doc_id = ? OR source_path = ?)""", [item, item, item]
-    ).fetchall()[0][0]
-    if not known:
-        return fail("recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features")
-    # A landing path names the document's current version.
+    # The item as a doc_id, the landing path of a document (its current version), or an item of
+    # recs.item_features (MovieLens).
     ids = [r[0] for r in con.execute(
-        "SELECT DISTINCT doc_id FROM docs.documents WHERE source_path = ? AND is_current", [item]).fetchall()] or [item]
+        """SELECT doc_id FROM docs.documents WHERE doc_id = ? OR (source_path = ? AND is_current)
+           UNION SELECT item_id FROM recs.item_features WHERE item_id = ?""", [item, item, item]).fetchall()]
+    if not ids:
+        return fail("recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features")
     rows = con.execute(
         f"""SELECT s.model, s.rank, round(s.score, 4), {_ITEM_LABEL.format(id='s.similar_item_id')},
                    coalesce(d.source_path, s.similar_item_id)

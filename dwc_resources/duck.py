@@ -212,17 +212,22 @@ def register_masking(con) -> None:
 
 
 _held = threading.local()
+_open: set[int] = set()  # connections inside transaction(), by id
 # What a lake connection's transactions take turns on: {"commit_lock": lock file} on a SQLite
-# catalog, {"lock_catalog": name} on PostgreSQL. Kept here, not in DuckDB variables: reading one is a
-# statement, and every statement on a lake connection reads the catalog's current snapshot (three
-# round trips to PostgreSQL).
+# catalog, {"lock_catalog": libpq string} on PostgreSQL. Kept here, not in DuckDB variables: reading
+# one is a statement, and every statement on a lake connection reads the catalog's current snapshot
+# (three round trips to PostgreSQL).
 _lake_connections: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def set_commit_lock(con, path: str) -> None:
     """Explicit transactions on `con` take turns on this host through the lock file `path`."""
     _lake_connections.setdefault(con, {})["commit_lock"] = path
-_open: set[int] = set()  # connections inside transaction(), by id
+
+
+def enable_table_locks(con, libpq: str) -> None:
+    """Tables of the lake on `con` are locked in the PostgreSQL catalog database `libpq`."""
+    _lake_connections.setdefault(con, {})["lock_catalog"] = libpq
 
 
 @contextmanager
@@ -247,26 +252,17 @@ def commit_lock(con) -> Iterator[bool]:
         os.close(fd)
 
 
-# Catalogs whose transactions can lock tables, by their redacted name, and this process's lock
-# session on each.
-_lock_catalogs: dict[str, str] = {}
-_lock_sessions: dict[str, object] = {}
+_lock_sessions: dict[str, object] = {}  # this process's session on each catalog that holds table locks
 
 
-def enable_table_locks(con, name: str, libpq: str) -> None:
-    """Tables of the lake on `con` are locked in the PostgreSQL catalog database `libpq`."""
-    _lock_catalogs[name] = libpq
-    _lake_connections.setdefault(con, {})["lock_catalog"] = name
-
-
-def _lock_session(name: str):
+def _lock_session(libpq: str):
     import psycopg2
 
-    pg = _lock_sessions.get(name)
+    pg = _lock_sessions.get(libpq)
     if pg is None or pg.closed:
-        pg = psycopg2.connect(_lock_catalogs[name])
+        pg = psycopg2.connect(libpq)
         pg.autocommit = True
-        _lock_sessions[name] = pg
+        _lock_sessions[libpq] = pg
     return pg
 
 
@@ -276,12 +272,12 @@ def table_locks(con, tables) -> Iterator[bool]:
     advisory locks in its catalog database, taken in one order (no deadlock) and released by the
     server if this process dies. Yields whether locks were taken (a SQLite catalog takes none: its
     commit lock serialises every transaction already)."""
-    name = _lake_connections.get(con, {}).get("lock_catalog")
-    if not name or not tables:
+    libpq = _lake_connections.get(con, {}).get("lock_catalog")
+    if not libpq or not tables:
         yield False
         return
     keys = sorted({f"dwc-table:{t}" for t in tables})
-    cur = _lock_session(name).cursor()
+    cur = _lock_session(libpq).cursor()
     taken = []
     try:
         for key in keys:

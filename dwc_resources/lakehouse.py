@@ -171,7 +171,7 @@ class LakehouseResource(dg.ConfigurableResource):
             if lock:
                 duck.set_commit_lock(con, lock)
             elif not read_only:
-                duck.enable_table_locks(con, redact(self.catalog), self._catalog(LAKE)[len("postgres:"):])
+                duck.enable_table_locks(con, self._catalog(LAKE)[len("postgres:"):])
         except BaseException:
             con.close()
             raise

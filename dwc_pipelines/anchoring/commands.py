@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dwc_resources.chain import ChainError, ChainResource, NetworkConfig
 
-from ..cli_support import ensure_dagster_home, read_analyst, run_job
+from ..cli_support import ensure_dagster_home, fail, read_analyst, run_job
 from . import trace as tracing
 from . import verify as verifying
 
@@ -20,10 +20,6 @@ def _chain() -> ChainResource:
     from dwc_pipelines.resources import chain_resource
 
     return chain_resource().process_config_and_initialize()  # dg.EnvVar fields read
-
-
-def _snapshot():
-    return read_analyst()
 
 
 def _proof_rows(con, content_hash: str, network: str | None) -> list[dict]:
@@ -72,18 +68,16 @@ def _print_verdict(path: str, content_hash: str, offline, online) -> int:
 
 def cmd_verify(args) -> int:
     if not os.path.isfile(args.file):
-        print(f"dwc verify: no file {args.file}", file=sys.stderr)
-        return 1
+        return fail("verify", f"no file {args.file}")
     content_hash = verifying.sha256_file(args.file)
     try:
         if args.proof:
             try:
                 proofs = [json.loads(Path(args.proof).read_text())]
             except (OSError, ValueError) as exc:
-                print(f"dwc verify: cannot read the proof {args.proof}: {exc}", file=sys.stderr)
-                return 1
+                return fail("verify", f"cannot read the proof {args.proof}: {exc}")
         else:
-            with _snapshot() as con:
+            with read_analyst() as con:
                 proofs = [verifying.export(r, r["doc_id"]) for r in _proof_rows(con, content_hash, args.network)]
                 if not proofs:
                     return _explain_missing(con, args.file, content_hash)
@@ -128,7 +122,7 @@ def _resolve(con, target: str) -> tuple[str | None, str | None]:
 
 
 def cmd_proof(args) -> int:
-    with _snapshot() as con:
+    with read_analyst() as con:
         content_hash, doc_id = _resolve(con, args.target)
         rows = _proof_rows(con, content_hash, args.network) if content_hash else []
         if rows and doc_id is None:  # a file: the document of that name, where several have these bytes
@@ -137,8 +131,7 @@ def cmd_proof(args) -> int:
                                 [content_hash, os.path.basename(args.target), f"%/{os.path.basename(args.target)}"]).fetchall()
             doc_id = named[0][0] if named else None
     if not rows:
-        print(f"dwc proof: no proof for {args.target} (not ingested, or not anchored yet)", file=sys.stderr)
-        return 1
+        return fail("proof", f"no proof for {args.target} (not ingested, or not anchored yet)")
     proof = verifying.export(rows[-1], doc_id or rows[-1]["doc_id"])
     text = json.dumps(proof, indent=2) + "\n"
     if args.output:
@@ -153,13 +146,12 @@ def cmd_trace(args) -> int:
     file_hash = verifying.sha256_file(args.target) if os.path.isfile(args.target) else None
     run_info = _run_lookup(ensure_dagster_home)
     try:
-        with _snapshot() as con:
+        with read_analyst() as con:
             found, text = tracing.story(con, file_hash, None if file_hash else args.target, run_info)
     except FileNotFoundError as exc:
         found, text = False, str(exc)
     if not found:
-        print(f"dwc trace: {text}", file=sys.stderr)
-        return 1
+        return fail("trace", text)
     print(text)
     return 0
 
@@ -186,11 +178,10 @@ def _run_lookup(ensure_home):
 
 
 def cmd_certify(args) -> int:
-    with _snapshot() as con:
+    with read_analyst() as con:
         content_hash, doc_id = _resolve(con, args.target)
     if content_hash is None:
-        print(f"dwc certify: {args.target} is neither a file nor a current doc_id", file=sys.stderr)
-        return 1
+        return fail("certify", f"{args.target} is neither a file nor a current doc_id")
     config = {"content_hashes": [content_hash], "network": args.network, "recipient": args.to}
     return run_job("certify_job", {"ops": {"chain__certificates": {"config": config}}})
 
@@ -208,8 +199,7 @@ def cmd_chain_deploy(args) -> int:
                     print(f"{name} is already at {contract.address} on {net.name}")
                 print(f"  export DWC_CHAIN_{net.name.upper()}_{var}={contract.address}")
     except ChainError as exc:
-        print(f"dwc chain deploy: {exc}", file=sys.stderr)
-        return 1
+        return fail("chain deploy", str(exc))
     return 0
 
 
