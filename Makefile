@@ -3,10 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 export DWC_HOME ?= $(CURDIR)/.dwc
-# The instance is configured by ./dagster.yaml; its state lives under .dwc/dagster.
+# The instance is configured by ./dagster.yaml; its state lives under $(DWC_HOME)/dagster.
 export DAGSTER_HOME ?= $(CURDIR)
-export DWC_DAGSTER_DIR ?= $(DWC_HOME)/dagster
-export DWC_DAGSTER_LOGS ?= $(DWC_HOME)/dagster/compute_logs
 export MLFLOW_DISABLE_TELEMETRY = true
 
 .PHONY: demo test bench ui anvil install install-test clean

@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-from dwc_resources.lakehouse import dwc_home
 
 
 def lakehouse():
@@ -40,11 +39,9 @@ def print_json(value) -> None:
 
 
 def ensure_dagster_home() -> None:
-    """Outside the Makefile: the instance that ./dagster.yaml describes, state under DWC_HOME."""
+    """Outside the Makefile: the instance that ./dagster.yaml describes (its state under DWC_HOME)."""
     if "DAGSTER_HOME" not in os.environ and Path("dagster.yaml").exists():
         os.environ["DAGSTER_HOME"] = os.getcwd()
-    os.environ.setdefault("DWC_DAGSTER_DIR", os.path.join(dwc_home(), "dagster"))
-    os.environ.setdefault("DWC_DAGSTER_LOGS", os.path.join(dwc_home(), "dagster", "compute_logs"))
     if "DAGSTER_HOME" not in os.environ:
         raise SystemExit("dwc: set DAGSTER_HOME (or run from the repository root, where dagster.yaml is)")
 

@@ -45,9 +45,15 @@ def test_code_location_loads_and_is_complete():
     assert {"gx_documents_critical", "gx_documents_warnings", "gx_enrichment_critical", "champion_is_best"} <= checks
 
 
+def _without_instance_variables() -> dict:
+    return {k: v for k, v in os.environ.items()
+            if k not in ("DAGSTER_HOME", "DWC_HOME", "DWC_DAGSTER_DIR", "DWC_DAGSTER_LOGS")}
+
+
 def test_workspace_loads_without_warnings(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(ROOT), "DWC_HOME": str(tmp_path / "dwc"),
-           "DWC_DAGSTER_DIR": str(tmp_path / "dagster"), "DWC_DAGSTER_LOGS": str(tmp_path / "logs")}
+    # As a plain `dagster dev` in the repository root sees it: no DAGSTER_HOME, no Makefile variables
+    # (DWC_HOME only keeps the instance state out of the checkout).
+    env = {**_without_instance_variables(), "DWC_HOME": str(tmp_path / "dwc")}
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -57,6 +63,35 @@ def test_workspace_loads_without_warnings(tmp_path):
     text = "\n".join(lines).lower()
     assert "warning" not in text, out.stdout + out.stderr
     assert "deprecat" not in text, out.stdout + out.stderr
+    assert (tmp_path / "dwc" / "dagster" / "history").is_dir(), "the instance state goes under DWC_HOME"
+
+
+def test_instance_state_defaults_to_the_directory_dagster_runs_from(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    probe = """
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+with dg.DagsterInstance.from_ref(InstanceRef.from_dir("home", config_dir=".")) as inst:
+    print(inst.storage_directory())
+    print(inst.compute_log_manager._base_dir)
+    print(inst.get_runs_count())
+"""
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=_without_instance_variables(),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    storage, logs, runs = out.stdout.split()
+    assert storage == str(tmp_path / ".dwc" / "dagster" / "storage")
+    assert logs == str(tmp_path / ".dwc" / "dagster" / "compute_logs")
+    assert runs == "0"
+    assert (tmp_path / ".dwc" / "dagster" / "history" / "runs.db").exists()
+
+    moved = {**_without_instance_variables(), "DWC_DAGSTER_DIR": str(tmp_path / "elsewhere")}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=moved, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == str(tmp_path / "elsewhere" / "storage")
 
 
 def test_production_environment_reads_paths_from_env(monkeypatch):
