@@ -7,7 +7,7 @@ export DWC_HOME ?= $(CURDIR)/.dwc
 export DAGSTER_HOME ?= $(CURDIR)
 export MLFLOW_DISABLE_TELEMETRY = true
 
-.PHONY: demo test bench ui anvil install install-test clean
+.PHONY: demo test lint bench ui anvil install install-test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ install-test: $(VENV)/.installed-test
 demo: install
 	$(VENV)/bin/dwc demo --samples samples/landing
 
-test: install-test
+test: install-test lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install-test
 	$(PY) -m bench.ingest

@@ -64,12 +64,20 @@ def ledger_path(tmp: Path, n: int) -> float:
     import pyarrow as pa
 
     hs = leaves(n, "ledger")
-    con.register("_d", pa.table({"doc_id": [f"d{i}" for i in range(n)], "source_path": [f"f{i}" for i in range(n)],
-                                 "content_hash": hs}))
-    con.execute("INSERT INTO docs.documents (doc_id, source_path, content_hash, version, status, is_current, "
-                "ingested_at, run_id) SELECT doc_id, source_path, content_hash, 1, 'active', true, now(), 'b' FROM _d")
-    chain = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(work / "c.sqlite"))],
-                          deployments_path=str(work / "d.json"))
+    con.register(
+        "_d",
+        pa.table(
+            {"doc_id": [f"d{i}" for i in range(n)], "source_path": [f"f{i}" for i in range(n)], "content_hash": hs}
+        ),
+    )
+    con.execute(
+        "INSERT INTO docs.documents (doc_id, source_path, content_hash, version, status, is_current, "
+        "ingested_at, run_id) SELECT doc_id, source_path, content_hash, 1, 'active', true, now(), 'b' FROM _d"
+    )
+    chain = ChainResource(
+        networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(work / "c.sqlite"))],
+        deployments_path=str(work / "d.json"),
+    )
     with chain.network("embedded") as net:
         net.contract("AnchorRegistry")
         t0 = time.perf_counter()
@@ -87,15 +95,21 @@ def main() -> None:
     sizes = [s for s in SIZES if s <= args.max_size]
     tmp = Path(tempfile.mkdtemp(prefix="bench-anchor-"))
     result = run_context("anchor", args.repeats)
-    chain = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp / "chain.sqlite"))],
-                          deployments_path=str(tmp / "deployments.json"))
+    chain = ChainResource(
+        networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp / "chain.sqlite"))],
+        deployments_path=str(tmp / "deployments.json"),
+    )
     anvil = None
     if anvil_node.BINARY.exists():
         port = 18545
         anvil = anvil_node.start(port)
-        chain = ChainResource(networks=[*chain.networks, NetworkConfig(name="anvil", rpc_url=f"http://127.0.0.1:{port}",
-                                                                       private_key=anvil_node.DEV_KEY)],
-                              deployments_path=chain.deployments_path)
+        chain = ChainResource(
+            networks=[
+                *chain.networks,
+                NetworkConfig(name="anvil", rpc_url=f"http://127.0.0.1:{port}", private_key=anvil_node.DEV_KEY),
+            ],
+            deployments_path=chain.deployments_path,
+        )
     try:
         trees, gas = {}, {}
         for n in sizes:
@@ -131,10 +145,20 @@ def main() -> None:
         for n in sizes:
             tree = trees[n][0]
             h = tree.leaves[len(tree.leaves) // 2]
-            row = {"content_hash": h, "leaf_index": tree.index_of(h), "document_count": n, "root": tree.root,
-                   "proof": json.dumps([s.as_dict() for s in tree.proof(h)]), "batch_id": merkle.batch_id(1, tree.root),
-                   "network": "sepolia", "chain_id": 11155111, "contract": "0x" + "ab" * 20, "tx_hash": "0x" + "cd" * 32,
-                   "block_number": 7_000_000, "block_timestamp": datetime(2026, 12, 2)}
+            row = {
+                "content_hash": h,
+                "leaf_index": tree.index_of(h),
+                "document_count": n,
+                "root": tree.root,
+                "proof": json.dumps([s.as_dict() for s in tree.proof(h)]),
+                "batch_id": merkle.batch_id(1, tree.root),
+                "network": "sepolia",
+                "chain_id": 11155111,
+                "contract": "0x" + "ab" * 20,
+                "tx_hash": "0x" + "cd" * 32,
+                "block_number": 7_000_000,
+                "block_timestamp": datetime(2026, 12, 2),
+            }
             json_bytes[n] = len(json.dumps(verify.export(row, "doc-id-0123456789abcdef"), separators=(",", ":")))
         ledger_rates = {n: ledger_path(tmp, n) for n in (10_000, 100_000) if n <= args.max_size}
     finally:
@@ -143,39 +167,55 @@ def main() -> None:
             anvil.wait(timeout=10)
     emb = "embedded"
     top = sizes[-1]
-    result.update({
-        "gas_per_batch": max(gas[(emb, n)] for n in sizes),
-        "gas_per_batch_min": min(gas[(emb, n)] for n in sizes),
-        **{f"gas_per_document_{n}": round(gas[(emb, n)] / n, 3) for n in sizes},
-        "baseline_gas_per_document": round(gas[(emb, "baseline")], 1),
-        "baseline_s_per_document": round(gas[(emb, "baseline_s_per_doc")], 4),
-        **({"anvil_gas_per_batch": max(gas[("anvil", n)] for n in sizes)} if anvil else {}),
-        f"proof_bytes_{'1m' if top == 1_000_000 else top}": binary_proof_bytes(len(trees[top][0].proof(trees[top][0].leaves[0]))),
-        **{f"proof_json_bytes_{n}": json_bytes[n] for n in sizes},
-        "verify_per_s": round(verify_per_s),
-        "onchain_reads_per_s": round(gas[(emb, "reads_per_s")], 1),
-        f"tree_build_s_{'1m' if top == 1_000_000 else top}": round(trees[top][1], 3),
-        **{f"ledger_docs_per_s_{n // 1000}k": round(r) for n, r in ledger_rates.items()},
-    })
-    table = ["| batch size | depth | tree build (s) | gas per batch | gas per document | proof, binary (B) | proof, JSON (B) |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    result.update(
+        {
+            "gas_per_batch": max(gas[(emb, n)] for n in sizes),
+            "gas_per_batch_min": min(gas[(emb, n)] for n in sizes),
+            **{f"gas_per_document_{n}": round(gas[(emb, n)] / n, 3) for n in sizes},
+            "baseline_gas_per_document": round(gas[(emb, "baseline")], 1),
+            "baseline_s_per_document": round(gas[(emb, "baseline_s_per_doc")], 4),
+            **({"anvil_gas_per_batch": max(gas[("anvil", n)] for n in sizes)} if anvil else {}),
+            f"proof_bytes_{'1m' if top == 1_000_000 else top}": binary_proof_bytes(
+                len(trees[top][0].proof(trees[top][0].leaves[0]))
+            ),
+            **{f"proof_json_bytes_{n}": json_bytes[n] for n in sizes},
+            "verify_per_s": round(verify_per_s),
+            "onchain_reads_per_s": round(gas[(emb, "reads_per_s")], 1),
+            f"tree_build_s_{'1m' if top == 1_000_000 else top}": round(trees[top][1], 3),
+            **{f"ledger_docs_per_s_{n // 1000}k": round(r) for n, r in ledger_rates.items()},
+        }
+    )
+    table = [
+        "| batch size | depth | tree build (s) | gas per batch | gas per document | proof, binary (B) | proof, JSON (B) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for n in sizes:
         tree, secs = trees[n]
         depth = len(tree.levels) - 1
-        table.append(f"| {n:,} | {depth} | {secs:.3f} | {gas[(emb, n)]:,} | {gas[(emb, n)] / n:,.3f} | "
-                     f"{binary_proof_bytes(depth)} | {json_bytes[n]:,} |")
-    table += ["", "| figure | DWC | anchor |", "|---|---:|---:|",
-              f"| gas per batch, any size (target ≤ 50,000) | {result['gas_per_batch']:,} | naive registry (probe): 68,500; bare transaction: 21,000 |",
-              f"| gas per document, 100 documents | {gas[(emb, 100)] / 100:,.1f} | one transaction per document: {result['baseline_gas_per_document']:,.0f} |",
-              f"| proof of a 1M batch, bytes | {result.get('proof_bytes_1m', '-')} binary, {json_bytes[top]:,} JSON | OpenTimestamps: 175 to 1,746 |",
-              f"| Merkle proofs verified per second (1M tree) | {result['verify_per_s']:,} | |",
-              f"| on-chain anchorOf reads per second (embedded) | {result['onchain_reads_per_s']:,} | |"]
+        table.append(
+            f"| {n:,} | {depth} | {secs:.3f} | {gas[(emb, n)]:,} | {gas[(emb, n)] / n:,.3f} | "
+            f"{binary_proof_bytes(depth)} | {json_bytes[n]:,} |"
+        )
+    table += [
+        "",
+        "| figure | DWC | anchor |",
+        "|---|---:|---:|",
+        f"| gas per batch, any size (target ≤ 50,000) | {result['gas_per_batch']:,} | naive registry (probe): 68,500; bare transaction: 21,000 |",
+        f"| gas per document, 100 documents | {gas[(emb, 100)] / 100:,.1f} | one transaction per document: {result['baseline_gas_per_document']:,.0f} |",
+        f"| proof of a 1M batch, bytes | {result.get('proof_bytes_1m', '-')} binary, {json_bytes[top]:,} JSON | OpenTimestamps: 175 to 1,746 |",
+        f"| Merkle proofs verified per second (1M tree) | {result['verify_per_s']:,} | |",
+        f"| on-chain anchorOf reads per second (embedded) | {result['onchain_reads_per_s']:,} | |",
+    ]
     if anvil:
-        table.append(f"| gas per batch on Anvil 1.7.1 | {result['anvil_gas_per_batch']:,} | same contract, same figure expected |")
+        table.append(
+            f"| gas per batch on Anvil 1.7.1 | {result['anvil_gas_per_batch']:,} | same contract, same figure expected |"
+        )
     for n, r in ledger_rates.items():
         table.append(f"| ledger end to end (plan, send, proofs into DuckDB), {n:,} docs | {r:,.0f} docs/s | |")
-    about = ("Embedded chain: eth-tester 0.14.0b1 over py-evm 0.12.1b1 (Prague rules). Gas is from the receipts; "
-             "per-document gas divides one batch's gas by its size. Tree build excludes generating the leaf hashes.")
+    about = (
+        "Embedded chain: eth-tester 0.14.0b1 over py-evm 0.12.1b1 (Prague rules). Gas is from the receipts; "
+        "per-document gas divides one batch's gas by its size. Tree build excludes generating the leaf hashes."
+    )
     write_results("anchor", result, about, table)
 
 

@@ -36,37 +36,57 @@ def main() -> None:
     runs = {}
     for name in (*detectors.DETECTORS, "windowed_gaussian", "random"):
         t = time.perf_counter()
-        scores = {s.name: rng.random(len(s.values)) if name == "random" else detectors.score(name, s.values)
-                  for s in corpus}
+        scores = {
+            s.name: rng.random(len(s.values)) if name == "random" else detectors.score(name, s.values) for s in corpus
+        }
         seconds = time.perf_counter() - t
         r = nab.corpus_score(corpus, scores)
         runs[name] = {**r, "seconds": seconds, "us_per_point": 1e6 * seconds / points}
-        print(f"{name}: NAB {r['score']:.1f} (threshold {r['threshold']:.6f}, {r['windows_hit']}/{r['windows']} windows, "
-              f"{r['false_positives']} false positives) in {seconds:.1f}s", flush=True)
+        print(
+            f"{name}: NAB {r['score']:.1f} (threshold {r['threshold']:.6f}, {r['windows_hit']}/{r['windows']} windows, "
+            f"{r['false_positives']} false positives) in {seconds:.1f}s",
+            flush=True,
+        )
     best = max(detectors.DETECTORS, key=lambda d: runs[d]["score"])
     result = {
         **run_context("anomaly", 1),
-        "series": len(corpus), "points": points, "windows": runs[best]["windows"],
-        "best_detector": best, "nab_score": round(runs[best]["score"], 1),
+        "series": len(corpus),
+        "points": points,
+        "windows": runs[best]["windows"],
+        "best_detector": best,
+        "nab_score": round(runs[best]["score"], 1),
         **{f"nab_score_{d}": round(r["score"], 1) for d, r in runs.items()},
         **{f"threshold_{d}": r["threshold"] for d, r in runs.items()},
         **{f"us_per_point_{d}": round(r["us_per_point"], 1) for d, r in runs.items()},
-        "published_windowed_gaussian": PUBLISHED["windowed_gaussian"], "published_random": PUBLISHED["random"],
+        "published_windowed_gaussian": PUBLISHED["windowed_gaussian"],
+        "published_random": PUBLISHED["random"],
         "published_numenta_htm": PUBLISHED["numenta_htm"],
         "beats_windowed_gaussian_same_run": runs[best]["score"] > runs["windowed_gaussian"]["score"],
         "beats_windowed_gaussian_published": runs[best]["score"] > PUBLISHED["windowed_gaussian"],
     }
-    table = ["| detector | NAB score (standard) | windows hit | false positives | threshold | µs / point |",
-             "|---|---:|---:|---:|---:|---:|"]
+    table = [
+        "| detector | NAB score (standard) | windows hit | false positives | threshold | µs / point |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for d, r in runs.items():
-        table.append(f"| {d}{' (baseline)' if d in ('windowed_gaussian', 'random') else ''} | {r['score']:.1f} | "
-                     f"{r['windows_hit']}/{r['windows']} | {r['false_positives']} | {r['threshold']:.6f} | "
-                     f"{r['us_per_point']:.1f} |")
-    table += ["", f"Published on the full NAB corpus (58 series): Windowed Gaussian {PUBLISHED['windowed_gaussian']}, "
-                  f"random {PUBLISHED['random']}, Numenta HTM {PUBLISHED['numenta_htm']}.",
-              f"Best here: **{best}**, {runs[best]['score']:.1f}."]
-    write_results("anomaly", result, f"{len(corpus)} NAB series ({points:,} points, {runs[best]['windows']} scored "
-                                     "windows), NAB standard profile, corpus-optimal threshold per detector.", table)
+        table.append(
+            f"| {d}{' (baseline)' if d in ('windowed_gaussian', 'random') else ''} | {r['score']:.1f} | "
+            f"{r['windows_hit']}/{r['windows']} | {r['false_positives']} | {r['threshold']:.6f} | "
+            f"{r['us_per_point']:.1f} |"
+        )
+    table += [
+        "",
+        f"Published on the full NAB corpus (58 series): Windowed Gaussian {PUBLISHED['windowed_gaussian']}, "
+        f"random {PUBLISHED['random']}, Numenta HTM {PUBLISHED['numenta_htm']}.",
+        f"Best here: **{best}**, {runs[best]['score']:.1f}.",
+    ]
+    write_results(
+        "anomaly",
+        result,
+        f"{len(corpus)} NAB series ({points:,} points, {runs[best]['windows']} scored "
+        "windows), NAB standard profile, corpus-optimal threshold per detector.",
+        table,
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def run_context(name: str, repeats: int) -> dict:
         "repeats": repeats,
         "cpu_count": os.cpu_count(),
         "machine": f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} cores, "
-                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
         "command": f"python -m bench.{name} " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -50,7 +50,12 @@ def write_results(name: str, result: dict, about: str, table: list[str]) -> None
     """results/<name>.json (the flat figures) and results/<name>.md (a heading, the context, the table)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# bench/{name}", "", f"Machine: {result['machine']}. Command: `{result['command']}`. {about}", "",
-             *table]
+    lines = [
+        f"# bench/{name}",
+        "",
+        f"Machine: {result['machine']}. Command: `{result['command']}`. {about}",
+        "",
+        *table,
+    ]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

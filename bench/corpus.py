@@ -6,8 +6,38 @@ import os
 import random
 from pathlib import Path
 
-_SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "vor", "el", "di", "man", "to", "ri", "qua", "nel", "po",
-              "ste", "ar", "bin", "cor", "da", "fen", "gil", "han", "is", "jor", "ket", "lum", "nor", "pel", "ses"]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "tu",
+    "sa",
+    "vor",
+    "el",
+    "di",
+    "man",
+    "to",
+    "ri",
+    "qua",
+    "nel",
+    "po",
+    "ste",
+    "ar",
+    "bin",
+    "cor",
+    "da",
+    "fen",
+    "gil",
+    "han",
+    "is",
+    "jor",
+    "ket",
+    "lum",
+    "nor",
+    "pel",
+    "ses",
+]
 
 
 def vocabulary(n: int = 5000, seed: int = 1) -> list[str]:
@@ -43,7 +73,8 @@ def generate(root: str | os.PathLike, n: int, seed: int = 7) -> Path:
         else:
             paras = "".join(f"<p>{s}</p>" for s in sentences)
             (folder / f"doc-{i:06d}.html").write_text(
-                f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>{paras}</body></html>")
+                f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>{paras}</body></html>"
+            )
     marker.write_text("ok")
     return root
 

@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import csv
+import hashlib
 import os
 import random
 import statistics
@@ -42,10 +42,25 @@ def build_search_warehouse(texts: list[str]):
     con = duckdb.connect()
     con.execute(DOCS_DDL)
     con.execute(AI_DDL)
-    rows = [(str(i), f"bbc/{i}.txt", hashlib.sha256(t.encode()).hexdigest(), t.split(".")[0][:80], t, 1, "active", True,
-             "bench") for i, t in enumerate(texts)]
-    con.executemany("""INSERT INTO docs.documents (doc_id, source_path, content_hash, title, text, version, status,
-                       is_current, ingested_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)""", rows)
+    rows = [
+        (
+            str(i),
+            f"bbc/{i}.txt",
+            hashlib.sha256(t.encode()).hexdigest(),
+            t.split(".")[0][:80],
+            t,
+            1,
+            "active",
+            True,
+            "bench",
+        )
+        for i, t in enumerate(texts)
+    ]
+    con.executemany(
+        """INSERT INTO docs.documents (doc_id, source_path, content_hash, title, text, version, status,
+                       is_current, ingested_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)""",
+        rows,
+    )
     quiet = lambda *_: None  # noqa: E731
     t0 = time.perf_counter()
     build_chunks(con, "bench", log=quiet)
@@ -62,8 +77,8 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from dwc_pipelines.enrichment.local import NEWS_TAXONOMY, classify, sentences
     from dwc_pipelines.enrichment.providers import LocalProvider
-    from dwc_pipelines.enrichment.local import NEWS_TAXONOMY, classify, embed, sentences
     from dwc_pipelines.enrichment.search import MODES, search
 
     with open(BBC, newline="") as fh:
@@ -125,7 +140,8 @@ def main() -> None:
         **run_context("enrich", args.repeats),
     }
     table = [
-        "| measure | DWC local provider | TF-IDF baseline |", "|---|---:|---:|",
+        "| measure | DWC local provider | TF-IDF baseline |",
+        "|---|---:|---:|",
         f"| throughput, all local tasks (docs/s, median of {args.repeats}) | {docs_per_s:,.0f} | |",
         f"| zero-shot topic accuracy (5 sections, no training) | {accuracy:.3f} | |",
         f"| `dwc search` (hybrid): source article in top 5 ({len(picks)} queries) | {search_hits['hybrid']:.3f} | "

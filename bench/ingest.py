@@ -94,7 +94,9 @@ def floor(corpus: str, home: str) -> dict:
     # From Arrow too: copying the text out of the fresh `docs` table costs several times more.
     con.execute("CREATE TABLE chunks AS SELECT content_hash AS chunk_id, path, 0 AS chunk_index, text FROM rows")
     for table in ("docs", "chunks"):
-        con.execute(f"COPY {table} TO '{home}/{table}.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
+        con.execute(
+            f"COPY {table} TO '{home}/{table}.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)"
+        )
     con.close()
     return {"seconds": time.perf_counter() - t0, "docs": rows.num_rows}
 
@@ -104,7 +106,7 @@ def dwc(corpus: str, home: str) -> dict:
     import dagster as dg
 
     from dwc_pipelines import ingestion
-    from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource
+    from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource
 
     Path(home).mkdir(parents=True, exist_ok=True)
     resources = {
@@ -117,7 +119,9 @@ def dwc(corpus: str, home: str) -> dict:
     with dg.instance_for_test(temp_dir=f"{home}/dagster") as instance:
         t0 = time.perf_counter()
         result = defs.resolve_job_def("ingest_job").execute_in_process(
-            instance=instance, run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("DWC_BENCH_LOG", "WARNING")}}}})
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("DWC_BENCH_LOG", "WARNING")}}}},
+        )
         seconds = time.perf_counter() - t0
     with resources["warehouse"].reader() as con:
         docs = con.execute("SELECT count(*) FROM docs.documents WHERE is_current").fetchall()[0][0]
@@ -133,8 +137,13 @@ def measured(mode: str, corpus: Path, out: Path) -> dict:
     """Run one mode in a child process and poll the peak RSS of its process tree."""
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
-    proc = psutil.Popen([sys.executable, "-m", "bench.ingest", "--child", mode, str(corpus), str(out)],
-                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = psutil.Popen(
+        [sys.executable, "-m", "bench.ingest", "--child", mode, str(corpus), str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = 0
     while proc.poll() is None:
         try:
@@ -180,8 +189,12 @@ def pdf_quality(repeats: int) -> dict:
             for data, _, _ in cases:
                 fn(data)
             times.append(time.perf_counter() - t0)
-        out[name] = {"similarity": statistics.mean(sims.values()), "per_file": sims,
-                     "pages_per_s": pages / statistics.median(times), "pages": pages}
+        out[name] = {
+            "similarity": statistics.mean(sims.values()),
+            "per_file": sims,
+            "pages_per_s": pages / statistics.median(times),
+            "pages": pages,
+        }
     return out
 
 
@@ -209,14 +222,27 @@ def main() -> None:
                 r = measured(mode, corpus, WORK / f"out-{mode}-{n}")
                 assert r["docs"] == n, f"{mode} ingested {r['docs']} of {n}"
                 runs[mode].append(r)
-                print(f"n={n} rep={rep} {mode}: {n / r['seconds']:,.0f} docs/s, peak RSS {r['peak_rss_mb']:.0f} MB",
-                      flush=True)
+                print(
+                    f"n={n} rep={rep} {mode}: {n / r['seconds']:,.0f} docs/s, peak RSS {r['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
         med = {m: statistics.median(n / r["seconds"] for r in rs) for m, rs in runs.items()}
         rss = {m: statistics.median(r["peak_rss_mb"] for r in rs) for m, rs in runs.items()}
         step = statistics.median(r["ingest_step_files_per_s"] for r in runs["dwc"])
         figures[n] = (med, rss, step)
-        rows.append((n, med["dwc"], step, med["baseline"], med["dwc"] / med["baseline"], med["floor"],
-                     med["floor"] / med["baseline"], rss["dwc"], rss["baseline"]))
+        rows.append(
+            (
+                n,
+                med["dwc"],
+                step,
+                med["baseline"],
+                med["dwc"] / med["baseline"],
+                med["floor"],
+                med["floor"] / med["baseline"],
+                rss["dwc"],
+                rss["baseline"],
+            )
+        )
         for mode in runs:
             out = WORK / f"out-{mode}-{n}"
             shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
@@ -245,20 +271,32 @@ def main() -> None:
         "| ratio | storage floor (docs/s) | floor / baseline | DWC peak RSS (MB) | baseline peak RSS (MB) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {n:,} | {d:,.0f} | {st:,.0f} | {b:,.0f} | {r:.3f} | {fl:,.0f} | {fr:.3f} | {m:,.0f} | {bm:,.0f} |"
-              for n, d, st, b, r, fl, fr, m, bm in rows]
-    lines += ["", "The storage floor keeps the warehouse contract and nothing else: list, read, hash, the bytes into "
-              "the content-addressed store, the text into DuckDB as documents and again as chunks, both exported to "
-              "Parquet for analysts; no extraction, language, MinHash, PII detection, masking or Dagster."]
+    lines += [
+        f"| {n:,} | {d:,.0f} | {st:,.0f} | {b:,.0f} | {r:.3f} | {fl:,.0f} | {fr:.3f} | {m:,.0f} | {bm:,.0f} |"
+        for n, d, st, b, r, fl, fr, m, bm in rows
+    ]
+    lines += [
+        "",
+        "The storage floor keeps the warehouse contract and nothing else: list, read, hash, the bytes into "
+        "the content-addressed store, the text into DuckDB as documents and again as chunks, both exported to "
+        "Parquet for analysts; no extraction, language, MinHash, PII detection, masking or Dagster.",
+    ]
     if pdf:
-        lines += ["", "PDF extraction against markitdown's expected Markdown (normalised Levenshtein similarity, "
-                  "the py-pdf/benchmarks method), beside pypdf as the anchor:", "",
-                  "| extractor | mean similarity | pages/s | " + " | ".join(pdf["dwc"]["per_file"]) + " |",
-                  "|---|---:|---:|" + "---:|" * len(pdf["dwc"]["per_file"])]
+        lines += [
+            "",
+            "PDF extraction against markitdown's expected Markdown (normalised Levenshtein similarity, "
+            "the py-pdf/benchmarks method), beside pypdf as the anchor:",
+            "",
+            "| extractor | mean similarity | pages/s | " + " | ".join(pdf["dwc"]["per_file"]) + " |",
+            "|---|---:|---:|" + "---:|" * len(pdf["dwc"]["per_file"]),
+        ]
         for name in ("dwc", "pypdf"):
             p = pdf[name]
-            lines.append(f"| {name} | {p['similarity']:.3f} | {p['pages_per_s']:.0f} | "
-                         + " | ".join(f"{v:.3f}" for v in p["per_file"].values()) + " |")
+            lines.append(
+                f"| {name} | {p['similarity']:.3f} | {p['pages_per_s']:.0f} | "
+                + " | ".join(f"{v:.3f}" for v in p["per_file"].values())
+                + " |"
+            )
     write_results("ingest", result, f"Medians of {args.repeats} runs.", lines)
 
 

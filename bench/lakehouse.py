@@ -70,7 +70,10 @@ class Store:
             self.dbs = [f"dwc_bench_{uuid.uuid4().hex[:8]}", f"dwc_bench_{uuid.uuid4().hex[:8]}"]
             for d in self.dbs:
                 pg_admin(f'CREATE DATABASE "{d}"')
-            overrides = {"catalog": f"postgres:dbname={self.dbs[0]} {PG}", "analyst_catalog": f"postgres:dbname={self.dbs[1]} {PG}"}
+            overrides = {
+                "catalog": f"postgres:dbname={self.dbs[0]} {PG}",
+                "analyst_catalog": f"postgres:dbname={self.dbs[1]} {PG}",
+            }
         self.lake = LakehouseResource.local(str(home), **overrides)
         with self.lake.writer(DDL):
             pass
@@ -86,8 +89,9 @@ class Store:
         con = connect(self.path, read_only=True) if self.path else self.lake.connect(read_only=True)
         try:
             rows = sum(con.execute(f"SELECT count(*) FROM docs.{t}").fetchall()[0][0] for t in APPEND_TABLES)
-            versions = sum(con.execute(f"SELECT coalesce(sum(version), 0) FROM docs.{t}").fetchall()[0][0]
-                           for t in UPSERT_TABLES)
+            versions = sum(
+                con.execute(f"SELECT coalesce(sum(version), 0) FROM docs.{t}").fetchall()[0][0] for t in UPSERT_TABLES
+            )
         finally:
             con.close()
         return {"rows": rows, "upserts_landed": versions}
@@ -102,9 +106,18 @@ def run_writers(store: Store, writers: int, jobs, upserts: int, keys: int) -> di
     threads = max(1, (os.cpu_count() or 1) // writers)
     spec = store.spec(writers, jobs, upserts, keys, threads)
     env = {**os.environ, "DWC_LAKELOAD_GO": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "dwc_pipelines.lakeload", json.dumps({**spec, "writer": w})],
-                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for w in range(writers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dwc_pipelines.lakeload", json.dumps({**spec, "writer": w})],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for w in range(writers)
+    ]
     for p in procs:  # every writer imported and connected: start them together, time the load only
         if p.stdout.readline().strip() != "ready":
             raise RuntimeError(f"writer failed to start: {p.stderr.read()[-2000:]}")
@@ -119,20 +132,30 @@ def run_writers(store: Store, writers: int, jobs, upserts: int, keys: int) -> di
             raise RuntimeError(f"writer failed: {err[-2000:]}")
         outs.append(json.loads(out.strip().splitlines()[-1]))
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "conflicts": sum(o["conflicts"] for o in outs), "commits": sum(o["commits"] for o in outs),
-            "append_s": max(o.get("append_seconds", 0) for o in outs),
-            "lock_waits": sum(o.get("lock_waits", 0) for o in outs)}
+    return {
+        "wall_s": wall,
+        "conflicts": sum(o["conflicts"] for o in outs),
+        "commits": sum(o["commits"] for o in outs),
+        "append_s": max(o.get("append_seconds", 0) for o in outs),
+        "lock_waits": sum(o.get("lock_waits", 0) for o in outs),
+    }
 
 
 def analyst_queries_during_writes(store: Store, jobs, upserts: int, keys: int, n: int) -> list[float]:
     """Four writers on the lake, one process keeping the analyst lake caught up (masked), and n analyst
     queries (a new read-only session each) issued meanwhile: their latencies."""
-    code = ("import json, sys, time\nfrom dwc_resources.lakehouse import LakehouseResource, sync_analyst\n"
-            "lake = LakehouseResource(**json.loads(sys.argv[1]))\n"
-            "while True:\n    con = lake.connect(writable_analyst=True)\n    sync_analyst(con)\n    con.close()\n"
-            "    time.sleep(0.5)\n")
-    syncer = subprocess.Popen([sys.executable, "-c", code, json.dumps(store.lake.model_dump())], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "import json, sys, time\nfrom dwc_resources.lakehouse import LakehouseResource, sync_analyst\n"
+        "lake = LakehouseResource(**json.loads(sys.argv[1]))\n"
+        "while True:\n    con = lake.connect(writable_analyst=True)\n    sync_analyst(con)\n    con.close()\n"
+        "    time.sleep(0.5)\n"
+    )
+    syncer = subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(store.lake.model_dump())],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     latencies: list[float] = []
     done = threading.Event()
 
@@ -168,16 +191,25 @@ def catalog_commits_per_s(seconds: float, procs: int = 8) -> float:
     try:
         with store.lake.writer("CREATE TABLE IF NOT EXISTS docs.tiny (w INTEGER, i INTEGER)"):
             pass
-        code = ("import json, sys, time\nfrom dwc_resources.lakehouse import LakehouseResource, retryable\n"
-                "from dwc_resources.duck import appending\n"
-                "lake = LakehouseResource(**json.loads(sys.argv[1]))\ncon = lake.connect()\n"
-                "end = time.time() + float(sys.argv[2]); n = 0\n"
-                "while time.time() < end:\n    try:\n        with appending(con):\n"
-                "            con.execute('INSERT INTO docs.tiny VALUES (?, ?)', [int(sys.argv[3]), n]); n += 1\n"
-                "    except Exception as exc:\n        if not retryable(exc): raise\n"
-                "print(n)\n")
-        ps = [subprocess.Popen([sys.executable, "-c", code, json.dumps(store.lake.model_dump()), str(seconds), str(w)],
-                               cwd=ROOT, stdout=subprocess.PIPE, text=True) for w in range(procs)]
+        code = (
+            "import json, sys, time\nfrom dwc_resources.lakehouse import LakehouseResource, retryable\n"
+            "from dwc_resources.duck import appending\n"
+            "lake = LakehouseResource(**json.loads(sys.argv[1]))\ncon = lake.connect()\n"
+            "end = time.time() + float(sys.argv[2]); n = 0\n"
+            "while time.time() < end:\n    try:\n        with appending(con):\n"
+            "            con.execute('INSERT INTO docs.tiny VALUES (?, ?)', [int(sys.argv[3]), n]); n += 1\n"
+            "    except Exception as exc:\n        if not retryable(exc): raise\n"
+            "print(n)\n"
+        )
+        ps = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, json.dumps(store.lake.model_dump()), str(seconds), str(w)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for w in range(procs)
+        ]
         total = sum(int(p.communicate()[0].strip().splitlines()[-1]) for p in ps)
         con = store.lake.connect(read_only=True)
         rows = con.execute("SELECT count(*) FROM docs.tiny").fetchall()[0][0]
@@ -193,11 +225,25 @@ def noop_ingest_run_s(work: Path) -> float:
     """Wall time of `dagster job execute -j ingest_job` on the instance of ./dagster.yaml, over the sample
     corpus, the second time (nothing new to ingest)."""
     home = work / "noop"
-    env = {**os.environ, "DWC_HOME": str(home), "DAGSTER_HOME": str(ROOT), "DWC_DAGSTER_DIR": str(home / "dagster"),
-           "DWC_DAGSTER_LOGS": str(home / "dagster" / "logs"), "DWC_ENV": "local"}
+    env = {
+        **os.environ,
+        "DWC_HOME": str(home),
+        "DAGSTER_HOME": str(ROOT),
+        "DWC_DAGSTER_DIR": str(home / "dagster"),
+        "DWC_DAGSTER_LOGS": str(home / "dagster" / "logs"),
+        "DWC_ENV": "local",
+    }
     env.pop("DWC_LAKE_CATALOG", None)
     shutil.copytree(ROOT / "samples" / "landing", home / "landing")
-    cmd = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "dwc_pipelines.definitions", "-j", "ingest_job"]
+    cmd = [
+        str(Path(sys.executable).parent / "dagster"),
+        "job",
+        "execute",
+        "-m",
+        "dwc_pipelines.definitions",
+        "-j",
+        "ingest_job",
+    ]
     first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if first.returncode != 0:
         raise RuntimeError(first.stderr[-3000:])
@@ -219,8 +265,12 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=5)
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--commit-seconds", type=float, default=10.0)
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="runs of every store x writers configuration, interleaved; the median wall time counts")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of every store x writers configuration, interleaved; the median wall time counts",
+    )
     args = ap.parse_args()
     jobs = append_jobs(args.doc_rows, args.chunk_rows, args.doc_batch, args.chunk_batch)
     upserts = args.upserts * len(UPSERT_TABLES)
@@ -228,8 +278,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dwc-bench-lake-"))
     ctx = run_context("lakehouse", args.repeats)
     out = {**ctx}
-    table = ["| store | writers | wall s (median) | all runs s | rows/s | commits | conflicts retried | lost commits |",
-             "|---|---:|---:|---|---:|---:|---:|---:|"]
+    table = [
+        "| store | writers | wall s (median) | all runs s | rows/s | commits | conflicts retried | lost commits |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
     lost = 0
     configs = [(kind, writers) for kind in ("single", "sqlite", "postgres") for writers in (1, 2, 4)]
     runs: dict[tuple[str, int], list[dict]] = {c: [] for c in configs}
@@ -256,8 +308,10 @@ def main() -> None:
             if kind != "single":
                 out[f"append_s_{kind}_{writers}w"] = round(statistics.median(r["append_s"] for r in rs), 2)
             each = ", ".join(f"{r['wall_s']:.1f}" for r in rs)
-            table.append(f"| {kind} | {writers} | {wall:.1f} | {each} | {rate:,.0f} | {sum(r['commits'] for r in rs)} | "
-                         f"{out[f'conflicts_{kind}_{writers}w']} | {sum(r['missing'] for r in rs)} |")
+            table.append(
+                f"| {kind} | {writers} | {wall:.1f} | {each} | {rate:,.0f} | {sum(r['commits'] for r in rs)} | "
+                f"{out[f'conflicts_{kind}_{writers}w']} | {sum(r['missing'] for r in rs)} |"
+            )
         out["rows_per_s_single_file"] = max(out[f"rows_per_s_single_{w}w"] for w in (1, 2, 4))
         out["rows_per_s_lake_1w"] = out["rows_per_s_postgres_1w"]
         out["rows_per_s_lake_4w_pg"] = out["rows_per_s_postgres_4w"]
@@ -278,12 +332,15 @@ def main() -> None:
         out["upserts"] = upserts
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    table += ["", f"speedup of 4 lake writers on PostgreSQL over the single file (its best of 1, 2, 4 writers): "
-                  f"{out['speedup_4w_pg']} (target {out['speedup_target']})",
-              f"analyst queries during 4 writers: p95 {out['analyst_query_p95_s_during_writes']} s, median "
-              f"{out['analyst_query_median_s_during_writes']} s ({args.queries} queries)",
-              f"tiny commits on the PostgreSQL catalog from 8 processes: {out['catalog_commits_per_s']}/s",
-              f"ingestion run that finds nothing new (dagster job execute, real instance): {out['noop_ingest_run_s']} s"]
+    table += [
+        "",
+        f"speedup of 4 lake writers on PostgreSQL over the single file (its best of 1, 2, 4 writers): "
+        f"{out['speedup_4w_pg']} (target {out['speedup_target']})",
+        f"analyst queries during 4 writers: p95 {out['analyst_query_p95_s_during_writes']} s, median "
+        f"{out['analyst_query_median_s_during_writes']} s ({args.queries} queries)",
+        f"tiny commits on the PostgreSQL catalog from 8 processes: {out['catalog_commits_per_s']}/s",
+        f"ingestion run that finds nothing new (dagster job execute, real instance): {out['noop_ingest_run_s']} s",
+    ]
     write_results("lakehouse", out, "Same load on every store in one run; see bench/README.md.", table)
 
 

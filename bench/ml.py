@@ -64,7 +64,9 @@ def main() -> None:
 
     plain, tracked = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        tracking = TrackingResource(tracking_uri=f"sqlite:///{tmp}/mlflow.db", artifact_location=f"file://{tmp}/artifacts")
+        tracking = TrackingResource(
+            tracking_uri=f"sqlite:///{tmp}/mlflow.db", artifact_location=f"file://{tmp}/artifacts"
+        )
         tracking.experiment_id("bench")  # creating the database once is set-up, not per-training overhead
         example = data[["text"]].head(3)
         for _ in range(args.repeats):
@@ -80,20 +82,28 @@ def main() -> None:
     overhead = statistics.median(tracked) - statistics.median(plain)
 
     result = {
-        "accuracy": round(statistics.mean(acc), 4), "macro_f1": round(statistics.mean(f1), 4),
-        "baseline_accuracy": round(statistics.mean(base_acc), 4), "baseline_macro_f1": round(statistics.mean(base_f1), 4),
-        "train_s": round(train_s, 2), "tracking_overhead_s": round(overhead, 3),
-        "fit_s": round(statistics.median(plain), 3), "selected_per_fold": picked, "selected_on_all": sel.name,
-        "articles": len(data), **run_context("ml", args.repeats),
+        "accuracy": round(statistics.mean(acc), 4),
+        "macro_f1": round(statistics.mean(f1), 4),
+        "baseline_accuracy": round(statistics.mean(base_acc), 4),
+        "baseline_macro_f1": round(statistics.mean(base_f1), 4),
+        "train_s": round(train_s, 2),
+        "tracking_overhead_s": round(overhead, 3),
+        "fit_s": round(statistics.median(plain), 3),
+        "selected_per_fold": picked,
+        "selected_on_all": sel.name,
+        "articles": len(data),
+        **run_context("ml", args.repeats),
     }
     table = [
-        "| measure | DWC classifier (selected by CV) | TF-IDF + LinearSVC |", "|---|---:|---:|",
+        "| measure | DWC classifier (selected by CV) | TF-IDF + LinearSVC |",
+        "|---|---:|---:|",
         f"| accuracy, nested 5-fold | {result['accuracy']:.4f} | {result['baseline_accuracy']:.4f} |",
         f"| macro-F1, nested 5-fold | {result['macro_f1']:.4f} | {result['baseline_macro_f1']:.4f} |",
         f"| training as the asset does it (selection + fit), s | {train_s:.1f} | |",
         f"| one fit, s (median of {args.repeats}) | {result['fit_s']:.2f} | |",
         f"| MLflow tracking overhead per training, s (median of {args.repeats}) | {overhead:.2f} | |",
-        "", f"Selected per outer fold: {', '.join(picked)}; on all texts: {sel.name}.",
+        "",
+        f"Selected per outer fold: {', '.join(picked)}; on all texts: {sel.name}.",
     ]
     write_results("ml", result, f"BBC News, {len(data)} articles.", table)
 

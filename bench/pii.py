@@ -32,15 +32,34 @@ WORK = ROOT / "bench" / ".work"
 TYPES = ["email", "phone", "iban", "card", "national_id", "person", "address"]
 
 # Broader than the detector's own list of given names on purpose: names it does not know must cost recall.
-FIRST = ("Alice Bob Carla David Elena Farid Grace Hiroshi Ines Jonas Kenji Lena Marco Nadia Oscar Priya Quentin Rosa "
-         "Sven Tariq Ulla Viktor Wanda Xiomara Yusuf Zelda Bartholomew Clementine Desmond Eleanor Florian Gwendolyn "
-         "Horatio Isadora Jasper Kirsten Leopold Marguerite Nikolai Ottilie").split()
-LAST = ("Smith Johnson Becker Rossi Watanabe Nowak Okafor Haddad Lindqvist Moreau Kowalski Fernandes Quarrington "
-        "Abernathy Castellano Dubois Eriksen Fitzgerald Gallagher Hargreaves Ivanova Jablonski Kaminski Lombardi").split()
-STREETS = ["Baker Street", "High Street", "Oak Avenue", "Mill Lane", "Station Road", "Maple Drive", "Church Road",
-           "Elm Court", "Park Place", "Victoria Terrace"]
-CITIES = [("London", "NW1 6XE", "uk"), ("Manchester", "M1 1AE", "uk"), ("Springfield", "IL 62704", "us"),
-          ("Portland", "OR 97205", "us"), ("Austin", "TX 78701", "us")]
+FIRST = (
+    "Alice Bob Carla David Elena Farid Grace Hiroshi Ines Jonas Kenji Lena Marco Nadia Oscar Priya Quentin Rosa "
+    "Sven Tariq Ulla Viktor Wanda Xiomara Yusuf Zelda Bartholomew Clementine Desmond Eleanor Florian Gwendolyn "
+    "Horatio Isadora Jasper Kirsten Leopold Marguerite Nikolai Ottilie"
+).split()
+LAST = (
+    "Smith Johnson Becker Rossi Watanabe Nowak Okafor Haddad Lindqvist Moreau Kowalski Fernandes Quarrington "
+    "Abernathy Castellano Dubois Eriksen Fitzgerald Gallagher Hargreaves Ivanova Jablonski Kaminski Lombardi"
+).split()
+STREETS = [
+    "Baker Street",
+    "High Street",
+    "Oak Avenue",
+    "Mill Lane",
+    "Station Road",
+    "Maple Drive",
+    "Church Road",
+    "Elm Court",
+    "Park Place",
+    "Victoria Terrace",
+]
+CITIES = [
+    ("London", "NW1 6XE", "uk"),
+    ("Manchester", "M1 1AE", "uk"),
+    ("Springfield", "IL 62704", "us"),
+    ("Portland", "OR 97205", "us"),
+    ("Austin", "TX 78701", "us"),
+]
 DE_STREETS = ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Lindenallee", "Marktplatz"]
 IBAN_COUNTRIES = {"DE": 18, "GB": 18, "FR": 23, "NL": 14, "ES": 20, "IT": 23, "BE": 12, "AT": 16}
 CARD_PREFIXES = [("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("34", 15), ("37", 15), ("6011", 16)]
@@ -49,8 +68,10 @@ CARD_PREFIXES = [("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("34", 15), ("
 def luhn_complete(partial: str) -> str:
     for d in "0123456789":
         digits = partial + d
-        total = sum((int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 else int(c)
-                    for i, c in enumerate(reversed(digits)))
+        total = sum(
+            (int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 else int(c)
+            for i, c in enumerate(reversed(digits))
+        )
         if total % 10 == 0:
             return digits
     raise AssertionError
@@ -58,8 +79,9 @@ def luhn_complete(partial: str) -> str:
 
 def iban(rnd: random.Random, valid: bool) -> str:
     cc = rnd.choice(list(IBAN_COUNTRIES))
-    bban = ("".join(rnd.choice(string.ascii_uppercase) for _ in range(4)) if cc in ("GB", "NL") else "") + \
-        "".join(rnd.choice(string.digits) for _ in range(IBAN_COUNTRIES[cc] - (4 if cc in ("GB", "NL") else 0)))
+    bban = ("".join(rnd.choice(string.ascii_uppercase) for _ in range(4)) if cc in ("GB", "NL") else "") + "".join(
+        rnd.choice(string.digits) for _ in range(IBAN_COUNTRIES[cc] - (4 if cc in ("GB", "NL") else 0))
+    )
     check = 98 - int("".join(str(int(c, 36)) for c in bban + cc + "00")) % 97
     if not valid:
         check = (check + rnd.randint(1, 50)) % 97 + 2
@@ -129,7 +151,7 @@ class Doc:
         self.labels: list[tuple[int, int, str]] = []
         self.n = 0
 
-    def add(self, text: str, label: str | None = None) -> "Doc":
+    def add(self, text: str, label: str | None = None) -> Doc:
         if label:
             self.labels.append((self.n, self.n + len(text), label))
         self.parts.append(text)
@@ -174,10 +196,14 @@ def make_doc(rnd: random.Random) -> Doc:
         d.add(") moved to ").add(address(rnd), "address").add(". New mobile: ").add(phone(rnd), "phone").add(".\n")
     elif kind == 3:  # a support ticket
         d.add("Ticket #").add(str(rnd.randint(10000, 99999))).add(": customer ").add(name, "person")
-        d.add(" reports a double charge on card ").add(card(rnd, True), "card").add("; NINO ").add(nino(rnd), "national_id")
+        d.add(" reports a double charge on card ").add(card(rnd, True), "card").add("; NINO ").add(
+            nino(rnd), "national_id"
+        )
         d.add(" verified by phone ").add(phone(rnd), "phone").add(".\n")
     else:  # a Dutch contract annex
-        d.add("Annex to the employment contract\n\nMr. ").add(name, "person").add(", BSN ").add(bsn(rnd, True), "national_id")
+        d.add("Annex to the employment contract\n\nMr. ").add(name, "person").add(", BSN ").add(
+            bsn(rnd, True), "national_id"
+        )
         d.add(", salary paid to ").add(iban(rnd, True), "iban").add(". Contact: ").add(email, "email").add("\n")
     for line in rnd.sample(decoys(rnd), 3):
         d.add(line + "\n")
@@ -206,8 +232,14 @@ def score(docs: list[Doc], predict) -> dict:
         r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
         out[t] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, **c}
     tot = {k: sum(c[k] for c in per.values()) for k in ("tp", "fp", "fn")}
-    out["all"] = {"precision": tot["tp"] / (tot["tp"] + tot["fp"]), "recall": tot["tp"] / (tot["tp"] + tot["fn"]), **tot}
-    out["all"]["f1"] = 2 * out["all"]["precision"] * out["all"]["recall"] / (out["all"]["precision"] + out["all"]["recall"])
+    out["all"] = {
+        "precision": tot["tp"] / (tot["tp"] + tot["fp"]),
+        "recall": tot["tp"] / (tot["tp"] + tot["fn"]),
+        **tot,
+    }
+    out["all"]["f1"] = (
+        2 * out["all"]["precision"] * out["all"]["recall"] / (out["all"]["precision"] + out["all"]["recall"])
+    )
     return out
 
 
@@ -243,7 +275,7 @@ def erase_benchmark(n: int) -> dict:
     from bench.corpus import generate
     from dwc_pipelines import governance, ingestion
     from dwc_pipelines.governance.assets import requests_dir
-    from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource
+    from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource
     from dwc_resources.model_store import ModelStoreResource
     from dwc_resources.notify import NotificationsResource
 
@@ -255,8 +287,9 @@ def erase_benchmark(n: int) -> dict:
     shutil.copytree(corpus, landing, ignore=shutil.ignore_patterns(".*"))
     subject = "zelda.quarrington@example.org"
     for i in range(5):
-        (landing / f"seeded-{i}.txt").write_text(f"Note {i}\n\nThe contact for this matter is {subject}; "
-                                                 "please keep her in copy of every reply.\n")
+        (landing / f"seeded-{i}.txt").write_text(
+            f"Note {i}\n\nThe contact for this matter is {subject}; please keep her in copy of every reply.\n"
+        )
     os.environ["DWC_HOME"] = str(home)
     resources = {
         "warehouse": LakehouseResource.local(str(home)),
@@ -265,8 +298,10 @@ def erase_benchmark(n: int) -> dict:
         "notifications": NotificationsResource(log_path=str(home / "notify.sqlite"), outbox_dir=str(home / "outbox")),
         "model_store": ModelStoreResource(path=str(home / "models")),
     }
-    defs = dg.Definitions.merge(ingestion.defs, dg.Definitions(assets=[governance.erasure_log], jobs=[governance.erasure_job],
-                                                               resources=resources))
+    defs = dg.Definitions.merge(
+        ingestion.defs,
+        dg.Definitions(assets=[governance.erasure_log], jobs=[governance.erasure_job], resources=resources),
+    )
     (home / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -274,11 +309,15 @@ def erase_benchmark(n: int) -> dict:
         assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, run_config=quiet).success
         ingest_s = time.perf_counter() - t0
         request_id = "bench-erase"
-        (requests_dir() / f"{request_id}.json").write_text(json.dumps(
-            {"request_id": request_id, "kind": "subject", "subject": subject, "requested_at": "2026-01-01T00:00:00"}))
+        (requests_dir() / f"{request_id}.json").write_text(
+            json.dumps(
+                {"request_id": request_id, "kind": "subject", "subject": subject, "requested_at": "2026-01-01T00:00:00"}
+            )
+        )
         t0 = time.perf_counter()
         result = defs.resolve_job_def("erasure_job").execute_in_process(
-            instance=instance, run_config={**quiet, "ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}})
+            instance=instance, run_config={**quiet, "ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}}
+        )
         erase_s = time.perf_counter() - t0
         assert result.success
     with resources["warehouse"].unmasked_reader() as con:
@@ -311,33 +350,54 @@ def main() -> None:
         print(f"erasure of one subject from {erase['documents']:,} documents: {erase['erase_s']:.1f} s", flush=True)
     d, b = results["dwc"], results["regex_only"]
     out = {
-        "precision": round(d["all"]["precision"], 4), "recall": round(d["all"]["recall"], 4), "f1": round(d["all"]["f1"], 4),
-        "baseline_precision": round(b["all"]["precision"], 4), "baseline_recall": round(b["all"]["recall"], 4),
+        "precision": round(d["all"]["precision"], 4),
+        "recall": round(d["all"]["recall"], 4),
+        "f1": round(d["all"]["f1"], 4),
+        "baseline_precision": round(b["all"]["precision"], 4),
+        "baseline_recall": round(b["all"]["recall"], 4),
         "baseline_f1": round(b["all"]["f1"], 4),
         "per_type": {t: {k: round(v, 4) if isinstance(v, float) else v for k, v in d[t].items()} for t in TYPES},
-        "baseline_per_type": {t: {k: round(v, 4) if isinstance(v, float) else v for k, v in b[t].items()} for t in TYPES},
-        "docs_per_s": round(timing["dwc"], 1), "baseline_docs_per_s": round(timing["regex_only"], 1),
-        "labelled_docs": len(docs), "labelled_spans": sum(len(x.labels) for x in docs),
+        "baseline_per_type": {
+            t: {k: round(v, 4) if isinstance(v, float) else v for k, v in b[t].items()} for t in TYPES
+        },
+        "docs_per_s": round(timing["dwc"], 1),
+        "baseline_docs_per_s": round(timing["regex_only"], 1),
+        "labelled_docs": len(docs),
+        "labelled_spans": sum(len(x.labels) for x in docs),
         "erase_s_100k": round(erase["erase_s"], 2) if erase else None,
         "erase_corpus_docs": erase["documents"] if erase else None,
         "erase_documents_touched": erase["documents_erased"] if erase else None,
         "erase_left_behind": erase["left"] if erase else None,
         **run_context("pii", args.repeats),
     }
-    lines = ["| type | DWC precision | DWC recall | DWC F1 | regex-only precision | regex-only recall | regex-only F1 |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| type | DWC precision | DWC recall | DWC F1 | regex-only precision | regex-only recall | regex-only F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for t in TYPES + ["all"]:
-        lines.append(f"| {t} | {d[t]['precision']:.3f} | {d[t]['recall']:.3f} | {d[t]['f1']:.3f} | "
-                     f"{b[t]['precision']:.3f} | {b[t]['recall']:.3f} | {b[t]['f1']:.3f} |")
-    lines += ["", f"Detection speed: DWC {timing['dwc']:,.0f} docs/s, regex-only {timing['regex_only']:,.0f} docs/s "
-              f"({len(docs):,} documents, {out['labelled_spans']:,} labelled spans)."]
+        lines.append(
+            f"| {t} | {d[t]['precision']:.3f} | {d[t]['recall']:.3f} | {d[t]['f1']:.3f} | "
+            f"{b[t]['precision']:.3f} | {b[t]['recall']:.3f} | {b[t]['f1']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Detection speed: DWC {timing['dwc']:,.0f} docs/s, regex-only {timing['regex_only']:,.0f} docs/s "
+        f"({len(docs):,} documents, {out['labelled_spans']:,} labelled spans).",
+    ]
     if erase:
-        lines += ["", f"Erasure of one subject planted in 5 of {erase['documents']:,} documents (the ingestion benchmark's "
-                  f"corpus): {erase['erase_s']:.1f} s end to end (scrub every table, re-index, rewrite the warehouse file, "
-                  f"republish the masked catalog, delete blobs); documents touched {erase['documents_erased']}, "
-                  f"left holding the subject {erase['left']}. Ingesting that corpus took {erase['ingest_s']:.1f} s."]
-    write_results("pii", out, f"Labelled corpus of {len(docs):,} generated documents; speed is the median of "
-                  f"{args.repeats} passes.", lines)
+        lines += [
+            "",
+            f"Erasure of one subject planted in 5 of {erase['documents']:,} documents (the ingestion benchmark's "
+            f"corpus): {erase['erase_s']:.1f} s end to end (scrub every table, re-index, rewrite the warehouse file, "
+            f"republish the masked catalog, delete blobs); documents touched {erase['documents_erased']}, "
+            f"left holding the subject {erase['left']}. Ingesting that corpus took {erase['ingest_s']:.1f} s.",
+        ]
+    write_results(
+        "pii",
+        out,
+        f"Labelled corpus of {len(docs):,} generated documents; speed is the median of {args.repeats} passes.",
+        lines,
+    )
 
 
 if __name__ == "__main__":

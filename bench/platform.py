@@ -30,22 +30,36 @@ from bench.common import run_context, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PG = {"host": os.environ.get("DWC_TEST_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("DWC_TEST_PG_PORT", "5432")),
-      "user": os.environ.get("DWC_TEST_PG_USER", "postgres")}
+PG = {
+    "host": os.environ.get("DWC_TEST_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("DWC_TEST_PG_PORT", "5432")),
+    "user": os.environ.get("DWC_TEST_PG_USER", "postgres"),
+}
 
 
 def location_load(repeats: int) -> dict:
-    code = ("import time; t=time.perf_counter(); import dwc_pipelines.definitions as d; t1=time.perf_counter(); "
-            "r=d.defs.get_repository_def(); r.load_all_definitions(); n=len(list(r.asset_graph.asset_nodes)); "
-            "print(t1-t, time.perf_counter()-t, n)")
+    code = (
+        "import time; t=time.perf_counter(); import dwc_pipelines.definitions as d; t1=time.perf_counter(); "
+        "r=d.defs.get_repository_def(); r.load_all_definitions(); n=len(list(r.asset_graph.asset_nodes)); "
+        "print(t1-t, time.perf_counter()-t, n)"
+    )
     rows = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                             env={**os.environ, "DWC_HOME": tempfile.mkdtemp()})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "DWC_HOME": tempfile.mkdtemp()},
+        )
         imp, total, n = out.stdout.split()
         rows.append((float(imp), float(total), int(n)))
-    return {"location_load_s": statistics.median(r[1] for r in rows), "import_s": statistics.median(r[0] for r in rows),
-            "assets": rows[0][2]}
+    return {
+        "location_load_s": statistics.median(r[1] for r in rows),
+        "import_s": statistics.median(r[0] for r in rows),
+        "assets": rows[0][2],
+    }
 
 
 def step_overhead(repeats: int) -> dict:
@@ -85,9 +99,12 @@ def step_overhead(repeats: int) -> dict:
                 assert result.success
                 runs.append(time.perf_counter() - t0)
             times[("multiprocess", n)] = statistics.median(runs)
-    return {"step_overhead_ms_in_process": (times[("in_process", 21)] - times[("in_process", 1)]) / 20 * 1000,
-            "step_overhead_ms_multiprocess": (times[("multiprocess", 21)] - times[("multiprocess", 1)]) / 20 * 1000,
-            "run_1_step_s_in_process": times[("in_process", 1)], "run_1_step_s_multiprocess": times[("multiprocess", 1)]}
+    return {
+        "step_overhead_ms_in_process": (times[("in_process", 21)] - times[("in_process", 1)]) / 20 * 1000,
+        "step_overhead_ms_multiprocess": (times[("multiprocess", 21)] - times[("multiprocess", 1)]) / 20 * 1000,
+        "run_1_step_s_in_process": times[("in_process", 1)],
+        "run_1_step_s_multiprocess": times[("multiprocess", 1)],
+    }
 
 
 def _empty_job(n: int):
@@ -99,6 +116,7 @@ def _empty_job(n: int):
 
     ops = [first]
     for i in range(1, n):
+
         @dg.op(name=f"empty_{i}")
         def _step(x):
             return x
@@ -147,20 +165,31 @@ def launch_latency(kind: str, launches: int) -> float:
         config = yaml.safe_load((ROOT / "deploy" / "dagster.postgres.yaml").read_text())
         config.update(yaml.safe_load(coordinator))
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        env.update({"DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]), "DAGSTER_PG_USER": PG["user"],
-                    "DAGSTER_PG_PASSWORD": "trust", "DAGSTER_PG_DB": db})
+        env.update(
+            {
+                "DAGSTER_PG_HOST": PG["host"],
+                "DAGSTER_PG_PORT": str(PG["port"]),
+                "DAGSTER_PG_USER": PG["user"],
+                "DAGSTER_PG_PASSWORD": "trust",
+                "DAGSTER_PG_DB": db,
+            }
+        )
     else:
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + coordinator)
     (tmp / "workspace.yaml").write_text(
         f"load_from:\n  - python_file: {{relative_path: {ROOT / 'tests' / 'locations' / 'heartbeat.py'}, "
-        "location_name: heartbeat}\n")
+        "location_name: heartbeat}\n"
+    )
     port = free_port()
     procs = Processes(tmp / "logs")
     old = dict(os.environ)
     os.environ.update(env)
     try:
-        procs.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
-                                  "-w", str(tmp / "workspace.yaml")], env)
+        procs.start(
+            "webserver",
+            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(tmp / "workspace.yaml")],
+            env,
+        )
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         deadline = time.time() + 120
         while True:
@@ -172,8 +201,9 @@ def launch_latency(kind: str, launches: int) -> float:
                 time.sleep(1)
         run_ids = []
         for _ in range(launches + 1):  # the first launch warms the webserver's location
-            run_id = client.submit_job_execution("heartbeat_job", repository_location_name="heartbeat",
-                                                 repository_name="__repository__")
+            run_id = client.submit_job_execution(
+                "heartbeat_job", repository_location_name="heartbeat", repository_name="__repository__"
+            )
             while client.get_run_status(run_id).value not in ("SUCCESS", "FAILURE", "CANCELED"):
                 time.sleep(0.2)
             run_ids.append(run_id)
@@ -199,11 +229,21 @@ def demo() -> dict:
     import dagster as dg
 
     tmp = Path(tempfile.mkdtemp())
-    env = {**os.environ, "DWC_HOME": str(tmp / "dwc"), "DAGSTER_HOME": str(ROOT), "DWC_DAGSTER_DIR": str(tmp / "dagster"),
-           "DWC_DAGSTER_LOGS": str(tmp / "dagster" / "logs")}
+    env = {
+        **os.environ,
+        "DWC_HOME": str(tmp / "dwc"),
+        "DAGSTER_HOME": str(ROOT),
+        "DWC_DAGSTER_DIR": str(tmp / "dagster"),
+        "DWC_DAGSTER_LOGS": str(tmp / "dagster" / "logs"),
+    }
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "demo", "--samples", "samples/landing"], cwd=ROOT,
-                         env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", "demo", "--samples", "samples/landing"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
@@ -233,7 +273,9 @@ def demo() -> dict:
 
 def _domain_of_step(step_key: str) -> str:
     head = step_key.split("__")[0]
-    return {"docs": "ingestion", "ai": "enrichment", "gov": "governance", "chain": "anchoring"}.get(head, head or "other")
+    return {"docs": "ingestion", "ai": "enrichment", "gov": "governance", "chain": "anchoring"}.get(
+        head, head or "other"
+    )
 
 
 def main() -> None:
@@ -245,8 +287,11 @@ def main() -> None:
     load = location_load(args.repeats)
     print(f"location load {load['location_load_s']:.2f} s", flush=True)
     steps = step_overhead(args.repeats)
-    print(f"step overhead {steps['step_overhead_ms_in_process']:.0f} ms in process, "
-          f"{steps['step_overhead_ms_multiprocess']:.0f} ms multiprocess", flush=True)
+    print(
+        f"step overhead {steps['step_overhead_ms_in_process']:.0f} ms in process, "
+        f"{steps['step_overhead_ms_multiprocess']:.0f} ms multiprocess",
+        flush=True,
+    )
     sqlite = launch_latency("sqlite", args.launches)
     postgres = launch_latency("postgres", args.launches)
     print(f"launch latency sqlite {sqlite:.2f} s, postgres {postgres:.2f} s", flush=True)
@@ -264,19 +309,26 @@ def main() -> None:
         "demo_step_s_per_domain": {k: round(v, 1) for k, v in d["per_domain_s"].items()},
         **run_context("platform", args.repeats),
     }
-    lines = ["| measure | value |", "|---|---:|",
-             f"| code location load (fresh process, {load['assets']} assets) | {load['location_load_s']:.2f} s "
-             f"(of which imports {load['import_s']:.2f} s) |",
-             f"| empty asset, per step, in process | {steps['step_overhead_ms_in_process']:.0f} ms |",
-             f"| empty op, per step, multiprocess executor | {steps['step_overhead_ms_multiprocess']:.0f} ms |",
-             f"| run launch to start, SQLite instance | {sqlite:.2f} s |",
-             f"| run launch to start, PostgreSQL instance | {postgres:.2f} s |",
-             f"| `dwc demo`, both passes, wall | {d['demo_wall_s']:.1f} s |",
-             "", "Step time of the demo per domain (asset group; both passes, summed over steps):", "",
-             "| domain | step seconds |", "|---|---:|"]
+    lines = [
+        "| measure | value |",
+        "|---|---:|",
+        f"| code location load (fresh process, {load['assets']} assets) | {load['location_load_s']:.2f} s "
+        f"(of which imports {load['import_s']:.2f} s) |",
+        f"| empty asset, per step, in process | {steps['step_overhead_ms_in_process']:.0f} ms |",
+        f"| empty op, per step, multiprocess executor | {steps['step_overhead_ms_multiprocess']:.0f} ms |",
+        f"| run launch to start, SQLite instance | {sqlite:.2f} s |",
+        f"| run launch to start, PostgreSQL instance | {postgres:.2f} s |",
+        f"| `dwc demo`, both passes, wall | {d['demo_wall_s']:.1f} s |",
+        "",
+        "Step time of the demo per domain (asset group; both passes, summed over steps):",
+        "",
+        "| domain | step seconds |",
+        "|---|---:|",
+    ]
     lines += [f"| {k} | {v:.1f} |" for k, v in d["per_domain_s"].items()]
-    write_results("platform", result, f"Medians of {args.repeats} loads and of {args.launches} launches per instance.",
-                  lines)
+    write_results(
+        "platform", result, f"Medians of {args.repeats} loads and of {args.launches} launches per instance.", lines
+    )
 
 
 if __name__ == "__main__":

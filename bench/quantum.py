@@ -48,34 +48,60 @@ def main() -> None:
             sa_r.append(sa / opt)
             prev = None
             for p in (1, 2, 3):
-                a = qaoa(q, backend, p=p, restarts=2 if p == 1 else 1, maxiter=60 if p == 1 else 40 * p,
-                         seed=g, init=interpolate(prev, p) if prev else None)
+                a = qaoa(
+                    q,
+                    backend,
+                    p=p,
+                    restarts=2 if p == 1 else 1,
+                    maxiter=60 if p == 1 else 40 * p,
+                    seed=g,
+                    init=interpolate(prev, p) if prev else None,
+                )
                 prev = a.params
                 exp_r[p].append(a.expected_energy / opt)
                 best_r[p].append(a.energy / opt)
                 secs[p].append(a.seconds)
-            print(f"n={n} graph {g}: " + ", ".join(f"p{p} {exp_r[p][-1]:.3f}/{best_r[p][-1]:.3f}" for p in (1, 2, 3))
-                  + f", SA {sa_r[-1]:.3f}", flush=True)
+            print(
+                f"n={n} graph {g}: "
+                + ", ".join(f"p{p} {exp_r[p][-1]:.3f}/{best_r[p][-1]:.3f}" for p in (1, 2, 3))
+                + f", SA {sa_r[-1]:.3f}",
+                flush=True,
+            )
         for p in (1, 2, 3):
             result[f"qaoa_mean_ratio_n{n}_p{p}"] = round(statistics.mean(exp_r[p]), 4)
             result[f"qaoa_best_sample_ratio_n{n}_p{p}"] = round(statistics.mean(best_r[p]), 4)
             result[f"qaoa_seconds_n{n}_p{p}"] = round(statistics.mean(secs[p]), 2)
-            rows.append(f"| {n} | {p} | {statistics.mean(exp_r[p]):.4f} | {statistics.mean(best_r[p]):.4f} | "
-                        f"{statistics.mean(sa_r):.4f} | {statistics.mean(secs[p]):.1f} |")
+            rows.append(
+                f"| {n} | {p} | {statistics.mean(exp_r[p]):.4f} | {statistics.mean(best_r[p]):.4f} | "
+                f"{statistics.mean(sa_r):.4f} | {statistics.mean(secs[p]):.1f} |"
+            )
         result[f"annealing_mean_ratio_n{n}"] = round(statistics.mean(sa_r), 4)
     small = [n for n in sizes if n <= 16]
     best_p = max((1, 2, 3), key=lambda p: statistics.mean(result[f"qaoa_mean_ratio_n{n}_p{p}"] for n in small))
     result["qaoa_best_p"] = best_p
-    result["qaoa_mean_ratio_n_le_16"] = round(statistics.mean(result[f"qaoa_mean_ratio_n{n}_p{best_p}"] for n in small), 4)
+    result["qaoa_mean_ratio_n_le_16"] = round(
+        statistics.mean(result[f"qaoa_mean_ratio_n{n}_p{best_p}"] for n in small), 4
+    )
     result["qaoa_best_sample_ratio_n_le_16"] = round(
-        statistics.mean(result[f"qaoa_best_sample_ratio_n{n}_p{best_p}"] for n in small), 4)
-    result.update({"farhi_p1_bound": 0.6924, "goemans_williamson": 0.878, "graphs_per_size": args.graphs,
-                   **run_context("quantum", 1)})
-    table = ["| nodes | p | QAOA <C>/C_max | QAOA best sample / C_max | annealing | QAOA s per instance |",
-             "|---:|---:|---:|---:|---:|---:|", *rows, "",
-             f"n <= 16 at the best depth (p={best_p}): expectation ratio {result['qaoa_mean_ratio_n_le_16']:.4f}, "
-             f"best-sample ratio {result['qaoa_best_sample_ratio_n_le_16']:.4f} (target 0.90). Theory: p=1 >= 0.6924 "
-             "(Farhi et al. 2014); Goemans-Williamson 0.878."]
+        statistics.mean(result[f"qaoa_best_sample_ratio_n{n}_p{best_p}"] for n in small), 4
+    )
+    result.update(
+        {
+            "farhi_p1_bound": 0.6924,
+            "goemans_williamson": 0.878,
+            "graphs_per_size": args.graphs,
+            **run_context("quantum", 1),
+        }
+    )
+    table = [
+        "| nodes | p | QAOA <C>/C_max | QAOA best sample / C_max | annealing | QAOA s per instance |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"n <= 16 at the best depth (p={best_p}): expectation ratio {result['qaoa_mean_ratio_n_le_16']:.4f}, "
+        f"best-sample ratio {result['qaoa_best_sample_ratio_n_le_16']:.4f} (target 0.90). Theory: p=1 >= 0.6924 "
+        "(Farhi et al. 2014); Goemans-Williamson 0.878.",
+    ]
     write_results("quantum", result, f"Random 3-regular graphs, {args.graphs} per size, Aer statevector.", table)
 
 

@@ -41,7 +41,10 @@ def peers(train, test):
         # The library's defaults (ALS: 100 factors, 15 iterations; BPR: 100 factors, 100 iterations).
         ("implicit_als", lambda: AlternatingLeastSquares(random_state=0)),
         # And with the settings of the platform's own ALS, which score better here: the stricter peer.
-        ("implicit_als_64f", lambda: AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15, random_state=0)),
+        (
+            "implicit_als_64f",
+            lambda: AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15, random_state=0),
+        ),
         ("implicit_bpr", lambda: BayesianPersonalizedRanking(random_state=0)),
     ):
         model = make()
@@ -62,8 +65,10 @@ def main() -> None:
     ratings = pd.read_csv(ML / "ratings.csv")
     movies = pd.read_csv(ML / "movies.csv")
     text = {str(m): f"{t} {g}".replace("|", " ") for m, t, g in zip(movies.movieId, movies.title, movies.genres)}
-    rows = [(str(u), str(i), "rating", float(v), float(t))
-            for u, i, v, t in zip(ratings.userId, ratings.movieId, ratings.rating, ratings.timestamp)]
+    rows = [
+        (str(u), str(i), "rating", float(v), float(t))
+        for u, i, v, t in zip(ratings.userId, ratings.movieId, ratings.rating, ratings.timestamp)
+    ]
     data = M.build_dataset(rows, text)
     train, test = stratified_split(data, seed=42)
     results = {}
@@ -76,25 +81,42 @@ def main() -> None:
     best = max(results, key=lambda n: results[n]["ndcg_at_10"])
     best_peer = max(peer, key=lambda n: peer[n]["ndcg_at_10"])
     result = {
-        "best_model": best, "best_ndcg_at_10": round(results[best]["ndcg_at_10"], 4),
-        "best_peer": best_peer, "best_peer_ndcg_at_10": round(peer[best_peer]["ndcg_at_10"], 4),
+        "best_model": best,
+        "best_ndcg_at_10": round(results[best]["ndcg_at_10"], 4),
+        "best_peer": best_peer,
+        "best_peer_ndcg_at_10": round(peer[best_peer]["ndcg_at_10"], 4),
         **{f"{n}_ndcg_at_10": round(r["ndcg_at_10"], 4) for n, r in {**results, **peer}.items()},
-        "metrics": {n: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
-                    for n, r in {**results, **peer}.items()},
-        "users": len(data.users), "items": len(data.items), "ratings": len(rows), "split": "per-user stratified 75/25, seed 42",
+        "metrics": {
+            n: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+            for n, r in {**results, **peer}.items()
+        },
+        "users": len(data.users),
+        "items": len(data.items),
+        "ratings": len(rows),
+        "split": "per-user stratified 75/25, seed 42",
         **run_context("recs", 1),
     }
     header = "| model | P@10 | R@10 | nDCG@10 | MAP@10 | coverage | fit s | ms/user |"
     table = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n, r in sorted({**results, **peer}.items(), key=lambda kv: -kv[1]["ndcg_at_10"]):
         label = f"{n} (peer)" if n in peer else n
-        table.append(f"| {label} | {r['precision_at_10']:.4f} | {r['recall_at_10']:.4f} | {r['ndcg_at_10']:.4f} | "
-                     f"{r['map_at_10']:.4f} | {r['coverage']:.4f} | {r['fit_s']:.2f} | {r['ms_per_user']:.2f} |")
-    table += ["", f"Best: {best} {results[best]['ndcg_at_10']:.4f} nDCG@10; best peer: {best_peer} "
-                  f"{peer[best_peer]['ndcg_at_10']:.4f}. Published reference on MovieLens-100k (a different, 943-user "
-                  "snapshot; Microsoft Recommenders): BPR nDCG@10 0.442, SAR 0.382."]
-    write_results("recs", result, f"MovieLens small: {len(rows):,} ratings, {len(data.users)} users, "
-                                  f"{len(data.items):,} movies; split {result['split']}.", table)
+        table.append(
+            f"| {label} | {r['precision_at_10']:.4f} | {r['recall_at_10']:.4f} | {r['ndcg_at_10']:.4f} | "
+            f"{r['map_at_10']:.4f} | {r['coverage']:.4f} | {r['fit_s']:.2f} | {r['ms_per_user']:.2f} |"
+        )
+    table += [
+        "",
+        f"Best: {best} {results[best]['ndcg_at_10']:.4f} nDCG@10; best peer: {best_peer} "
+        f"{peer[best_peer]['ndcg_at_10']:.4f}. Published reference on MovieLens-100k (a different, 943-user "
+        "snapshot; Microsoft Recommenders): BPR nDCG@10 0.442, SAR 0.382.",
+    ]
+    write_results(
+        "recs",
+        result,
+        f"MovieLens small: {len(rows):,} ratings, {len(data.users)} users, "
+        f"{len(data.items):,} movies; split {result['split']}.",
+        table,
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ def loader_main(landing: str, db: str, stop_file: str, out: str) -> None:
             stats = load_folder(con, folder, "bench", {}, require_registration=False)
             if stats.messages:
                 committed = time.time()
-                rows = con.execute("SELECT epoch(ts) FROM iot.telemetry WHERE run_id = 'bench' AND loaded_at = "
-                                   "(SELECT max(loaded_at) FROM iot.telemetry)").fetchall()
+                rows = con.execute(
+                    "SELECT epoch(ts) FROM iot.telemetry WHERE run_id = 'bench' AND loaded_at = "
+                    "(SELECT max(loaded_at) FROM iot.telemetry)"
+                ).fetchall()
                 latencies.extend(committed - r[0] for r in rows)
             total += stats.messages
             dups += stats.duplicates
@@ -66,8 +68,9 @@ def loader_main(landing: str, db: str, stop_file: str, out: str) -> None:
         time.sleep(0.5)
     keys = con.execute("SELECT device_id, seq, count(*) FROM iot.telemetry GROUP BY 1, 2").fetchall()
     con.close()
-    Path(out).write_text(json.dumps({"latencies": latencies, "keys": [[d, s, n] for d, s, n in keys],
-                                     "duplicates_dropped": dups}))
+    Path(out).write_text(
+        json.dumps({"latencies": latencies, "keys": [[d, s, n] for d, s, n in keys], "duplicates_dropped": dups})
+    )
 
 
 class Pipeline:
@@ -82,8 +85,20 @@ class Pipeline:
         self.progress: list[dict] = []
 
     def start_consumer(self, i: int) -> None:
-        args = [sys.executable, "-m", "dwc_pipelines.iot.consumer", str(self.landing), "--port", str(self.port),
-                "--client-id", f"bench-{self.name}-{i}", "--batch-size", "2000", "--batch-seconds", "0.2"]
+        args = [
+            sys.executable,
+            "-m",
+            "dwc_pipelines.iot.consumer",
+            str(self.landing),
+            "--port",
+            str(self.port),
+            "--client-id",
+            f"bench-{self.name}-{i}",
+            "--batch-size",
+            "2000",
+            "--batch-seconds",
+            "0.2",
+        ]
         if self.n > 1:
             args += ["--share-group", f"bench-{self.name}"]
         self.consumers[i] = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -99,9 +114,21 @@ class Pipeline:
                 p.wait(timeout=60)
 
     def start_loader(self) -> None:
-        self.loader = subprocess.Popen([sys.executable, "-m", "bench.telemetry", "loader", str(self.landing),
-                                        str(self.db), str(self.stop_file), str(self.out)],
-                                       cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.loader = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.telemetry",
+                "loader",
+                str(self.landing),
+                str(self.db),
+                str(self.stop_file),
+                str(self.out),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -139,8 +166,11 @@ def publisher_main(port: str, device: str, count: str, seconds: str, out: str) -
     limit, until = int(count) or None, time.time() + float(seconds) if float(seconds) else None
     topic, seq = f"dwc/devices/{device}/telemetry", 0
     while (limit is None or seq < limit) and (until is None or time.time() < until):
-        info = c.publish(topic, json.dumps({"device_id": device, "seq": seq, "ts": time.time(),
-                                            "temperature": 20.0 + seq % 7}), qos=1)
+        info = c.publish(
+            topic,
+            json.dumps({"device_id": device, "seq": seq, "ts": time.time(), "temperature": 20.0 + seq % 7}),
+            qos=1,
+        )
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             time.sleep(0.001)  # the broker is behind: wait, publish the same seq again
             continue
@@ -153,16 +183,34 @@ def publisher_main(port: str, device: str, count: str, seconds: str, out: str) -
     Path(out).write_text(str(seq))
 
 
-def publish(port: int, publishers: int, prefix: str, per_publisher: int | None = None,
-            seconds: float | None = None) -> list[tuple[str, int]]:
+def publish(
+    port: int, publishers: int, prefix: str, per_publisher: int | None = None, seconds: float | None = None
+) -> list[tuple[str, int]]:
     """(device, messages acknowledged) per publisher process; each process is one device's topic."""
     work = Path(tempfile.mkdtemp(prefix="dwc-bench-pub-"))
     procs = []
     for k in range(publishers):
         device = f"{prefix}-{k}"
-        procs.append((device, work / f"{device}.count", subprocess.Popen(
-            [sys.executable, "-m", "bench.telemetry", "publisher", str(port), device, str(per_publisher or 0),
-             str(seconds or 0), str(work / f"{device}.count")], cwd=ROOT)))
+        procs.append(
+            (
+                device,
+                work / f"{device}.count",
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.telemetry",
+                        "publisher",
+                        str(port),
+                        device,
+                        str(per_publisher or 0),
+                        str(seconds or 0),
+                        str(work / f"{device}.count"),
+                    ],
+                    cwd=ROOT,
+                ),
+            )
+        )
     out = []
     for device, path, p in procs:
         p.wait(timeout=1200)
@@ -209,8 +257,9 @@ def live(work: Path, port: int, args) -> dict:
     time.sleep(2)  # every session subscribed before the first message
     start = time.time()
     sent_box: dict = {}
-    t = threading.Thread(target=lambda: sent_box.setdefault("sent", publish(port, args.publishers, "live",
-                                                                            seconds=args.live_seconds)))
+    t = threading.Thread(
+        target=lambda: sent_box.setdefault("sent", publish(port, args.publishers, "live", seconds=args.live_seconds))
+    )
     t.start()
     time.sleep(max(0.0, start + args.live_seconds - time.time()))
     ours_in_window = pipe.loaded()
@@ -223,11 +272,21 @@ def live(work: Path, port: int, args) -> dict:
     result = pipe.finish()
     sub.terminate()
     lost, duplicated = check(sent, result)
-    print(f"live: published {total:,} in {window:.0f}s; warehouse {ours_in_window:,} in the window, "
-          f"mosquitto_sub {sub_in_window:,}; lost {lost}, duplicated {duplicated}", flush=True)
-    return {"published": total, "window_s": window, "ours": ours_in_window, "sub": sub_in_window,
-            "lost": lost, "duplicated": duplicated, "latencies": result["latencies"],
-            "redelivered_dropped": result["duplicates_dropped"]}
+    print(
+        f"live: published {total:,} in {window:.0f}s; warehouse {ours_in_window:,} in the window, "
+        f"mosquitto_sub {sub_in_window:,}; lost {lost}, duplicated {duplicated}",
+        flush=True,
+    )
+    return {
+        "published": total,
+        "window_s": window,
+        "ours": ours_in_window,
+        "sub": sub_in_window,
+        "lost": lost,
+        "duplicated": duplicated,
+        "latencies": result["latencies"],
+        "redelivered_dropped": result["duplicates_dropped"],
+    }
 
 
 def drain(work: Path, port: int, args) -> dict:
@@ -254,8 +313,11 @@ def drain(work: Path, port: int, args) -> dict:
     sub = mosquitto_sub(port, "bench-drain-sub", subprocess.DEVNULL, count=total)
     sub.wait(timeout=600)
     theirs = total / (time.time() - start)
-    print(f"drain: ours {ours:,.0f} msg/s into the warehouse, mosquitto_sub {theirs:,.0f} msg/s; lost {lost}, "
-          f"duplicated {duplicated}", flush=True)
+    print(
+        f"drain: ours {ours:,.0f} msg/s into the warehouse, mosquitto_sub {theirs:,.0f} msg/s; lost {lost}, "
+        f"duplicated {duplicated}",
+        flush=True,
+    )
     return {"queued": total, "ours": ours, "sub": theirs, "lost": lost, "duplicated": duplicated}
 
 
@@ -277,10 +339,17 @@ def kill(work: Path, port: int, args) -> dict:
     pipe.wait_for(total, 300)
     result = pipe.finish()
     lost, duplicated = check(box["sent"], result)
-    print(f"kill: published {total:,}, consumer 0 killed at 8 s and restarted; lost {lost}, duplicated {duplicated}, "
-          f"redelivered copies dropped by the load {result['duplicates_dropped']}", flush=True)
-    return {"published": total, "lost": lost, "duplicated": duplicated,
-            "redelivered_dropped": result["duplicates_dropped"]}
+    print(
+        f"kill: published {total:,}, consumer 0 killed at 8 s and restarted; lost {lost}, duplicated {duplicated}, "
+        f"redelivered copies dropped by the load {result['duplicates_dropped']}",
+        flush=True,
+    )
+    return {
+        "published": total,
+        "lost": lost,
+        "duplicated": duplicated,
+        "redelivered_dropped": result["duplicates_dropped"],
+    }
 
 
 def main() -> None:
@@ -312,23 +381,32 @@ def main() -> None:
     ours_rate, sub_rate = lv["ours"] / lv["window_s"], lv["sub"] / lv["window_s"]
     result = {
         **run_context("telemetry", 1),
-        "publishers": args.publishers, "consumers": args.consumers, "live_seconds": round(lv["window_s"], 1),
-        "msgs_per_s": round(ours_rate), "mosquitto_sub_msgs_per_s": round(sub_rate),
+        "publishers": args.publishers,
+        "consumers": args.consumers,
+        "live_seconds": round(lv["window_s"], 1),
+        "msgs_per_s": round(ours_rate),
+        "mosquitto_sub_msgs_per_s": round(sub_rate),
         "ratio_to_mosquitto_sub": round(ours_rate / sub_rate, 3) if sub_rate else None,
-        "drain_messages": dr["queued"], "drain_msgs_per_s": round(dr["ours"]),
+        "drain_messages": dr["queued"],
+        "drain_msgs_per_s": round(dr["ours"]),
         "mosquitto_sub_drain_msgs_per_s": round(dr["sub"]),
-        "lost": lv["lost"] + dr["lost"] + kl["lost"], "duplicated": lv["duplicated"] + dr["duplicated"] + kl["duplicated"],
-        "lost_in_kill_run": kl["lost"], "duplicated_in_kill_run": kl["duplicated"],
+        "lost": lv["lost"] + dr["lost"] + kl["lost"],
+        "duplicated": lv["duplicated"] + dr["duplicated"] + kl["duplicated"],
+        "lost_in_kill_run": kl["lost"],
+        "duplicated_in_kill_run": kl["duplicated"],
         "redelivered_copies_dropped_in_kill_run": kl["redelivered_dropped"],
-        "p50_latency_s": round(percentile(lv["latencies"], 50), 3), "p99_latency_s": round(percentile(lv["latencies"], 99), 3),
+        "p50_latency_s": round(percentile(lv["latencies"], 50), 3),
+        "p99_latency_s": round(percentile(lv["latencies"], 99), 3),
         "reference_mosquitto_2_qos1_msgs_per_s_16_cores": 37000,
     }
     table = [
-        "| measurement | DWC pipeline (to warehouse rows) | mosquitto_sub -q 1 | ratio |", "|---|---:|---:|---:|",
+        "| measurement | DWC pipeline (to warehouse rows) | mosquitto_sub -q 1 | ratio |",
+        "|---|---:|---:|---:|",
         f"| live, {args.publishers} publishers, {lv['window_s']:.0f} s (msg/s) | {ours_rate:,.0f} | {sub_rate:,.0f} | "
         f"{result['ratio_to_mosquitto_sub']} |",
         f"| drain of {dr['queued']:,} queued (msg/s) | {dr['ours']:,.0f} | {dr['sub']:,.0f} | "
-        f"{dr['ours'] / dr['sub']:.3f} |", "",
+        f"{dr['ours'] / dr['sub']:.3f} |",
+        "",
         f"Latency publish → committed warehouse row (live run): p50 {result['p50_latency_s']} s, "
         f"p99 {result['p99_latency_s']} s (loader every 0.5 s; under Dagster add the sensor interval and run launch).",
         f"Lost {result['lost']}, duplicated {result['duplicated']} over the three runs; in the kill run (one of "
@@ -336,8 +414,13 @@ def main() -> None:
         f"{kl['duplicated']}, with {kl['redelivered_dropped']} redelivered copies dropped by the load.",
         "Reference: Mosquitto 2.0 about 37k msg/s at QoS 1 on a 16-core VM (EMQ's open benchmark).",
     ]
-    write_results("telemetry", result, f"Mosquitto with deploy/mosquitto.conf; {args.consumers} consumer processes"
-                                       f"{' on a shared subscription' if args.consumers > 1 else ''}.", table)
+    write_results(
+        "telemetry",
+        result,
+        f"Mosquitto with deploy/mosquitto.conf; {args.consumers} consumer processes"
+        f"{' on a shared subscription' if args.consumers > 1 else ''}.",
+        table,
+    )
 
 
 if __name__ == "__main__":

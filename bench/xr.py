@@ -29,8 +29,16 @@ def corpus(n: int, seed: int = 11) -> list[dict]:
     t = rnd.integers(0, len(TOPICS), n)
     emb = centres[t] + 0.35 * rnd.normal(size=(n, 384)).astype(np.float32)
     words = rnd.integers(40, 4000, n)
-    return [{"doc_id": f"{i:024x}", "title": f"{TOPICS[t[i]].title()} document {i}", "topic": TOPICS[t[i]],
-             "word_count": int(words[i]), "embedding": emb[i]} for i in range(n)]
+    return [
+        {
+            "doc_id": f"{i:024x}",
+            "title": f"{TOPICS[t[i]].title()} document {i}",
+            "topic": TOPICS[t[i]],
+            "word_count": int(words[i]),
+            "embedding": emb[i],
+        }
+        for i in range(n)
+    ]
 
 
 def main() -> None:
@@ -83,15 +91,17 @@ def main() -> None:
     dwc_reports = [r for name, r in by_file.items() if name.startswith("dwc-")]
     top = sizes[-1]
     tag = f"{top // 1000}k"
-    result.update({
-        "validator": reports[0]["validator"] if reports else "not installed",
-        "validator_errors": sum(r["errors"] for r in dwc_reports) if reports else None,
-        "validator_warnings": sum(r["warnings"] for r in dwc_reports) if reports else None,
-        "validator_pass_rate": (sum(r["errors"] == 0 for r in dwc_reports) / len(dwc_reports)) if reports else None,
-        f"build_s_{tag}": round(figures[top]["build_s"], 3),
-        f"bytes_per_node_{tag}": round(figures[top]["per_node"], 1),
-        f"size_bytes_{tag}": figures[top]["bytes"],
-    })
+    result.update(
+        {
+            "validator": reports[0]["validator"] if reports else "not installed",
+            "validator_errors": sum(r["errors"] for r in dwc_reports) if reports else None,
+            "validator_warnings": sum(r["warnings"] for r in dwc_reports) if reports else None,
+            "validator_pass_rate": (sum(r["errors"] == 0 for r in dwc_reports) / len(dwc_reports)) if reports else None,
+            f"build_s_{tag}": round(figures[top]["build_s"], 3),
+            f"bytes_per_node_{tag}": round(figures[top]["per_node"], 1),
+            f"size_bytes_{tag}": figures[top]["bytes"],
+        }
+    )
     for n in sizes:
         t = f"{n // 1000}k"
         e = figures[n]
@@ -108,22 +118,29 @@ def main() -> None:
         for kind in ("dwc", "naive"):
             if f"{kind}_opt_error" in e:
                 result[f"{kind}_optimize_error_{t}"] = e[f"{kind}_opt_error"]
-    table = ["| documents | DWC build (s) | DWC size | bytes/doc | draw calls | validator (errors/warnings) | naive build (s) "
-             "| naive bytes/doc | naive errors | gltf-transform on DWC, bytes/doc | gltf-transform on naive, bytes/doc |",
-             "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    table = [
+        "| documents | DWC build (s) | DWC size | bytes/doc | draw calls | validator (errors/warnings) | naive build (s) "
+        "| naive bytes/doc | naive errors | gltf-transform on DWC, bytes/doc | gltf-transform on naive, bytes/doc |",
+        "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for n in sizes:
         e = figures[n]
         val = f"{e['errors']}/{e['warnings']}" if e["errors"] is not None else "not run"
 
         def fmt(key, unit=1.0, spec="{:,.1f}"):
             return spec.format(e[key] / unit) if key in e else ("failed" if key.replace("bytes", "error") in e else "-")
-        table.append(f"| {n:,} | {e['build_s']:.2f} | {e['bytes']:,} | {e['per_node']:.1f} | {e['draws']} | {val} | "
-                     f"{fmt('naive_s', 1, '{:.2f}')} | {fmt('naive_per_node')} | {e.get('naive_errors', '-')} | "
-                     f"{fmt('dwc_opt_bytes', n)} | {fmt('naive_opt_bytes', n)} |")
-    about = ("DWC: one instanced sphere (EXT_mesh_gpu_instancing) per topic, labels in the node extras; naive: a mesh, "
-             "its accessors and a node per document. gltf-transform optimize ran with quantisation and without "
-             "flattening or joining (which would merge the labelled items). Validator: Khronos glTF validator "
-             f"{result['validator']}.")
+
+        table.append(
+            f"| {n:,} | {e['build_s']:.2f} | {e['bytes']:,} | {e['per_node']:.1f} | {e['draws']} | {val} | "
+            f"{fmt('naive_s', 1, '{:.2f}')} | {fmt('naive_per_node')} | {e.get('naive_errors', '-')} | "
+            f"{fmt('dwc_opt_bytes', n)} | {fmt('naive_opt_bytes', n)} |"
+        )
+    about = (
+        "DWC: one instanced sphere (EXT_mesh_gpu_instancing) per topic, labels in the node extras; naive: a mesh, "
+        "its accessors and a node per document. gltf-transform optimize ran with quantisation and without "
+        "flattening or joining (which would merge the labelled items). Validator: Khronos glTF validator "
+        f"{result['validator']}."
+    )
     write_results("xr", result, about, table)
 
 

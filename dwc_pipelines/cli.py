@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -59,9 +60,12 @@ def cmd_sql(args) -> int:
     except Exception as exc:  # duckdb errors: show the message, not a traceback
         if any(word in str(exc).lower() for word in _READ_ONLY):
             which = "lake (--unmasked/--at)" if args.unmasked or args.at else "analyst lake"
-            return fail("sql", f"the {which} is read-only here: `dwc sql` only reads. Tables are written by the "
-                                "assets that own them (materialise them in the UI or with `dagster job execute`); "
-                                "a data subject is removed with `dwc erase`")
+            return fail(
+                "sql",
+                f"the {which} is read-only here: `dwc sql` only reads. Tables are written by the "
+                "assets that own them (materialise them in the UI or with `dagster job execute`); "
+                "a data subject is removed with `dwc erase`",
+            )
         return fail("sql", f"{type(exc).__name__}: {exc}")
     return 0
 
@@ -88,8 +92,10 @@ def cmd_migrate_warehouse(args) -> int:
     except FileNotFoundError as exc:
         return fail("migrate-warehouse", str(exc))
     copied = [d for d in done if d["copied"]]
-    print(f"{len(done)} tables in {path}: {len(copied)} copied into the lake, {len(done) - len(copied)} already "
-          f"identical (rows and checksum); {sum(d['rows'] for d in done):,} rows in all")
+    print(
+        f"{len(done)} tables in {path}: {len(copied)} copied into the lake, {len(done) - len(copied)} already "
+        f"identical (rows and checksum); {sum(d['rows'] for d in done):,} rows in all"
+    )
     return 0
 
 
@@ -102,8 +108,12 @@ def cmd_search(args) -> int:
     except (FileNotFoundError, duckdb.CatalogException) as exc:
         return fail("search", str(exc))
     if args.json:
-        print_json([{"rank": rank, "score": score, "title": title, "path": path, "chunk_index": chunk_index,
-                      "text": text} for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1)])
+        print_json(
+            [
+                {"rank": rank, "score": score, "title": title, "path": path, "chunk_index": chunk_index, "text": text}
+                for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1)
+            ]
+        )
         return 0
     if not hits:
         print(f"no results for {args.query!r} ({args.mode} search)")
@@ -155,8 +165,11 @@ def _demo(args) -> int:
     # The labels a user keys in for the corpus (the document classifier trains on them), and the
     # readers' interaction log (the recommenders learn from it).
     zone = LandingZoneResource.local()
-    for kind, target in (("labels", zone.effective_labels_path()), ("events", zone.effective_events_path()),
-                         ("xr_events", zone.effective_xr_events_path())):
+    for kind, target in (
+        ("labels", zone.effective_labels_path()),
+        ("events", zone.effective_events_path()),
+        ("xr_events", zone.effective_xr_events_path()),
+    ):
         src_dir = samples.parent / kind
         if src_dir.is_dir():
             Path(target).mkdir(parents=True, exist_ok=True)
@@ -194,7 +207,7 @@ def _demo(args) -> int:
         "  .venv/bin/dwc recommend reader-01\n"
         '  .venv/bin/dwc search "late invoice payment"\n'
         f'  .venv/bin/dwc sql "{EXAMPLE_QUERY}"\n'
-        "  .venv/bin/dwc sql \"SELECT source_path, reason FROM docs.quarantine\""
+        '  .venv/bin/dwc sql "SELECT source_path, reason FROM docs.quarantine"'
     )
     return 0
 
@@ -275,12 +288,14 @@ def _print_personal_data(con) -> None:
                                 ORDER BY source_path LIMIT 1""").fetchall()
     except duckdb.CatalogException:
         return
-    print("Personal data (gov.pii_findings), masked in this catalog: " +
-          (", ".join(f"{t} {n} in {d} docs" for t, n, d in found) or "none found"))
+    print(
+        "Personal data (gov.pii_findings), masked in this catalog: "
+        + (", ".join(f"{t} {n} in {d} docs" for t, n, d in found) or "none found")
+    )
     if sample:
         head = "\n    ".join(sample[0][1].splitlines()[:3])
         print(f"  as an analyst sees {sample[0][0]}:\n    {head}")
-    print("  unmasked: .venv/bin/dwc sql --unmasked \"...\" (the lake itself; privileged)")
+    print('  unmasked: .venv/bin/dwc sql --unmasked "..." (the lake itself; privileged)')
 
 
 def _print_chains(con) -> None:
@@ -293,16 +308,22 @@ def _print_chains(con) -> None:
         if status != "valid":
             print(f"  {file}: INVALID {error}")
             continue
-        steps = [t for (t,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'chains' AND table_name LIKE ? "
-            "ORDER BY table_name", [f"{chain}_%"]).fetchall()]
+        steps = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'chains' AND table_name LIKE ? "
+                "ORDER BY table_name",
+                [f"{chain}_%"],
+            ).fetchall()
+        ]
         counts = []
         for t in steps:
             n = con.execute(f"SELECT count(*) FROM chains.{t}").fetchall()[0][0]
-            counts.append(f"{t[len(chain) + 1:]}={n}")
+            counts.append(f"{t[len(chain) + 1 :]}={n}")
         print(f"  {chain:<20} {' '.join(counts)}")
     generated = con.execute(
-        "SELECT count(*) FROM docs.documents WHERE is_current AND starts_with(source_path, 'generated/')").fetchall()[0][0]
+        "SELECT count(*) FROM docs.documents WHERE is_current AND starts_with(source_path, 'generated/')"
+    ).fetchall()[0][0]
     print(f"  documents generated by chains and ingested back: {generated}")
 
 
@@ -324,7 +345,9 @@ def cmd_chains_validate(args) -> int:
     chains, errors = load_chains(directory)
     for c in chains:
         trigger = ", ".join(f"{k}={v}" for k, v in c.trigger.items()) or "manual"
-        print(f"ok    {c.file}: chain {c.name}, {len(c.steps)} steps ({' -> '.join(s.name for s in c.steps)}), trigger {trigger}")
+        print(
+            f"ok    {c.file}: chain {c.name}, {len(c.steps)} steps ({' -> '.join(s.name for s in c.steps)}), trigger {trigger}"
+        )
     for e in errors:
         print(f"error {e}", file=sys.stderr)
     if not chains and not errors:
@@ -339,10 +362,12 @@ _ITEM_JOINS = """LEFT JOIN docs.documents d ON d.doc_id = {id} AND d.is_current 
 
 def _recommendations(con, user: str, model: str, n: int) -> list[tuple]:
     return con.execute(
-        f"""SELECT r.rank, round(r.score, 4), {_ITEM_LABEL.format(id='r.item_id')}, coalesce(d.source_path, r.item_id),
+        f"""SELECT r.rank, round(r.score, 4), {_ITEM_LABEL.format(id="r.item_id")}, coalesce(d.source_path, r.item_id),
                    r.model_version
-            FROM recs.recommendations r {_ITEM_JOINS.format(id='r.item_id')}
-            WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank LIMIT ?""", [user, model, n]).fetchall()
+            FROM recs.recommendations r {_ITEM_JOINS.format(id="r.item_id")}
+            WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank LIMIT ?""",
+        [user, model, n],
+    ).fetchall()
 
 
 def cmd_recommend(args) -> int:
@@ -361,12 +386,22 @@ def cmd_recommend(args) -> int:
     except (FileNotFoundError, duckdb.CatalogException) as exc:
         return fail("recommend", str(exc))
     if args.json:
-        print_json({"user": args.user, "model": args.model, "interactions": seen, "new_user": new_user,
-                     "items": [{"rank": r, "score": sc, "title": t, "id": i} for r, sc, t, i, _ in rows]})
+        print_json(
+            {
+                "user": args.user,
+                "model": args.model,
+                "interactions": seen,
+                "new_user": new_user,
+                "items": [{"rank": r, "score": sc, "title": t, "id": i} for r, sc, t, i, _ in rows],
+            }
+        )
         return 0
     if not rows:
-        return fail("recommend", f"{args.model} has no recommendations for {args.user!r} ({seen} interactions known): "
-                                  f"materialise recs/recommendations, or try --model popularity")
+        return fail(
+            "recommend",
+            f"{args.model} has no recommendations for {args.user!r} ({seen} interactions known): "
+            f"materialise recs/recommendations, or try --model popularity",
+        )
     if new_user:
         print(f"{args.user!r} is not a known user (no interactions): what {args.model} recommends to a new user")
     else:
@@ -380,19 +415,32 @@ def _print_similar(con, args) -> int:
     item = args.similar
     # The item as a doc_id, the landing path of a document (its current version), or an item of
     # recs.item_features (MovieLens).
-    ids = [r[0] for r in con.execute(
-        """SELECT doc_id FROM docs.documents WHERE doc_id = ? OR (source_path = ? AND is_current)
-           UNION SELECT item_id FROM recs.item_features WHERE item_id = ?""", [item, item, item]).fetchall()]
+    ids = [
+        r[0]
+        for r in con.execute(
+            """SELECT doc_id FROM docs.documents WHERE doc_id = ? OR (source_path = ? AND is_current)
+           UNION SELECT item_id FROM recs.item_features WHERE item_id = ?""",
+            [item, item, item],
+        ).fetchall()
+    ]
     if not ids:
-        return fail("recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features")
+        return fail(
+            "recommend", f"unknown item {item!r}: give a doc_id, a landing path or an item id of recs.item_features"
+        )
     rows = con.execute(
-        f"""SELECT s.model, s.rank, round(s.score, 4), {_ITEM_LABEL.format(id='s.similar_item_id')},
+        f"""SELECT s.model, s.rank, round(s.score, 4), {_ITEM_LABEL.format(id="s.similar_item_id")},
                    coalesce(d.source_path, s.similar_item_id)
-            FROM recs.similar_items s {_ITEM_JOINS.format(id='s.similar_item_id')}
-            WHERE s.item_id IN (SELECT unnest(?)) AND s.rank <= ? ORDER BY s.model, s.rank""", [ids, args.n]).fetchall()
+            FROM recs.similar_items s {_ITEM_JOINS.format(id="s.similar_item_id")}
+            WHERE s.item_id IN (SELECT unnest(?)) AND s.rank <= ? ORDER BY s.model, s.rank""",
+        [ids, args.n],
+    ).fetchall()
     if args.json:
-        print_json({"item": item, "similar": [{"model": m, "rank": r, "score": sc, "title": t, "id": i}
-                                               for m, r, sc, t, i in rows]})
+        print_json(
+            {
+                "item": item,
+                "similar": [{"model": m, "rank": r, "score": sc, "title": t, "id": i} for m, r, sc, t, i in rows],
+            }
+        )
         return 0
     if not rows:
         print(f"no similar items for {item!r} yet (materialise recs/similar_items)")
@@ -414,7 +462,10 @@ def cmd_doctor(args) -> int:
     checks = run_checks(resources)
     width = max(len(c.component) for c in checks)
     for c in checks:
-        print(f"{c.component:<{width}}  {c.status:<7}  {c.detail}" + (f"\n{'':<{width}}           fix: {c.fix}" if c.fix and c.status == "FAILED" else ""))
+        print(
+            f"{c.component:<{width}}  {c.status:<7}  {c.detail}"
+            + (f"\n{'':<{width}}           fix: {c.fix}" if c.fix and c.status == "FAILED" else "")
+        )
     code = exit_code(checks)
     print("required components are up" if code == 0 else "a required component is down")
     return code
@@ -440,7 +491,7 @@ def cmd_erase(args) -> int:
     config and the instance's storage), run the erasure job, print the report."""
     import json
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dwc_pipelines.governance.assets import requests_dir
 
@@ -448,12 +499,19 @@ def cmd_erase(args) -> int:
     if not subject or len(subject.strip()) < 4:
         print("dwc erase: give --subject (an email, a name, an id of 4+ characters) or --doc-id", file=sys.stderr)
         return 2
-    request_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    request_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     path = requests_dir() / f"{request_id}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"request_id": request_id, "kind": kind, "subject": subject.strip(),
-                   "requested_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat()}, fh)
+        json.dump(
+            {
+                "request_id": request_id,
+                "kind": kind,
+                "subject": subject.strip(),
+                "requested_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+            },
+            fh,
+        )
     rc = run_job("erasure_job", {"ops": {"gov__erasure_log": {"config": {"request_id": request_id}}}})
     report = Path(dwc_home()) / "gov" / "erasure_reports" / f"{request_id}.md"
     if rc == 0 and report.exists():
@@ -470,13 +528,17 @@ def cmd_blobs(args) -> int:
         from datetime import date
 
         print(Keyring.new_key(args.key_id or f"k{date.today():%Y%m%d}"))
-        print("# add it in front of DWC_BLOB_KEYS (keep the old keys until `dwc blobs rotate` has run)", file=sys.stderr)
+        print(
+            "# add it in front of DWC_BLOB_KEYS (keep the old keys until `dwc blobs rotate` has run)", file=sys.stderr
+        )
         return 0
     if args.action == "status":
         from dwc_resources import BlobStoreResource
 
         try:
-            active = Keyring.parse(os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None).active
+            active = Keyring.parse(
+                os.environ.get("DWC_BLOB_KEYS"), os.environ.get("DWC_BLOB_ACTIVE_KEY") or None
+            ).active
         except ValueError as exc:
             return fail("blobs", f"DWC_BLOB_KEYS: {exc}")
         store = BlobStoreResource.local()
@@ -494,12 +556,23 @@ def cmd_simulate_devices(args) -> int:
 
     broker = broker_resource().process_config_and_initialize()
     try:
-        simulate(broker, devices=args.devices, rate=args.rate, per_device=args.readings,
-                 backfill_hours=args.backfill_hours, interval_s=args.interval, faults=args.faults,
-                 bad=args.bad_payloads, replay=Path(args.replay_nab) if args.replay_nab else None, seed=args.seed)
+        simulate(
+            broker,
+            devices=args.devices,
+            rate=args.rate,
+            per_device=args.readings,
+            backfill_hours=args.backfill_hours,
+            interval_s=args.interval,
+            faults=args.faults,
+            bad=args.bad_payloads,
+            replay=Path(args.replay_nab) if args.replay_nab else None,
+            seed=args.seed,
+        )
     except OSError as exc:
-        return fail("simulate-devices", f"cannot reach the broker at {broker.host}:{broker.port} ({exc}); "
-                                         "set DWC_MQTT_HOST / DWC_MQTT_PORT")
+        return fail(
+            "simulate-devices",
+            f"cannot reach the broker at {broker.host}:{broker.port} ({exc}); set DWC_MQTT_HOST / DWC_MQTT_PORT",
+        )
     return 0
 
 
@@ -519,22 +592,29 @@ def cmd_consume_telemetry(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dwc", description="Document Workflow Chain")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sql", help="run SQL on the read-only, masked analyst lake and print the result")
     p.add_argument("query", nargs="?", default="")
     p.add_argument("--max-rows", type=int, default=40)
     p.add_argument("--max-width", type=int, default=160)
-    p.add_argument("--unmasked", action="store_true",
-                   help="read the lake itself, personal data unmasked (privileged)")
-    p.add_argument("--at", metavar="SNAPSHOT", help="read the lake as of a snapshot id or a timestamp (masked unless --unmasked)")
-    p.add_argument("--print-attach", action="store_true",
-                   help="print the statements a plain duckdb session runs to attach the analyst lake read-only")
+    p.add_argument("--unmasked", action="store_true", help="read the lake itself, personal data unmasked (privileged)")
+    p.add_argument(
+        "--at", metavar="SNAPSHOT", help="read the lake as of a snapshot id or a timestamp (masked unless --unmasked)"
+    )
+    p.add_argument(
+        "--print-attach",
+        action="store_true",
+        help="print the statements a plain duckdb session runs to attach the analyst lake read-only",
+    )
     p.add_argument("--json", action="store_true", help="rows as a JSON list of objects (at most --max-rows)")
     p.set_defaults(func=cmd_sql)
-    p = sub.add_parser("migrate-warehouse", help="copy a single-file warehouse (DuckDB, before the lake) into the "
-                                                  "lake, idempotently, checking rows and checksums")
+    p = sub.add_parser(
+        "migrate-warehouse",
+        help="copy a single-file warehouse (DuckDB, before the lake) into the "
+        "lake, idempotently, checking rows and checksums",
+    )
     p.add_argument("--from", dest="source", help="the file (default: $DWC_HOME/warehouse.duckdb)")
     p.set_defaults(func=cmd_migrate_warehouse)
     p = sub.add_parser("erase", help="erase a data subject (or one document) from every table, file and snapshot")
@@ -543,8 +623,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--doc-id", help="remove one document entirely")
     p.set_defaults(func=cmd_erase)
     p = sub.add_parser("blobs", help="encryption at rest of the original bytes")
-    p.add_argument("action", choices=["status", "new-key", "rotate"],
-                   help="status: blobs per key; new-key: print a new key; rotate: re-encrypt under the active key")
+    p.add_argument(
+        "action",
+        choices=["status", "new-key", "rotate"],
+        help="status: blobs per key; new-key: print a new key; rotate: re-encrypt under the active key",
+    )
     p.add_argument("--key-id", default=None, help="id of the new key (new-key); default k<date>")
     p.set_defaults(func=cmd_blobs)
     p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
@@ -553,8 +636,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("search", help="search the chunks: semantic, BM25 keyword, or both fused (analyst catalog)")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
-    p.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid",
-                   help="hybrid (default) fuses semantic and BM25 rankings")
+    p.add_argument(
+        "--mode",
+        choices=["hybrid", "semantic", "keyword"],
+        default="hybrid",
+        help="hybrid (default) fuses semantic and BM25 rankings",
+    )
     p.add_argument("--json", action="store_true", help="the hits as JSON")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("chains", help="workflow chains")
@@ -571,24 +658,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("user", nargs="?", default="")
     p.add_argument("--model", default="hybrid")
     p.add_argument("-n", type=int, default=10, help="items to show (per model with --similar)")
-    p.add_argument("--similar", metavar="ITEM_ID", help="print the items most similar to this one (a doc_id, a landing "
-                                                         "path or an item id) instead")
+    p.add_argument(
+        "--similar",
+        metavar="ITEM_ID",
+        help="print the items most similar to this one (a doc_id, a landing path or an item id) instead",
+    )
     p.add_argument("--json", action="store_true", help="the items as JSON")
     p.set_defaults(func=cmd_recommend)
     p = sub.add_parser("simulate-devices", help="publish a simulated device fleet's telemetry to the MQTT broker")
     p.add_argument("--devices", type=int, default=10)
     p.add_argument("--rate", type=float, default=100.0, help="messages per second in all (0: as fast as possible)")
     p.add_argument("--readings", type=int, default=100, help="readings per device")
-    p.add_argument("--backfill-hours", type=float, default=0.0,
-                   help="device time starts this many hours ago and advances --interval per reading")
+    p.add_argument(
+        "--backfill-hours",
+        type=float,
+        default=0.0,
+        help="device time starts this many hours ago and advances --interval per reading",
+    )
     p.add_argument("--interval", type=float, default=60.0, help="seconds of device time between readings")
     p.add_argument("--faults", type=float, default=0.0, help="probability of an injected fault per reading")
     p.add_argument("--bad-payloads", action="store_true", help="also send one of each kind of bad payload")
     p.add_argument("--replay-nab", metavar="DIR", help="replay the NAB series under DIR (one per device)")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_simulate_devices)
-    p = sub.add_parser("consume-telemetry", help="the long-running MQTT consumer: QoS 1 telemetry into durable "
-                                                  "micro-batches in the telemetry landing")
+    p = sub.add_parser(
+        "consume-telemetry",
+        help="the long-running MQTT consumer: QoS 1 telemetry into durable micro-batches in the telemetry landing",
+    )
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--batch-seconds", type=float, default=1.0)
     p.set_defaults(func=cmd_consume_telemetry)
@@ -599,7 +695,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("status", help="summarise what the warehouse holds")
     p.set_defaults(func=cmd_status)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 
-
 def lakehouse():
     """The lake this environment configures (DWC_ENV), its dg.EnvVar fields read."""
     from dwc_pipelines.resources import lakehouse_resource
@@ -53,7 +52,8 @@ def run_job(job_name: str, run_config: dict) -> int:
 
     ensure_dagster_home()
     result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config)
+        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config
+    )
     return outcome(result)
 
 

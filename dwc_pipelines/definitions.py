@@ -3,8 +3,21 @@
 import dagster as dg
 
 import dwc_sensors
-from dwc_pipelines import (anchoring, chains, enrichment, governance, ingestion, iot, lakehouse, ml, ops, quality, quantum,
-                           recs, xr)
+from dwc_pipelines import (
+    anchoring,
+    chains,
+    enrichment,
+    governance,
+    ingestion,
+    iot,
+    lakehouse,
+    ml,
+    ops,
+    quality,
+    quantum,
+    recs,
+    xr,
+)
 from dwc_pipelines.resources import executor_for, resources_for
 
 all_assets_job = dg.define_asset_job(
@@ -12,8 +25,8 @@ all_assets_job = dg.define_asset_job(
     # An erasure runs on request only (`dwc erase`), never as part of "everything"; telemetry loads
     # one hour partition per run (telemetry_load_job), its downstream assets are in here; certificates
     # are minted on request (certify_job, `dwc certify`).
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(
-        governance.erasure_log, iot.TELEMETRY, iot.QUARANTINE, anchoring.CERTIFICATES),
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(governance.erasure_log, iot.TELEMETRY, iot.QUARANTINE, anchoring.CERTIFICATES),
     description="Materialise every asset (what `make demo` runs).",
 )
 
@@ -21,8 +34,11 @@ all_assets_job = dg.define_asset_job(
 # daemon does, so eager assets (enrichment, chunk indexes, chains with `upstream: true`) follow
 # their upstream assets under `make ui` without a click.
 automation_sensor = dg.AutomationConditionSensorDefinition(
-    "dwc_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30, description="Evaluates every asset's automation condition.",
+    "dwc_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Evaluates every asset's automation condition.",
 )
 
 defs = dg.Definitions.merge(

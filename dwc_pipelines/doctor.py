@@ -7,8 +7,8 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit
 
 from dwc_resources.chain import DEV_CHAIN_IDS
@@ -79,15 +79,21 @@ def _check_warehouse(res) -> Check:
         tables = len(duck.table_names(con, "lake"))
     finally:
         con.close()
-    return Check("warehouse", "OK", f"DuckLake {redact(res.catalog)} (data {res.data_path}): {tables} tables, "
-                                    f"snapshot {snapshot}; analyst lake {redact(res.analyst_catalog)}; {pinned}")
+    return Check(
+        "warehouse",
+        "OK",
+        f"DuckLake {redact(res.catalog)} (data {res.data_path}): {tables} tables, "
+        f"snapshot {snapshot}; analyst lake {redact(res.analyst_catalog)}; {pinned}",
+    )
 
 
 def _check_instance(_res) -> Check:
     import dagster as dg
 
     if not os.environ.get("DAGSTER_HOME"):
-        return Check("instance", "FAILED", "DAGSTER_HOME is not set", "run from the repository root or export DAGSTER_HOME")
+        return Check(
+            "instance", "FAILED", "DAGSTER_HOME is not set", "run from the repository root or export DAGSTER_HOME"
+        )
     with dg.DagsterInstance.get() as instance:
         instance.get_run_records(limit=1)
         kind = type(instance.run_storage).__name__
@@ -98,7 +104,9 @@ def _check_landing(res) -> Check:
     missing = [p for p in (res.path,) if not os.path.isdir(p)]
     if missing:
         return Check("landing", "FAILED", f"{missing[0]} does not exist", "create it, or run make demo")
-    return Check("landing", "OK", f"{res.path}; events {res.effective_events_path()}; labels {res.effective_labels_path()}")
+    return Check(
+        "landing", "OK", f"{res.path}; events {res.effective_events_path()}; labels {res.effective_labels_path()}"
+    )
 
 
 def _check_ai(res) -> Check:
@@ -107,7 +115,11 @@ def _check_ai(res) -> Check:
     client = res.client()
     models = client._client.models.list()
     names = [m.id for m in list(models)[:5]]
-    return Check("ai", "OK", f"{res.base_url or 'api.openai.com'}: model {res.model}; endpoint lists {', '.join(names) or 'no models'}")
+    return Check(
+        "ai",
+        "OK",
+        f"{res.base_url or 'api.openai.com'}: model {res.model}; endpoint lists {', '.join(names) or 'no models'}",
+    )
 
 
 def _writable_or_creatable(path: str) -> bool:
@@ -121,11 +133,15 @@ def _writable_or_creatable(path: str) -> bool:
 
 def _check_tracking(res) -> Check:
     if res.tracking_uri.startswith("sqlite:///"):
-        db = res.tracking_uri[len("sqlite:///"):]
+        db = res.tracking_uri[len("sqlite:///") :]
         if not os.path.exists(db):
             ok = _writable_or_creatable(os.path.dirname(db))
-            return Check("mlflow", "OK" if ok else "FAILED", f"no local store yet at {db} (created by the first training)",
-                         "" if ok else "make the .dwc folder writable")
+            return Check(
+                "mlflow",
+                "OK" if ok else "FAILED",
+                f"no local store yet at {db} (created by the first training)",
+                "" if ok else "make the .dwc folder writable",
+            )
     res.client().search_experiments(max_results=1)
     return Check("mlflow", "OK", f"{urlsplit(res.tracking_uri).scheme} store reachable")
 
@@ -176,11 +192,16 @@ def _check_blob_store(res) -> Check:
     census = res.store().key_census() if os.path.isdir(res.root) else {}
     unreadable = sorted(k for k in census if k != "plaintext" and k not in keyring.keys)
     sealing = f"sealed with key {keyring.active}" if keyring.active else "plaintext (no DWC_BLOB_KEYS)"
-    detail = f"{res.root}: {sum(census.values())} blobs, new ones {sealing}; by key: " + \
-        (", ".join(f"{k} {n}" for k, n in sorted(census.items())) or "none")
+    detail = f"{res.root}: {sum(census.values())} blobs, new ones {sealing}; by key: " + (
+        ", ".join(f"{k} {n}" for k, n in sorted(census.items())) or "none"
+    )
     if unreadable:
-        return Check("blob_store", "FAILED", detail + f"; no key configured for {', '.join(unreadable)}",
-                     "add the missing key ids back to DWC_BLOB_KEYS")
+        return Check(
+            "blob_store",
+            "FAILED",
+            detail + f"; no key configured for {', '.join(unreadable)}",
+            "add the missing key ids back to DWC_BLOB_KEYS",
+        )
     return Check("blob_store", "OK", detail)
 
 
@@ -195,11 +216,19 @@ def _check_broker(res) -> Check:
     try:
         where = f"{res.host}:{res.port}{' over TLS' if res.tls else ''}"
         if not answered.wait(5):
-            return Check("mqtt", "FAILED", f"{where} took the TCP connection but sent no CONNACK in 5 s",
-                         "is it an MQTT listener? check DWC_MQTT_PORT and DWC_MQTT_TLS")
+            return Check(
+                "mqtt",
+                "FAILED",
+                f"{where} took the TCP connection but sent no CONNACK in 5 s",
+                "is it an MQTT listener? check DWC_MQTT_PORT and DWC_MQTT_TLS",
+            )
         if result["rc"].is_failure:
-            return Check("mqtt", "FAILED", f"{where} refused the connection: {result['rc']}",
-                         "check DWC_MQTT_USERNAME / DWC_MQTT_PASSWORD and the broker's password file and ACL")
+            return Check(
+                "mqtt",
+                "FAILED",
+                f"{where} refused the connection: {result['rc']}",
+                "check DWC_MQTT_USERNAME / DWC_MQTT_PASSWORD and the broker's password file and ACL",
+            )
         return Check("mqtt", "OK", f"{where} accepted a connection (MQTT 3.1.1)")
     finally:
         client.disconnect()
@@ -215,15 +244,26 @@ def _check_chain(res) -> list[Check]:
         config = res.config_of(name)
         try:
             if config.kind == "embedded" and not os.path.exists(config.state_path or ""):
-                out.append(Check(component, "OK", f"embedded chain, not created yet ({config.state_path}); "
-                                                  "the first anchoring run creates it"))
+                out.append(
+                    Check(
+                        component,
+                        "OK",
+                        f"embedded chain, not created yet ({config.state_path}); the first anchoring run creates it",
+                    )
+                )
                 continue
             with res.network(name, read_only=True) as net:
                 where = "embedded (py-evm)" if config.kind == "embedded" else urlsplit(config.rpc_url).netloc
                 detail = f"{where}: chain id {net.chain_id}, block {net.block_number()}"
                 if net.address is None:
-                    out.append(Check(component, "FAILED", detail + ", no signer",
-                                     f"set DWC_CHAIN_{name.upper()}_KEY (or _KEYSTORE and _KEYSTORE_PASSWORD)"))
+                    out.append(
+                        Check(
+                            component,
+                            "FAILED",
+                            detail + ", no signer",
+                            f"set DWC_CHAIN_{name.upper()}_KEY (or _KEYSTORE and _KEYSTORE_PASSWORD)",
+                        )
+                    )
                     continue
                 balance = net.balance()
                 detail += f", signer {net.address} with {balance / 1e18:.4f} ETH"
@@ -232,15 +272,27 @@ def _check_chain(res) -> list[Check]:
                 if balance == 0:
                     out.append(Check(component, "FAILED", detail, "fund the signer: every anchor is a transaction"))
                 elif not all(contracts.values()) and not (config.auto_deploy or net.chain_id in DEV_CHAIN_IDS):
-                    out.append(Check(component, "FAILED", detail,
-                                     f"dwc chain deploy --network {name}, then set DWC_CHAIN_{name.upper()}_REGISTRY "
-                                     f"and _CERTIFICATE"))
+                    out.append(
+                        Check(
+                            component,
+                            "FAILED",
+                            detail,
+                            f"dwc chain deploy --network {name}, then set DWC_CHAIN_{name.upper()}_REGISTRY "
+                            f"and _CERTIFICATE",
+                        )
+                    )
                 else:
                     out.append(Check(component, "OK", detail))
         except Exception as exc:
-            out.append(Check(component, "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                             f"check DWC_CHAIN_{name.upper()}_RPC_URL and _CHAIN_ID (is the node running? "
-                             "make anvil starts a local one)"))
+            out.append(
+                Check(
+                    component,
+                    "FAILED",
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                    f"check DWC_CHAIN_{name.upper()}_RPC_URL and _CHAIN_ID (is the node running? "
+                    "make anvil starts a local one)",
+                )
+            )
     return out
 
 
@@ -248,28 +300,47 @@ def _check_xr_tools(res) -> Check:
     """The viewer bundle is needed; the validator, the optimiser and the browser are optional (reported)."""
     bundle = res.bundle()  # raises with the fix when missing
     missing, browser = res.validator_missing(), res.browser_path()
-    parts = [f"viewer bundle {os.path.getsize(bundle) // 1024} KiB", f"validator {'missing' if missing else 'installed'}",
-             f"gltf-transform {'installed' if res.optimizer() else 'missing'}", f"browser {browser or 'missing'}"]
-    return Check("xr tools", "OK", f"{res.scenes_dir}: " + ", ".join(parts),
-                 "make install-test installs the validator and gltf-transform (npm ci in xr/); "
-                 "apt-get install chromium for screenshots" if missing or not browser else "")
+    parts = [
+        f"viewer bundle {os.path.getsize(bundle) // 1024} KiB",
+        f"validator {'missing' if missing else 'installed'}",
+        f"gltf-transform {'installed' if res.optimizer() else 'missing'}",
+        f"browser {browser or 'missing'}",
+    ]
+    return Check(
+        "xr tools",
+        "OK",
+        f"{res.scenes_dir}: " + ", ".join(parts),
+        "make install-test installs the validator and gltf-transform (npm ci in xr/); "
+        "apt-get install chromium for screenshots"
+        if missing or not browser
+        else "",
+    )
 
 
 CHECKS: dict[str, tuple[str, Callable]] = {
-    "warehouse": ("warehouse", _check_warehouse), "instance": ("warehouse", _check_instance),
-    "landing": ("landing", _check_landing), "ai": ("ai", _check_ai), "mlflow": ("tracking", _check_tracking),
-    "quantum": ("quantum", _check_quantum), "notifications": ("notifications", _check_notifications),
-    "model_store": ("model_store", _check_model_store), "blob_store": ("blob_store", _check_blob_store),
-    "mqtt": ("broker", _check_broker), "chain": ("chain", _check_chain), "xr tools": ("xr_tools", _check_xr_tools),
+    "warehouse": ("warehouse", _check_warehouse),
+    "instance": ("warehouse", _check_instance),
+    "landing": ("landing", _check_landing),
+    "ai": ("ai", _check_ai),
+    "mlflow": ("tracking", _check_tracking),
+    "quantum": ("quantum", _check_quantum),
+    "notifications": ("notifications", _check_notifications),
+    "model_store": ("model_store", _check_model_store),
+    "blob_store": ("blob_store", _check_blob_store),
+    "mqtt": ("broker", _check_broker),
+    "chain": ("chain", _check_chain),
+    "xr tools": ("xr_tools", _check_xr_tools),
 }
-FIXES = {"blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make one: dwc blobs new-key)",
-         "ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
-         "mlflow": "check DWC_MLFLOW_TRACKING_URI (production) or the .dwc/mlflow folder",
-         "quantum": "pip install qiskit-aer (or qiskit-ibm-runtime for ibm_runtime)",
-         "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use",
-         "xr tools": "cd xr && npm ci && node build.js (the viewer bundle is committed in xr/dist/)",
-         "mqtt": "start Mosquitto with deploy/mosquitto.conf, or point DWC_MQTT_HOST / DWC_MQTT_PORT at the broker "
-                 "(make demo starts an embedded one by itself)"}
+FIXES = {
+    "blob_store": "DWC_BLOB_KEYS is 'key_id:base64_of_32_bytes[,...]' (make one: dwc blobs new-key)",
+    "ai": "check DWC_LLM_BASE_URL / DWC_LLM_API_KEY, or unset DWC_AI_PROVIDER for the local provider",
+    "mlflow": "check DWC_MLFLOW_TRACKING_URI (production) or the .dwc/mlflow folder",
+    "quantum": "pip install qiskit-aer (or qiskit-ibm-runtime for ibm_runtime)",
+    "notifications": "check DWC_SMTP_HOST/PORT and the webhook URLs; unset what you do not use",
+    "xr tools": "cd xr && npm ci && node build.js (the viewer bundle is committed in xr/dist/)",
+    "mqtt": "start Mosquitto with deploy/mosquitto.conf, or point DWC_MQTT_HOST / DWC_MQTT_PORT at the broker "
+    "(make demo starts an embedded one by itself)",
+}
 
 
 def run_checks(resources: dict) -> list[Check]:
@@ -283,8 +354,12 @@ def run_checks(resources: dict) -> list[Check]:
         try:
             check = fn(_resolved(resources[key]))
         except Exception as exc:  # every failure is a row with its reason, never a traceback
-            check = Check(component, "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                          FIXES.get(component, "see the README's Production section"))
+            check = Check(
+                component,
+                "FAILED",
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                FIXES.get(component, "see the README's Production section"),
+            )
         ms = (time.perf_counter() - t0) * 1000
         for c in check if isinstance(check, list) else [check]:
             c.detail = redact(f"{c.detail} ({ms:.0f} ms)", secrets)

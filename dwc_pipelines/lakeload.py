@@ -15,28 +15,44 @@ import time
 
 APPEND_TABLES = ("docs0", "docs1", "chunks0", "chunks1")
 UPSERT_TABLES = ("kv0", "kv1", "kv2", "kv3")
-DDL = ";".join([
-    *(f"CREATE TABLE IF NOT EXISTS docs.{t} (id BIGINT NOT NULL, doc_id VARCHAR NOT NULL, body VARCHAR, "
-      f"n INTEGER, writer INTEGER)" for t in APPEND_TABLES),
-    *(f"CREATE TABLE IF NOT EXISTS docs.{t} (k INTEGER NOT NULL, version INTEGER NOT NULL, writer INTEGER)"
-      for t in UPSERT_TABLES),
-])
+DDL = ";".join(
+    [
+        *(
+            f"CREATE TABLE IF NOT EXISTS docs.{t} (id BIGINT NOT NULL, doc_id VARCHAR NOT NULL, body VARCHAR, "
+            f"n INTEGER, writer INTEGER)"
+            for t in APPEND_TABLES
+        ),
+        *(
+            f"CREATE TABLE IF NOT EXISTS docs.{t} (k INTEGER NOT NULL, version INTEGER NOT NULL, writer INTEGER)"
+            for t in UPSERT_TABLES
+        ),
+    ]
+)
 
 
 def append_jobs(doc_rows: int, chunk_rows: int, doc_batch: int, chunk_batch: int) -> list[tuple[str, int, int]]:
     """(table, first id, last id) for every append job, docs and chunks interleaved."""
     jobs = []
-    for table, rows, batch in (("docs0", doc_rows // 2, doc_batch), ("docs1", doc_rows - doc_rows // 2, doc_batch),
-                               ("chunks0", chunk_rows // 2, chunk_batch), ("chunks1", chunk_rows - chunk_rows // 2, chunk_batch)):
+    for table, rows, batch in (
+        ("docs0", doc_rows // 2, doc_batch),
+        ("docs1", doc_rows - doc_rows // 2, doc_batch),
+        ("chunks0", chunk_rows // 2, chunk_batch),
+        ("chunks1", chunk_rows - chunk_rows // 2, chunk_batch),
+    ):
         jobs += [(table, a, min(a + batch, rows)) for a in range(0, rows, batch)]
     return sorted(jobs, key=lambda j: (j[1], j[0]))
 
 
 def append_sql(table: str, lo: int, hi: int, writer: int) -> str:
-    body = "'chunk text of a document, about forty words long: ' || repeat('lorem ipsum dolor ', 8)" \
-        if table.startswith("chunks") else "'title of document ' || i"
-    return (f"INSERT INTO docs.{table} SELECT i, 'doc-' || (i // 10), {body} || i, (i % 97)::INTEGER, {writer} "
-            f"FROM range({lo}, {hi}) t(i)")
+    body = (
+        "'chunk text of a document, about forty words long: ' || repeat('lorem ipsum dolor ', 8)"
+        if table.startswith("chunks")
+        else "'title of document ' || i"
+    )
+    return (
+        f"INSERT INTO docs.{table} SELECT i, 'doc-' || (i // 10), {body} || i, (i % 97)::INTEGER, {writer} "
+        f"FROM range({lo}, {hi}) t(i)"
+    )
 
 
 def upsert_target(i: int, keys: int) -> tuple[str, int]:
@@ -52,9 +68,12 @@ def upsert(con, i: int, keys: int, writer: int) -> None:
 
     table, key = upsert_target(i, keys)
     with transaction(con, tables=[table]):
-        con.execute(f"MERGE INTO docs.{table} t USING (SELECT ?::INTEGER AS k) s ON t.k = s.k "
-                    f"WHEN MATCHED THEN UPDATE SET version = t.version + 1, writer = ? "
-                    f"WHEN NOT MATCHED THEN INSERT VALUES (s.k, 1, ?)", [key, writer, writer])
+        con.execute(
+            f"MERGE INTO docs.{table} t USING (SELECT ?::INTEGER AS k) s ON t.k = s.k "
+            f"WHEN MATCHED THEN UPDATE SET version = t.version + 1, writer = ? "
+            f"WHEN NOT MATCHED THEN INSERT VALUES (s.k, 1, ?)",
+            [key, writer, writer],
+        )
 
 
 def _ready() -> None:
@@ -111,8 +130,13 @@ def run_lake(spec: dict) -> dict:
                 committed += 1
     finally:
         con.close()
-    return {"writer": w, "commits": committed, "conflicts": conflicts, "seconds": time.perf_counter() - t0,
-            "append_seconds": appended}
+    return {
+        "writer": w,
+        "commits": committed,
+        "conflicts": conflicts,
+        "seconds": time.perf_counter() - t0,
+        "append_seconds": appended,
+    }
 
 
 def run_single_file(spec: dict) -> dict:

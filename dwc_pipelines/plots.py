@@ -6,8 +6,13 @@ import base64
 import io
 
 
-def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str = "line",
-              markers: dict[str, list[tuple]] | None = None) -> str:
+def png_chart(
+    series: dict[str, list[tuple]],
+    title: str,
+    ylabel: str,
+    kind: str = "line",
+    markers: dict[str, list[tuple]] | None = None,
+) -> str:
     """A line chart (x, y points per series; `markers` are drawn on it as red crosses) or a grouped
     bar chart (category, value per series), as a Markdown image."""
     import matplotlib
@@ -28,8 +33,14 @@ def png_chart(series: dict[str, list[tuple]], title: str, ylabel: str, kind: str
         for label, points in series.items():
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, marker="o" if not markers else None, linewidth=1.5 if not markers else 1.0,
-                        markersize=3, label=label)
+                ax.plot(
+                    xs,
+                    ys,
+                    marker="o" if not markers else None,
+                    linewidth=1.5 if not markers else 1.0,
+                    markersize=3,
+                    label=label,
+                )
         for label, points in (markers or {}).items():
             if points:
                 xs, ys = zip(*points)

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource, LLMResource, LocalAIResource
 from dwc_resources.blobs import encryption_from_env
 from dwc_resources.broker import BrokerResource
 from dwc_resources.chain import ChainResource, NetworkConfig
@@ -14,7 +15,6 @@ from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
 from dwc_resources.tracking import TrackingResource
 from dwc_resources.xr_tools import XRToolsResource
-from dwc_resources import BlobStoreResource, LandingZoneResource, LLMResource, LocalAIResource, LakehouseResource
 
 
 def ai_resource():
@@ -42,8 +42,10 @@ def lakehouse_resource(env: str | None = None) -> LakehouseResource:
     if (env or os.environ.get("DWC_ENV", "local")) == "local" and not os.environ.get("DWC_LAKE_CATALOG"):
         return LakehouseResource.local()
     return LakehouseResource(
-        catalog=dg.EnvVar("DWC_LAKE_CATALOG"), data_path=dg.EnvVar("DWC_LAKE_DATA_PATH"),
-        analyst_catalog=dg.EnvVar("DWC_ANALYST_CATALOG"), analyst_data_path=dg.EnvVar("DWC_ANALYST_DATA_PATH"),
+        catalog=dg.EnvVar("DWC_LAKE_CATALOG"),
+        data_path=dg.EnvVar("DWC_LAKE_DATA_PATH"),
+        analyst_catalog=dg.EnvVar("DWC_ANALYST_CATALOG"),
+        analyst_data_path=dg.EnvVar("DWC_ANALYST_DATA_PATH"),
         catalog_password=dg.EnvVar("DWC_CATALOG_PASSWORD") if os.environ.get("DWC_CATALOG_PASSWORD") else None,
         work_dir=os.environ.get("DWC_WORK_DIR") or os.path.join(os.environ.get("DWC_HOME") or "/tmp", "work"),
         memory_limit=os.environ.get("DWC_WAREHOUSE_MEMORY", "4GB"),
@@ -54,8 +56,10 @@ def lakehouse_resource(env: str | None = None) -> LakehouseResource:
 def broker_resource() -> BrokerResource:
     """The MQTT broker of DWC_MQTT_HOST/PORT (`make demo` starts an embedded one when none is set)."""
     return BrokerResource(
-        host=os.environ.get("DWC_MQTT_HOST", "127.0.0.1"), port=int(os.environ.get("DWC_MQTT_PORT", "1883")),
-        tls=os.environ.get("DWC_MQTT_TLS", "false") == "true", ca_certs=os.environ.get("DWC_MQTT_CA_CERTS") or None,
+        host=os.environ.get("DWC_MQTT_HOST", "127.0.0.1"),
+        port=int(os.environ.get("DWC_MQTT_PORT", "1883")),
+        tls=os.environ.get("DWC_MQTT_TLS", "false") == "true",
+        ca_certs=os.environ.get("DWC_MQTT_CA_CERTS") or None,
         username=os.environ.get("DWC_MQTT_USERNAME") or None,
         password=dg.EnvVar("DWC_MQTT_PASSWORD") if os.environ.get("DWC_MQTT_PASSWORD") else None,
         client_id=os.environ.get("DWC_MQTT_CLIENT_ID", "dwc-consumer"),
@@ -74,16 +78,24 @@ def chain_resource(deployments_path: str | None = None) -> ChainResource:
             key = dg.EnvVar("DWC_CHAIN_EMBEDDED_KEY") if env("KEY") else None
             networks.append(local.networks[0].model_copy(update={"private_key": key}))
             continue
-        networks.append(NetworkConfig(
-            name=name, kind="rpc", rpc_url=env("RPC_URL"),
-            chain_id=int(env("CHAIN_ID")) if env("CHAIN_ID") else None,
-            private_key=dg.EnvVar(f"DWC_CHAIN_{name.upper()}_KEY") if env("KEY") else None,
-            keystore_path=env("KEYSTORE"),
-            keystore_password=dg.EnvVar(f"DWC_CHAIN_{name.upper()}_KEYSTORE_PASSWORD") if env("KEYSTORE_PASSWORD") else None,
-            registry_address=env("REGISTRY"), certificate_address=env("CERTIFICATE"),
-            auto_deploy=None if env("AUTO_DEPLOY") is None else env("AUTO_DEPLOY") == "true",
-            confirmations=int(env("CONFIRMATIONS") or 0), explorer_url=env("EXPLORER_URL"),
-        ))
+        networks.append(
+            NetworkConfig(
+                name=name,
+                kind="rpc",
+                rpc_url=env("RPC_URL"),
+                chain_id=int(env("CHAIN_ID")) if env("CHAIN_ID") else None,
+                private_key=dg.EnvVar(f"DWC_CHAIN_{name.upper()}_KEY") if env("KEY") else None,
+                keystore_path=env("KEYSTORE"),
+                keystore_password=dg.EnvVar(f"DWC_CHAIN_{name.upper()}_KEYSTORE_PASSWORD")
+                if env("KEYSTORE_PASSWORD")
+                else None,
+                registry_address=env("REGISTRY"),
+                certificate_address=env("CERTIFICATE"),
+                auto_deploy=None if env("AUTO_DEPLOY") is None else env("AUTO_DEPLOY") == "true",
+                confirmations=int(env("CONFIRMATIONS") or 0),
+                explorer_url=env("EXPLORER_URL"),
+            )
+        )
     return ChainResource(networks=networks, deployments_path=deployments_path or local.deployments_path)
 
 
@@ -108,8 +120,9 @@ def production_resources() -> dict:
     """Paths on shared storage, given by the deployment's environment."""
     return {
         "warehouse": lakehouse_resource("production"),
-        "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH"),
-                                       telemetry_path=os.environ.get("DWC_TELEMETRY_PATH") or None),
+        "landing": LandingZoneResource(
+            path=dg.EnvVar("DWC_LANDING_PATH"), telemetry_path=os.environ.get("DWC_TELEMETRY_PATH") or None
+        ),
         "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT"), **encryption_from_env()),
         "ai": ai_resource(),
         "notifications": NotificationsResource(
@@ -126,8 +139,9 @@ def production_resources() -> dict:
             slack_webhook_url=dg.EnvVar("DWC_SLACK_WEBHOOK_URL") if os.environ.get("DWC_SLACK_WEBHOOK_URL") else None,
             failure_channels=os.environ.get("DWC_FAILURE_CHANNELS", "email,slack").split(","),
         ),
-        "tracking": TrackingResource(tracking_uri=dg.EnvVar("DWC_MLFLOW_TRACKING_URI"),
-                                     ui_url=os.environ.get("DWC_MLFLOW_UI_URL") or None),
+        "tracking": TrackingResource(
+            tracking_uri=dg.EnvVar("DWC_MLFLOW_TRACKING_URI"), ui_url=os.environ.get("DWC_MLFLOW_UI_URL") or None
+        ),
         "model_store": ModelStoreResource(path=dg.EnvVar("DWC_MODEL_STORE")),
         "quantum": QuantumResource(
             backend=os.environ.get("DWC_QUANTUM_BACKEND", "aer_statevector"),
@@ -156,15 +170,19 @@ def executor_for(kind: str | None = None):
     run them; `dagster-celery worker start -A dagster_celery.app` starts one)."""
     kind = kind or os.environ.get("DWC_EXECUTOR", "multiprocess")
     if kind == "multiprocess":
-        return dg.multiprocess_executor.configured({"max_concurrent": int(os.environ.get("DWC_MAX_CONCURRENT_STEPS", "2"))})
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": int(os.environ.get("DWC_MAX_CONCURRENT_STEPS", "2"))}
+        )
     if kind == "celery":
         from dagster_celery import celery_executor  # the `deploy` extra
 
-        return celery_executor.configured({
-            "broker": os.environ.get("DWC_CELERY_BROKER", "pyamqp://guest@127.0.0.1:5672//"),
-            "backend": os.environ.get("DWC_CELERY_BACKEND", "rpc://"),
-            "config_source": {"task_default_queue": os.environ.get("DWC_CELERY_QUEUE", "dagster")},
-        })
+        return celery_executor.configured(
+            {
+                "broker": os.environ.get("DWC_CELERY_BROKER", "pyamqp://guest@127.0.0.1:5672//"),
+                "backend": os.environ.get("DWC_CELERY_BACKEND", "rpc://"),
+                "config_source": {"task_default_queue": os.environ.get("DWC_CELERY_QUEUE", "dagster")},
+            }
+        )
     raise ValueError(f"DWC_EXECUTOR must be multiprocess or celery, not {kind!r}")
 
 

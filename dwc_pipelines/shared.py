@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dwc_resources import pii
 
+
 def utcnow() -> datetime:
     """Now, in UTC, as the naive timestamp the warehouse's TIMESTAMP columns hold."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def markdown_table(headers: list[str], rows, max_cell: int = 60) -> str:

@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from html import escape
 
-
 _EPOCH = (2024, 1, 1, 0, 0, 0)
 
 
@@ -35,8 +34,9 @@ def _pdf_str(s: str) -> str:
     return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
 
-def make_pdf(pages: list[str], title: str | None = None, author: str | None = None,
-             created: datetime | None = None) -> bytes:
+def make_pdf(
+    pages: list[str], title: str | None = None, author: str | None = None, created: datetime | None = None
+) -> bytes:
     """A PDF 1.4 with one Helvetica text page per string (wrapped at 90 columns)."""
     objs: list[bytes] = []
     kids = []
@@ -84,8 +84,10 @@ def make_pdf(pages: list[str], title: str | None = None, author: str | None = No
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(all_objs) + 1))
     for off in offsets:
         out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(all_objs) + 1, info_id, xref))
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+        % (len(all_objs) + 1, info_id, xref)
+    )
     return out.getvalue()
 
 
@@ -99,8 +101,13 @@ def encrypt_pdf(data: bytes, password: str) -> bytes:
     return out.getvalue()
 
 
-def make_docx(paragraphs: list[str], title: str | None = None, author: str | None = None,
-              created: datetime | None = None, table: list[list[str]] | None = None) -> bytes:
+def make_docx(
+    paragraphs: list[str],
+    title: str | None = None,
+    author: str | None = None,
+    created: datetime | None = None,
+    table: list[list[str]] | None = None,
+) -> bytes:
     import docx
 
     d = docx.Document()
@@ -128,26 +135,33 @@ def make_epub(title: str, author: str, chapters: list[tuple[str, list[str]]], da
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
-        z.writestr("META-INF/container.xml",
-                   '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
-                   '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
-                   "</rootfiles></container>", compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr(
+            "META-INF/container.xml",
+            '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+            '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+            "</rootfiles></container>",
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
         items, spine = [], []
         for i, (ch_title, paras) in enumerate(chapters, start=1):
             body = "".join(f"<p>{escape(p)}</p>" for p in paras)
-            z.writestr(f"OEBPS/ch{i}.xhtml",
-                       f'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
-                       f"<head><title>{escape(ch_title)}</title></head><body><h2>{escape(ch_title)}</h2>{body}</body></html>",
-                       compress_type=zipfile.ZIP_DEFLATED)
+            z.writestr(
+                f"OEBPS/ch{i}.xhtml",
+                f'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+                f"<head><title>{escape(ch_title)}</title></head><body><h2>{escape(ch_title)}</h2>{body}</body></html>",
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
             items.append(f'<item id="ch{i}" href="ch{i}.xhtml" media-type="application/xhtml+xml"/>')
             spine.append(f'<itemref idref="ch{i}"/>')
-        z.writestr("OEBPS/content.opf",
-                   '<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" '
-                   'unique-identifier="uid"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                   f'<dc:identifier id="uid">urn:dwc:{escape(title)}</dc:identifier><dc:title>{escape(title)}</dc:title>'
-                   f"<dc:creator>{escape(author)}</dc:creator><dc:date>{date}</dc:date><dc:language>en</dc:language>"
-                   f"</metadata><manifest>{''.join(items)}</manifest><spine>{''.join(spine)}</spine></package>",
-                   compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr(
+            "OEBPS/content.opf",
+            '<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" '
+            'unique-identifier="uid"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<dc:identifier id="uid">urn:dwc:{escape(title)}</dc:identifier><dc:title>{escape(title)}</dc:title>'
+            f"<dc:creator>{escape(author)}</dc:creator><dc:date>{date}</dc:date><dc:language>en</dc:language>"
+            f"</metadata><manifest>{''.join(items)}</manifest><spine>{''.join(spine)}</spine></package>",
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
     return stable_zip(out.getvalue())
 
 
@@ -158,17 +172,25 @@ def make_html(title: str, paragraphs: list[str], author: str | None = None, date
     if date:
         meta += f'<meta name="date" content="{escape(date)}">'
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>{meta}"
-            f"<style>body{{font-family:sans-serif}}</style><script>var tracking = 1;</script></head>"
-            f"<body><article><h1>{escape(title)}</h1>{body}</article></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>{meta}'
+        f"<style>body{{font-family:sans-serif}}</style><script>var tracking = 1;</script></head>"
+        f"<body><article><h1>{escape(title)}</h1>{body}</article></body></html>"
+    )
 
 
-def make_markdown(title: str, sections: list[tuple[str, list[str]]], author: str | None = None,
-                  date: str | None = None) -> str:
+def make_markdown(
+    title: str, sections: list[tuple[str, list[str]]], author: str | None = None, date: str | None = None
+) -> str:
     front = ""
     if author or date:
-        front = "---\n" + (f"title: {title}\n") + (f"author: {author}\n" if author else "") + \
-                (f"date: {date}\n" if date else "") + "---\n\n"
+        front = (
+            "---\n"
+            + (f"title: {title}\n")
+            + (f"author: {author}\n" if author else "")
+            + (f"date: {date}\n" if date else "")
+            + "---\n\n"
+        )
     parts = [f"# {title}\n"]
     for heading, paras in sections:
         parts.append(f"## {heading}\n")

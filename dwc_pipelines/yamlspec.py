@@ -72,5 +72,3 @@ class Checker:
         if not isinstance(value, kinds):
             self.fail(path, f"must be {what}")
         return value
-
-

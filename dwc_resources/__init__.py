@@ -7,8 +7,12 @@ import without Dagster: ingestion workers use them and start faster.
 import importlib
 
 _EXPORTS = {
-    "AIResource": ".ai", "LocalAIResource": ".ai", "BlobStoreResource": ".blobs", "LandingZoneResource": ".landing",
-    "LLMResource": ".llm", "LakehouseResource": ".lakehouse",
+    "AIResource": ".ai",
+    "LocalAIResource": ".ai",
+    "BlobStoreResource": ".blobs",
+    "LandingZoneResource": ".landing",
+    "LLMResource": ".llm",
+    "LakehouseResource": ".lakehouse",
 }
 __all__ = sorted(_EXPORTS)
 

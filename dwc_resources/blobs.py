@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -15,16 +14,16 @@ class BlobStoreResource(dg.ConfigurableResource):
     AES-256-GCM when keys are configured (plaintext otherwise)."""
 
     root: str = Field(description="Directory of the store; blobs are named by their sha256")
-    encryption_keys: Optional[str] = Field(
+    encryption_keys: str | None = Field(
         default=None,
         description="Keys as 'key_id:base64_32_bytes[,key_id:...]' (from DWC_BLOB_KEYS); none: blobs stay plaintext",
     )
-    active_key_id: Optional[str] = Field(
+    active_key_id: str | None = Field(
         default=None, description="Key id that seals new blobs (DWC_BLOB_ACTIVE_KEY); default the first key listed"
     )
 
     @classmethod
-    def local(cls) -> "BlobStoreResource":
+    def local(cls) -> BlobStoreResource:
         return cls(root=os.path.join(dwc_home(), "blobs"), **encryption_from_env())
 
     def config(self) -> StoreConfig:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import dagster as dg
 from pydantic import Field
 
@@ -14,22 +12,23 @@ class BrokerResource(dg.ConfigurableResource):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=1883)
     tls: bool = Field(default=False, description="Connect over TLS (port 8883 usually)")
-    ca_certs: Optional[str] = Field(default=None, description="CA bundle for the broker's certificate")
-    username: Optional[str] = Field(default=None)
-    password: Optional[str] = Field(default=None, description="Use dg.EnvVar")
+    ca_certs: str | None = Field(default=None, description="CA bundle for the broker's certificate")
+    username: str | None = Field(default=None)
+    password: str | None = Field(default=None, description="Use dg.EnvVar")
     client_id: str = Field(default="dwc-consumer", description="Id of the telemetry consumer's persistent session")
     qos: int = Field(default=1, ge=0, le=2)
     keepalive: int = Field(default=30)
 
-    def client(self, client_id: Optional[str] = None, persistent: bool = False, manual_ack: bool = False):
+    def client(self, client_id: str | None = None, persistent: bool = False, manual_ack: bool = False):
         """A paho client; `persistent` keeps the session (and its queued QoS 1 messages) on the broker
         while the client is away."""
         from .mqtt import make_client
 
         return make_client(client_id, persistent, manual_ack, self.username, self.password, self.tls, self.ca_certs)
 
-    def publish_many(self, messages: list[tuple[str, str]], qos: int = 1, timeout_s: float = 10.0,
-                     retain: bool = False) -> list[str | None]:
+    def publish_many(
+        self, messages: list[tuple[str, str]], qos: int = 1, timeout_s: float = 10.0, retain: bool = False
+    ) -> list[str | None]:
         """Publish (topic, payload) pairs on one connection and wait for each PUBACK; per message,
         None when the broker acknowledged it, else the reason it was not."""
         import paho.mqtt.client as mqtt

@@ -37,7 +37,7 @@ class Keyring:
     active: str | None = None
 
     @classmethod
-    def parse(cls, spec: str | None, active: str | None = None) -> "Keyring":
+    def parse(cls, spec: str | None, active: str | None = None) -> Keyring:
         """From "kid:base64key[,kid:base64key...]" (the DWC_BLOB_KEYS format); the active key is
         `active` or else the first listed."""
         keys: dict[str, bytes] = {}
@@ -88,7 +88,7 @@ class StoreConfig:
     root: str
     keyring: Keyring = field(default_factory=Keyring)
 
-    def open(self) -> "ContentStore":
+    def open(self) -> ContentStore:
         return ContentStore(self.root, keyring=self.keyring)
 
 
@@ -96,8 +96,9 @@ class ContentStore:
     """Blobs keyed by sha256: under SMALL_BLOB_BYTES in <root>/small.sqlite, larger ones in
     <root>/<h[:2]>/<sha256>. Writes are idempotent; blobs are never modified."""
 
-    def __init__(self, root: str | os.PathLike, small_blob_bytes: int = SMALL_BLOB_BYTES,
-                 keyring: Keyring | None = None):
+    def __init__(
+        self, root: str | os.PathLike, small_blob_bytes: int = SMALL_BLOB_BYTES, keyring: Keyring | None = None
+    ):
         self.root = Path(root)
         self.small_blob_bytes = small_blob_bytes
         self.keyring = keyring or Keyring()
@@ -117,7 +118,9 @@ class ContentStore:
             # A rowid table with a unique index on the hash: rows append at the end of the table,
             # and only the small index entry lands at a random place (4x faster inserts than a
             # WITHOUT ROWID table, whose 1 KB+ rows all land at random places in one B-tree).
-            db.execute("CREATE TABLE IF NOT EXISTS blobs (content_hash TEXT PRIMARY KEY, data BLOB NOT NULL, key_id TEXT)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS blobs (content_hash TEXT PRIMARY KEY, data BLOB NOT NULL, key_id TEXT)"
+            )
             _migrate_without_rowid(db)
             self._db, self._pid = db, os.getpid()
         return self._db
@@ -136,7 +139,11 @@ class ContentStore:
         if path.exists():
             data = self._open_file_bytes(content_hash, path.read_bytes())
         else:
-            row = self._conn().execute("SELECT data, key_id FROM blobs WHERE content_hash = ?", (content_hash,)).fetchone()
+            row = (
+                self._conn()
+                .execute("SELECT data, key_id FROM blobs WHERE content_hash = ?", (content_hash,))
+                .fetchone()
+            )
             if row is None:
                 raise KeyError(content_hash)
             data = row[0] if row[1] is None else self.keyring.open(content_hash, row[1], row[0])
@@ -171,8 +178,11 @@ class ContentStore:
         for path in self._files():
             with open(path, "rb") as fh:
                 head = fh.read(len(_FILE_MAGIC) + 256)
-            kid = (head[len(_FILE_MAGIC) + 1 : len(_FILE_MAGIC) + 1 + head[len(_FILE_MAGIC)]].decode()
-                   if head.startswith(_FILE_MAGIC) else "plaintext")
+            kid = (
+                head[len(_FILE_MAGIC) + 1 : len(_FILE_MAGIC) + 1 + head[len(_FILE_MAGIC)]].decode()
+                if head.startswith(_FILE_MAGIC)
+                else "plaintext"
+            )
             counts[kid] = counts.get(kid, 0) + 1
         return counts
 
@@ -190,8 +200,10 @@ class ContentStore:
         db = self._conn()
         resealed = 0
         while True:
-            rows = db.execute("SELECT content_hash, data, key_id FROM blobs WHERE key_id IS NULL OR key_id <> ? LIMIT ?",
-                              (active, batch)).fetchall()
+            rows = db.execute(
+                "SELECT content_hash, data, key_id FROM blobs WHERE key_id IS NULL OR key_id <> ? LIMIT ?",
+                (active, batch),
+            ).fetchall()
             if not rows:
                 break
             updates = []
@@ -208,7 +220,10 @@ class ContentStore:
         for path in self._files():
             raw = path.read_bytes()
             h = path.name
-            if raw.startswith(_FILE_MAGIC) and raw[len(_FILE_MAGIC) + 1 : len(_FILE_MAGIC) + 1 + raw[len(_FILE_MAGIC)]] == active.encode():
+            if (
+                raw.startswith(_FILE_MAGIC)
+                and raw[len(_FILE_MAGIC) + 1 : len(_FILE_MAGIC) + 1 + raw[len(_FILE_MAGIC)]] == active.encode()
+            ):
                 continue
             plain = self._open_file_bytes(h, raw)
             if hashlib.sha256(plain).hexdigest() != h:
@@ -251,7 +266,7 @@ class ContentStore:
                 self._write_file(h, b)
         return hashes
 
-    def batch(self, flush_bytes: int = 64 << 20) -> "BlobBatch":
+    def batch(self, flush_bytes: int = 64 << 20) -> BlobBatch:
         return BlobBatch(self, flush_bytes)
 
     def _write_file(self, content_hash: str, data: bytes) -> None:
@@ -321,8 +336,9 @@ class ContentStore:
 def _migrate_without_rowid(db: sqlite3.Connection) -> None:
     """Stores written before the rowid layout: copy their blobs into it once (secure_delete
     zeroes the old table's pages as it is dropped)."""
+
     def layout():
-        return (db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'blobs'").fetchone()[0] or "")
+        return db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'blobs'").fetchone()[0] or ""
 
     if "WITHOUT ROWID" not in layout().upper():
         return
@@ -331,7 +347,9 @@ def _migrate_without_rowid(db: sqlite3.Connection) -> None:
         if "WITHOUT ROWID" in layout().upper():  # another process may have migrated meanwhile
             has_kid = "key_id" in {r[1] for r in db.execute("PRAGMA table_info(blobs)")}
             db.execute("CREATE TABLE blobs_rowid (content_hash TEXT PRIMARY KEY, data BLOB NOT NULL, key_id TEXT)")
-            db.execute(f"INSERT INTO blobs_rowid SELECT content_hash, data, {'key_id' if has_kid else 'NULL'} FROM blobs")
+            db.execute(
+                f"INSERT INTO blobs_rowid SELECT content_hash, data, {'key_id' if has_kid else 'NULL'} FROM blobs"
+            )
             db.execute("DROP TABLE blobs")
             db.execute("ALTER TABLE blobs_rowid RENAME TO blobs")
         db.execute("COMMIT")
@@ -375,7 +393,7 @@ class BlobBatch:
             self.store.put_many(self._blobs, self._hashes)
         self._blobs, self._hashes, self._pending = [], [], 0
 
-    def __enter__(self) -> "BlobBatch":
+    def __enter__(self) -> BlobBatch:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -13,10 +13,10 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 from pydantic import Field
@@ -39,14 +39,24 @@ class NetworkConfig(dg.Config):
     keystore_path: str | None = Field(default=None, description="Encrypted JSON keystore (instead of private_key)")
     keystore_password: str | None = Field(default=None, description="Its password; set it with dg.EnvVar only")
     state_path: str | None = Field(default=None, description="SQLite file of the embedded chain")
-    registry_address: str | None = Field(default=None, description="AnchorRegistry address (else the recorded deployment)")
-    certificate_address: str | None = Field(default=None, description="DwcCertificate address (else the recorded deployment)")
-    auto_deploy: bool | None = Field(default=None, description="Deploy missing contracts (default: on development chains only)")
+    registry_address: str | None = Field(
+        default=None, description="AnchorRegistry address (else the recorded deployment)"
+    )
+    certificate_address: str | None = Field(
+        default=None, description="DwcCertificate address (else the recorded deployment)"
+    )
+    auto_deploy: bool | None = Field(
+        default=None, description="Deploy missing contracts (default: on development chains only)"
+    )
     confirmations: int = Field(default=0, description="Blocks on top of an anchor before it is recorded as final")
     timeout_s: float = Field(default=30.0, description="Per JSON-RPC request")
-    receipt_timeout_s: float = Field(default=120.0, description="How long a run waits for a receipt before leaving it pending")
+    receipt_timeout_s: float = Field(
+        default=120.0, description="How long a run waits for a receipt before leaving it pending"
+    )
     retries: int = Field(default=4, description="Retries of a failed request (exponential backoff with jitter)")
-    explorer_url: str | None = Field(default=None, description="Block explorer base URL, for links (https://sepolia.etherscan.io)")
+    explorer_url: str | None = Field(
+        default=None, description="Block explorer base URL, for links (https://sepolia.etherscan.io)"
+    )
 
 
 @dataclass
@@ -82,8 +92,10 @@ def retrying(call, retries: int, what: str, sleep=time.sleep):
             return call()
         except transient as exc:
             if attempt == retries:
-                raise ChainError(f"{what}: no answer after {retries + 1} attempts ({type(exc).__name__}: {exc})") from exc
-            sleep(random.uniform(0, min(8.0, 0.25 * 2 ** attempt)))
+                raise ChainError(
+                    f"{what}: no answer after {retries + 1} attempts ({type(exc).__name__}: {exc})"
+                ) from exc
+            sleep(random.uniform(0, min(8.0, 0.25 * 2**attempt)))
 
 
 class Network:
@@ -99,8 +111,10 @@ class Network:
         self._deployments_path = deployments_path
         # Deployments are recorded per chain id and genesis: a chain reset since is a new chain.
         self._key = f"{self.chain_id}:{hex0x(w3.eth.get_block(0)['hash'])}"
-        self._contracts = {"AnchorRegistry": self._find("AnchorRegistry", config.registry_address),
-                           "DwcCertificate": self._find("DwcCertificate", config.certificate_address)}
+        self._contracts = {
+            "AnchorRegistry": self._find("AnchorRegistry", config.registry_address),
+            "DwcCertificate": self._find("DwcCertificate", config.certificate_address),
+        }
 
     # Contracts
 
@@ -128,15 +142,19 @@ class Network:
         auto = self.config.auto_deploy if self.config.auto_deploy is not None else self.chain_id in DEV_CHAIN_IDS
         if not auto:
             var = "REGISTRY" if name == "AnchorRegistry" else "CERTIFICATE"
-            raise ChainError(f"{self.name}: no {name} address configured (set DWC_CHAIN_{self.name.upper()}_{var}, "
-                             f"or deploy it with `dwc chain deploy --network {self.name}`)")
+            raise ChainError(
+                f"{self.name}: no {name} address configured (set DWC_CHAIN_{self.name.upper()}_{var}, "
+                f"or deploy it with `dwc chain deploy --network {self.name}`)"
+            )
         return self.deploy_now(name)
 
     def deploy_now(self, name: str):
         self._need_signer()
         art = artifact(name)
         factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        tx = factory.constructor().build_transaction({"from": self.address, "nonce": self.nonce(), "chainId": self.chain_id})
+        tx = factory.constructor().build_transaction(
+            {"from": self.address, "nonce": self.nonce(), "chainId": self.chain_id}
+        )
         signed = self._account.sign_transaction(tx)
         self.broadcast(hex0x(signed.raw_transaction))
         receipt = self.wait(hex0x(signed.hash), self.config.receipt_timeout_s)
@@ -159,8 +177,11 @@ class Network:
             raise ChainError(f"{self.name}: no signer configured (DWC_CHAIN_<NAME>_KEY or a keystore)")
 
     def nonce(self, block: str = "pending") -> int:
-        return retrying(lambda: self.w3.eth.get_transaction_count(self.address, block), self.config.retries,
-                        f"{self.name}: eth_getTransactionCount")
+        return retrying(
+            lambda: self.w3.eth.get_transaction_count(self.address, block),
+            self.config.retries,
+            f"{self.name}: eth_getTransactionCount",
+        )
 
     def balance(self) -> int:
         return self.w3.eth.get_balance(self.address)
@@ -178,17 +199,26 @@ class Network:
         return Signed(hex0x(signed.hash), hex0x(signed.raw_transaction), nonce)
 
     def sign_anchor(self, root: str, document_count: int, manifest_hash: str, nonce: int) -> Signed:
-        return self._sign(self.contract("AnchorRegistry").functions.anchor(bytes.fromhex(root), document_count, bytes.fromhex(manifest_hash)),
-                          nonce)
+        return self._sign(
+            self.contract("AnchorRegistry").functions.anchor(
+                bytes.fromhex(root), document_count, bytes.fromhex(manifest_hash)
+            ),
+            nonce,
+        )
 
     def sign_certify(self, to: str | None, content_hash: str, root: str, metadata: str, nonce: int) -> Signed:
-        return self._sign(self.contract("DwcCertificate").functions.certify(to or self.address, bytes.fromhex(content_hash), bytes.fromhex(root),
-                                                 metadata), nonce)
+        return self._sign(
+            self.contract("DwcCertificate").functions.certify(
+                to or self.address, bytes.fromhex(content_hash), bytes.fromhex(root), metadata
+            ),
+            nonce,
+        )
 
     # Transactions
 
     def broadcast(self, raw: str) -> None:
         """Send signed bytes; a node that already has them (a retry) is not an error."""
+
         def send():
             try:
                 self.w3.eth.send_raw_transaction(raw)
@@ -197,6 +227,7 @@ class Network:
                 if "already known" in text or "already imported" in text or "known transaction" in text:
                     return
                 raise
+
         retrying(send, self.config.retries, f"{self.name}: eth_sendRawTransaction")
 
     def receipt(self, tx_hash: str) -> dict | None:
@@ -207,6 +238,7 @@ class Network:
                 return dict(self.w3.eth.get_transaction_receipt(tx_hash))
             except TransactionNotFound:
                 return None
+
         return retrying(get, self.config.retries, f"{self.name}: eth_getTransactionReceipt")
 
     def wait(self, tx_hash: str, timeout_s: float) -> dict | None:
@@ -226,8 +258,13 @@ class Network:
         return retrying(lambda: self.w3.eth.block_number, self.config.retries, f"{self.name}: eth_blockNumber")
 
     def block_timestamp(self, number: int) -> int:
-        return int(retrying(lambda: self.w3.eth.get_block(number)["timestamp"], self.config.retries,
-                            f"{self.name}: eth_getBlockByNumber"))
+        return int(
+            retrying(
+                lambda: self.w3.eth.get_block(number)["timestamp"],
+                self.config.retries,
+                f"{self.name}: eth_getBlockByNumber",
+            )
+        )
 
     # Reads
 
@@ -236,18 +273,31 @@ class Network:
         registry = self.contract("AnchorRegistry", deploy=False)
         if registry is None:
             return (0, 0, 0)
-        return tuple(retrying(lambda: registry.functions.anchorOf(bytes.fromhex(root)).call(), self.config.retries,
-                              f"{self.name}: anchorOf"))
+        return tuple(
+            retrying(
+                lambda: registry.functions.anchorOf(bytes.fromhex(root)).call(),
+                self.config.retries,
+                f"{self.name}: anchorOf",
+            )
+        )
 
     def anchor_tx_of(self, root: str, block: int) -> str | None:
         """The transaction that anchored `root` in `block` (one block's logs: never a scan from block 0)."""
         from eth_utils import keccak
 
         registry = self.contract("AnchorRegistry", deploy=False)
-        logs = retrying(lambda: self.w3.eth.get_logs({
-            "address": registry.address, "fromBlock": block, "toBlock": block,
-            "topics": [hex0x(keccak(text="Anchored(bytes32,uint64,bytes32)")), "0x" + root]}),
-            self.config.retries, f"{self.name}: eth_getLogs")
+        logs = retrying(
+            lambda: self.w3.eth.get_logs(
+                {
+                    "address": registry.address,
+                    "fromBlock": block,
+                    "toBlock": block,
+                    "topics": [hex0x(keccak(text="Anchored(bytes32,uint64,bytes32)")), "0x" + root],
+                }
+            ),
+            self.config.retries,
+            f"{self.name}: eth_getLogs",
+        )
         return hex0x(logs[0]["transactionHash"]) if logs else None
 
     def token_of(self, content_hash: str) -> int:
@@ -270,12 +320,16 @@ class ChainResource(dg.ConfigurableResource):
     deployments_path: str = Field(description="JSON record of the contracts DWC deployed, by chain id and genesis")
 
     @classmethod
-    def local(cls) -> "ChainResource":
+    def local(cls) -> ChainResource:
         from .lakehouse import dwc_home
 
         home = os.path.join(dwc_home(), "chain")
-        return cls(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=os.path.join(home, "embedded.sqlite"))],
-                   deployments_path=os.path.join(home, "deployments.json"))
+        return cls(
+            networks=[
+                NetworkConfig(name="embedded", kind="embedded", state_path=os.path.join(home, "embedded.sqlite"))
+            ],
+            deployments_path=os.path.join(home, "deployments.json"),
+        )
 
     def names(self) -> list[str]:
         return [n.name for n in self.networks]
@@ -337,7 +391,9 @@ def _revert_reason(call, exc) -> str | None:
         if item.get("type") == "error":
             sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
             if keccak(text=sig)[:4].hex() in text:
-                hint = {"NotOwner": " (the signer is not the account that deployed this contract)"}.get(item["name"], "")
+                hint = {"NotOwner": " (the signer is not the account that deployed this contract)"}.get(
+                    item["name"], ""
+                )
                 return item["name"] + hint
     return None
 
@@ -356,6 +412,8 @@ def _account(config: NetworkConfig, default_key: str | None = None):
             with open(config.keystore_path) as handle:
                 return Account.from_key(Account.decrypt(json.load(handle), config.keystore_password or ""))
         except (OSError, ValueError) as exc:
-            raise ChainError(f"{config.name}: cannot open the keystore {config.keystore_path}: "
-                             f"{'wrong password' if 'MAC' in str(exc) else type(exc).__name__}") from None
+            raise ChainError(
+                f"{config.name}: cannot open the keystore {config.keystore_path}: "
+                f"{'wrong password' if 'MAC' in str(exc) else type(exc).__name__}"
+            ) from None
     return Account.from_key(default_key) if default_key else None

@@ -15,9 +15,9 @@ import re
 import tempfile
 import threading
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
-from typing import Iterator
 
 import duckdb
 
@@ -47,12 +47,18 @@ def extension_wheel_file(name: str) -> str:
     """The .duckdb_extension file the wheel of `name` installed, or MissingExtension naming the package."""
     package = EXTENSIONS[name]
     spec = importlib.util.find_spec(package.replace("-", "_"))
-    files = glob.glob(os.path.join(os.path.dirname(spec.origin), "extensions", f"v{duckdb.__version__}", "*.duckdb_extension")) \
-        if spec and spec.origin else []
+    files = (
+        glob.glob(
+            os.path.join(os.path.dirname(spec.origin), "extensions", f"v{duckdb.__version__}", "*.duckdb_extension")
+        )
+        if spec and spec.origin
+        else []
+    )
     if not files:
         raise MissingExtension(
             f"DuckDB extension {name!r} for duckdb {duckdb.__version__} is not installed: "
-            f"pip install '{package}=={duckdb.__version__}' (DWC never downloads extensions at run time)")
+            f"pip install '{package}=={duckdb.__version__}' (DWC never downloads extensions at run time)"
+        )
     return files[0]
 
 
@@ -61,9 +67,11 @@ def extension_directory() -> str:
     """An extension directory (<dir>/v<version>/<platform>/<name>.duckdb_extension) whose files are
     links to the installed wheels; beside them in site-packages, or in a temp folder where that is read-only."""
     spec = importlib.util.find_spec("duckdb")
-    candidates = [os.environ.get("DWC_DUCKDB_EXTENSION_DIR"),
-                  os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "dwc_duckdb_extensions"),
-                  os.path.join(tempfile.gettempdir(), f"dwc-duckdb-extensions-{os.getuid()}")]
+    candidates = [
+        os.environ.get("DWC_DUCKDB_EXTENSION_DIR"),
+        os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "dwc_duckdb_extensions"),
+        os.path.join(tempfile.gettempdir(), f"dwc-duckdb-extensions-{os.getuid()}"),
+    ]
     for root in filter(None, candidates):
         target = os.path.join(root, f"v{duckdb.__version__}", _platform())
         try:
@@ -80,11 +88,15 @@ def extension_directory() -> str:
     raise MissingExtension(f"no writable place for DuckDB's extension directory (tried {candidates})")
 
 
-def connect(database: str = ":memory:", read_only: bool = False, memory_limit: str | None = None,
-            threads: int | None = None):
+def connect(
+    database: str = ":memory:", read_only: bool = False, memory_limit: str | None = None, threads: int | None = None
+):
     """Every DuckDB connection of the project: the pinned extensions, nothing autoinstalled."""
-    config = {"extension_directory": extension_directory(), "autoinstall_known_extensions": False,
-              "autoload_known_extensions": True}
+    config = {
+        "extension_directory": extension_directory(),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": True,
+    }
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
@@ -111,8 +123,14 @@ def sql_str(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def attach_sql(catalog: str, data_path: str | None, alias: str, read_only: bool = False,
-               snapshot_version: int | None = None, snapshot_time: str | None = None) -> str:
+def attach_sql(
+    catalog: str,
+    data_path: str | None,
+    alias: str,
+    read_only: bool = False,
+    snapshot_version: int | None = None,
+    snapshot_time: str | None = None,
+) -> str:
     """ATTACH for a DuckLake whose catalog is `sqlite:<file>` or `postgres:<libpq string>`."""
     if not _NAME.match(alias):
         raise ValueError(f"not a plain database alias: {alias!r}")
@@ -137,7 +155,8 @@ def table_names(con, database: str | None = None) -> list[str]:
     (names starting with '_' are internal)."""
     rows = con.execute(
         """SELECT schema_name, table_name FROM duckdb_tables()
-           WHERE database_name = coalesce(?, current_database()) AND NOT temporary ORDER BY 1, 2""", [database]
+           WHERE database_name = coalesce(?, current_database()) AND NOT temporary ORDER BY 1, 2""",
+        [database],
     ).fetchall()
     return [f"{s}.{t}" for s, t in rows if not s.startswith("_") and not t.startswith("_")]
 
@@ -202,9 +221,15 @@ def register_masking(con) -> None:
     def splice_arrow(texts, spans):
         return pa.array([pii.splice(t, s) for t, s in zip(texts.to_pylist(), spans.to_pylist())], pa.string())
 
-    spans_type = duckdb.list_type(duckdb.struct_type(
-        {"start": "INTEGER", "end": "INTEGER", "type": "VARCHAR", "confidence": "FLOAT", "detector": "VARCHAR"}))
-    for name, fn, params in (("dwc_mask", mask_arrow, ["VARCHAR"]), ("dwc_splice", splice_arrow, ["VARCHAR", spans_type])):
+    spans_type = duckdb.list_type(
+        duckdb.struct_type(
+            {"start": "INTEGER", "end": "INTEGER", "type": "VARCHAR", "confidence": "FLOAT", "detector": "VARCHAR"}
+        )
+    )
+    for name, fn, params in (
+        ("dwc_mask", mask_arrow, ["VARCHAR"]),
+        ("dwc_splice", splice_arrow, ["VARCHAR", spans_type]),
+    ):
         try:
             con.create_function(name, fn, params, "VARCHAR", type="arrow", null_handling="special", side_effects=False)
         except duckdb.NotImplementedException:
@@ -217,7 +242,7 @@ _open: set[int] = set()  # connections inside transaction(), by id
 # catalog, {"lock_catalog": libpq string} on PostgreSQL. Kept here, not in DuckDB variables: reading
 # one is a statement, and every statement on a lake connection reads the catalog's current snapshot
 # (three round trips to PostgreSQL).
-_lake_connections: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_lake_connections: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def set_commit_lock(con, path: str) -> None:
@@ -330,8 +355,11 @@ def transaction(con, tables=(), retries: int = 10):
     if key in _open:
         yield con
         return
-    with table_locks(con, tables) as locked, \
-            (_commit_retries(con, retries) if locked else nullcontext()), commit_lock(con):
+    with (
+        table_locks(con, tables) as locked,
+        _commit_retries(con, retries) if locked else nullcontext(),
+        commit_lock(con),
+    ):
         con.execute("BEGIN")
         _open.add(key)
         try:

@@ -124,7 +124,7 @@ def writer_lock(state_path: str, timeout_s: float = 60.0):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"another process holds the embedded chain {state_path}")
+                    raise TimeoutError(f"another process holds the embedded chain {state_path}") from None
                 time.sleep(0.1)
         try:
             yield
@@ -152,7 +152,13 @@ def fund(w3, address: str, wei: int = 10**21) -> None:
     if w3.eth.get_balance(address) > 0:
         return
     dev = Account.from_key(DEV_KEY)
-    tx = {"to": address, "value": wei, "gas": 21_000, "nonce": w3.eth.get_transaction_count(dev.address),
-          "chainId": w3.eth.chain_id, "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + 10**9,
-          "maxPriorityFeePerGas": 10**9}
+    tx = {
+        "to": address,
+        "value": wei,
+        "gas": 21_000,
+        "nonce": w3.eth.get_transaction_count(dev.address),
+        "chainId": w3.eth.chain_id,
+        "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(dev.sign_transaction(tx).raw_transaction))

@@ -30,7 +30,8 @@ def instance_dir(config_value=None) -> str:
 def compute_log_dir(config_value=None) -> str:
     explicit = (config_value or {}).get("base_dir")
     return os.path.abspath(
-        explicit or os.environ.get("DWC_DAGSTER_LOGS") or os.path.join(instance_dir(), "compute_logs"))
+        explicit or os.environ.get("DWC_DAGSTER_LOGS") or os.path.join(instance_dir(), "compute_logs")
+    )
 
 
 class ProjectSqliteStorage(DagsterSqliteStorage):

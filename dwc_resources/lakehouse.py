@@ -16,8 +16,8 @@ import os
 import random
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 import dagster as dg
 from pydantic import Field
@@ -47,25 +47,32 @@ class CatalogUnreachable(RuntimeError):
     pass
 
 
-_RETRYABLE = re.compile(r"conflict|database is locked|database is busy|could not serialize|deadlock|"
-                        r"maximum retry count", re.I)
+_RETRYABLE = re.compile(
+    r"conflict|database is locked|database is busy|could not serialize|deadlock|"
+    r"maximum retry count",
+    re.I,
+)
 # Two processes attaching a new catalog at once both create its tables; the loser attaches again.
 _INIT_RACE = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)", re.I | re.S)
-_UNREACHABLE = re.compile(r"could not connect|connection refused|unable to open database file|"
-                          r"could not translate host|timeout expired|no such host", re.I)
+_UNREACHABLE = re.compile(
+    r"could not connect|connection refused|unable to open database file|"
+    r"could not translate host|timeout expired|no such host",
+    re.I,
+)
 
 
 def retryable(exc: BaseException) -> bool:
     """A lost race with another writer: running the same work again will succeed."""
     import duckdb
 
-    return isinstance(exc, (duckdb.TransactionException, duckdb.IOException, duckdb.Error)) and \
-        bool(_RETRYABLE.search(str(exc)))
+    return isinstance(exc, (duckdb.TransactionException, duckdb.IOException, duckdb.Error)) and bool(
+        _RETRYABLE.search(str(exc))
+    )
 
 
 def backoff(attempt: int, base: float = 0.2, cap: float = 20.0) -> float:
     """Exponential backoff with full jitter: concurrent losers spread out instead of colliding again."""
-    return random.uniform(base, min(cap, base * 2 ** attempt))
+    return random.uniform(base, min(cap, base * 2**attempt))
 
 
 def redact(catalog: str) -> str:
@@ -83,27 +90,35 @@ class LakehouseResource(dg.ConfigurableResource):
     """The DuckLake warehouse (one schema per domain) and its masked analyst lake."""
 
     catalog: str = Field(description="Lake catalog: 'sqlite:<file>' (embedded) or 'postgres:<libpq string>'")
-    data_path: str = Field(description="Where the lake's Parquet files live: a folder, a shared volume or an object-store URL")
+    data_path: str = Field(
+        description="Where the lake's Parquet files live: a folder, a shared volume or an object-store URL"
+    )
     analyst_catalog: str = Field(description="Analyst lake catalog, same forms as `catalog`")
     analyst_data_path: str = Field(description="Analyst lake's Parquet files")
-    catalog_password: Optional[str] = Field(default=None, description="PostgreSQL password of both catalogs (dg.EnvVar)")
+    catalog_password: str | None = Field(default=None, description="PostgreSQL password of both catalogs (dg.EnvVar)")
     work_dir: str = Field(description="Local scratch for a step (ingestion stages its batches here)")
     memory_limit: str = Field(default="128MB", description="DuckDB memory_limit per writer connection")
     threads: int = Field(default=2, description="DuckDB threads per connection")
     mask_personal_data: bool = Field(
-        default=True, description="Analyst copies have personal data masked ([EMAIL], [CARD], ...); the lake itself "
-                                  "is the privileged path (dwc sql --unmasked)")
-    commit_retries: int = Field(default=8, description="Times a step whose commit lost a race runs again before failing")
+        default=True,
+        description="Analyst copies have personal data masked ([EMAIL], [CARD], ...); the lake itself "
+        "is the privileged path (dwc sql --unmasked)",
+    )
+    commit_retries: int = Field(
+        default=8, description="Times a step whose commit lost a race runs again before failing"
+    )
     snapshot_retention: str = Field(default="7 days", description="Maintenance expires lake snapshots older than this")
 
     @classmethod
-    def local(cls, home: str | None = None, **overrides) -> "LakehouseResource":
+    def local(cls, home: str | None = None, **overrides) -> LakehouseResource:
         home = home or dwc_home()
-        settings = dict(catalog=f"sqlite:{os.path.join(home, 'lake', 'catalog.sqlite')}",
-                        data_path=os.path.join(home, "lake", "data") + os.sep,
-                        analyst_catalog=f"sqlite:{os.path.join(home, 'analyst', 'catalog.sqlite')}",
-                        analyst_data_path=os.path.join(home, "analyst", "data") + os.sep,
-                        work_dir=os.path.join(home, "work"))
+        settings = dict(
+            catalog=f"sqlite:{os.path.join(home, 'lake', 'catalog.sqlite')}",
+            data_path=os.path.join(home, "lake", "data") + os.sep,
+            analyst_catalog=f"sqlite:{os.path.join(home, 'analyst', 'catalog.sqlite')}",
+            analyst_data_path=os.path.join(home, "analyst", "data") + os.sep,
+            work_dir=os.path.join(home, "work"),
+        )
         return cls(**{**settings, **overrides})
 
     # -- connections ---------------------------------------------------------------------------
@@ -122,7 +137,7 @@ class LakehouseResource(dg.ConfigurableResource):
         if cat.startswith("sqlite:"):
             import sqlite3
 
-            file = cat[len("sqlite:"):]
+            file = cat[len("sqlite:") :]
             os.makedirs(os.path.dirname(os.path.abspath(file)), exist_ok=True)
             if not os.path.exists(file):
                 # WAL before DuckLake creates its tables: readers then never block a writer's commit.
@@ -130,13 +145,26 @@ class LakehouseResource(dg.ConfigurableResource):
                 db.execute("PRAGMA journal_mode=WAL")
                 db.close()
 
-    def attach(self, con, which: str = LAKE, read_only: bool = False, snapshot_version: int | None = None,
-               snapshot_time: str | None = None, alias: str | None = None) -> None:
+    def attach(
+        self,
+        con,
+        which: str = LAKE,
+        read_only: bool = False,
+        snapshot_version: int | None = None,
+        snapshot_time: str | None = None,
+        alias: str | None = None,
+    ) -> None:
         """Attach the lake (or the analyst lake) to `con`, retrying a locked catalog; an unreachable
         one fails at once with its (redacted) name."""
         self._prepare(which)
-        sql = duck.attach_sql(self._catalog(which), self.data_path if which == LAKE else self.analyst_data_path,
-                              alias or which, read_only, snapshot_version, snapshot_time)
+        sql = duck.attach_sql(
+            self._catalog(which),
+            self.data_path if which == LAKE else self.analyst_data_path,
+            alias or which,
+            read_only,
+            snapshot_version,
+            snapshot_time,
+        )
         for attempt in range(12):
             try:
                 con.execute(sql)
@@ -146,7 +174,8 @@ class LakehouseResource(dg.ConfigurableResource):
                 if _UNREACHABLE.search(text):
                     raise CatalogUnreachable(
                         f"the {which} catalog {redact(self.catalog if which == LAKE else self.analyst_catalog)} "
-                        f"is unreachable: {text}") from None
+                        f"is unreachable: {text}"
+                    ) from None
                 if not (retryable(exc) or _INIT_RACE.search(text)) or attempt == 11:
                     raise
                 time.sleep(backoff(attempt))
@@ -171,7 +200,7 @@ class LakehouseResource(dg.ConfigurableResource):
             if lock:
                 duck.set_commit_lock(con, lock)
             elif not read_only:
-                duck.enable_table_locks(con, self._catalog(LAKE)[len("postgres:"):])
+                duck.enable_table_locks(con, self._catalog(LAKE)[len("postgres:") :])
         except BaseException:
             con.close()
             raise
@@ -183,7 +212,7 @@ class LakehouseResource(dg.ConfigurableResource):
         lock file instead (PostgreSQL needs none)."""
         if not self.catalog.startswith("sqlite:"):
             return None
-        return self.catalog[len("sqlite:"):] + ".commit-lock"
+        return self.catalog[len("sqlite:") :] + ".commit-lock"
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -213,8 +242,10 @@ class LakehouseResource(dg.ConfigurableResource):
             con.close()
 
     def _ensure_schemas(self, con) -> None:
-        have = {r[0] for r in con.execute(
-            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [LAKE]).fetchall()}
+        have = {
+            r[0]
+            for r in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [LAKE]).fetchall()
+        }
         for name in DOMAIN_SCHEMAS:
             if name not in have:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
@@ -225,8 +256,10 @@ class LakehouseResource(dg.ConfigurableResource):
             return LakeConflict(f"lake commit lost to a concurrent writer: {exc}")
         attempt = context.retry_number
         wait = backoff(attempt, base=1.0, cap=30.0)
-        context.log.warning(f"lake commit lost to a concurrent writer (attempt {attempt + 1} of "
-                            f"{self.commit_retries + 1}); running the step again in {wait:.1f}s: {exc}")
+        context.log.warning(
+            f"lake commit lost to a concurrent writer (attempt {attempt + 1} of "
+            f"{self.commit_retries + 1}); running the step again in {wait:.1f}s: {exc}"
+        )
         return dg.RetryRequested(max_retries=self.commit_retries, seconds_to_wait=wait)
 
     # -- reading -------------------------------------------------------------------------------
@@ -241,8 +274,9 @@ class LakehouseResource(dg.ConfigurableResource):
             self.attach(con, ANALYST, read_only=True)
         except duckdb.Error as exc:
             con.close()
-            raise FileNotFoundError(f"no analyst lake at {redact(self.analyst_catalog)}: materialise an asset "
-                                    f"first (make demo) ({exc})") from None
+            raise FileNotFoundError(
+                f"no analyst lake at {redact(self.analyst_catalog)}: materialise an asset first (make demo) ({exc})"
+            ) from None
         con.execute(f"USE {ANALYST}")
         try:
             yield con
@@ -263,12 +297,14 @@ class LakehouseResource(dg.ConfigurableResource):
     def print_attach(self) -> str:
         """What a plain `duckdb` session runs to read the analyst lake (no password: libpq takes
         PGPASSWORD from the environment)."""
-        return "\n".join([
-            f"SET extension_directory = {duck.sql_str(duck.extension_directory())};",
-            "SET autoinstall_known_extensions = false;",
-            duck.attach_sql(self.analyst_catalog, self.analyst_data_path, ANALYST, read_only=True) + ";",
-            f"USE {ANALYST};",
-        ])
+        return "\n".join(
+            [
+                f"SET extension_directory = {duck.sql_str(duck.extension_directory())};",
+                "SET autoinstall_known_extensions = false;",
+                duck.attach_sql(self.analyst_catalog, self.analyst_data_path, ANALYST, read_only=True) + ";",
+                f"USE {ANALYST};",
+            ]
+        )
 
     # -- maintenance ---------------------------------------------------------------------------
 
@@ -281,12 +317,22 @@ class LakehouseResource(dg.ConfigurableResource):
             for db in (LAKE, ANALYST):
                 t0 = time.perf_counter()
                 merged = _call_count(con, f"CALL ducklake_merge_adjacent_files({duck.sql_str(db)})")
-                expired = _call_count(con, f"CALL ducklake_expire_snapshots({duck.sql_str(db)}, "
-                                           f"older_than => now() - INTERVAL {duck.sql_str(window)})")
+                expired = _call_count(
+                    con,
+                    f"CALL ducklake_expire_snapshots({duck.sql_str(db)}, "
+                    f"older_than => now() - INTERVAL {duck.sql_str(window)})",
+                )
                 cleaned = _call_count(con, f"CALL ducklake_cleanup_old_files({duck.sql_str(db)}, cleanup_all => true)")
-                orphans = _call_count(con, f"CALL ducklake_delete_orphaned_files({duck.sql_str(db)}, cleanup_all => true)")
-                out[db] = {"files_merged": merged, "snapshots_expired": expired, "files_deleted": cleaned + orphans,
-                           "seconds": round(time.perf_counter() - t0, 2), **lake_stats(con, db)}
+                orphans = _call_count(
+                    con, f"CALL ducklake_delete_orphaned_files({duck.sql_str(db)}, cleanup_all => true)"
+                )
+                out[db] = {
+                    "files_merged": merged,
+                    "snapshots_expired": expired,
+                    "files_deleted": cleaned + orphans,
+                    "seconds": round(time.perf_counter() - t0, 2),
+                    **lake_stats(con, db),
+                }
                 log(f"{db}: merged {merged} files, expired {expired} snapshots, deleted {cleaned + orphans} files")
         finally:
             con.close()
@@ -303,31 +349,58 @@ class LakehouseResource(dg.ConfigurableResource):
                 # Rewrite files that carry deletions (their rows would stay readable in the old file).
                 _call_count(con, f"CALL ducklake_rewrite_data_files({duck.sql_str(db)}, delete_threshold => 0)")
                 current = con.execute(f"SELECT id FROM {db}.current_snapshot()").fetchall()[0][0]
-                old = [r[0] for r in con.execute(
-                    f"SELECT snapshot_id FROM {db}.snapshots() WHERE snapshot_id < ?", [current]).fetchall()]
-                expired = _call_count(con, f"CALL ducklake_expire_snapshots({duck.sql_str(db)}, versions => {old})") \
-                    if old else 0
+                old = [
+                    r[0]
+                    for r in con.execute(
+                        f"SELECT snapshot_id FROM {db}.snapshots() WHERE snapshot_id < ?", [current]
+                    ).fetchall()
+                ]
+                expired = (
+                    _call_count(con, f"CALL ducklake_expire_snapshots({duck.sql_str(db)}, versions => {old})")
+                    if old
+                    else 0
+                )
                 # Table-wide minima and maxima only ever widen: they can still name an erased value.
                 _restate_table_stats(con, db)
                 deleted = _call_count(con, f"CALL ducklake_cleanup_old_files({duck.sql_str(db)}, cleanup_all => true)")
-                deleted += _call_count(con, f"CALL ducklake_delete_orphaned_files({duck.sql_str(db)}, cleanup_all => true)")
+                deleted += _call_count(
+                    con, f"CALL ducklake_delete_orphaned_files({duck.sql_str(db)}, cleanup_all => true)"
+                )
                 out[db] = {"snapshots_expired": expired, "files_deleted": deleted}
                 log(f"{db}: expired {expired} snapshots, deleted {deleted} files")
         finally:
             con.close()
         for cat in (self.catalog, self.analyst_catalog):
             if cat.startswith("sqlite:"):
-                _vacuum(cat[len("sqlite:"):])
+                _vacuum(cat[len("sqlite:") :])
         return out
 
 
 # DuckLake's type names -> DuckDB types, to order statistics (kept as strings) by value.
 _STAT_TYPES = {
-    "boolean": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
-    "int128": "HUGEINT", "uint8": "UTINYINT", "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT",
-    "float32": "FLOAT", "float64": "DOUBLE", "date": "DATE", "time": "TIME", "timestamp": "TIMESTAMP",
-    "timestamptz": "TIMESTAMPTZ", "timestamp_s": "TIMESTAMP_S", "timestamp_ms": "TIMESTAMP_MS",
-    "timestamp_ns": "TIMESTAMP_NS", "varchar": "VARCHAR", "json": "VARCHAR", "uuid": "UUID", "blob": "BLOB",
+    "boolean": "BOOLEAN",
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "int128": "HUGEINT",
+    "uint8": "UTINYINT",
+    "uint16": "USMALLINT",
+    "uint32": "UINTEGER",
+    "uint64": "UBIGINT",
+    "float32": "FLOAT",
+    "float64": "DOUBLE",
+    "date": "DATE",
+    "time": "TIME",
+    "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMPTZ",
+    "timestamp_s": "TIMESTAMP_S",
+    "timestamp_ms": "TIMESTAMP_MS",
+    "timestamp_ns": "TIMESTAMP_NS",
+    "varchar": "VARCHAR",
+    "json": "VARCHAR",
+    "uuid": "UUID",
+    "blob": "BLOB",
 }
 
 
@@ -343,7 +416,8 @@ def _restate_table_stats(con, db: str) -> None:
         f"""SELECT DISTINCT s.table_id, s.column_id, c.column_type
             FROM {meta}.ducklake_table_column_stats s
             JOIN {meta}.ducklake_column c ON c.table_id = s.table_id AND c.column_id = s.column_id
-            WHERE c.end_snapshot IS NULL""").fetchall()
+            WHERE c.end_snapshot IS NULL"""
+    ).fetchall()
     for table_id, column_id, column_type in columns:
         kind = column_type.lower()
         if kind.startswith("decimal"):
@@ -358,9 +432,13 @@ def _restate_table_stats(con, db: str) -> None:
                 FROM {meta}.ducklake_file_column_stats f
                 JOIN {meta}.ducklake_data_file d USING (data_file_id)
                 WHERE d.end_snapshot IS NULL AND f.table_id = ? AND f.column_id = ?""",
-            [table_id, column_id]).fetchall()[0]
-        con.execute(f"UPDATE {meta}.ducklake_table_column_stats SET min_value = ?, max_value = ? "
-                    f"WHERE table_id = ? AND column_id = ?", [lo, hi, table_id, column_id])
+            [table_id, column_id],
+        ).fetchall()[0]
+        con.execute(
+            f"UPDATE {meta}.ducklake_table_column_stats SET min_value = ?, max_value = ? "
+            f"WHERE table_id = ? AND column_id = ?",
+            [lo, hi, table_id, column_id],
+        )
 
 
 def _vacuum(path: str) -> None:
@@ -387,8 +465,12 @@ def lake_stats(con, db: str) -> dict:
         f"SELECT coalesce(sum(file_count), 0), coalesce(sum(file_size_bytes), 0) FROM ducklake_table_info({duck.sql_str(db)})"
     ).fetchall()[0]
     snaps, oldest = con.execute(f"SELECT count(*), min(snapshot_time) FROM {db}.snapshots()").fetchall()[0]
-    return {"data_files": int(files), "data_bytes": int(size), "snapshots": int(snaps),
-            "oldest_snapshot": oldest.isoformat() if oldest else None}
+    return {
+        "data_files": int(files),
+        "data_bytes": int(size),
+        "snapshots": int(snaps),
+        "oldest_snapshot": oldest.isoformat() if oldest else None,
+    }
 
 
 def last_committed_snapshot(con) -> int | None:
@@ -442,7 +524,10 @@ def sync_analyst(con, mask: bool = True, attempts: int = 20) -> dict:
 
 
 def _sync_once(con, mask: bool) -> dict:
-    have = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [ANALYST]).fetchall()}
+    have = {
+        r[0]
+        for r in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [ANALYST]).fetchall()
+    }
     if "_dwc" not in have:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYST}._dwc")
         con.execute(f"""CREATE TABLE IF NOT EXISTS {_STATE} (schema_name VARCHAR, table_name VARCHAR, table_id BIGINT,
@@ -457,13 +542,17 @@ def _sync_once(con, mask: bool) -> dict:
         return {"analyst_snapshot": None, "tables": [], "lake_snapshot": current}
     meta = f"__ducklake_metadata_{LAKE}"
     live = "{0}.begin_snapshot <= {1} AND ({0}.end_snapshot IS NULL OR {0}.end_snapshot > {1})"
-    lake = {(s, t): (tid, cols) for s, t, tid, cols in con.execute(
-        f"""SELECT s.schema_name, t.table_name, t.table_id,
+    lake = {
+        (s, t): (tid, cols)
+        for s, t, tid, cols in con.execute(
+            f"""SELECT s.schema_name, t.table_name, t.table_id,
                    (SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) FROM duckdb_columns() c
                     WHERE c.database_name = '{LAKE}' AND c.schema_name = s.schema_name AND c.table_name = t.table_name)
             FROM {meta}.ducklake_table t JOIN {meta}.ducklake_schema s USING (schema_id)
-            WHERE {live.format('t', current)} AND {live.format('s', current)}""").fetchall()
-        if not s.startswith("_") and not t.startswith("_")}
+            WHERE {live.format("t", current)} AND {live.format("s", current)}"""
+        ).fetchall()
+        if not s.startswith("_") and not t.startswith("_")
+    }
     first = con.execute(f"SELECT min(snapshot_id) FROM {LAKE}.snapshots()").fetchall()[0][0]  # older ones expired
     state = {(s, t): (tid, cols, snap) for s, t, tid, cols, snap in con.execute(f"FROM {_STATE}").fetchall()}
     mentioned: set[str] = set()
@@ -492,8 +581,10 @@ def _sync_once(con, mask: bool) -> dict:
         if not before or before[0] != tid or before[1] != cols or before[2] + 1 < first or local:
             exprs = ", ".join(e for _, e in _columns(con, schema, table, mask))
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYST}.{schema}")
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {exprs}, rowid AS {ROW_ID}, "
-                        f"snapshot_id AS {ROW_SNAPSHOT} FROM {LAKE}.{schema}.{table}")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {target} AS SELECT {exprs}, rowid AS {ROW_ID}, "
+                f"snapshot_id AS {ROW_SNAPSHOT} FROM {LAKE}.{schema}.{table}"
+            )
         con.execute(f"DELETE FROM {_STATE} WHERE schema_name = ? AND table_name = ?", [schema, table])
         con.execute(f"INSERT INTO {_STATE} VALUES (?, ?, ?, ?, ?)", [schema, table, tid, cols, current])
         touched.append(f"{schema}.{table}")
@@ -506,16 +597,20 @@ def _sync_once(con, mask: bool) -> dict:
     con.execute(f"INSERT INTO {_CLOCK} VALUES (?, now()::TIMESTAMP)", [current])
     con.execute("COMMIT")
     snap = con.execute(f"SELECT * FROM {ANALYST}.last_committed_snapshot()").fetchall()
-    dg.get_dagster_logger().info(f"analyst lake caught up to lake snapshot {current}: "
-                                 f"{', '.join(touched) or 'no table changed'}")
+    dg.get_dagster_logger().info(
+        f"analyst lake caught up to lake snapshot {current}: {', '.join(touched) or 'no table changed'}"
+    )
     return {"analyst_snapshot": snap[0][0] if snap else None, "tables": touched, "lake_snapshot": current}
 
 
 def _columns(con, schema: str, table: str, mask: bool) -> list[tuple[str, str]]:
     if mask:
         return duck.masked_columns(con, LAKE, schema, table)
-    rows = con.execute("""SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?
-                          AND table_name = ? ORDER BY column_index""", [LAKE, schema, table]).fetchall()
+    rows = con.execute(
+        """SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?
+                          AND table_name = ? ORDER BY column_index""",
+        [LAKE, schema, table],
+    ).fetchall()
     return [(c, '"' + c.replace('"', '""') + '"') for (c,) in rows]
 
 
@@ -527,11 +622,13 @@ _FIXED = re.compile(r"\[\d+\]$")
 def _checksum(con, relation: str) -> tuple[int, int]:
     """Row count and an order-free checksum of every row's text form (types the lake widens, such
     as fixed-size arrays to lists, print the same)."""
-    n, h = con.execute(f"SELECT count(*), coalesce(bit_xor(hash(CAST(t AS VARCHAR))), 0) FROM {relation} t").fetchall()[0]
+    n, h = con.execute(f"SELECT count(*), coalesce(bit_xor(hash(CAST(t AS VARCHAR))), 0) FROM {relation} t").fetchall()[
+        0
+    ]
     return int(n), int(h)
 
 
-def migrate_file(lake: "LakehouseResource", path: str, log=print) -> list[dict]:
+def migrate_file(lake: LakehouseResource, path: str, log=print) -> list[dict]:
     """Copy every table of a single-file DuckDB warehouse into the lake: a table whose rows and
     checksum already match is left alone, so a second run copies nothing."""
     if not os.path.exists(path):
@@ -544,23 +641,31 @@ def migrate_file(lake: "LakehouseResource", path: str, log=print) -> list[dict]:
         for schema, table in tables:
             source = f"old.{schema}.{table}"
             want = _checksum(con, source)
-            exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-                                 "AND table_name = ?", [LAKE, schema, table]).fetchall()[0][0]
+            exists = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+                [LAKE, schema, table],
+            ).fetchall()[0][0]
             if exists and _checksum(con, f"{LAKE}.{schema}.{table}") == want:
                 out.append({"table": f"{schema}.{table}", "rows": want[0], "copied": False, "checksum": want[1]})
                 continue
-            cols = con.execute("""SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'old'
-                                  AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()
+            cols = con.execute(
+                """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'old'
+                                  AND schema_name = ? AND table_name = ? ORDER BY column_index""",
+                [schema, table],
+            ).fetchall()
             # DuckLake has no fixed-size arrays: FLOAT[384] becomes FLOAT[].
-            exprs = ", ".join(f'CAST("{c}" AS {_FIXED.sub("[]", t)}) AS "{c}"' if _FIXED.search(t) else f'"{c}"'
-                              for c, t in cols)
+            exprs = ", ".join(
+                f'CAST("{c}" AS {_FIXED.sub("[]", t)}) AS "{c}"' if _FIXED.search(t) else f'"{c}"' for c, t in cols
+            )
             with duck.transaction(con):
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 con.execute(f"CREATE OR REPLACE TABLE {LAKE}.{schema}.{table} AS SELECT {exprs} FROM {source}")
             got = _checksum(con, f"{LAKE}.{schema}.{table}")
             if got != want:
-                raise RuntimeError(f"{schema}.{table}: copied {got[0]} rows with checksum {got[1]}, "
-                                   f"the file has {want[0]} with {want[1]}")
+                raise RuntimeError(
+                    f"{schema}.{table}: copied {got[0]} rows with checksum {got[1]}, "
+                    f"the file has {want[0]} with {want[1]}"
+                )
             log(f"{schema}.{table}: {want[0]:,} rows copied, checksum {want[1]:x}")
             out.append({"table": f"{schema}.{table}", "rows": want[0], "copied": True, "checksum": want[1]})
         con.execute("DETACH old")

@@ -19,20 +19,23 @@ class LandingZoneResource(dg.ConfigurableResource):
     batch_size: int = Field(default=500, description="Files per committed staging batch (bounds memory)")
     settle_seconds: float = Field(default=5.0, description="The sensor waits until no file changed for this long")
     labels_path: str | None = Field(
-        default=None, description="Folder of label CSVs (source_path or content_hash, label); default: beside the landing zone"
+        default=None,
+        description="Folder of label CSVs (source_path or content_hash, label); default: beside the landing zone",
     )
 
     @classmethod
-    def local(cls) -> "LandingZoneResource":
+    def local(cls) -> LandingZoneResource:
         return cls(path=os.path.join(dwc_home(), "landing"))
 
     events_path: str | None = Field(
-        default=None, description="Folder of interaction event files (JSON lines or CSV); default: beside the landing zone"
+        default=None,
+        description="Folder of interaction event files (JSON lines or CSV); default: beside the landing zone",
     )
 
     telemetry_path: str | None = Field(
-        default=None, description="Telemetry landing: the MQTT consumer's micro-batches, one folder per hour, and an "
-                                  "optional devices.yaml registry; default: beside the landing zone"
+        default=None,
+        description="Telemetry landing: the MQTT consumer's micro-batches, one folder per hour, and an "
+        "optional devices.yaml registry; default: beside the landing zone",
     )
 
     xr_events_path: str | None = Field(

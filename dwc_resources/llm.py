@@ -26,7 +26,9 @@ class LLMResource(AIResource):
     budget_tokens: int | None = None
 
     def client(self) -> LLMClient:
-        fields = {name: getattr(self, name) for name in LLMSettings.__dataclass_fields__ if name in type(self).model_fields}
+        fields = {
+            name: getattr(self, name) for name in LLMSettings.__dataclass_fields__ if name in type(self).model_fields
+        }
         return LLMClient(LLMSettings(**fields))
 
     def provider(self, taxonomy: str = "documents"):

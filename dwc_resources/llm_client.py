@@ -14,10 +14,11 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import jsonschema
 import openai
@@ -132,7 +133,9 @@ class LLMClient:
         with self._lock:
             self.usage.prompt_tokens += p
             self.usage.completion_tokens += c
-            self.usage.cost_usd += p / 1000 * self.s.prompt_usd_per_1k_tokens + c / 1000 * self.s.completion_usd_per_1k_tokens
+            self.usage.cost_usd += (
+                p / 1000 * self.s.prompt_usd_per_1k_tokens + c / 1000 * self.s.completion_usd_per_1k_tokens
+            )
 
     def _call(self, fn: Callable[[], T]) -> T:
         """One request with bounded retries; transient failures back off, others raise at once."""
@@ -168,10 +171,15 @@ class LLMClient:
         last_error = "no answer"
         for attempt in range(1, self.s.max_invalid_retries + 2):
             try:
-                resp = self._call(lambda: self._client.chat.completions.create(
-                    model=self.s.model, messages=messages, temperature=temperature,
-                    response_format={"type": "json_object"}, stream=False,
-                ))
+                resp = self._call(
+                    lambda: self._client.chat.completions.create(
+                        model=self.s.model,
+                        messages=messages,
+                        temperature=temperature,
+                        response_format={"type": "json_object"},
+                        stream=False,
+                    )
+                )
             except BudgetExceeded as exc:
                 return Outcome(False, error=f"skipped: {exc}", attempts=attempt - 1)
             except (openai.OpenAIError, MalformedResponse) as exc:

@@ -25,8 +25,11 @@ class ModelStoreResource(dg.ConfigurableResource):
         target = os.path.join(self.path, f"{name}.pkl")
         tmp = f"{target}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
-            pickle.dump({"version": version, "saved_at": time.time(), "meta": meta, "model": obj}, fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(
+                {"version": version, "saved_at": time.time(), "meta": meta, "model": obj},
+                fh,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
         os.replace(tmp, target)
         return target
 

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -66,7 +66,7 @@ class TransientError(Exception):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class NotificationsResource(dg.ConfigurableResource):
@@ -83,13 +83,15 @@ class NotificationsResource(dg.ConfigurableResource):
     mail_to: list[str] = Field(default_factory=list, description="Default recipients of the email channel")
     webhook_url: str | None = Field(default=None, description="Generic JSON webhook; use dg.EnvVar for secrets in URLs")
     slack_webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook; use dg.EnvVar")
-    failure_channels: list[str] = Field(default_factory=lambda: ["outbox"], description="Channels of run-failure alerts")
+    failure_channels: list[str] = Field(
+        default_factory=lambda: ["outbox"], description="Channels of run-failure alerts"
+    )
     max_attempts: int = 3
     backoff_seconds: float = 1.0
     timeout_seconds: float = 10.0
 
     @classmethod
-    def local(cls) -> "NotificationsResource":
+    def local(cls) -> NotificationsResource:
         home = dwc_home()
         return cls(log_path=os.path.join(home, "notifications.sqlite"), outbox_dir=os.path.join(home, "outbox"))
 
@@ -110,8 +112,10 @@ class NotificationsResource(dg.ConfigurableResource):
         out = []
         with closing(self._log()) as con:
             for channel in channels:
-                row = con.execute("SELECT status, attempts FROM deliveries WHERE idempotency_key = ? AND channel = ?",
-                                  (message.idempotency_key, channel)).fetchone()
+                row = con.execute(
+                    "SELECT status, attempts FROM deliveries WHERE idempotency_key = ? AND channel = ?",
+                    (message.idempotency_key, channel),
+                ).fetchone()
                 if row and row[0] == "delivered":
                     out.append(Delivery(channel, "duplicate", 0))
                     continue
@@ -122,18 +126,35 @@ class NotificationsResource(dg.ConfigurableResource):
                     """INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (idempotency_key, channel) DO UPDATE SET status = excluded.status,
                        attempts = excluded.attempts, error = excluded.error, last_attempt_at = excluded.last_attempt_at""",
-                    (message.idempotency_key, channel, delivery.status, attempts, delivery.error, message.subject,
-                     self._recipient(channel, message), message.source, now, now))
+                    (
+                        message.idempotency_key,
+                        channel,
+                        delivery.status,
+                        attempts,
+                        delivery.error,
+                        message.subject,
+                        self._recipient(channel, message),
+                        message.source,
+                        now,
+                        now,
+                    ),
+                )
                 con.commit()
                 out.append(delivery)
         return out
 
     def _recipient(self, channel: str, message: Message) -> str | None:
-        return {"email": ", ".join(message.to or self.mail_to), "outbox": self.outbox_dir,
-                "webhook": "webhook", "slack": "slack"}.get(channel)
+        return {
+            "email": ", ".join(message.to or self.mail_to),
+            "outbox": self.outbox_dir,
+            "webhook": "webhook",
+            "slack": "slack",
+        }.get(channel)
 
     def _deliver(self, channel: str, message: Message) -> Delivery:
-        send = {"outbox": self._outbox, "email": self._email, "webhook": self._webhook, "slack": self._slack}.get(channel)
+        send = {"outbox": self._outbox, "email": self._email, "webhook": self._webhook, "slack": self._slack}.get(
+            channel
+        )
         if send is None:
             return Delivery(channel, "failed", 0, f"unknown channel '{channel}'")
         attempts, error = 0, None
@@ -193,8 +214,12 @@ class NotificationsResource(dg.ConfigurableResource):
             raise
 
     def _post(self, url: str, payload: dict, key: str) -> None:
-        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers={
-            "Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "dwc-notifications"})
+        req = urllib.request.Request(
+            url,
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "dwc-notifications"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_seconds) as resp:
                 resp.read()
@@ -208,8 +233,16 @@ class NotificationsResource(dg.ConfigurableResource):
     def _webhook(self, message: Message):
         if not self.webhook_url:
             return False
-        self._post(self.webhook_url, {"subject": message.subject, "text": message.body, "source": message.source,
-                                      "idempotency_key": message.idempotency_key}, message.idempotency_key)
+        self._post(
+            self.webhook_url,
+            {
+                "subject": message.subject,
+                "text": message.body,
+                "source": message.source,
+                "idempotency_key": message.idempotency_key,
+            },
+            message.idempotency_key,
+        )
 
     def _slack(self, message: Message):
         if not self.slack_webhook_url:

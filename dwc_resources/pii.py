@@ -31,31 +31,112 @@ class Span:
 
     def as_row(self) -> dict:
         """The span as the warehouse stores it (docs.documents.pii, docs.chunks.pii)."""
-        return {"start": self.start, "end": self.end, "type": self.type, "confidence": self.confidence,
-                "detector": self.detector}
+        return {
+            "start": self.start,
+            "end": self.end,
+            "type": self.type,
+            "confidence": self.confidence,
+            "detector": self.detector,
+        }
 
 
-_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])")
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])"
+)
 
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 _CARD_IIN = [  # (prefix range low, high, lengths)
-    ("4", "4", (13, 16, 19)), ("51", "55", (16,)), ("2221", "2720", (16,)), ("34", "34", (15,)), ("37", "37", (15,)),
-    ("6011", "6011", (16, 19)), ("644", "649", (16, 19)), ("65", "65", (16, 19)), ("3528", "3589", (16, 17, 18, 19)),
-    ("36", "36", (14, 16, 19)), ("300", "305", (14, 16, 19)), ("38", "39", (16, 19)), ("62", "62", (16, 17, 18, 19)),
-    ("50", "50", (12, 13, 14, 15, 16, 17, 18, 19)), ("56", "58", (12, 13, 14, 15, 16, 17, 18, 19)),
+    ("4", "4", (13, 16, 19)),
+    ("51", "55", (16,)),
+    ("2221", "2720", (16,)),
+    ("34", "34", (15,)),
+    ("37", "37", (15,)),
+    ("6011", "6011", (16, 19)),
+    ("644", "649", (16, 19)),
+    ("65", "65", (16, 19)),
+    ("3528", "3589", (16, 17, 18, 19)),
+    ("36", "36", (14, 16, 19)),
+    ("300", "305", (14, 16, 19)),
+    ("38", "39", (16, 19)),
+    ("62", "62", (16, 17, 18, 19)),
+    ("50", "50", (12, 13, 14, 15, 16, 17, 18, 19)),
+    ("56", "58", (12, 13, 14, 15, 16, 17, 18, 19)),
     ("67", "67", (12, 13, 14, 15, 16, 17, 18, 19)),
 ]
 
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 _IBAN_LENGTH = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "CH": 21,
-    "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18,
-    "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23,
-    "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
-    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28,
-    "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24,
-    "TR": 26, "UA": 29, "VG": 24, "XK": 20,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BR": 29,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IQ": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NL": 18,
+    "NO": 15,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "SA": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VG": 24,
+    "XK": 20,
 }
 
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
@@ -71,8 +152,10 @@ _PHONE = re.compile(
 )
 _PHONE_CONTEXT = re.compile(r"(?i)\b(?:tel|phone|mobile|cell|call|fax|whatsapp|ring)\b")
 
-_STREET_SUFFIX = (r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Square|Sq"
-                  r"|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Row|Gardens|Mews|Hill)")
+_STREET_SUFFIX = (
+    r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Square|Sq"
+    r"|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Row|Gardens|Mews|Hill)"
+)
 _US_TAIL = r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2},?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)"
 _UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}"
 _UK_TAIL = rf"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){{0,2}},?\s+{_UK_POSTCODE})"
@@ -83,7 +166,8 @@ _ADDRESS_CONTINENTAL = re.compile(
     r"\s+\d{1,4}[a-z]?(?:,\s*\d{4,5}(?:\s?[A-Z]{2})?\s+[A-Z][a-zäöüß]+)?\b"
 )
 
-_GIVEN_NAMES = frozenset("""
+_GIVEN_NAMES = frozenset(
+    """
 aaron abigail adam adrian ahmed aisha alan albert alex alexander alexandra alice alicia amanda amelia amy ana
 andrea andrew angela anna anne anthony antonio arthur ava barbara ben benjamin bernard beth betty brian bruce
 carl carla carlos carmen caroline catherine charles charlotte chen chloe chris christian christina christine
@@ -104,20 +188,35 @@ klaus kofi lars lea lena leila lorenzo luca lukas magnus malik marco marek maria
 miguel mikhail milan min mustafa nadia naomi nikolai nina nils noor ola olaf pablo pedro pierre pietro
 rafael rahul ravi riya rui sakura samir sanjay santiago satoshi selin seo sina sven tariq teresa tobias
 valentina viktor wojciech xavier yara yasmin yusuf zainab zofia
-""".split())
+""".split()
+)
 _CAP = r"[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?"
 _HONORIFIC_WORDS = ("Mr", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Madam")
 _HONORIFIC = re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam)\.?\s+((?:{_CAP}\s+){{0,2}}{_CAP})")
-_SALUTATION_WORDS = ("Dear", "Hi ", "Hello", "Name:", "Signed by", "Contact:", "Attn", "Attention:", "Regards,",
-                     "Sincerely,", "From:", "To:", "Cc:")
-_SALUTATION = re.compile(rf"\b(?:Dear|Hi|Hello|Name:|Signed by|Contact:|Attn:|Attention:|Regards,|Sincerely,|From:|To:|Cc:)"
-                         rf"[ \t]*\n?[ \t]*({_CAP}(?:[ \t]+{_CAP}){{0,2}})\b")
+_SALUTATION_WORDS = (
+    "Dear",
+    "Hi ",
+    "Hello",
+    "Name:",
+    "Signed by",
+    "Contact:",
+    "Attn",
+    "Attention:",
+    "Regards,",
+    "Sincerely,",
+    "From:",
+    "To:",
+    "Cc:",
+)
+_SALUTATION = re.compile(
+    rf"\b(?:Dear|Hi|Hello|Name:|Signed by|Contact:|Attn:|Attention:|Regards,|Sincerely,|From:|To:|Cc:)"
+    rf"[ \t]*\n?[ \t]*({_CAP}(?:[ \t]+{_CAP}){{0,2}})\b"
+)
 _GIVEN_SURNAME = re.compile(rf"({_CAP})\s+((?:[A-Z]\.\s+)?{_CAP})\b")
 # Gates: one scan each for "does any of these words occur" (a search for an alternation of
 # literals scans at C speed; a substring test per word scanned the text once per word).
 _HONORIFIC_GATE = re.compile("|".join(map(re.escape, _HONORIFIC_WORDS)))
 _SALUTATION_GATE = re.compile("|".join(map(re.escape, _SALUTATION_WORDS)))
-
 
 
 def luhn_valid(digits: str) -> bool:
@@ -201,8 +300,11 @@ def detect(text: str) -> list[Span]:
         for m in _SALUTATION.finditer(text):
             add(Span(m.start(1), m.end(1), "person", 0.8, "salutation"))
     for m in _GIVEN_SURNAME.finditer(text):
-        if m.group(1).lower() in _GIVEN_NAMES and m.group(2).lower() not in _NOT_SURNAMES \
-                and not (m.start() and text[m.start() - 1].isalpha()):
+        if (
+            m.group(1).lower() in _GIVEN_NAMES
+            and m.group(2).lower() not in _NOT_SURNAMES
+            and not (m.start() and text[m.start() - 1].isalpha())
+        ):
             add(Span(m.start(), m.end(), "person", 0.7, "given_name"))
     return merge_spans(found) if found else found
 
@@ -215,8 +317,13 @@ def _numbers_in(text: str, lo: int, hi: int, add) -> None:
             add(Span(m.start(), m.end(), "card", 0.95, "luhn+iin"))
     for m in _SSN.finditer(text, lo, hi):
         area = m.group()[:3]
-        if _bounded(text, m.start(), m.end()) and area not in ("000", "666") and area[0] != "9" \
-                and m.group()[4:6] != "00" and m.group()[7:] != "0000":
+        if (
+            _bounded(text, m.start(), m.end())
+            and area not in ("000", "666")
+            and area[0] != "9"
+            and m.group()[4:6] != "00"
+            and m.group()[7:] != "0000"
+        ):
             add(Span(m.start(), m.end(), "national_id", 0.85, "us_ssn"))
     for m in _PHONE.finditer(text, lo, hi):
         digits = _digits(m.group())
@@ -239,7 +346,9 @@ def _bounded(text: str, start: int, end: int) -> bool:
     return True
 
 
-_NOT_SURNAMES = _GIVEN_NAMES | frozenset("the and street road avenue university hospital bank company inc ltd group".split())
+_NOT_SURNAMES = _GIVEN_NAMES | frozenset(
+    "the and street road avenue university hospital bank company inc ltd group".split()
+)
 
 
 def merge_spans(spans: list[Span]) -> list[Span]:

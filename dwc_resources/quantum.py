@@ -3,9 +3,8 @@ model), IBM Quantum Runtime in production; a qubit limit refuses what the backen
 
 from __future__ import annotations
 
-import numpy as np
-
 import dagster as dg
+import numpy as np
 from pydantic import Field
 
 
@@ -17,7 +16,9 @@ class QuantumResource(dg.ConfigurableResource):
     backend: str = Field(default="aer_statevector", description="aer_statevector | aer_shots | ibm_runtime")
     shots: int = Field(default=4096, description="Shots for sampling (and for expectations on shot backends)")
     noise: bool = Field(default=False, description="A depolarising noise model on the Aer shot simulator")
-    max_qubits: int = Field(default=24, description="Problems needing more qubits are refused (a classical fallback runs)")
+    max_qubits: int = Field(
+        default=24, description="Problems needing more qubits are refused (a classical fallback runs)"
+    )
     seed: int = 7
     ibm_token: str | None = Field(default=None, description="dg.EnvVar('DWC_IBM_TOKEN') for ibm_runtime")
     ibm_backend: str | None = Field(default=None, description="IBM backend name, e.g. ibm_brisbane")
@@ -26,7 +27,8 @@ class QuantumResource(dg.ConfigurableResource):
         if qubits > self.max_qubits:
             raise QubitLimitExceeded(
                 f"{qubits} qubits needed, the {self.backend} backend is limited to {self.max_qubits} here: "
-                "shrink the problem or raise max_qubits (statevector memory doubles per qubit)")
+                "shrink the problem or raise max_qubits (statevector memory doubles per qubit)"
+            )
 
     def _simulator(self):
         from qiskit_aer import AerSimulator
@@ -39,7 +41,9 @@ class QuantumResource(dg.ConfigurableResource):
                 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
                 noise_model = NoiseModel()
-                noise_model.add_all_qubit_quantum_error(depolarizing_error(0.001, 1), ["rx", "ry", "rz", "sx", "x", "h"])
+                noise_model.add_all_qubit_quantum_error(
+                    depolarizing_error(0.001, 1), ["rx", "ry", "rz", "sx", "x", "h"]
+                )
                 noise_model.add_all_qubit_quantum_error(depolarizing_error(0.01, 2), ["cx", "rzz", "cz"])
             return AerSimulator(method="automatic", noise_model=noise_model, seed_simulator=self.seed)
         raise ValueError(f"backend {self.backend!r} does not simulate; use aer_statevector or aer_shots")
@@ -80,6 +84,7 @@ class QuantumResource(dg.ConfigurableResource):
             def run(theta):
                 binds = [{p: [float(theta[order[p.name]])] for p in compiled.parameters}]
                 return np.asarray(sim.run(compiled, parameter_binds=binds).result().data(0)["probabilities"])
+
             return run
         c = circuit.copy()
         if not c.num_clbits:
@@ -90,6 +95,7 @@ class QuantumResource(dg.ConfigurableResource):
             binds = [{p: [float(theta[order[p.name]])] for p in compiled.parameters}]
             counts = sim.run(compiled, shots=self.shots, parameter_binds=binds).result().get_counts(0)
             return _counts_to_probabilities(counts, circuit.num_qubits)
+
         return run_shots
 
     def prepare_expectation(self, circuit, operator):
@@ -110,6 +116,7 @@ class QuantumResource(dg.ConfigurableResource):
         def run(theta):
             binds = [{p: [float(theta[order[p.name]])] for p in params}]
             return float(np.real(sim.run(compiled, parameter_binds=binds).result().data(0)["expectation_value"]))
+
         return run
 
     def sample(self, circuit, shots: int | None = None) -> dict[int, int]:
@@ -124,8 +131,9 @@ class QuantumResource(dg.ConfigurableResource):
         try:
             from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
         except ImportError as exc:
-            raise RuntimeError("ibm_runtime needs the qiskit-ibm-runtime package (pip install qiskit-ibm-runtime) "
-                               "and DWC_IBM_TOKEN") from exc
+            raise RuntimeError(
+                "ibm_runtime needs the qiskit-ibm-runtime package (pip install qiskit-ibm-runtime) and DWC_IBM_TOKEN"
+            ) from exc
         from qiskit import transpile
 
         service = QiskitRuntimeService(channel="ibm_quantum_platform", token=self.ibm_token)

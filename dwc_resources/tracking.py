@@ -5,9 +5,10 @@ and closes itself, tagged with the Dagster run id."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -37,16 +38,19 @@ class TrackingResource(dg.ConfigurableResource):
     ui_url: str | None = Field(default=None, description="Base URL of the MLflow UI, for links in asset metadata")
 
     @classmethod
-    def local(cls) -> "TrackingResource":
+    def local(cls) -> TrackingResource:
         root = os.path.join(dwc_home(), "mlflow")
-        return cls(tracking_uri=f"sqlite:///{os.path.join(root, 'mlflow.db')}",
-                   artifact_location=f"file://{os.path.join(root, 'artifacts')}", ui_url="http://127.0.0.1:5000")
+        return cls(
+            tracking_uri=f"sqlite:///{os.path.join(root, 'mlflow.db')}",
+            artifact_location=f"file://{os.path.join(root, 'artifacts')}",
+            ui_url="http://127.0.0.1:5000",
+        )
 
     def _setup(self):
         import mlflow
 
         if self.tracking_uri.startswith("sqlite:///"):
-            os.makedirs(os.path.dirname(self.tracking_uri[len("sqlite:///"):]), exist_ok=True)
+            os.makedirs(os.path.dirname(self.tracking_uri[len("sqlite:///") :]), exist_ok=True)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         return mlflow
@@ -82,9 +86,9 @@ class TrackingResource(dg.ConfigurableResource):
         client.set_terminated(run.info.run_id, status="FINISHED")
 
     def log(self, run: TrainingRun, params: dict | None = None, metrics: dict | None = None) -> None:
-        from mlflow.entities import Metric, Param
-
         import time
+
+        from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
         self.client().log_batch(
@@ -93,7 +97,9 @@ class TrackingResource(dg.ConfigurableResource):
             params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
         )
 
-    def log_sklearn_model(self, run: TrainingRun, model: Any, input_example, predictions, register_as: str | None = None) -> TrainingRun:
+    def log_sklearn_model(
+        self, run: TrainingRun, model: Any, input_example, predictions, register_as: str | None = None
+    ) -> TrainingRun:
         """The model with its signature and input example; requirements are given (inferring them
         costs seconds per model), and the version is registered when a name is given."""
         import sklearn
@@ -107,8 +113,14 @@ class TrackingResource(dg.ConfigurableResource):
 
         def log(**extra):
             with mlflow.start_run(run_id=run.run_id):
-                return mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=input_example,
-                                                pip_requirements=requirements, **extra)
+                return mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    signature=signature,
+                    input_example=input_example,
+                    pip_requirements=requirements,
+                    **extra,
+                )
 
         try:
             info = log()

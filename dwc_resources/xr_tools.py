@@ -31,7 +31,7 @@ class XRToolsResource(dg.ConfigurableResource):
     timeout_s: float = Field(default=300.0, description="Per tool invocation")
 
     @classmethod
-    def local(cls) -> "XRToolsResource":
+    def local(cls) -> XRToolsResource:
         from .lakehouse import dwc_home
 
         return cls(scenes_dir=os.path.join(dwc_home(), "xr"))
@@ -54,8 +54,12 @@ class XRToolsResource(dg.ConfigurableResource):
 
     def validate(self, paths: list[str]) -> list[dict]:
         """One report per file: errors, warnings, infos, hints, the first messages."""
-        out = subprocess.run([self.node, str(Path(self.tools_dir) / "validate.js"), *paths], capture_output=True,
-                             text=True, timeout=self.timeout_s)
+        out = subprocess.run(
+            [self.node, str(Path(self.tools_dir) / "validate.js"), *paths],
+            capture_output=True,
+            text=True,
+            timeout=self.timeout_s,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"gltf-validator failed: {out.stderr.strip()[:500]}")
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
@@ -68,9 +72,29 @@ class XRToolsResource(dg.ConfigurableResource):
         """`gltf-transform optimize` keeping every named node (no flatten, join or palette, which would merge
         the items a person points at): quantised attributes (KHR_mesh_quantization, read natively by three.js),
         deduplicated and pruned accessors, instancing of repeated meshes."""
-        out = subprocess.run([self.optimizer(), "optimize", src, dst, "--compress", "quantize", "--flatten", "false",
-                              "--join", "false", "--palette", "false", "--simplify", "false", "--texture-compress",
-                              "false"], capture_output=True, text=True, timeout=self.timeout_s)
+        out = subprocess.run(
+            [
+                self.optimizer(),
+                "optimize",
+                src,
+                dst,
+                "--compress",
+                "quantize",
+                "--flatten",
+                "false",
+                "--join",
+                "false",
+                "--palette",
+                "false",
+                "--simplify",
+                "false",
+                "--texture-compress",
+                "false",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=self.timeout_s,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"gltf-transform optimize failed: {(out.stderr or out.stdout).strip()[-500:]}")
 
@@ -85,11 +109,27 @@ class XRToolsResource(dg.ConfigurableResource):
         profile = Path(png).with_suffix(".profile")
         try:
             out = subprocess.run(
-                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-unsafe-swiftshader",
-                 f"--user-data-dir={profile}", f"--window-size={width},{height}", "--virtual-time-budget=8000",
-                 "--hide-scrollbars", f"--screenshot={png}", Path(page).resolve().as_uri()],
-                capture_output=True, text=True, timeout=self.timeout_s)
+                [
+                    browser,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--enable-unsafe-swiftshader",
+                    f"--user-data-dir={profile}",
+                    f"--window-size={width},{height}",
+                    "--virtual-time-budget=8000",
+                    "--hide-scrollbars",
+                    f"--screenshot={png}",
+                    Path(page).resolve().as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+            )
         finally:
             shutil.rmtree(profile, ignore_errors=True)
         if out.returncode != 0 or not os.path.exists(png):

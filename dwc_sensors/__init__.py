@@ -9,6 +9,14 @@ from .notify import notify_on_run_failure
 from .recs import recs_events_sensor
 from .telemetry import telemetry_sensor
 
-defs = dg.Definitions(sensors=[landing_zone_sensor, notify_on_run_failure, ml_retrain_sensor, recs_events_sensor,
-                               freshness_alerts, telemetry_sensor],
-                      schedules=[ml_weekly_retrain])
+defs = dg.Definitions(
+    sensors=[
+        landing_zone_sensor,
+        notify_on_run_failure,
+        ml_retrain_sensor,
+        recs_events_sensor,
+        freshness_alerts,
+        telemetry_sensor,
+    ],
+    schedules=[ml_weekly_retrain],
+)

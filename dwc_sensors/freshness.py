@@ -47,15 +47,24 @@ def _hours(seconds: float) -> str:
 def alert(key: str, old: str, new: str, age_s: float | None, window: Window, ui_url: str, last_at: float) -> Message:
     link = f"{ui_url.rstrip('/')}/assets/{key}"
     if new == "PASS":
-        subject, body = f"DWC asset fresh again: {key}", f"{key} was materialised {_hours(age_s or 0)} ago; it is fresh again."
+        subject, body = (
+            f"DWC asset fresh again: {key}",
+            f"{key} was materialised {_hours(age_s or 0)} ago; it is fresh again.",
+        )
     else:
         limit = window.fail_s if new == "FAIL" else window.warn_s
         subject = f"DWC asset {'stale' if new == 'FAIL' else 'getting stale'} ({new}): {key}"
-        body = (f"{key} was last materialised {_hours(age_s or 0)} ago, beyond its {new.lower()} window of "
-                f"{_hours(limit or 0)}.\nIts upstream runs may have failed or its schedule may be stopped.")
-    return Message(subject=subject, body=f"{body}\n\nAsset: {link}\n", source="freshness_alerts",
-                   # one alert per asset, state and last materialisation, however often the sensor runs
-                   idempotency_key=f"freshness/{key}/{new}/{int(last_at)}")
+        body = (
+            f"{key} was last materialised {_hours(age_s or 0)} ago, beyond its {new.lower()} window of "
+            f"{_hours(limit or 0)}.\nIts upstream runs may have failed or its schedule may be stopped."
+        )
+    return Message(
+        subject=subject,
+        body=f"{body}\n\nAsset: {link}\n",
+        source="freshness_alerts",
+        # one alert per asset, state and last materialisation, however often the sensor runs
+        idempotency_key=f"freshness/{key}/{new}/{int(last_at)}",
+    )
 
 
 def _now() -> float:
@@ -63,15 +72,20 @@ def _now() -> float:
 
 
 @dg.sensor(
-    name="freshness_alerts", minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+    name="freshness_alerts",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Notifies when an asset with a freshness policy turns stale, and when it recovers.",
 )
 def freshness_alerts(context: dg.SensorEvaluationContext, notifications: NotificationsResource):
     now = _now()
     windows = {
-        node.key: Window(node.freshness_policy.fail_window.to_timedelta().total_seconds(),
-                         node.freshness_policy.warn_window.to_timedelta().total_seconds()
-                         if node.freshness_policy.warn_window else None)
+        node.key: Window(
+            node.freshness_policy.fail_window.to_timedelta().total_seconds(),
+            node.freshness_policy.warn_window.to_timedelta().total_seconds()
+            if node.freshness_policy.warn_window
+            else None,
+        )
         for node in context.repository_def.asset_graph.asset_nodes
         if isinstance(node.freshness_policy, dg.FreshnessPolicy) and hasattr(node.freshness_policy, "fail_window")
     }
@@ -88,8 +102,9 @@ def freshness_alerts(context: dg.SensorEvaluationContext, notifications: Notific
     for key, old, new in changes:
         window = windows[dg.AssetKey.from_user_string(key)]
         last_at = now - (ages[key] or 0)
-        deliveries = notifications.send(alert(key, old, new, ages[key], window, ui, last_at),
-                                        notifications.failure_channels)
+        deliveries = notifications.send(
+            alert(key, old, new, ages[key], window, ui, last_at), notifications.failure_channels
+        )
         failed = [d for d in deliveries if d.status == "failed"]
         if failed:  # the cursor stays: the next tick tries again
             raise Exception(f"freshness alert for {key} not delivered: {', '.join(d.channel for d in failed)}")

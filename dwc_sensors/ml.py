@@ -5,7 +5,7 @@ import dagster as dg
 
 from dwc_pipelines.ml.drift import labels_grew, psi
 from dwc_pipelines.ml.labels import read_label_files
-from dwc_resources import LandingZoneResource, LakehouseResource
+from dwc_resources import LakehouseResource, LandingZoneResource
 
 # Retrain when the users' labels grew by this fraction since the last retraining request, or when
 # the champion's predictions drift this far (PSI) from the labels it was trained on.
@@ -13,8 +13,12 @@ LABEL_GROWTH = float(os.environ.get("DWC_RETRAIN_LABEL_GROWTH", "0.2"))
 PSI_THRESHOLD = float(os.environ.get("DWC_RETRAIN_PSI", "0.25"))
 
 ml_weekly_retrain = dg.ScheduleDefinition(
-    name="ml_weekly_retrain", cron_schedule="0 3 * * 0", job_name="ml_classifier_job", execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING, description="Retrains the document classifier every Sunday 03:00 UTC.",
+    name="ml_weekly_retrain",
+    cron_schedule="0 3 * * 0",
+    job_name="ml_classifier_job",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Retrains the document classifier every Sunday 03:00 UTC.",
 )
 
 
@@ -27,17 +31,24 @@ def champion_drift(con) -> tuple[str, float] | None:
     if not rows:
         return None
     version, distribution = rows[0]
-    predicted = dict(con.execute("""
+    predicted = dict(
+        con.execute(
+            """
         SELECT p.label, count(*) FROM ml.document_predictions p JOIN docs.documents d
           ON d.doc_id = p.doc_id AND d.version = p.version AND d.is_current AND d.status = 'active'
-        WHERE p.model_version = ? GROUP BY 1""", [version]).fetchall())
+        WHERE p.model_version = ? GROUP BY 1""",
+            [version],
+        ).fetchall()
+    )
     if not predicted:
         return None
     return version, psi(json.loads(distribution), predicted)
 
 
 @dg.sensor(
-    name="ml_retrain_sensor", job_name="ml_classifier_job", minimum_interval_seconds=300,
+    name="ml_retrain_sensor",
+    job_name="ml_classifier_job",
+    minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the classifier when labels grow or the champion's predictions drift (PSI).",
 )
@@ -60,10 +71,14 @@ def ml_retrain_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneR
         context.log.info(f"no drift measured: {str(exc).splitlines()[0]}")
     if drift and drift[1] > PSI_THRESHOLD and not requests:
         # One drift retraining per champion: the next champion is measured afresh.
-        requests.append(dg.RunRequest(run_key=f"drift-v{drift[0]}", tags={"dwc/retrain": "drift", "dwc/psi": f"{drift[1]:.3f}"}))
+        requests.append(
+            dg.RunRequest(run_key=f"drift-v{drift[0]}", tags={"dwc/retrain": "drift", "dwc/psi": f"{drift[1]:.3f}"})
+        )
         reasons.append(f"champion v{drift[0]} drifted: PSI {drift[1]:.3f} > {PSI_THRESHOLD}")
     if not requests:
-        return dg.SensorResult(skip_reason=f"labels {len(rows)}, drift {drift[1]:.3f}" if drift else f"labels {len(rows)}",
-                               cursor=json.dumps(state))
+        return dg.SensorResult(
+            skip_reason=f"labels {len(rows)}, drift {drift[1]:.3f}" if drift else f"labels {len(rows)}",
+            cursor=json.dumps(state),
+        )
     context.log.info("; ".join(reasons))
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))

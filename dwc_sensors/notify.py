@@ -8,8 +8,10 @@ from dwc_resources.notify import Message, NotificationsResource
 def failure_message(run_id: str, job_name: str, error: str | None, ui_url: str) -> Message:
     return Message(
         subject=f"DWC run failed: {job_name}",
-        body=(f"Run {run_id} of job {job_name} failed.\n\n{(error or 'no error message').strip()[:2000]}\n\n"
-              f"Logs: {ui_url.rstrip('/')}/runs/{run_id}\n"),
+        body=(
+            f"Run {run_id} of job {job_name} failed.\n\n{(error or 'no error message').strip()[:2000]}\n\n"
+            f"Logs: {ui_url.rstrip('/')}/runs/{run_id}\n"
+        ),
         # One alert per failed run, however often the sensor looks at it.
         idempotency_key=f"run-failure/{run_id}",
         source="run_failure_sensor",
@@ -17,7 +19,9 @@ def failure_message(run_id: str, job_name: str, error: str | None, ui_url: str) 
 
 
 @dg.run_failure_sensor(
-    name="notify_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False,
+    name="notify_on_run_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
     description="Sends every failed run of this code location to the configured failure channels.",
 )
 def notify_on_run_failure(context: dg.RunFailureSensorContext, notifications: NotificationsResource):

@@ -7,7 +7,9 @@ from dwc_resources import LandingZoneResource
 
 
 @dg.sensor(
-    name="recs_events_sensor", job_name="recs_incremental_job", minimum_interval_seconds=30,
+    name="recs_events_sensor",
+    job_name="recs_incremental_job",
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or changed event files refresh the recommendations of the users they concern (no retraining).",
 )
@@ -19,5 +21,7 @@ def recs_events_sensor(context: dg.SensorEvaluationContext, landing: LandingZone
     digest = hashlib.sha256("\n".join(f"{p}\0{s}\0{m}" for p, s, m in files).encode()).hexdigest()
     if not files or digest == context.cursor:
         return dg.SkipReason(f"no change in the events folder ({len(files)} files)")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"events-{digest[:32]}", tags={"dwc/events": str(len(files))})],
-                           cursor=digest)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"events-{digest[:32]}", tags={"dwc/events": str(len(files))})],
+        cursor=digest,
+    )

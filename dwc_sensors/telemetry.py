@@ -24,7 +24,9 @@ def scan(root: str) -> dict[str, str]:
 
 
 @dg.sensor(
-    name="telemetry_sensor", job_name="telemetry_load_job", minimum_interval_seconds=30,
+    name="telemetry_sensor",
+    job_name="telemetry_load_job",
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Loads the hour partitions whose telemetry landing folders received micro-batches.",
 )
@@ -45,8 +47,13 @@ def telemetry_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneRe
             skipped.append(folder)  # a clock far off: outside the partitions; left for an operator
             continue
         digest = hashlib.sha256(f"{folder}\0{signature}".encode()).hexdigest()[:16]
-        requests.append(dg.RunRequest(run_key=f"telemetry-{folder}-{digest}", partition_key=key,
-                                      tags={"dwc/telemetry_files": signature.split(":")[0]}))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"telemetry-{folder}-{digest}",
+                partition_key=key,
+                tags={"dwc/telemetry_files": signature.split(":")[0]},
+            )
+        )
     if skipped:
         context.log.warning(f"landing folders outside the hourly partitions: {', '.join(skipped[:5])}")
     if not requests:

@@ -10,22 +10,47 @@ import json
 import random
 import shutil
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwc_pipelines.testing import (  # noqa: E402
-    encrypt_pdf, make_docx, make_email, make_epub, make_html, make_markdown, make_pdf, make_zip_bomb_docx,
+from dwc_pipelines.testing import (
+    encrypt_pdf,
+    make_docx,
+    make_email,
+    make_epub,
+    make_html,
+    make_markdown,
+    make_pdf,
+    make_zip_bomb_docx,
 )
 
 OUT = Path(__file__).parent / "landing"
 rng = random.Random(42)
 
-COMPANIES = ["Northwind Logistics", "Helios Energy GmbH", "Blue Fjord Analytics", "Acme Robotics Ltd",
-             "Verdant Farms Co-op", "Kestrel Medical Devices", "Orbital Freight SA", "Lumen Publishing"]
-PEOPLE = ["Amara Okafor", "Jonas Becker", "Lucía Fernández", "Wei Chen", "Priya Raman", "Tom Gallagher",
-          "Sofia Rossi", "Kenji Watanabe", "Fatima Zahra", "Erik Lindqvist"]
+COMPANIES = [
+    "Northwind Logistics",
+    "Helios Energy GmbH",
+    "Blue Fjord Analytics",
+    "Acme Robotics Ltd",
+    "Verdant Farms Co-op",
+    "Kestrel Medical Devices",
+    "Orbital Freight SA",
+    "Lumen Publishing",
+]
+PEOPLE = [
+    "Amara Okafor",
+    "Jonas Becker",
+    "Lucía Fernández",
+    "Wei Chen",
+    "Priya Raman",
+    "Tom Gallagher",
+    "Sofia Rossi",
+    "Kenji Watanabe",
+    "Fatima Zahra",
+    "Erik Lindqvist",
+]
 CITIES = ["Rotterdam", "Lyon", "Toronto", "Nairobi", "Osaka", "Valencia", "Gdansk", "Melbourne"]
 
 
@@ -43,13 +68,13 @@ def contract(i):
     title = f"Master Services Agreement between {a} and {b}"
     paras = [
         f"This Master Services Agreement is entered into on {day():%d %B %Y} by {a} (the Supplier) and {b} (the Customer).",
-        f"1. Scope. The Supplier shall provide data platform operations, including ingestion, monitoring and incident response, as described in Schedule A.",
+        "1. Scope. The Supplier shall provide data platform operations, including ingestion, monitoring and incident response, as described in Schedule A.",
         f"2. Term. The agreement runs for {months} months and renews automatically for successive twelve-month periods unless either party gives ninety days written notice.",
         f"3. Fees. The Customer shall pay an annual fee of EUR {fee:,}, invoiced quarterly in advance and payable within thirty days of the invoice date.",
         "4. Service levels. Availability of at least 99.5 percent per calendar month; service credits of five percent of the monthly fee for each half percent below target, capped at twenty-five percent.",
         "5. Confidentiality. Each party shall keep the other's confidential information secret and use it only to perform this agreement, for five years after termination.",
         "6. Data protection. The Supplier processes personal data only on documented instructions of the Customer and assists with requests from data subjects.",
-        f"7. Liability. Except for breaches of confidentiality, total liability of either party is limited to the fees paid in the twelve months before the claim.",
+        "7. Liability. Except for breaches of confidentiality, total liability of either party is limited to the fees paid in the twelve months before the claim.",
         f"8. Governing law. This agreement is governed by the laws of the Netherlands; the courts of {pick(CITIES)} have exclusive jurisdiction.",
         f"Signed for the Supplier by {pick(PEOPLE)} and for the Customer by {pick(PEOPLE)}.",
     ]
@@ -58,32 +83,57 @@ def contract(i):
 
 def invoice(i):
     seller, buyer = rng.sample(COMPANIES, 2)
-    lines = [(d, rng.randint(1, 20), rng.randint(40, 900)) for d in rng.sample(
-        ["Pallet storage (per week)", "Cold chain monitoring", "Customs brokerage", "Line haul Rotterdam-Lyon",
-         "Insurance surcharge", "Support hours", "Sensor rental", "Report preparation"], 4)]
+    lines = [
+        (d, rng.randint(1, 20), rng.randint(40, 900))
+        for d in rng.sample(
+            [
+                "Pallet storage (per week)",
+                "Cold chain monitoring",
+                "Customs brokerage",
+                "Line haul Rotterdam-Lyon",
+                "Insurance surcharge",
+                "Support hours",
+                "Sensor rental",
+                "Report preparation",
+            ],
+            4,
+        )
+    ]
     total = sum(q * p for _, q, p in lines)
     title = f"Invoice INV-2024-{1000 + i} from {seller}"
-    paras = [f"Invoice number INV-2024-{1000 + i}, issued {day():%Y-%m-%d} by {seller} to {buyer}.",
-             "Item | Quantity | Unit price (EUR) | Amount (EUR)"]
+    paras = [
+        f"Invoice number INV-2024-{1000 + i}, issued {day():%Y-%m-%d} by {seller} to {buyer}.",
+        "Item | Quantity | Unit price (EUR) | Amount (EUR)",
+    ]
     paras += [f"{d} | {q} | {p:.2f} | {q * p:.2f}" for d, q, p in lines]
-    paras += [f"Subtotal: EUR {total:,.2f}. VAT 21%: EUR {total * 0.21:,.2f}. Total due: EUR {total * 1.21:,.2f}.",
-              "Payment terms: 30 days net to IBAN NL91ABNA0417164300, quoting the invoice number.",
-              "Late payments accrue statutory commercial interest."]
+    paras += [
+        f"Subtotal: EUR {total:,.2f}. VAT 21%: EUR {total * 0.21:,.2f}. Total due: EUR {total * 1.21:,.2f}.",
+        "Payment terms: 30 days net to IBAN NL91ABNA0417164300, quoting the invoice number.",
+        "Late payments accrue statutory commercial interest.",
+    ]
     return title, paras, lines
 
 
 def report(i):
-    topic = pick(["warehouse energy use", "fleet maintenance", "customer churn", "document processing backlog",
-                  "sensor reliability", "quarterly revenue"])
+    topic = pick(
+        [
+            "warehouse energy use",
+            "fleet maintenance",
+            "customer churn",
+            "document processing backlog",
+            "sensor reliability",
+            "quarterly revenue",
+        ]
+    )
     q = rng.randint(1, 4)
     pct = rng.randint(3, 30)
     title = f"Q{q} 2024 report on {topic}"
     paras = [
         f"Summary. In the {['first', 'second', 'third', 'fourth'][q - 1]} quarter, {topic} improved by {pct} percent against the same quarter last year.",
-        f"Method. We compared monthly figures from the operational warehouse with the budget; outliers above three standard deviations were reviewed by hand.",
+        "Method. We compared monthly figures from the operational warehouse with the budget; outliers above three standard deviations were reviewed by hand.",
         f"Findings. The largest change came from the {pick(CITIES)} site, where a new schedule reduced idle time. Two sites missed their targets because of staff shortages.",
         f"Risks. Supplier prices rose {rng.randint(2, 9)} percent; a second supplier is being qualified. Data quality issues delayed two monthly closes.",
-        f"Recommendations. Extend the pilot to all sites, automate the monthly reconciliation, and review targets in the next planning cycle.",
+        "Recommendations. Extend the pilot to all sites, automate the monthly reconciliation, and review targets in the next planning cycle.",
         f"Prepared by {pick(PEOPLE)}, {pick(COMPANIES)}.",
     ]
     return title, paras
@@ -91,30 +141,44 @@ def report(i):
 
 def email_msg(i):
     s, r = rng.sample(PEOPLE, 2)
-    subject = pick(["Re: delivery schedule for next week", "Contract renewal questions", "Invoice discrepancy",
-                    "Sensor outage at the north dock", "Agenda for Thursday's review", "Access to the analytics workspace"])
-    body = (f"Hi {r.split()[0]},\n\n"
-            f"Following our call, I checked the numbers for {pick(COMPANIES)}. The figures in the shared sheet do not match "
-            f"the invoice we received on {day():%d %B}; the difference is about EUR {rng.randint(100, 5000)}.\n\n"
-            f"Could you confirm which version of the rate card applies? If it helps, I can join the review on "
-            f"{pick(['Monday', 'Tuesday', 'Wednesday', 'Thursday'])} at {rng.randint(9, 16)}:00.\n\n"
-            f"Best regards,\n{s}\n{pick(COMPANIES)}")
+    subject = pick(
+        [
+            "Re: delivery schedule for next week",
+            "Contract renewal questions",
+            "Invoice discrepancy",
+            "Sensor outage at the north dock",
+            "Agenda for Thursday's review",
+            "Access to the analytics workspace",
+        ]
+    )
+    body = (
+        f"Hi {r.split()[0]},\n\n"
+        f"Following our call, I checked the numbers for {pick(COMPANIES)}. The figures in the shared sheet do not match "
+        f"the invoice we received on {day():%d %B}; the difference is about EUR {rng.randint(100, 5000)}.\n\n"
+        f"Could you confirm which version of the rate card applies? If it helps, I can join the review on "
+        f"{pick(['Monday', 'Tuesday', 'Wednesday', 'Thursday'])} at {rng.randint(9, 16)}:00.\n\n"
+        f"Best regards,\n{s}\n{pick(COMPANIES)}"
+    )
     return subject, s, r, body
 
 
 def news(i):
     city = pick(CITIES)
-    topic = pick([("port", "The port of {c} opened a fully electric container terminal"),
-                  ("energy", "A solar farm near {c} began supplying the regional grid"),
-                  ("tech", "Researchers in {c} presented an open standard for document provenance"),
-                  ("transport", "{c} extends its night tram network after a successful trial"),
-                  ("health", "A hospital in {c} cut waiting times with a new triage system")])
+    topic = pick(
+        [
+            ("port", "The port of {c} opened a fully electric container terminal"),
+            ("energy", "A solar farm near {c} began supplying the regional grid"),
+            ("tech", "Researchers in {c} presented an open standard for document provenance"),
+            ("transport", "{c} extends its night tram network after a successful trial"),
+            ("health", "A hospital in {c} cut waiting times with a new triage system"),
+        ]
+    )
     head = topic[1].format(c=city)
     paras = [
         f"{head} on {day():%A %d %B}, officials said.",
         f"The project took {rng.randint(2, 6)} years and cost about {rng.randint(20, 400)} million euros, shared between public and private investors.",
-        f"\"This shows what careful planning can achieve,\" said {pick(PEOPLE)}, who led the programme.",
-        f"Critics pointed to delays and asked for independent audits of the budget. The city council will debate the next phase in the spring.",
+        f'"This shows what careful planning can achieve," said {pick(PEOPLE)}, who led the programme.',
+        "Critics pointed to delays and asked for independent audits of the budget. The city council will debate the next phase in the spring.",
         f"Local businesses expect {rng.randint(100, 2000)} new jobs over the next five years.",
     ]
     return head, paras
@@ -125,23 +189,40 @@ def manual(i):
     title = f"{product}: installation and operation manual"
     sections = [
         ("Safety", ["Disconnect power before opening the housing.", "Use only the supplied 24 V adapter."]),
-        ("Installation", [f"Mount the {product} on a flat surface at least 30 cm from heat sources.",
-                          "Connect the network cable, then the power cable. The status light blinks green while it starts."]),
-        ("Configuration", ["Open the web console at the address printed on the label and sign in with the one-time password.",
-                           "Set the site code, the time zone and the upload interval, then save."]),
-        ("Troubleshooting", ["A red light means no network: check the cable and the DHCP server.",
-                             "If readings stop, restart the device; if the problem persists, contact support with the serial number."]),
+        (
+            "Installation",
+            [
+                f"Mount the {product} on a flat surface at least 30 cm from heat sources.",
+                "Connect the network cable, then the power cable. The status light blinks green while it starts.",
+            ],
+        ),
+        (
+            "Configuration",
+            [
+                "Open the web console at the address printed on the label and sign in with the one-time password.",
+                "Set the site code, the time zone and the upload interval, then save.",
+            ],
+        ),
+        (
+            "Troubleshooting",
+            [
+                "A red light means no network: check the cable and the DHCP server.",
+                "If readings stop, restart the device; if the problem persists, contact support with the serial number.",
+            ],
+        ),
     ]
     return title, sections
 
 
 def minutes(i):
     title = f"Minutes of the data governance board, meeting {i + 1}"
-    paras = [f"Present: {', '.join(rng.sample(PEOPLE, 4))}. Chair: {pick(PEOPLE)}.",
-             "1. The board approved the retention schedule for invoices (ten years) and email (two years).",
-             "2. The platform team reported that all document sources now land in the shared landing zone.",
-             f"3. Action: {pick(PEOPLE)} to review access to the analyst snapshot before the end of the month.",
-             "4. Next meeting in four weeks."]
+    paras = [
+        f"Present: {', '.join(rng.sample(PEOPLE, 4))}. Chair: {pick(PEOPLE)}.",
+        "1. The board approved the retention schedule for invoices (ten years) and email (two years).",
+        "2. The platform team reported that all document sources now land in the shared landing zone.",
+        f"3. Action: {pick(PEOPLE)} to review access to the analyst snapshot before the end of the month.",
+        "4. Next meeting in four weeks.",
+    ]
     return title, paras
 
 
@@ -180,15 +261,35 @@ def main():
         if fmt == "pdf":
             write(rel, make_pdf(["\n".join(p)], title=t, author="Accounts receivable", created=fixed))
         elif fmt == "csv":
-            rows = ["description,quantity,unit_price_eur,amount_eur"] + [f"\"{d}\",{q},{u:.2f},{q * u:.2f}" for d, q, u in lines]
+            rows = ["description,quantity,unit_price_eur,amount_eur"] + [
+                f'"{d}",{q},{u:.2f},{q * u:.2f}' for d, q, u in lines
+            ]
             write(rel, "\n".join(rows) + "\n")
         elif fmt == "json":
-            write(rel, json.dumps({"title": t, "invoice_number": f"INV-2024-{1000 + i}", "date": "2024-05-14",
-                                   "lines": [{"description": d, "quantity": q, "unit_price": u} for d, q, u in lines],
-                                   "notes": p[-2]}, indent=2))
+            write(
+                rel,
+                json.dumps(
+                    {
+                        "title": t,
+                        "invoice_number": f"INV-2024-{1000 + i}",
+                        "date": "2024-05-14",
+                        "lines": [{"description": d, "quantity": q, "unit_price": u} for d, q, u in lines],
+                        "notes": p[-2],
+                    },
+                    indent=2,
+                ),
+            )
         elif fmt == "docx":
-            write(rel, make_docx(p[:1] + p[-3:], title=t, author="Accounts receivable", created=fixed,
-                                 table=[["Item", "Qty", "Price"]] + [[d, str(q), f"{u:.2f}"] for d, q, u in lines]))
+            write(
+                rel,
+                make_docx(
+                    p[:1] + p[-3:],
+                    title=t,
+                    author="Accounts receivable",
+                    created=fixed,
+                    table=[["Item", "Qty", "Price"]] + [[d, str(q), f"{u:.2f}"] for d, q, u in lines],
+                ),
+            )
         elif fmt == "txt":
             write(rel, t + "\n\n" + "\n".join(p) + "\n")
         else:
@@ -202,7 +303,9 @@ def main():
         elif fmt == "docx":
             write(rel, make_docx(p, title=t, author=pick(PEOPLE), created=fixed))
         elif fmt == "md":
-            write(rel, make_markdown(t, [("Summary", p[:2]), ("Details", p[2:])], author=pick(PEOPLE), date="2024-07-01"))
+            write(
+                rel, make_markdown(t, [("Summary", p[:2]), ("Details", p[2:])], author=pick(PEOPLE), date="2024-07-01")
+            )
         elif fmt == "html":
             write(rel, make_html(t, p, author=pick(PEOPLE), date="2024-07-15"))
         elif fmt == "epub":
@@ -227,7 +330,10 @@ def main():
         elif fmt == "txt":
             write(rel, head + "\n\n" + "\n\n".join(p) + "\n")
         elif fmt == "json":
-            write(rel, json.dumps({"headline": head, "author": pick(PEOPLE), "published": "2024-05-05", "body": p}, indent=2))
+            write(
+                rel,
+                json.dumps({"headline": head, "author": pick(PEOPLE), "published": "2024-05-05", "body": p}, indent=2),
+            )
         elif fmt == "pdf":
             write(rel, make_pdf(["\n".join(p)], title=head, author=pick(PEOPLE), created=fixed))
         else:
@@ -262,14 +368,22 @@ def main():
         elif fmt == "html":
             write(rel, make_html(t, p))
         else:
-            write(rel, "item,decision,owner\n" + "\n".join(f"{k},\"{d}\",{pick(PEOPLE)}" for k, d in enumerate(p, 1)) + "\n")
+            write(
+                rel, "item,decision,owner\n" + "\n".join(f'{k},"{d}",{pick(PEOPLE)}' for k, d in enumerate(p, 1)) + "\n"
+            )
     # Other languages, so language detection has something to show.
-    write("news/article-fr.txt", "Le port de Lyon ouvre un nouveau terminal fluvial\n\nLa ville a inauguré le terminal "
-          "mardi. Les travaux ont duré trois ans et le coût est partagé entre la région et les entreprises locales. "
-          "Selon les responsables, le trafic des camions dans le centre devrait baisser de vingt pour cent.\n")
-    write("news/article-de.md", "# Neue Straßenbahnlinie in Danzig\n\nDie Stadt hat die neue Linie am Montag eröffnet. "
-          "Nach Angaben der Verwaltung werden täglich etwa zwanzigtausend Fahrgäste erwartet, und die Fahrzeit in die "
-          "Innenstadt sinkt um zehn Minuten. Die Kosten wurden von der Region und der Europäischen Union getragen.\n")
+    write(
+        "news/article-fr.txt",
+        "Le port de Lyon ouvre un nouveau terminal fluvial\n\nLa ville a inauguré le terminal "
+        "mardi. Les travaux ont duré trois ans et le coût est partagé entre la région et les entreprises locales. "
+        "Selon les responsables, le trafic des camions dans le centre devrait baisser de vingt pour cent.\n",
+    )
+    write(
+        "news/article-de.md",
+        "# Neue Straßenbahnlinie in Danzig\n\nDie Stadt hat die neue Linie am Montag eröffnet. "
+        "Nach Angaben der Verwaltung werden täglich etwa zwanzigtausend Fahrgäste erwartet, und die Fahrzeit in die "
+        "Innenstadt sinkt um zehn Minuten. Die Kosten wurden von der Region und der Europäischen Union getragen.\n",
+    )
     # An exact duplicate and a lightly edited near-duplicate, so dedup has something to find.
     write("contracts/copies/msa-01-copy.pdf", (OUT / "contracts/msa-01.pdf").read_bytes())
     orig = (OUT / "reports/report-08.txt").read_text()
@@ -285,8 +399,15 @@ def main():
 
 
 # What a user would key in for the sample corpus: the kind of each document, from its folder.
-FOLDER_LABELS = {"contracts": "contract", "invoices": "invoice", "emails": "correspondence", "manuals": "manual",
-                 "minutes": "minutes", "news": "news", "reports": "report"}
+FOLDER_LABELS = {
+    "contracts": "contract",
+    "invoices": "invoice",
+    "emails": "correspondence",
+    "manuals": "manual",
+    "minutes": "minutes",
+    "news": "news",
+    "reports": "report",
+}
 
 
 def write_labels() -> None:
@@ -310,8 +431,10 @@ def write_user_activity(n: int = 600) -> None:
     import random
 
     rnd = random.Random(20240601)
-    rows = ["user_id,plan,tenure_days,sessions_30d,documents_viewed_30d,chains_run_30d,days_since_last_login,"
-            "support_tickets_90d,churned"]
+    rows = [
+        "user_id,plan,tenure_days,sessions_30d,documents_viewed_30d,chains_run_30d,days_since_last_login,"
+        "support_tickets_90d,churned"
+    ]
     for i in range(n):
         plan = rnd.choices(["basic", "pro", "enterprise"], weights=[5, 3, 1])[0]
         tenure = rnd.randint(7, 1500)
@@ -320,8 +443,15 @@ def write_user_activity(n: int = 600) -> None:
         chains = max(0, int(rnd.gauss(sessions / 4, 2)))
         idle = max(0, int(rnd.expovariate(1 / (25 if sessions < 6 else 6))))
         tickets = rnd.choices([0, 1, 2, 3, 5], weights=[10, 4, 2, 1, 1])[0]
-        z = (-1.2 + 0.07 * idle - 0.12 * sessions + 0.45 * tickets - 0.0008 * tenure
-             - {"basic": 0, "pro": 0.5, "enterprise": 1.2}[plan] - 0.08 * chains)
+        z = (
+            -1.2
+            + 0.07 * idle
+            - 0.12 * sessions
+            + 0.45 * tickets
+            - 0.0008 * tenure
+            - {"basic": 0, "pro": 0.5, "enterprise": 1.2}[plan]
+            - 0.08 * chains
+        )
         churned = int(rnd.random() < 1 / (1 + math.exp(-z)))
         rows.append(f"u{i:04d},{plan},{tenure},{sessions},{viewed},{chains},{idle},{tickets},{churned}")
     target = OUT.parent / "tabular" / "user_activity.csv"
@@ -336,7 +466,7 @@ def write_interactions(users: int = 36) -> None:
     export with a few broken rows, for the quarantine. Items are named by their landing path."""
     import json
     import random
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     rnd = random.Random(424242)
     items: dict[str, list[str]] = {}
@@ -346,7 +476,7 @@ def write_interactions(users: int = 36) -> None:
         if path.is_file() and kind in FOLDER_LABELS and "/copies/" not in rel:
             items.setdefault(kind, []).append(rel)
     kinds = sorted(items)
-    start = datetime(2024, 4, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 4, 1, tzinfo=UTC)
     events = []
     for u in range(users):
         user = f"reader-{u + 1:02d}"
@@ -360,26 +490,49 @@ def write_interactions(users: int = 36) -> None:
             events.append({"user": user, "item": item, "type": "view", "value": 1, "timestamp": when.isoformat()})
             roll = rnd.random()
             if roll < 0.25:
-                events.append({"user": user, "item": item, "type": "like", "value": 1,
-                               "timestamp": (when + timedelta(minutes=3)).isoformat()})
+                events.append(
+                    {
+                        "user": user,
+                        "item": item,
+                        "type": "like",
+                        "value": 1,
+                        "timestamp": (when + timedelta(minutes=3)).isoformat(),
+                    }
+                )
             elif roll < 0.35:
-                events.append({"user": user, "item": item, "type": "download", "value": 1,
-                               "timestamp": (when + timedelta(minutes=5)).isoformat()})
+                events.append(
+                    {
+                        "user": user,
+                        "item": item,
+                        "type": "download",
+                        "value": 1,
+                        "timestamp": (when + timedelta(minutes=5)).isoformat(),
+                    }
+                )
             elif roll < 0.5:
                 stars = 5 if kind in favourites and rnd.random() < 0.7 else rnd.randint(1, 4)
-                events.append({"user": user, "item": item, "type": "rating", "value": stars,
-                               "timestamp": (when + timedelta(minutes=8)).isoformat()})
+                events.append(
+                    {
+                        "user": user,
+                        "item": item,
+                        "type": "rating",
+                        "value": stars,
+                        "timestamp": (when + timedelta(minutes=8)).isoformat(),
+                    }
+                )
     events.sort(key=lambda e: (e["timestamp"], e["user"]))
     target = OUT.parent / "events" / "interactions.jsonl"
     target.parent.mkdir(exist_ok=True)
     target.write_text("".join(json.dumps(e) + "\n" for e in events))
-    export = ["user,item,type,value,timestamp",
-              "reader-03,news/article-01.html,view,1,2024-05-30T10:00:00+00:00",
-              "reader-03,news/article-02.html,share,1,2024-05-30T10:05:00+00:00",
-              ",news/article-01.html,view,1,2024-05-30T10:06:00+00:00",
-              "reader-04,reports/report-01.pdf,rating,11,2024-05-30T10:07:00+00:00",
-              "reader-04,reports/report-02.docx,view,1,yesterday",
-              "reader-05,manuals/manual-01.md,teleport,1,2024-05-30T10:08:00+00:00"]
+    export = [
+        "user,item,type,value,timestamp",
+        "reader-03,news/article-01.html,view,1,2024-05-30T10:00:00+00:00",
+        "reader-03,news/article-02.html,share,1,2024-05-30T10:05:00+00:00",
+        ",news/article-01.html,view,1,2024-05-30T10:06:00+00:00",
+        "reader-04,reports/report-01.pdf,rating,11,2024-05-30T10:07:00+00:00",
+        "reader-04,reports/report-02.docx,view,1,yesterday",
+        "reader-05,manuals/manual-01.md,teleport,1,2024-05-30T10:08:00+00:00",
+    ]
     (target.parent / "app-export.csv").write_text("\n".join(export) + "\n")
     print(f"wrote {len(events)} interactions of {users} readers to {target}")
 
@@ -389,54 +542,90 @@ def write_xr_sessions(sessions: int = 12) -> None:
     a dwell time), point and pinch, glance at devices and workflow steps; plus a few broken lines for
     the quarantine. Document nodes are named by doc_id, as the document map names them."""
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from dwc_pipelines.ingestion.ingest import doc_id_for
 
     rnd = random.Random(20261130)
-    docs = [p.relative_to(OUT).as_posix() for p in sorted(OUT.rglob("*"))
-            if p.is_file() and p.relative_to(OUT).parts[0] in FOLDER_LABELS and "/copies/" not in p.as_posix()]
+    docs = [
+        p.relative_to(OUT).as_posix()
+        for p in sorted(OUT.rglob("*"))
+        if p.is_file() and p.relative_to(OUT).parts[0] in FOLDER_LABELS and "/copies/" not in p.as_posix()
+    ]
     favourites = [d for d in docs if d.startswith(("contracts/", "reports/"))]
     devices = [f"dev-{n:03d}" for n in range(8)]
     steps = ["chains/contract_review/select", "chains/contract_review/memo", "chains/invoice_extraction/fields"]
-    start = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     lines, n = [], 0
 
     def event(session, when, kind, **fields):
         nonlocal n
         n += 1
-        lines.append(json.dumps({"event_id": f"xr-{n:05d}", "session_id": session, "ts": when.isoformat().replace(
-            "+00:00", "Z"), "type": kind, **fields}))
+        lines.append(
+            json.dumps(
+                {
+                    "event_id": f"xr-{n:05d}",
+                    "session_id": session,
+                    "ts": when.isoformat().replace("+00:00", "Z"),
+                    "type": kind,
+                    **fields,
+                }
+            )
+        )
 
     for s in range(sessions):
         session = f"xr-session-{s + 1:02d}"
         device = rnd.choice(["quest-3", "vision-pro", "hololens-2", "webxr-desktop"])
         when = start + timedelta(minutes=37 * s)
-        event(session, when, "session_start", device=device, user=f"reader-{rnd.randint(1, 36):02d}", scene="document_map")
+        event(
+            session, when, "session_start", device=device, user=f"reader-{rnd.randint(1, 36):02d}", scene="document_map"
+        )
         for _ in range(rnd.randint(4, 14)):
             when += timedelta(seconds=rnd.randint(3, 40))
             doc = rnd.choice(favourites) if rnd.random() < 0.6 else rnd.choice(docs)
-            event(session, when, "gaze", scene="document_map", target=doc_id_for(doc),
-                  duration_ms=rnd.randint(400, 9000))
+            event(
+                session, when, "gaze", scene="document_map", target=doc_id_for(doc), duration_ms=rnd.randint(400, 9000)
+            )
             if rnd.random() < 0.4:
                 event(session, when + timedelta(seconds=1), "pointer", scene="document_map", target=doc_id_for(doc))
             if rnd.random() < 0.2:
-                event(session, when + timedelta(seconds=2), "gesture", scene="document_map", target=doc_id_for(doc),
-                      gesture=rnd.choice(["pinch", "grab", "tap"]))
+                event(
+                    session,
+                    when + timedelta(seconds=2),
+                    "gesture",
+                    scene="document_map",
+                    target=doc_id_for(doc),
+                    gesture=rnd.choice(["pinch", "grab", "tap"]),
+                )
         if rnd.random() < 0.5:
             when += timedelta(seconds=20)
-            event(session, when, "gaze", scene="device_twin", target=rnd.choice(devices), duration_ms=rnd.randint(500, 4000))
-            event(session, when + timedelta(seconds=5), "gaze", scene="workflow_map", target=rnd.choice(steps),
-                  duration_ms=rnd.randint(500, 3000))
+            event(
+                session,
+                when,
+                "gaze",
+                scene="device_twin",
+                target=rnd.choice(devices),
+                duration_ms=rnd.randint(500, 4000),
+            )
+            event(
+                session,
+                when + timedelta(seconds=5),
+                "gaze",
+                scene="workflow_map",
+                target=rnd.choice(steps),
+                duration_ms=rnd.randint(500, 3000),
+            )
         event(session, when + timedelta(seconds=30), "session_end", scene="document_map")
-    bad = ['{"event_id": "xr-bad-1", "session_id": "xr-session-01", "ts": "yesterday", "type": "gaze", '
-           '"scene": "document_map", "target": "x", "duration_ms": 10}',
-           '{"event_id": "xr-bad-2", "session_id": "xr-session-01", "ts": "2026-11-30T10:00:00Z", "type": "teleport", '
-           '"scene": "document_map"}',
-           '{"event_id": "xr-bad-3", "session_id": "xr-session-02", "ts": "2026-11-30T10:00:00Z", "type": "gaze", '
-           '"scene": "document_map", "target": "x", "duration_ms": -5}',
-           "this line is not JSON",
-           lines[1]]  # a replayed event: dropped as a duplicate
+    bad = [
+        '{"event_id": "xr-bad-1", "session_id": "xr-session-01", "ts": "yesterday", "type": "gaze", '
+        '"scene": "document_map", "target": "x", "duration_ms": 10}',
+        '{"event_id": "xr-bad-2", "session_id": "xr-session-01", "ts": "2026-11-30T10:00:00Z", "type": "teleport", '
+        '"scene": "document_map"}',
+        '{"event_id": "xr-bad-3", "session_id": "xr-session-02", "ts": "2026-11-30T10:00:00Z", "type": "gaze", '
+        '"scene": "document_map", "target": "x", "duration_ms": -5}',
+        "this line is not JSON",
+        lines[1],
+    ]  # a replayed event: dropped as a duplicate
     target = OUT.parent / "xr_events" / "sessions.jsonl"
     target.parent.mkdir(exist_ok=True)
     target.write_text("\n".join(lines + bad) + "\n")

@@ -66,21 +66,32 @@ class Env:
         from dwc_resources.quantum import QuantumResource
         from dwc_resources.tracking import TrackingResource
 
-        return {"warehouse": self.warehouse, "landing": self.landing_resource, "blob_store": self.blobs,
-                "ai": LocalAIResource(),
-                "tracking": TrackingResource(tracking_uri=f"sqlite:///{self.root}/mlflow/mlflow.db",
-                                             artifact_location=f"file://{self.root}/mlflow/artifacts"),
-                "notifications": NotificationsResource(log_path=str(self.root / "notify.sqlite"),
-                                                       outbox_dir=str(self.root / "outbox")),
-                "model_store": ModelStoreResource(path=str(self.root / "models")),
-                "quantum": QuantumResource(), "chain": self.chain()}
+        return {
+            "warehouse": self.warehouse,
+            "landing": self.landing_resource,
+            "blob_store": self.blobs,
+            "ai": LocalAIResource(),
+            "tracking": TrackingResource(
+                tracking_uri=f"sqlite:///{self.root}/mlflow/mlflow.db",
+                artifact_location=f"file://{self.root}/mlflow/artifacts",
+            ),
+            "notifications": NotificationsResource(
+                log_path=str(self.root / "notify.sqlite"), outbox_dir=str(self.root / "outbox")
+            ),
+            "model_store": ModelStoreResource(path=str(self.root / "models")),
+            "quantum": QuantumResource(),
+            "chain": self.chain(),
+        }
 
     def chain(self):
         from dwc_resources.chain import ChainResource, NetworkConfig
 
-        return ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded",
-                                                     state_path=str(self.root / "chain" / "embedded.sqlite"))],
-                             deployments_path=str(self.root / "chain" / "deployments.json"))
+        return ChainResource(
+            networks=[
+                NetworkConfig(name="embedded", kind="embedded", state_path=str(self.root / "chain" / "embedded.sqlite"))
+            ],
+            deployments_path=str(self.root / "chain" / "deployments.json"),
+        )
 
     def write(self, rel: str, data) -> Path:
         path = self.landing / rel

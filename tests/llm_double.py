@@ -86,19 +86,31 @@ class LLMDouble:
                     return self._send(200, b'{"id": "chatcmpl-x", "choices": [')
                 if self.path.endswith("/embeddings"):
                     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                    data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), float(i), 1.0]}
-                            for i, t in enumerate(inputs)]
+                    data = [
+                        {"object": "embedding", "index": i, "embedding": [float(len(t)), float(i), 1.0]}
+                        for i, t in enumerate(inputs)
+                    ]
                     tokens = sum(len(t.split()) for t in inputs)
-                    out = {"object": "list", "data": data, "model": body["model"],
-                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+                    out = {
+                        "object": "list",
+                        "data": data,
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                    }
                     return self._send(200, json.dumps(out).encode())
-                content = step[1] if kind == "content" else (
-                    double.responder(body) if double.responder else double.default_content)
+                content = (
+                    step[1]
+                    if kind == "content"
+                    else (double.responder(body) if double.responder else double.default_content)
+                )
                 out = {
-                    "id": "chatcmpl-double", "object": "chat.completion", "created": int(time.time()),
+                    "id": "chatcmpl-double",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
                     "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                    ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 }
                 return self._send(200, json.dumps(out).encode())

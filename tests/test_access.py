@@ -9,12 +9,9 @@ import os
 import shutil
 import string
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 from .conftest import ROOT, require
 from .test_deployment import Processes, free_port, wait_for
@@ -36,8 +33,11 @@ def ssha(password: str) -> str:
 
 
 def request(url: str, auth: tuple[str, str] | None = None, body: dict | None = None) -> tuple[int, str]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
-                                 headers={"Content-Type": "application/json"} if body else {})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body else None,
+        headers={"Content-Type": "application/json"} if body else {},
+    )
     if auth:
         req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
     try:
@@ -62,30 +62,55 @@ def test_nginx_authenticates_and_the_viewer_webserver_is_read_only(tmp_path):
     (tmp_path / "htpasswd").write_text(f"alice:{ssha('correct horse')}\n")
     os.chmod(tmp_path / "htpasswd", 0o644)
     site = string.Template((ROOT / "deploy" / "nginx.conf.template").read_text()).safe_substitute(
-        DWC_LISTEN=f"127.0.0.1:{listen}", DWC_UI_UPSTREAM=f"127.0.0.1:{ui}", DWC_VIEWER_UPSTREAM=f"127.0.0.1:{viewer}",
-        DWC_HTPASSWD=str(tmp_path / "htpasswd"))
+        DWC_LISTEN=f"127.0.0.1:{listen}",
+        DWC_UI_UPSTREAM=f"127.0.0.1:{ui}",
+        DWC_VIEWER_UPSTREAM=f"127.0.0.1:{viewer}",
+        DWC_HTPASSWD=str(tmp_path / "htpasswd"),
+    )
     # As root, nginx's workers would drop to nobody, who cannot enter pytest's private tmp dir.
     user = "user root;\n" if os.geteuid() == 0 else ""
     (tmp_path / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/nginx-error.log;\n"
         "events { worker_connections 64; }\n"
         f"http {{\n  access_log {tmp_path}/nginx-access.log;\n  client_body_temp_path {tmp_path}/body;\n"
-        f"  proxy_temp_path {tmp_path}/proxy;\n{site}\n}}\n")
+        f"  proxy_temp_path {tmp_path}/proxy;\n{site}\n}}\n"
+    )
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     (tmp_path / "workspace.yaml").write_text(
         f"load_from:\n  - python_file: {{relative_path: {ROOT / 'tests' / 'locations' / 'heartbeat.py'}, "
-        "location_name: heartbeat}\n")
+        "location_name: heartbeat}\n"
+    )
     location = ["-w", str(tmp_path / "workspace.yaml")]
     procs = Processes(tmp_path / "logs")
     try:
         procs.start("ui", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(ui), *location], env)
-        procs.start("viewer", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(viewer), "--read-only",
-                               "--path-prefix", "/viewer", *location], env)
+        procs.start(
+            "viewer",
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(viewer),
+                "--read-only",
+                "--path-prefix",
+                "/viewer",
+                *location,
+            ],
+            env,
+        )
         procs.start("nginx", [nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-g", "daemon off;"], env)
         base = f"http://127.0.0.1:{listen}"
         alice = ("alice", "correct horse")
-        wait_for(lambda: request(f"{base}/server_info", alice)[0] == 200
-                 and request(f"{base}/viewer/server_info", alice)[0] == 200, 120, "both webservers behind nginx", procs)
+        wait_for(
+            lambda: (
+                request(f"{base}/server_info", alice)[0] == 200
+                and request(f"{base}/viewer/server_info", alice)[0] == 200
+            ),
+            120,
+            "both webservers behind nginx",
+            procs,
+        )
 
         assert request(f"{base}/")[0] == 401
         assert request(f"{base}/viewer/")[0] == 401

@@ -17,8 +17,14 @@ def count(out: subprocess.CompletedProcess) -> int:
 
 
 def dwc(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "DWC_HOME": str(env.root), "DWC_ENV": "local"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DWC_HOME": str(env.root), "DWC_ENV": "local"},
+        timeout=120,
+    )
 
 
 def test_a_plain_duckdb_session_reads_the_analyst_lake_while_a_writer_commits(env, instance):
@@ -31,17 +37,24 @@ def test_a_plain_duckdb_session_reads_the_analyst_lake_while_a_writer_commits(en
     assert "READ_ONLY" in attach.stdout and "extension_directory" in attach.stdout
     # A plain duckdb session (no DWC code), in one read transaction: its view stays whole.
     reader = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys\n"
-         "con = duckdb.connect(config={'autoinstall_known_extensions': False})\n"
-         f"for stmt in {attach.stdout!r}.strip().split(';\\n'):\n"
-         "    con.execute(stmt.rstrip(';'))\n"
-         "con.execute('BEGIN')\n"
-         "print(con.execute('SELECT count(*) FROM docs.documents').fetchall()[0][0], flush=True)\n"
-         "print(con.execute(\"SELECT count(*) FROM docs.documents WHERE text LIKE '%anna.berg%'\").fetchall()[0][0], flush=True)\n"
-         "sys.stdin.readline()\n"
-         "print(con.execute('SELECT count(*) FROM docs.documents').fetchall()[0][0], flush=True)\n"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys\n"
+            "con = duckdb.connect(config={'autoinstall_known_extensions': False})\n"
+            f"for stmt in {attach.stdout!r}.strip().split(';\\n'):\n"
+            "    con.execute(stmt.rstrip(';'))\n"
+            "con.execute('BEGIN')\n"
+            "print(con.execute('SELECT count(*) FROM docs.documents').fetchall()[0][0], flush=True)\n"
+            "print(con.execute(\"SELECT count(*) FROM docs.documents WHERE text LIKE '%anna.berg%'\").fetchall()[0][0], flush=True)\n"
+            "sys.stdin.readline()\n"
+            "print(con.execute('SELECT count(*) FROM docs.documents').fetchall()[0][0], flush=True)\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "2", reader.stderr.read() if reader.poll() is not None else ""
         assert reader.stdout.readline().strip() == "0", "the analyst lake holds masked text only"
@@ -74,8 +87,10 @@ def test_dwc_sql_reports_errors_plainly(env):
 
 def test_analyst_lake_applies_only_what_changed(env):
     lake = env.warehouse
-    with lake.writer("CREATE TABLE docs.notes (id INTEGER, body VARCHAR); CREATE TABLE docs._internal (z INTEGER);"
-                     "CREATE TABLE docs.other (y INTEGER)") as con:
+    with lake.writer(
+        "CREATE TABLE docs.notes (id INTEGER, body VARCHAR); CREATE TABLE docs._internal (z INTEGER);"
+        "CREATE TABLE docs.other (y INTEGER)"
+    ) as con:
         con.execute("INSERT INTO docs.notes VALUES (1, 'call 555-123-4567'), (2, 'plain'), (3, 'x')")
         con.execute("INSERT INTO docs.other VALUES (7)")
         con.execute("INSERT INTO docs._internal VALUES (3)")
@@ -83,17 +98,30 @@ def test_analyst_lake_applies_only_what_changed(env):
         con.execute("UPDATE docs.notes SET body = 'mail bo@example.org' WHERE id = 2")
         con.execute("DELETE FROM docs.notes WHERE id = 3")
         con.execute("INSERT INTO docs.notes VALUES (4, 'new')")
-        before = dict(((s, t), snap) for s, t, snap in con.execute(
-            "SELECT schema_name, table_name, snapshot_id FROM analyst._dwc.sync_state").fetchall())
+        before = dict(
+            ((s, t), snap)
+            for s, t, snap in con.execute(
+                "SELECT schema_name, table_name, snapshot_id FROM analyst._dwc.sync_state"
+            ).fetchall()
+        )
     with lake.reader() as con:
-        assert con.execute("SELECT id, body FROM docs.notes ORDER BY id").fetchall() == \
-            [(1, "call [PHONE]"), (2, "mail [EMAIL]"), (4, "new")]
+        assert con.execute("SELECT id, body FROM docs.notes ORDER BY id").fetchall() == [
+            (1, "call [PHONE]"),
+            (2, "mail [EMAIL]"),
+            (4, "new"),
+        ]
         assert con.execute("SELECT y FROM docs.other").fetchall() == [(7,)]
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'analyst' AND schema_name = 'docs'").fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'analyst' AND schema_name = 'docs'"
+            ).fetchall()
+        }
         assert "_internal" not in tables, "internal tables (_name) never reach analysts"
-        after = dict(((s, t), snap) for s, t, snap in con.execute(
-            "SELECT schema_name, table_name, snapshot_id FROM _dwc.sync_state").fetchall())
+        after = dict(
+            ((s, t), snap)
+            for s, t, snap in con.execute("SELECT schema_name, table_name, snapshot_id FROM _dwc.sync_state").fetchall()
+        )
     assert after[("docs", "notes")] > before[("docs", "notes")]
     assert after[("docs", "other")] == before[("docs", "other")], "an unchanged table is not copied again"
     # A catch-up with nothing new writes nothing.

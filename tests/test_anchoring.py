@@ -38,7 +38,7 @@ def test_roots_are_deterministic_and_separate_leaves_from_nodes():
     assert not merkle.verify(inner, [merkle.Step("right", tree.levels[1][1].hex())], tree.root)
     # An odd node moves up unchanged (never paired with a copy of itself).
     x, y, z = sorted(H[:3])
-    node = lambda l, r: hashlib.sha256(b"\x01" + l + r).digest()  # noqa: E731
+    node = lambda a, b: hashlib.sha256(b"\x01" + a + b).digest()  # noqa: E731
     assert merkle.build(H[:3]).root == node(node(leaf(x), leaf(y)), leaf(z)).hex()
 
 
@@ -58,14 +58,20 @@ def test_forged_and_malformed_proofs_fail():
 def test_contract_artifacts_match_their_sources():
     node = shutil.which("node")
     require(node is not None, "node is not installed (Debian: nodejs)")
-    require((ROOT / "contracts" / "node_modules" / "solc").is_dir(),
-            "solc-js is not installed (make install-test runs npm ci in contracts/)")
-    out = subprocess.run([node, "compile.js", "--check"], cwd=ROOT / "contracts", capture_output=True, text=True,
-                         timeout=300)
+    require(
+        (ROOT / "contracts" / "node_modules" / "solc").is_dir(),
+        "solc-js is not installed (make install-test runs npm ci in contracts/)",
+    )
+    out = subprocess.run(
+        [node, "compile.js", "--check"], cwd=ROOT / "contracts", capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for name in ("AnchorRegistry", "DwcCertificate"):
         artifact = json.loads((ROOT / "contracts" / "artifacts" / f"{name}.json").read_text())
         assert artifact["bytecode"].startswith("0x60") and artifact["compiler"].startswith("solc-js 0.8.37")
-    abi = {f["name"] for f in json.loads((ROOT / "contracts" / "artifacts" / "AnchorRegistry.json").read_text())["abi"]
-           if "name" in f}
+    abi = {
+        f["name"]
+        for f in json.loads((ROOT / "contracts" / "artifacts" / "AnchorRegistry.json").read_text())["abi"]
+        if "name" in f
+    }
     assert {"anchor", "anchorOf", "Anchored", "AlreadyAnchored", "EmptyBatch"} <= abi

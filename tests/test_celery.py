@@ -28,18 +28,47 @@ def test_steps_of_one_run_execute_in_two_celery_workers(tmp_path, pg_database): 
     shutil.copyfile(ROOT / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
     queue = f"dwc-test-{uuid.uuid4().hex[:8]}"  # a queue of our own: no stray worker takes these steps
     broker = "pyamqp://guest:guest@127.0.0.1:5672//"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": PG_HOST, "DAGSTER_PG_PORT": str(PG_PORT),
-           "DAGSTER_PG_USER": PG_USER, "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it", "DAGSTER_PG_DB": pg_database,
-           "DWC_HOME": str(tmp_path / "dwc"), "DWC_ENV": "local", "DWC_EXECUTOR": "celery",
-           "DWC_CELERY_BROKER": broker, "DWC_CELERY_QUEUE": queue}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG_HOST,
+        "DAGSTER_PG_PORT": str(PG_PORT),
+        "DAGSTER_PG_USER": PG_USER,
+        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+        "DAGSTER_PG_DB": pg_database,
+        "DWC_HOME": str(tmp_path / "dwc"),
+        "DWC_ENV": "local",
+        "DWC_EXECUTOR": "celery",
+        "DWC_CELERY_BROKER": broker,
+        "DWC_CELERY_QUEUE": queue,
+    }
     procs = Processes(tmp_path / "logs")
     workers = {}
     try:
         for name in ("w1", "w2"):
             # --pool solo: the step runs in the worker process itself, so its pid names the worker.
-            workers[name] = procs.start(name, [str(BIN / "celery"), "-A", "dagster_celery.app", "-b", broker, "worker",
-                                               "-Q", queue, "-n", f"{name}@%h", "--pool", "solo", "--loglevel", "INFO",
-                                               "--without-gossip", "--without-mingle"], env)
+            workers[name] = procs.start(
+                name,
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "dagster_celery.app",
+                    "-b",
+                    broker,
+                    "worker",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{name}@%h",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env,
+            )
         deadline = time.time() + 90
         while time.time() < deadline and not all("ready" in procs.log(n) for n in workers):
             for n, p in workers.items():
@@ -47,9 +76,14 @@ def test_steps_of_one_run_execute_in_two_celery_workers(tmp_path, pg_database): 
             time.sleep(1)
         assert all("ready" in procs.log(n) for n in workers), [procs.log(n) for n in workers]
 
-        out = subprocess.run([str(BIN / "dagster"), "job", "execute", "-m", "dwc_pipelines.definitions",
-                              "-j", "quantum_algorithms_job"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=900)
+        out = subprocess.run(
+            [str(BIN / "dagster"), "job", "execute", "-m", "dwc_pipelines.definitions", "-j", "quantum_algorithms_job"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     finally:
         procs.stop()

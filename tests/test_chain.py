@@ -40,13 +40,19 @@ def warehouse(path, content_hashes: list[str]):
     con.executemany(
         "INSERT INTO docs.documents (doc_id, source_path, content_hash, version, status, is_current, ingested_at, run_id) "
         "VALUES (?, ?, ?, 1, 'active', true, ?, 'seed')",
-        [(f"doc{start + i}", f"f{start + i}.txt", h, datetime(2026, 1, 1, 0, 0, i % 60)) for i, h in enumerate(content_hashes)])
+        [
+            (f"doc{start + i}", f"f{start + i}.txt", h, datetime(2026, 1, 1, 0, 0, i % 60))
+            for i, h in enumerate(content_hashes)
+        ],
+    )
     return con
 
 
 def embedded(tmp_path) -> ChainResource:
-    return ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "chain.sqlite"))],
-                         deployments_path=str(tmp_path / "deployments.json"))
+    return ChainResource(
+        networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "chain.sqlite"))],
+        deployments_path=str(tmp_path / "deployments.json"),
+    )
 
 
 def anchored_roots(con) -> list[str]:
@@ -56,7 +62,10 @@ def anchored_roots(con) -> list[str]:
 def assert_exactly_once(con, net, batches: int):
     """Every planned batch anchored, once: the sender sent 1 deploy + one transaction per batch."""
     roots = anchored_roots(con)
-    assert len(roots) == batches and con.execute("SELECT count(*) FROM chain.batches WHERE status <> 'anchored'").fetchall()[0][0] == 0
+    assert (
+        len(roots) == batches
+        and con.execute("SELECT count(*) FROM chain.batches WHERE status <> 'anchored'").fetchall()[0][0] == 0
+    )
     for root in roots:
         assert net.anchor_of(root)[0] > 0
     assert net.nonce("latest") == 1 + batches, "a transaction per batch, no more"
@@ -84,7 +93,9 @@ def test_batches_anchor_once_each_under_50k_gas_and_rerun_adds_nothing(tmp_path)
         from eth_tester.exceptions import TransactionFailed
 
         with pytest.raises((ContractCustomError, ContractLogicError, TransactionFailed)):
-            net.contract("AnchorRegistry").functions.anchor(bytes.fromhex(root), 1, b"\0" * 32).call({"from": net.address})
+            net.contract("AnchorRegistry").functions.anchor(bytes.fromhex(root), 1, b"\0" * 32).call(
+                {"from": net.address}
+            )
 
 
 def test_the_embedded_chain_keeps_its_state_across_processes(tmp_path):
@@ -134,13 +145,19 @@ class Faulty:
             if self._n == self._call and self._when == "after":
                 self._action()
             return result
+
         return wrapped
 
 
 # Every step of the protocol: planned but not signed, signed and recorded but not sent, sent but
 # the answer lost (the node has it), the receipt not fetched, the receipt fetched but not recorded.
-STEPS = [("sign_anchor", "before", 1), ("broadcast", "before", 1), ("broadcast", "after", 1), ("wait", "before", 1),
-         ("anchor_of", "before", 2)]
+STEPS = [
+    ("sign_anchor", "before", 1),
+    ("broadcast", "before", 1),
+    ("broadcast", "after", 1),
+    ("wait", "before", 1),
+    ("anchor_of", "before", 2),
+]
 
 
 @pytest.mark.parametrize("method,when,call", STEPS)
@@ -181,8 +198,12 @@ KILL = textwrap.dedent("""
 @pytest.mark.parametrize("method,when", [("broadcast", "before"), ("broadcast", "after"), ("wait", "before")])
 def test_a_process_killed_mid_anchor_is_finished_by_the_next_run(tmp_path, method, when):
     warehouse(tmp_path / "w.duckdb", hashes(12)).close()
-    out = subprocess.run([sys.executable, "-c", KILL.format(root=str(ROOT), tmp=str(tmp_path)), method, when],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", KILL.format(root=str(ROOT), tmp=str(tmp_path)), method, when],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 137, out.stderr
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     assert con.execute("SELECT count(*) FROM chain.transactions WHERE status = 'signed'").fetchall()[0][0] == 1
@@ -239,14 +260,20 @@ def test_certificates_are_minted_once_with_the_hash_in_the_token_uri(tmp_path):
 
 
 def test_a_wrong_chain_id_or_a_bad_key_is_refused_without_echoing_it(tmp_path):
-    bad = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "c.sqlite"),
-                                                chain_id=1)], deployments_path=str(tmp_path / "d.json"))
+    bad = ChainResource(
+        networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "c.sqlite"), chain_id=1)],
+        deployments_path=str(tmp_path / "d.json"),
+    )
     with pytest.raises(ChainError, match="configured 1"):
         with bad.network("embedded"):
             pass
     secret = "0x" + "zz" * 32
-    worse = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "c.sqlite"),
-                                                  private_key=secret)], deployments_path=str(tmp_path / "d.json"))
+    worse = ChainResource(
+        networks=[
+            NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "c.sqlite"), private_key=secret)
+        ],
+        deployments_path=str(tmp_path / "d.json"),
+    )
     with pytest.raises(ChainError) as info:
         with worse.network("embedded"):
             pass
@@ -312,14 +339,21 @@ def test_anchoring_certifying_and_verifying_on_a_real_anvil_node(tmp_path, anvil
     assert out.returncode == 1 and "NOT VERIFIED" in out.stdout and "file was modified" in out.stdout
 
 
-
 def test_a_signer_that_does_not_own_the_registry_gets_a_named_reason(tmp_path):
     con = warehouse(tmp_path / "w.duckdb", hashes(2))
     with embedded(tmp_path).network("embedded") as net:
         net.contract("AnchorRegistry")
-    other = ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "chain.sqlite"),
-                                                  private_key="0x" + "42" * 32)],
-                          deployments_path=str(tmp_path / "deployments.json"))
+    other = ChainResource(
+        networks=[
+            NetworkConfig(
+                name="embedded",
+                kind="embedded",
+                state_path=str(tmp_path / "chain.sqlite"),
+                private_key="0x" + "42" * 32,
+            )
+        ],
+        deployments_path=str(tmp_path / "deployments.json"),
+    )
     with other.network("embedded") as net:
         with pytest.raises(ChainError, match="NotOwner"):
             ledger.anchor_pending(con, net, "r", log=lambda m: None)
@@ -334,9 +368,19 @@ def test_a_keystore_signer_and_a_wrong_password(tmp_path):
     store.write_text(json.dumps(Account.encrypt(key, "correct horse")))
 
     def chain(password):
-        return ChainResource(networks=[NetworkConfig(name="embedded", kind="embedded", state_path=str(tmp_path / "c.sqlite"),
-                                                     keystore_path=str(store), keystore_password=password)],
-                             deployments_path=str(tmp_path / "d.json"))
+        return ChainResource(
+            networks=[
+                NetworkConfig(
+                    name="embedded",
+                    kind="embedded",
+                    state_path=str(tmp_path / "c.sqlite"),
+                    keystore_path=str(store),
+                    keystore_password=password,
+                )
+            ],
+            deployments_path=str(tmp_path / "d.json"),
+        )
+
     with chain("correct horse").network("embedded") as net:
         assert net.address == Account.from_key(key).address and net.balance() > 0, "funded on the embedded chain"
     with pytest.raises(ChainError) as info:
@@ -359,20 +403,29 @@ def test_the_proofs_and_certificates_assets_with_their_checks(env, instance):
     meta = result.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata
     assert meta["documents_anchored_this_run"].value == 5 and meta["batches_anchored_this_run"].value == 1
     assert meta["gas_per_batch_max"].value <= 50_000
-    checks = {e.asset_check_key.name: e.passed for e in
-              (ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION")}
+    checks = {
+        e.asset_check_key.name: e.passed
+        for e in (ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION")
+    }
     assert checks == {"proofs_verify": True, "roots_on_chain": True, "no_pending_batches": True}
     again = defs.resolve_job_def("anchor_job").execute_in_process(instance=instance)
-    assert again.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata[
-        "batches_anchored_this_run"].value == 0
+    assert (
+        again.get_asset_materialization_events()[0]
+        .step_materialization_data.materialization.metadata["batches_anchored_this_run"]
+        .value
+        == 0
+    )
     doc_id = env.query("SELECT doc_id FROM docs.documents WHERE source_path = 'doc2.txt'")[0][0]
     minted = defs.resolve_job_def("certify_job").execute_in_process(
-        instance=instance, run_config={"ops": {"chain__certificates": {"config": {"doc_ids": [doc_id]}}}})
+        instance=instance, run_config={"ops": {"chain__certificates": {"config": {"doc_ids": [doc_id]}}}}
+    )
     assert minted.success
     assert env.query("SELECT doc_id, token_id, status FROM chain.certificates") == [(doc_id, 1, "minted")]
     unknown = defs.resolve_job_def("certify_job").execute_in_process(
-        instance=instance, raise_on_error=False,
-        run_config={"ops": {"chain__certificates": {"config": {"doc_ids": ["nope"]}}}})
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"chain__certificates": {"config": {"doc_ids": ["nope"]}}}},
+    )
     assert not unknown.success
 
 
@@ -381,16 +434,20 @@ def test_the_node_dies_after_the_send_and_the_next_run_settles_the_batch(tmp_pat
     kept it is up to timing); the run fails with a clear error; with the node back, the next run
     anchors the batch exactly once, whichever way it went."""
     url = f"http://127.0.0.1:{anvil['port']}"
-    chain = ChainResource(networks=[NetworkConfig(name="anvil", rpc_url=url, private_key=ANVIL_KEY, retries=1,
-                                                  timeout_s=2, receipt_timeout_s=3)],
-                          deployments_path=str(tmp_path / "deployments.json"))
+    chain = ChainResource(
+        networks=[
+            NetworkConfig(name="anvil", rpc_url=url, private_key=ANVIL_KEY, retries=1, timeout_s=2, receipt_timeout_s=3)
+        ],
+        deployments_path=str(tmp_path / "deployments.json"),
+    )
     con = warehouse(tmp_path / "w.duckdb", hashes(6))
     with chain.network("anvil") as net:
         net.contract("AnchorRegistry")
         time.sleep(1.5)  # the deployment reaches the state file
         with pytest.raises(ChainError, match="no answer"):
-            ledger.anchor_pending(con, Faulty(net, "broadcast", "after", action=lambda: anvil["proc"].kill()), "r1",
-                                  log=lambda m: None)
+            ledger.anchor_pending(
+                con, Faulty(net, "broadcast", "after", action=lambda: anvil["proc"].kill()), "r1", log=lambda m: None
+            )
     anvil["proc"].wait(timeout=10)
     anvil["proc"] = anvil_node.start(anvil["port"], anvil["state"])
     with chain.network("anvil") as net:

@@ -65,7 +65,10 @@ def test_bad_sql_predicate_fails_at_load():
 
 def test_bad_cron_and_bad_types():
     assert "cron" in error_of(GOOD + "trigger:\n  cron: every monday\n").where
-    assert error_of(GOOD.replace("uses: summarize", "uses: summarize\n    max_sentences: many")).where == "steps[0].max_sentences"
+    assert (
+        error_of(GOOD.replace("uses: summarize", "uses: summarize\n    max_sentences: many")).where
+        == "steps[0].max_sentences"
+    )
     assert error_of("select: {}\nsteps: []\n").message == "a chain needs at least one step"
     e = error_of("select: {topic: x}\nsteps:\n  - name: a\n    uses: summarize\n  - name: a\n    uses: summarize\n")
     assert (e.line, e.where) == (5, "steps[1].name") and "twice" in e.message
@@ -103,15 +106,22 @@ def test_step_versions_follow_the_spec():
 
 
 def test_render():
-    assert render("{{ a }} / {{ s.f }} / {{ s.l }} / {{ missing }}", {"a": 1.5, "s": {"f": 17393.75, "l": ["x", "y"]}}) \
+    assert (
+        render("{{ a }} / {{ s.f }} / {{ s.l }} / {{ missing }}", {"a": 1.5, "s": {"f": 17393.75, "l": ["x", "y"]}})
         == "1.5 / 17393.75 / x, y / "
+    )
 
 
 def test_validate_command_names_file_line_and_field(tmp_path):
     (tmp_path / "good.yaml").write_text(GOOD)
     (tmp_path / "bad.yaml").write_text(GOOD.replace("{{ summary.summary }}", "{{ nope }}"))
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "chains", "validate", str(tmp_path)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", "chains", "validate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert out.returncode == 1
     assert "ok    " in out.stdout and "chain good" in out.stdout
     assert f"{tmp_path}/bad.yaml:10: steps[1].template: unknown template variable '{{{{ nope }}}}'" in out.stderr

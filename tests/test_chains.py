@@ -3,7 +3,7 @@ nothing, a changed step marks and redoes exactly what follows it, generated docu
 through ingestion into the chain that reads them, and triggers are deterministic."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -65,7 +65,9 @@ class ChainsEnv:
         self.chains_dir = tmp_path / "chains"
         self.chains_dir.mkdir()
         self.outbox = tmp_path / "outbox"
-        self.notifications = NotificationsResource(log_path=str(tmp_path / "notify.sqlite"), outbox_dir=str(self.outbox))
+        self.notifications = NotificationsResource(
+            log_path=str(tmp_path / "notify.sqlite"), outbox_dir=str(self.outbox)
+        )
 
     def write_specs(self, memo_title: str = "Memo:") -> None:
         (self.chains_dir / "review.yaml").write_text(REVIEW.format(memo_title=memo_title))
@@ -73,7 +75,9 @@ class ChainsEnv:
 
     def defs(self) -> dg.Definitions:
         return dg.Definitions.merge(
-            ingestion.defs, enrichment.defs, build_defs(self.chains_dir),
+            ingestion.defs,
+            enrichment.defs,
+            build_defs(self.chains_dir),
             dg.Definitions(resources={**self.env.resources(), "notifications": self.notifications}),
         )
 
@@ -87,8 +91,11 @@ class ChainsEnv:
         result = self.defs().resolve_job_def(f"chain_{name}_job").execute_in_process(instance=self.instance)
         assert result.success
         return {
-            ev.asset_key.path[-1]: {k: v.value for k, v in ev.step_materialization_data.materialization.metadata.items()}
-            for ev in result.all_events if ev.is_step_materialization
+            ev.asset_key.path[-1]: {
+                k: v.value for k, v in ev.step_materialization_data.materialization.metadata.items()
+            }
+            for ev in result.all_events
+            if ev.is_step_materialization
         }
 
 
@@ -106,14 +113,17 @@ def test_chain_steps_results_versions_and_generated_documents(env, instance, tmp
     terms = env.query("SELECT output, content_hash, run_id FROM chains.review_terms ORDER BY output->>'term_months'")
     assert [json.loads(t[0]) for t in terms] == [
         {"term_months": 24.0, "governing_law": "Netherlands", "effective_date": "2024-05-01"},
-        {"term_months": 36.0, "governing_law": "Netherlands", "effective_date": "2024-05-02"}]
+        {"term_months": 36.0, "governing_law": "Netherlands", "effective_date": "2024-05-02"},
+    ]
     assert all(len(t[1]) == 64 and t[2] for t in terms), "each row carries the content_hash and run_id it came from"
     memos = sorted((env.landing / "generated" / "review" / "memo").glob("*.md"))
     assert len(memos) == 2 and "Term 24 months under Netherlands law." in "".join(m.read_text() for m in memos)
     assert len(list(ce.outbox.glob("*.eml"))) == 1
 
     again = ce.run_chain("review")
-    assert all(again[s]["processed"] == 0 for s in ("summary", "terms", "memo", "alert")), "nothing changed, nothing done"
+    assert all(again[s]["processed"] == 0 for s in ("summary", "terms", "memo", "alert")), (
+        "nothing changed, nothing done"
+    )
     assert again["summary"]["usage/calls"] == 0, "and no provider call was made"
     assert len(list(ce.outbox.glob("*.eml"))) == 1 and len(ce.notifications.deliveries()) == 1
 
@@ -125,7 +135,9 @@ def test_chain_steps_results_versions_and_generated_documents(env, instance, tmp
     defs = ce.defs()
     graph = defs.resolve_asset_graph()
     resolver = get_stale_status_resolver(instance, [graph.get(k).assets_def for k in graph.get_all_asset_keys()])
-    status = {k.path[-1]: resolver.get_status(k) for k in graph.get_all_asset_keys() if k.path[:2] == ["chains", "review"]}
+    status = {
+        k.path[-1]: resolver.get_status(k) for k in graph.get_all_asset_keys() if k.path[:2] == ["chains", "review"]
+    }
     assert status["summary"] == status["terms"] == status["select"] == StaleStatus.FRESH
     assert status["memo"] == status["alert"] == StaleStatus.STALE
     changed = ce.run_chain("review")
@@ -134,7 +146,9 @@ def test_chain_steps_results_versions_and_generated_documents(env, instance, tmp
 
     # The memos go back through ingestion; the review chain never selects them, the briefing chain does.
     ce.ingest_and_enrich()
-    generated = env.query("SELECT count(*) FROM docs.documents WHERE is_current AND source_path LIKE 'generated/review/%'")
+    generated = env.query(
+        "SELECT count(*) FROM docs.documents WHERE is_current AND source_path LIKE 'generated/review/%'"
+    )
     assert generated == [(2,)]
     assert ce.run_chain("review")["select"]["dagster/row_count"] == 2
     briefing = ce.run_chain("briefing")
@@ -147,7 +161,8 @@ def test_new_documents_sensor_and_schedule_have_deterministic_run_keys(env, inst
     ce = ChainsEnv(env, instance, tmp_path)
     ce.write_specs()
     (ce.chains_dir / "digest.yaml").write_text(
-        'trigger: {cron: "0 7 * * 1"}\nselect: {where: "word_count > 0"}\nsteps:\n  - {name: s, uses: summarize}\n')
+        'trigger: {cron: "0 7 * * 1"}\nselect: {where: "word_count > 0"}\nsteps:\n  - {name: s, uses: summarize}\n'
+    )
     defs = ce.defs()
     sensor = defs.resolve_sensor_def("chain_review_on_new_documents")
 
@@ -169,7 +184,7 @@ def test_new_documents_sensor_and_schedule_have_deterministic_run_keys(env, inst
     assert later.run_requests[0].run_key != key
 
     schedule = defs.resolve_schedule_def("chain_digest_schedule")
-    when = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
     request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
     assert request.run_key == "digest-20261123T0700" and schedule.cron_schedule == "0 7 * * 1"
 
@@ -185,8 +200,12 @@ def test_a_bad_spec_is_reported_and_the_other_chains_load(env, instance, tmp_pat
     registry = defs.resolve_assets_def(dg.AssetKey(["chains", "registry"]))
     assert "broken.yaml:4: steps[0].uses: unknown step 'translate'" in registry.descriptions_by_key[registry.key]
     job = dg.define_asset_job("registry_job", selection=[registry.key])
-    assert dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("registry_job").execute_in_process(
-        instance=instance).success
+    assert (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+        .resolve_job_def("registry_job")
+        .execute_in_process(instance=instance)
+        .success
+    )
     rows = env.query("SELECT file, status, line, error FROM chains.registry ORDER BY file")
     assert rows[1][:3] == ("broken.yaml", "invalid", 4) and "translate" in rows[1][3]
 
@@ -222,13 +241,20 @@ def test_chain_steps_through_an_openai_compatible_endpoint(env, instance, tmp_pa
         requests = len(double.requests)
         again = ce.run_chain("review")
         assert len(double.requests) == requests and again["memo"]["processed"] == 0
-    assert json.loads(env.query("SELECT output FROM chains.review_summary")[0][0]) == {"summary": "An agreement between two firms."}
+    assert json.loads(env.query("SELECT output FROM chains.review_summary")[0][0]) == {
+        "summary": "An agreement between two firms."
+    }
     [memo] = (env.landing / "generated" / "review" / "memo").glob("*.md")
-    assert memo.read_text() == "# Memo: Master Services Agreement between Orbital Freight SA and Helios Energy GmbH\n\nMemo written by the model.\n"
+    assert (
+        memo.read_text()
+        == "# Memo: Master Services Agreement between Orbital Freight SA and Helios Energy GmbH\n\nMemo written by the model.\n"
+    )
 
 
 def test_upstream_trigger_puts_an_eager_condition_on_every_step(tmp_path):
-    (tmp_path / "c.yaml").write_text("trigger: {upstream: true}\nselect: {topic: x}\nsteps:\n  - {name: s, uses: summarize}\n")
+    (tmp_path / "c.yaml").write_text(
+        "trigger: {upstream: true}\nselect: {topic: x}\nsteps:\n  - {name: s, uses: summarize}\n"
+    )
     (tmp_path / "d.yaml").write_text("select: {topic: x}\nsteps:\n  - {name: s, uses: summarize}\n")
     defs = build_defs(tmp_path)
     conditions = {s.key.to_user_string(): s.automation_condition for a in defs.assets for s in a.specs}

@@ -29,16 +29,24 @@ def home(tmp_path, monkeypatch):
     with LakehouseResource.local(str(tmp_path)).writer() as con:
         con.execute(DDL)
         docs = [(f"d{i}", f"ships/s{i}.txt", f"Harbour report {i}") for i in range(6)]
-        con.executemany("INSERT INTO docs.documents VALUES (?, 1, 'active', true, ?, ?, 'txt', now(), 'run00001', ?, "
-                        "'text')", [(d, "h" + d * 8, path, title) for d, path, title in docs])
-        con.execute("INSERT INTO recs.item_features VALUES ('m1', NULL, 'Toy Story (1995)'), ('m2', NULL, 'Heat (1995)')")
+        con.executemany(
+            "INSERT INTO docs.documents VALUES (?, 1, 'active', true, ?, ?, 'txt', now(), 'run00001', ?, 'text')",
+            [(d, "h" + d * 8, path, title) for d, path, title in docs],
+        )
+        con.execute(
+            "INSERT INTO recs.item_features VALUES ('m1', NULL, 'Toy Story (1995)'), ('m2', NULL, 'Heat (1995)')"
+        )
         con.execute("INSERT INTO recs.interactions VALUES ('sailor', 'd0'), ('sailor', 'd1')")
-        con.executemany("INSERT INTO recs.recommendations VALUES (?, 'hybrid', ?, ?, ?, 'v1234567890')",
-                        [("sailor", r, 1 - r / 10, f"d{r + 1}") for r in range(1, 5)]
-                        + [("*", r, 1 - r / 10, f"d{r}") for r in range(1, 4)])
-        con.executemany("INSERT INTO recs.similar_items VALUES ('d0', ?, ?, ?, ?)",
-                        [(f"d{r}", model, r, 1 - r / 10) for model in ("content", "ease") for r in range(1, 6)]
-                        + [("m2", "content", 6, 0.1)])
+        con.executemany(
+            "INSERT INTO recs.recommendations VALUES (?, 'hybrid', ?, ?, ?, 'v1234567890')",
+            [("sailor", r, 1 - r / 10, f"d{r + 1}") for r in range(1, 5)]
+            + [("*", r, 1 - r / 10, f"d{r}") for r in range(1, 4)],
+        )
+        con.executemany(
+            "INSERT INTO recs.similar_items VALUES ('d0', ?, ?, ?, ?)",
+            [(f"d{r}", model, r, 1 - r / 10) for model in ("content", "ease") for r in range(1, 6)]
+            + [("m2", "content", 6, 0.1)],
+        )
     return tmp_path
 
 
@@ -85,8 +93,10 @@ def test_sql_says_the_analyst_lake_is_read_only_and_gives_json(home, capsys):
     code, out, err = run(capsys, "sql", "DELETE FROM docs.documents")
     assert code == 1 and "read-only" in err and "dwc erase" in err and len(err.strip().splitlines()) == 1, err
     code, out, _ = run(capsys, "sql", "--json", "SELECT doc_id, title FROM docs.documents ORDER BY doc_id LIMIT 2")
-    assert code == 0 and json.loads(out) == [{"doc_id": "d0", "title": "Harbour report 0"},
-                                             {"doc_id": "d1", "title": "Harbour report 1"}]
+    assert code == 0 and json.loads(out) == [
+        {"doc_id": "d0", "title": "Harbour report 0"},
+        {"doc_id": "d1", "title": "Harbour report 1"},
+    ]
     code, _, err = run(capsys, "sql", "SELECT * FROM no_such_table")
     assert code == 1 and "no_such_table" in err
 

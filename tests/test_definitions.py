@@ -18,21 +18,48 @@ def test_code_location_loads_and_is_complete():
     assert "landing_zone_sensor" in {s.name for s in repo.sensor_defs}
     specs = list(defs.resolve_all_asset_specs())
     assert {"docs/documents", "docs/quarantine", "docs/chunks", "docs/near_duplicates"} <= {
-        s.key.to_user_string() for s in specs}
+        s.key.to_user_string() for s in specs
+    }
     for spec in specs:
         name = spec.key.to_user_string()
         assert spec.group_name and spec.group_name != "default", name
         assert spec.kinds, name
         assert spec.owners, name
         assert spec.description, name
-        assert spec.key.path[0] in {"docs", "ai", "chains", "ml", "ops", "recs", "quantum", "gov", "iot", "chain", "xr"}, f"{name}: keys are <domain>/<noun>"
+        assert spec.key.path[0] in {
+            "docs",
+            "ai",
+            "chains",
+            "ml",
+            "ops",
+            "recs",
+            "quantum",
+            "gov",
+            "iot",
+            "chain",
+            "xr",
+        }, f"{name}: keys are <domain>/<noun>"
     keys = {s.key.to_user_string() for s in specs}
-    assert {"ai/chunk_terms", "chains/registry", "chains/contract_review/memo", "chains/legal_briefing/briefing"} <= keys
+    assert {
+        "ai/chunk_terms",
+        "chains/registry",
+        "chains/contract_review/memo",
+        "chains/legal_briefing/briefing",
+    } <= keys
     assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
     assert {"notify_on_run_failure", "chain_contract_review_on_new_documents"} <= {s.name for s in repo.sensor_defs}
-    assert {"chain_weekly_digest_schedule", "ml_weekly_retrain", "ops_marts_hourly"} <= {s.name for s in repo.schedule_defs}
-    assert {"ml/document_classifier", "ml/classifier_champion", "ml/document_predictions", "ml/models/churn/model",
-            "ops/run_history", "ops/audit_trail", "ops/document_stats"} <= keys
+    assert {"chain_weekly_digest_schedule", "ml_weekly_retrain", "ops_marts_hourly"} <= {
+        s.name for s in repo.schedule_defs
+    }
+    assert {
+        "ml/document_classifier",
+        "ml/classifier_champion",
+        "ml/document_predictions",
+        "ml/models/churn/model",
+        "ops/run_history",
+        "ops/audit_trail",
+        "ops/document_stats",
+    } <= keys
     assert {"ml_classifier_job", "model_churn_job", "ops_marts_job"} <= {j.name for j in repo.get_all_jobs()}
     assert {"iot/telemetry", "iot/devices", "iot/rollups_hourly", "iot/anomalies", "iot/commands"} <= keys
     assert {"telemetry_load_job", "iot_job"} <= {j.name for j in repo.get_all_jobs()}
@@ -46,20 +73,32 @@ def test_code_location_loads_and_is_complete():
 
 
 def _without_instance_variables() -> dict:
-    return {k: v for k, v in os.environ.items()
-            if k not in ("DAGSTER_HOME", "DWC_HOME", "DWC_DAGSTER_DIR", "DWC_DAGSTER_LOGS")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", "DWC_HOME", "DWC_DAGSTER_DIR", "DWC_DAGSTER_LOGS")
+    }
 
 
 def test_workspace_loads_without_warnings(tmp_path):
     # As a plain `dagster dev` in the repository root sees it: no DAGSTER_HOME, no Makefile variables
     # (DWC_HOME only keeps the instance state out of the checkout).
     env = {**_without_instance_variables(), "DWC_HOME": str(tmp_path / "dwc")}
-    out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     # The validate command itself is marked superseded by `dg check defs`; only our own output counts.
-    lines = [ln for ln in (out.stdout + out.stderr).splitlines()
-             if "definitions_validate_command" not in ln and "return callback(*args, **kwargs)" not in ln]
+    lines = [
+        ln
+        for ln in (out.stdout + out.stderr).splitlines()
+        if "definitions_validate_command" not in ln and "return callback(*args, **kwargs)" not in ln
+    ]
     text = "\n".join(lines).lower()
     assert "warning" not in text, out.stdout + out.stderr
     assert "deprecat" not in text, out.stdout + out.stderr
@@ -78,8 +117,14 @@ with dg.DagsterInstance.from_ref(InstanceRef.from_dir("home", config_dir=".")) a
     print(inst.compute_log_manager._base_dir)
     print(inst.get_runs_count())
 """
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=_without_instance_variables(),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=_without_instance_variables(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     storage, logs, runs = out.stdout.split()
     assert storage == str(tmp_path / ".dwc" / "dagster" / "storage")
@@ -88,8 +133,9 @@ with dg.DagsterInstance.from_ref(InstanceRef.from_dir("home", config_dir=".")) a
     assert (tmp_path / ".dwc" / "dagster" / "history" / "runs.db").exists()
 
     moved = {**_without_instance_variables(), "DWC_DAGSTER_DIR": str(tmp_path / "elsewhere")}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=moved, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=moved, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == str(tmp_path / "elsewhere" / "storage")
 
@@ -98,7 +144,19 @@ def test_production_environment_reads_paths_from_env(monkeypatch):
     from dwc_pipelines.resources import resources_for
 
     res = resources_for("production")
-    assert set(res) == {"warehouse", "landing", "blob_store", "ai", "notifications", "tracking", "model_store", "quantum", "broker", "chain", "xr_tools"}
+    assert set(res) == {
+        "warehouse",
+        "landing",
+        "blob_store",
+        "ai",
+        "notifications",
+        "tracking",
+        "model_store",
+        "quantum",
+        "broker",
+        "chain",
+        "xr_tools",
+    }
     try:
         resources_for("staging")
     except ValueError as exc:

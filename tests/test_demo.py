@@ -9,10 +9,21 @@ from .conftest import ROOT
 
 
 def test_demo_ingests_the_sample_corpus(tmp_path):
-    env = {**os.environ, "DWC_HOME": str(tmp_path / "dwc"), "DAGSTER_HOME": str(ROOT),
-           "DWC_DAGSTER_DIR": str(tmp_path / "dagster"), "DWC_DAGSTER_LOGS": str(tmp_path / "logs")}
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "demo", "--samples", "samples/landing"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "DWC_HOME": str(tmp_path / "dwc"),
+        "DAGSTER_HOME": str(ROOT),
+        "DWC_DAGSTER_DIR": str(tmp_path / "dagster"),
+        "DWC_DAGSTER_LOGS": str(tmp_path / "logs"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", "demo", "--samples", "samples/landing"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = " ".join(out.stdout.split())
     # 64 sample documents and 10 that the chains generated: 8 review memos, a payables report, a digest.
@@ -28,7 +39,9 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
     for scene in ("device_twin", "document_map", "workflow_map"):
         assert f"{tmp_path}/dwc/xr/{scene}.html" in text and (tmp_path / "dwc" / "xr" / f"{scene}.glb").exists()
     assert "XR sessions 12" in text and "XR events quarantined 4" in text
-    assert text.count("VERIFIED") == 2 and "NOT VERIFIED" not in text and "on embedded (chain id 131277322940537)" in text
+    assert (
+        text.count("VERIFIED") == 2 and "NOT VERIFIED" not in text and "on embedded (chain id 131277322940537)" in text
+    )
     assert "legal_briefing briefing=1 gist=8 select=8" in text
     mails = [p.read_text() for p in (tmp_path / "dwc" / "outbox").glob("*.eml")]
     assert len(mails) == 3, "contract review alert, digest announcement, telemetry anomalies"
@@ -43,17 +56,37 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
     commands = int(re.search(r"device commands (\d+)", text).group(1))
     assert anomalies > 0 and 0 < commands <= 8, "each device with anomalies got one command"
     # The whole story of one sample, from its bytes to its proof.
-    trace = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "trace", "samples/landing/contracts/msa-02.docx"],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    trace = subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", "trace", "samples/landing/contracts/msa-02.docx"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert trace.returncode == 0, trace.stdout + trace.stderr
-    for part in ("source: contracts/msa-02.docx", "docs.chunks", "ai.document_enrichment", "chains.contract_review_memo",
-                 "chain.proofs", "all_assets_job: SUCCESS", "on embedded (chain id 131277322940537)", "certificate #",
-                 "lake snapshot"):
+    for part in (
+        "source: contracts/msa-02.docx",
+        "docs.chunks",
+        "ai.document_enrichment",
+        "chains.contract_review_memo",
+        "chain.proofs",
+        "all_assets_job: SUCCESS",
+        "on embedded (chain id 131277322940537)",
+        "certificate #",
+        "lake snapshot",
+    ):
         assert part in trace.stdout, (part, trace.stdout)
     changed = tmp_path / "msa-02.docx"
     changed.write_bytes((ROOT / "samples/landing/contracts/msa-02.docx").read_bytes() + b"\0")
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "verify", str(changed)], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", "verify", str(changed)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 1 and "the file was modified since" in out.stdout, out.stdout + out.stderr
     # The run is in the instance that dagster.yaml describes, so the UI shows it.
     assert (tmp_path / "dagster" / "history" / "runs.db").exists()

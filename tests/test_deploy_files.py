@@ -8,8 +8,15 @@ import yaml
 
 from .conftest import ROOT
 
-OPTIONAL = {"DWC_SMTP_PASSWORD", "DWC_WEBHOOK_URL", "DWC_SLACK_WEBHOOK_URL", "DWC_IBM_TOKEN", "DWC_LLM_API_KEY",
-            "DWC_BLOB_KEYS", "DWC_BLOB_ACTIVE_KEY"}  # secrets: set only where that channel or key is used
+OPTIONAL = {
+    "DWC_SMTP_PASSWORD",
+    "DWC_WEBHOOK_URL",
+    "DWC_SLACK_WEBHOOK_URL",
+    "DWC_IBM_TOKEN",
+    "DWC_LLM_API_KEY",
+    "DWC_BLOB_KEYS",
+    "DWC_BLOB_ACTIVE_KEY",
+}  # secrets: set only where that channel or key is used
 
 
 def required_env_vars() -> set[str]:
@@ -99,8 +106,13 @@ def test_what_the_image_copies_is_enough_to_load_the_code_location(tmp_path):
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)
-    env = {**os.environ, "PYTHONPATH": str(staged), "DWC_ENV": "production", "DAGSTER_HOME": str(tmp_path),
-           **{name: str(tmp_path / name.lower()) for name in required_env_vars()}}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(staged),
+        "DWC_ENV": "production",
+        "DAGSTER_HOME": str(tmp_path),
+        **{name: str(tmp_path / name.lower()) for name in required_env_vars()},
+    }
     env.pop("DWC_CHAINS_DIR", None)
     probe = (
         "import dwc_pipelines, dwc_pipelines.definitions as d; from dwc_resources.chain import artifact;"
@@ -111,6 +123,8 @@ def test_what_the_image_copies_is_enough_to_load_the_code_location(tmp_path):
         "assert artifact('AnchorRegistry')['bytecode'].startswith('0x');"
         "print(XRToolsResource(scenes_dir='/tmp').bundle())"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip().startswith(str(staged))

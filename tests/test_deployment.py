@@ -88,23 +88,69 @@ def test_code_server_daemon_and_webserver_on_postgres(tmp_path, pg_database):  #
     (tmp_path / "workspace.yaml").write_text(
         "load_from:\n"
         f"  - grpc_server: {{host: 127.0.0.1, port: {code_port}, location_name: dwc}}\n"
-        f"  - grpc_server: {{host: 127.0.0.1, port: {heartbeat_port}, location_name: heartbeat}}\n")
+        f"  - grpc_server: {{host: 127.0.0.1, port: {heartbeat_port}, location_name: heartbeat}}\n"
+    )
     dwc_home = tmp_path / "dwc"
     (dwc_home / "landing").mkdir(parents=True)
     # Dropped before the daemon starts: the landing sensor's first tick finds it.
     (dwc_home / "landing" / "memo.txt").write_text("Quarterly memo\n\nThe board approved the budget for Rotterdam.\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": PG_HOST, "DAGSTER_PG_PORT": str(PG_PORT),
-           "DAGSTER_PG_USER": PG_USER, "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it", "DAGSTER_PG_DB": pg_database,
-           "DWC_HOME": str(dwc_home), "DWC_ENV": "local", "DWC_AI_PROVIDER": "local"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG_HOST,
+        "DAGSTER_PG_PORT": str(PG_PORT),
+        "DAGSTER_PG_USER": PG_USER,
+        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+        "DAGSTER_PG_DB": pg_database,
+        "DWC_HOME": str(dwc_home),
+        "DWC_ENV": "local",
+        "DWC_AI_PROVIDER": "local",
+    }
     procs = Processes(tmp_path / "logs")
     try:
-        procs.start("code", [str(BIN / "dagster"), "code-server", "start", "-m", "dwc_pipelines.definitions",
-                             "-h", "127.0.0.1", "-p", str(code_port)], env)
-        procs.start("heartbeat", [str(BIN / "dagster"), "code-server", "start", "-f",
-                                  str(ROOT / "tests" / "locations" / "heartbeat.py"), "-h", "127.0.0.1",
-                                  "-p", str(heartbeat_port)], env)
-        procs.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
-                                  "-w", str(tmp_path / "workspace.yaml")], env)
+        procs.start(
+            "code",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "dwc_pipelines.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(code_port),
+            ],
+            env,
+        )
+        procs.start(
+            "heartbeat",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-f",
+                str(ROOT / "tests" / "locations" / "heartbeat.py"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(heartbeat_port),
+            ],
+            env,
+        )
+        procs.start(
+            "webserver",
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(web_port),
+                "-w",
+                str(tmp_path / "workspace.yaml"),
+            ],
+            env,
+        )
         procs.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(tmp_path / "workspace.yaml")], env)
 
         wait_for(lambda: webserver_up(web_port), 180, "the webserver", procs)
@@ -112,38 +158,67 @@ def test_code_server_daemon_and_webserver_on_postgres(tmp_path, pg_database):  #
 
         def location_loaded():
             try:
-                return client.submit_job_execution("ops_marts_job", repository_location_name="dwc",
-                                                   repository_name="__repository__")
+                return client.submit_job_execution(
+                    "ops_marts_job", repository_location_name="dwc", repository_name="__repository__"
+                )
             except Exception as exc:
                 if any(w in str(exc).lower() for w in ("not found", "unavailable", "loading", "could not")):
                     return None  # the code server is still loading the definitions
                 raise
 
         launched = [wait_for(location_loaded, 180, "the code location to load", procs, step=3)]
-        launched.append(client.submit_job_execution("quantum_algorithms_job", repository_location_name="dwc",
-                                                    repository_name="__repository__"))
+        launched.append(
+            client.submit_job_execution(
+                "quantum_algorithms_job", repository_location_name="dwc", repository_name="__repository__"
+            )
+        )
 
         def runs(where: str = "TRUE") -> list[tuple]:
-            with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=pg_database) as con, con.cursor() as cur:
+            with (
+                psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=pg_database) as con,
+                con.cursor() as cur,
+            ):
                 cur.execute(f"SELECT run_id, pipeline_name, status FROM runs WHERE {where}")
                 return cur.fetchall()
 
-        from_graphql = wait_for(lambda: all(client.get_run_status(r).value in ("SUCCESS", "FAILURE", "CANCELED")
-                                            for r in launched) and [client.get_run_status(r).value for r in launched],
-                                300, "the GraphQL runs", procs, step=2)
+        from_graphql = wait_for(
+            lambda: (
+                all(client.get_run_status(r).value in ("SUCCESS", "FAILURE", "CANCELED") for r in launched)
+                and [client.get_run_status(r).value for r in launched]
+            ),
+            300,
+            "the GraphQL runs",
+            procs,
+            step=2,
+        )
         assert from_graphql == ["SUCCESS", "SUCCESS"], from_graphql
-        sensor_runs = wait_for(lambda: runs("pipeline_name = 'ingest_job' AND status = 'SUCCESS'"), 240,
-                               "a run from the landing sensor's tick", procs, step=2)
-        schedule_runs = wait_for(lambda: runs("pipeline_name = 'heartbeat_job' AND status = 'SUCCESS'"), 150,
-                                 "a run from the schedule's tick", procs, step=2)
+        sensor_runs = wait_for(
+            lambda: runs("pipeline_name = 'ingest_job' AND status = 'SUCCESS'"),
+            240,
+            "a run from the landing sensor's tick",
+            procs,
+            step=2,
+        )
+        schedule_runs = wait_for(
+            lambda: runs("pipeline_name = 'heartbeat_job' AND status = 'SUCCESS'"),
+            150,
+            "a run from the schedule's tick",
+            procs,
+            step=2,
+        )
         with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=pg_database) as con, con.cursor() as cur:
             cur.execute("SELECT key, value FROM run_tags WHERE run_id = %s", (sensor_runs[0][0],))
             assert ("dagster/sensor_name", "landing_zone_sensor") in cur.fetchall()
             cur.execute("SELECT key, value FROM run_tags WHERE run_id = %s", (schedule_runs[0][0],))
             assert ("dagster/schedule_name", "heartbeat_every_minute") in cur.fetchall()
         # Runs the automation sensor started meanwhile must finish, and nothing may have failed.
-        wait_for(lambda: not runs("status IN ('QUEUED', 'NOT_STARTED', 'STARTING', 'STARTED')"), 300,
-                 "every run to finish", procs, step=3)
+        wait_for(
+            lambda: not runs("status IN ('QUEUED', 'NOT_STARTED', 'STARTING', 'STARTED')"),
+            300,
+            "every run to finish",
+            procs,
+            step=3,
+        )
         all_runs = runs()
         assert {r[0] for r in all_runs} >= set(launched)
         assert [r for r in all_runs if r[2] != "SUCCESS"] == [], all_runs

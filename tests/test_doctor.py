@@ -35,13 +35,28 @@ def test_healthy_deployment_is_all_ok(env, dagster_home):
     from .test_chain import embedded
 
     with SMTPServer() as smtp:
-        res = {**env.resources(), "notifications": NotificationsResource(
-            log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port),
-            "broker": BrokerResource(host="127.0.0.1", port=1883), "chain": embedded(env.root),
-            "xr_tools": XRToolsResource(scenes_dir=str(env.root / "xr"))}
+        res = {
+            **env.resources(),
+            "notifications": NotificationsResource(
+                log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=smtp.port
+            ),
+            "broker": BrokerResource(host="127.0.0.1", port=1883),
+            "chain": embedded(env.root),
+            "xr_tools": XRToolsResource(scenes_dir=str(env.root / "xr")),
+        }
         checks = by_component(run_checks(res))
-    for name in ("warehouse", "instance", "landing", "ai", "mlflow", "quantum", "notifications", "model_store",
-                 "blob_store", "mqtt"):
+    for name in (
+        "warehouse",
+        "instance",
+        "landing",
+        "ai",
+        "mlflow",
+        "quantum",
+        "notifications",
+        "model_store",
+        "blob_store",
+        "mqtt",
+    ):
         assert checks[name].status == "OK", (name, checks[name].detail)
     assert "SMTP 127.0.0.1" in checks["notifications"].detail and "answers 220" in checks["notifications"].detail
     assert checks["chain embedded"].status == "OK" and "not created yet" in checks["chain embedded"].detail
@@ -61,20 +76,36 @@ def test_healthy_deployment_is_all_ok(env, dagster_home):
 def test_failures_name_the_reason_and_the_fix_and_hide_secrets(env, dagster_home, tmp_path):
     env.configure_landing(path=str(tmp_path / "missing-landing"))
     from dwc_resources.broker import BrokerResource
-
     from dwc_resources.chain import ChainResource, NetworkConfig
 
     secret_key, secret_pw = "sk-test-0123456789abcdef", "pw-4242-hunter2"
     chain_key = "0x" + "4f" * 32
-    res = {**env.resources(), "broker": BrokerResource(host="127.0.0.1", port=free_port(), password=secret_pw,
-                                                       username="dev"),
-           "ai": LLMResource(base_url=f"http://admin:{secret_pw}@127.0.0.1:{free_port()}/v1", model="m",
-                             api_key=secret_key, timeout_seconds=2, max_retries=0),
-           "notifications": NotificationsResource(log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1",
-                                                  smtp_port=free_port(), smtp_password=secret_pw),
-           "chain": ChainResource(networks=[NetworkConfig(name="sepolia", rpc_url=f"http://127.0.0.1:{free_port()}",
-                                                          private_key=chain_key, retries=0, timeout_s=2)],
-                                  deployments_path=str(tmp_path / "d.json"))}
+    res = {
+        **env.resources(),
+        "broker": BrokerResource(host="127.0.0.1", port=free_port(), password=secret_pw, username="dev"),
+        "ai": LLMResource(
+            base_url=f"http://admin:{secret_pw}@127.0.0.1:{free_port()}/v1",
+            model="m",
+            api_key=secret_key,
+            timeout_seconds=2,
+            max_retries=0,
+        ),
+        "notifications": NotificationsResource(
+            log_path=str(env.root / "n.sqlite"), smtp_host="127.0.0.1", smtp_port=free_port(), smtp_password=secret_pw
+        ),
+        "chain": ChainResource(
+            networks=[
+                NetworkConfig(
+                    name="sepolia",
+                    rpc_url=f"http://127.0.0.1:{free_port()}",
+                    private_key=chain_key,
+                    retries=0,
+                    timeout_s=2,
+                )
+            ],
+            deployments_path=str(tmp_path / "d.json"),
+        ),
+    }
     checks = run_checks(res)
     found = by_component(checks)
     assert found["landing"].status == "FAILED" and "does not exist" in found["landing"].detail and found["landing"].fix
@@ -98,11 +129,23 @@ def test_blob_keys_are_checked_and_never_printed(env, dagster_home):
     sealed.store().put_many([b"some bytes"])
     found = by_component(run_checks({**env.resources(), "blob_store": sealed}))
     assert found["blob_store"].status == "OK" and "sealed with key k1" in found["blob_store"].detail
-    lost = by_component(run_checks({**env.resources(), "blob_store": BlobStoreResource(
-        root=env.blobs.root, encryption_keys=Keyring.new_key("k2"))}))
+    lost = by_component(
+        run_checks(
+            {
+                **env.resources(),
+                "blob_store": BlobStoreResource(root=env.blobs.root, encryption_keys=Keyring.new_key("k2")),
+            }
+        )
+    )
     assert lost["blob_store"].status == "FAILED" and "no key configured for k1" in lost["blob_store"].detail
-    bad = by_component(run_checks({**env.resources(), "blob_store": BlobStoreResource(
-        root=env.blobs.root, encryption_keys="k3:bm90IDMyIGJ5dGVz")}))
+    bad = by_component(
+        run_checks(
+            {
+                **env.resources(),
+                "blob_store": BlobStoreResource(root=env.blobs.root, encryption_keys="k3:bm90IDMyIGJ5dGVz"),
+            }
+        )
+    )
     assert bad["blob_store"].status == "FAILED" and "32" in bad["blob_store"].detail
     text = "\n".join(f"{c.detail} {c.fix}" for c in [found["blob_store"], lost["blob_store"]])
     assert good.split(":")[1] not in text
@@ -110,12 +153,25 @@ def test_blob_keys_are_checked_and_never_printed(env, dagster_home):
 
 def test_doctor_command_exit_codes_and_no_secrets(tmp_path):
     secret = "sk-doctor-secret-987654321"
-    env = {**os.environ, "DWC_HOME": str(tmp_path / "nothing-here"), "DAGSTER_HOME": str(ROOT),
-           "DWC_DAGSTER_DIR": str(tmp_path / "dagster"), "DWC_DAGSTER_LOGS": str(tmp_path / "logs"),
-           "DWC_AI_PROVIDER": "openai", "DWC_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
-           "DWC_LLM_MODEL": "m", "DWC_LLM_API_KEY": secret}
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "doctor"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "DWC_HOME": str(tmp_path / "nothing-here"),
+        "DAGSTER_HOME": str(ROOT),
+        "DWC_DAGSTER_DIR": str(tmp_path / "dagster"),
+        "DWC_DAGSTER_LOGS": str(tmp_path / "logs"),
+        "DWC_AI_PROVIDER": "openai",
+        "DWC_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "DWC_LLM_MODEL": "m",
+        "DWC_LLM_API_KEY": secret,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "dwc_pipelines.cli", "doctor"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "landing" in out.stdout and "FAILED" in out.stdout and "fix:" in out.stdout
     assert secret not in out.stdout + out.stderr

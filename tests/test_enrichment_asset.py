@@ -13,7 +13,9 @@ def enrich(env, instance, prompt_version="v1", taxonomy="news", ai=None):
     config = {"prompt_version": prompt_version, "taxonomy": taxonomy}
     resources = {"warehouse": env.warehouse, "ai": ai or env.resources()["ai"]}
     result = dg.materialize(
-        [document_enrichment], resources=resources, instance=instance,
+        [document_enrichment],
+        resources=resources,
+        instance=instance,
         run_config={"ops": {"ai__document_enrichment": {"config": config}}},
     )
     assert result.success
@@ -76,7 +78,9 @@ def test_chunk_embeddings_and_search(env, instance):
             assert hits[0][1] == "harbour.txt" and (len(hits) == 1 or hits[0][3] > hits[1][3]), mode
             assert search(con, "football cup final", k=1, mode=mode)[0][1] == "cup.txt", mode
             assert search(con, "the of and", k=3, mode=mode) == [], mode
-        assert [h[1] for h in search(con, "libraries", k=5, mode="keyword")] == ["budget.txt"], "BM25 matches terms only"
+        assert [h[1] for h in search(con, "libraries", k=5, mode="keyword")] == ["budget.txt"], (
+            "BM25 matches terms only"
+        )
         assert len(search(con, "schools", k=5, mode="hybrid")) == 3, "one row per document, best chunk first"
 
 
@@ -90,23 +94,38 @@ def test_enrichment_through_an_openai_compatible_endpoint(env, instance):
     def answer(body):
         text = body["messages"][-1]["content"]
         topic = "sport" if "striker" in text else "politics"
-        return json.dumps({"summary": "A short summary.", "keywords": ["k1", "k2"], "topic": topic,
-                           "entities": [{"type": "person", "text": "Ann Lee"}], "sentiment": 0.25})
+        return json.dumps(
+            {
+                "summary": "A short summary.",
+                "keywords": ["k1", "k2"],
+                "topic": topic,
+                "entities": [{"type": "person", "text": "Ann Lee"}],
+                "sentiment": 0.25,
+            }
+        )
 
     for i, lead in enumerate(["The striker scored twice.", "The minister spoke.", "The minister voted."]):
         env.write(f"d{i}.txt", lead + " " + PROSE)
     assert env.run_ingest(instance).success
     with LLMDouble(responder=answer) as double:
-        llm = LLMResource(base_url=double.base_url, model="test-model", api_key="test-key", max_invalid_retries=1, max_concurrency=1,
-                          prompt_usd_per_1k_tokens=1.0, completion_usd_per_1k_tokens=2.0)
+        llm = LLMResource(
+            base_url=double.base_url,
+            model="test-model",
+            api_key="test-key",
+            max_invalid_retries=1,
+            max_concurrency=1,
+            prompt_usd_per_1k_tokens=1.0,
+            completion_usd_per_1k_tokens=2.0,
+        )
         double.then(("content", "not json"), ("content", '{"summary": 3}'))
         first = enrich(env, instance, ai=llm)
         assert first["enriched"] == 3 and first["failed"] == 1
         assert first["usage/calls"] == 4 and first["usage/invalid_answers"] == 2
         assert first["usage/cost_usd"] == round(4 * (10 + 2 * 5) / 1000, 6), "invalid answers are paid for too"
         rows = env.query("SELECT status, topic, error FROM ai.document_enrichment ORDER BY status, topic")
-        assert [r[:2] for r in rows] == [("failed", None), ("ok", "politics"), ("ok", "sport")] or \
-            [r[:2] for r in rows] == [("failed", None), ("ok", "politics"), ("ok", "politics")]
+        assert [r[:2] for r in rows] == [("failed", None), ("ok", "politics"), ("ok", "sport")] or [
+            r[:2] for r in rows
+        ] == [("failed", None), ("ok", "politics"), ("ok", "politics")]
         assert "invalid answer" in rows[0][2]
 
         second = enrich(env, instance, ai=llm)
@@ -114,4 +133,6 @@ def test_enrichment_through_an_openai_compatible_endpoint(env, instance):
         calls = len(double.requests)
         third = enrich(env, instance, ai=llm)
         assert third["enriched"] == 0 and len(double.requests) == calls, "unchanged content costs no request"
-    assert env.query("SELECT count(*) FROM ai.document_enrichment WHERE status = 'ok' AND model = 'test-model/news'") == [(3,)]
+    assert env.query(
+        "SELECT count(*) FROM ai.document_enrichment WHERE status = 'ok' AND model = 'test-model/news'"
+    ) == [(3,)]

@@ -29,9 +29,17 @@ def test_keywords_find_the_subject():
 
 def test_zero_shot_topics():
     news = NEWS_TAXONOMY
-    assert classify("The striker scored twice as the team won the cup final against the league champion", news)[0] == "sport"
-    assert classify("The minister said the government would call an election after the party vote", news)[0] == "politics"
-    assert classify("Shares rose after the company reported record profit and sales growth to investors", news)[0] == "business"
+    assert (
+        classify("The striker scored twice as the team won the cup final against the league champion", news)[0]
+        == "sport"
+    )
+    assert (
+        classify("The minister said the government would call an election after the party vote", news)[0] == "politics"
+    )
+    assert (
+        classify("Shares rose after the company reported record profit and sales growth to investors", news)[0]
+        == "business"
+    )
     label, scores = classify("Lorem ipsum dolor", news)
     assert label == "unknown" and set(scores) == {"business", "entertainment", "politics", "sport", "tech"}
     assert classify("Invoice number 17. Subtotal EUR 100, VAT 21%, total due in 30 days to IBAN NL91.")[0] == "invoice"
@@ -39,13 +47,15 @@ def test_zero_shot_topics():
 
 
 def test_entities_with_offsets():
-    text = ("Invoice from Northwind Logistics Ltd to Helios Energy GmbH, due 14 March 2024: EUR 12,500.00. "
-            "Questions to billing@northwind.example. Dr. Amara Okafor said the Rotterdam office will pay.")
+    text = (
+        "Invoice from Northwind Logistics Ltd to Helios Energy GmbH, due 14 March 2024: EUR 12,500.00. "
+        "Questions to billing@northwind.example. Dr. Amara Okafor said the Rotterdam office will pay."
+    )
     found = entities(text, places=("Rotterdam",))
     by_type = {}
     for e in found:
         by_type.setdefault(e["type"], []).append(e["text"])
-        assert text[e["start"]:e["end"]].strip().rstrip(".") == e["text"]
+        assert text[e["start"] : e["end"]].strip().rstrip(".") == e["text"]
     assert by_type["email"] == ["billing@northwind.example"]
     assert "EUR 12,500.00" in by_type["money"] and "14 March 2024" in by_type["date"]
     assert "Northwind Logistics Ltd" in by_type["organisation"] and "Helios Energy GmbH" in by_type["organisation"]
@@ -60,8 +70,13 @@ def test_sentiment_polarity_and_negation():
 
 
 def test_embeddings_are_deterministic_normalised_and_semantic():
-    a, b, c = embed(["electric container terminal at the port", "the port opens an electric terminal",
-                     "the striker scored in the cup final"])
+    a, b, c = embed(
+        [
+            "electric container terminal at the port",
+            "the port opens an electric terminal",
+            "the striker scored in the cup final",
+        ]
+    )
     assert a.shape == (384,) and abs(np.linalg.norm(a) - 1) < 1e-5
     assert float(a @ b) > float(a @ c) + 0.2
     assert np.array_equal(embed(["same text"]), embed(["same text"]))

@@ -8,7 +8,14 @@ import pytest
 
 from dwc_pipelines.ingestion.formats import Limits, Rejected, extract
 from dwc_pipelines.testing import (
-    encrypt_pdf, make_docx, make_email, make_epub, make_html, make_markdown, make_pdf, make_zip_bomb_docx,
+    encrypt_pdf,
+    make_docx,
+    make_email,
+    make_epub,
+    make_html,
+    make_markdown,
+    make_pdf,
+    make_zip_bomb_docx,
 )
 
 from .conftest import require_shared_data
@@ -17,8 +24,12 @@ WHEN = datetime(2024, 3, 5, 10, 30)
 
 
 def test_pdf_text_metadata_and_pages():
-    data = make_pdf(["First page about invoices.", "Second page about payment terms."],
-                    title="Quarterly invoice", author="Ana Lima", created=WHEN)
+    data = make_pdf(
+        ["First page about invoices.", "Second page about payment terms."],
+        title="Quarterly invoice",
+        author="Ana Lima",
+        created=WHEN,
+    )
     doc = extract(data, "a.pdf")
     assert doc.format == "pdf" and doc.page_count == 2
     assert "First page about invoices." in doc.text and "payment terms" in doc.text
@@ -35,8 +46,13 @@ def test_type_comes_from_bytes_not_extension():
 
 
 def test_docx_paragraphs_tables_and_core_properties():
-    data = make_docx(["Clause one applies.", "Clause two applies."], title="Lease", author="Ivo Petrov",
-                     created=WHEN, table=[["Item", "Price"], ["Desk", "120.00"]])
+    data = make_docx(
+        ["Clause one applies.", "Clause two applies."],
+        title="Lease",
+        author="Ivo Petrov",
+        created=WHEN,
+        table=[["Item", "Price"], ["Desk", "120.00"]],
+    )
     doc = extract(data, "lease.docx")
     assert doc.format == "docx"
     assert "Clause two applies." in doc.text and "Desk" in doc.text and "120.00" in doc.text
@@ -44,8 +60,12 @@ def test_docx_paragraphs_tables_and_core_properties():
 
 
 def test_epub_spine_order_and_metadata():
-    data = make_epub("Handbook", "Mara Quist", [("Intro", ["Welcome aboard."]), ("Rules", ["Badge at all times."])],
-                     date="2023-09-01")
+    data = make_epub(
+        "Handbook",
+        "Mara Quist",
+        [("Intro", ["Welcome aboard."]), ("Rules", ["Badge at all times."])],
+        date="2023-09-01",
+    )
     doc = extract(data, "h.epub")
     assert doc.format == "epub" and doc.title == "Handbook" and doc.author == "Mara Quist"
     assert doc.text.index("Welcome aboard.") < doc.text.index("Badge at all times.")
@@ -53,15 +73,18 @@ def test_epub_spine_order_and_metadata():
 
 
 def test_html_drops_scripts_and_reads_meta():
-    doc = extract(make_html("News item", ["Para one.", "Para two."], author="Reporter", date="2024-02-01").encode(), "n.html")
+    doc = extract(
+        make_html("News item", ["Para one.", "Para two."], author="Reporter", date="2024-02-01").encode(), "n.html"
+    )
     assert doc.title == "News item" and doc.author == "Reporter" and doc.created_at == datetime(2024, 2, 1)
     assert "tracking" not in doc.text and "font-family" not in doc.text
     assert re.search(r"Para one\.\s*\n\s*Para two\.", doc.text)
 
 
 def test_markdown_front_matter_and_syntax():
-    md = make_markdown("Runbook", [("Steps", ["Run **make demo** then [open the UI](http://x)."])],
-                       author="Ops", date="2024-01-02")
+    md = make_markdown(
+        "Runbook", [("Steps", ["Run **make demo** then [open the UI](http://x)."])], author="Ops", date="2024-01-02"
+    )
     doc = extract(md.encode(), "r.md")
     assert doc.format == "markdown" and doc.title == "Runbook" and doc.author == "Ops"
     assert "Run make demo then open the UI." in doc.text and "**" not in doc.text and "http://x" not in doc.text
@@ -127,9 +150,11 @@ def test_xml_entities_are_not_expanded():
     import io
     import zipfile
 
-    billion = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-               b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p>'
-               b"<w:r><w:t>&lol2;</w:t></w:r></w:p><w:p><w:r><w:t>plain words</w:t></w:r></w:p></w:body></w:document>")
+    billion = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p>'
+        b"<w:r><w:t>&lol2;</w:t></w:r></w:p><w:p><w:r><w:t>plain words</w:t></w:r></w:p></w:body></w:document>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr("word/document.xml", billion)
@@ -139,9 +164,17 @@ def test_xml_entities_are_not_expanded():
 
 def test_shared_real_documents_extract():
     root = require_shared_data("documents")
-    expect = {"test.pdf": "pdf", "test.docx": "docx", "test.epub": "epub", "test_blog.html": "html",
-              "test.json": "json", "test_mskanji.csv": "csv", "test_notebook.ipynb": "json",
-              "equations.docx": "docx", "REPAIR-2022-INV-001_multipage.pdf": "pdf"}
+    expect = {
+        "test.pdf": "pdf",
+        "test.docx": "docx",
+        "test.epub": "epub",
+        "test_blog.html": "html",
+        "test.json": "json",
+        "test_mskanji.csv": "csv",
+        "test_notebook.ipynb": "json",
+        "equations.docx": "docx",
+        "REPAIR-2022-INV-001_multipage.pdf": "pdf",
+    }
     for name, fmt in expect.items():
         doc = extract((root / name).read_bytes(), name)
         assert doc.format == fmt, name

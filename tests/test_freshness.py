@@ -5,7 +5,6 @@ import json
 import time
 from datetime import timedelta
 from email import message_from_bytes
-from pathlib import Path
 
 import dagster as dg
 
@@ -28,9 +27,13 @@ def test_the_sensor_alerts_on_staleness_once_and_on_recovery(tmp_path, instance,
 
     clock = {"skew": 0.0}
     monkeypatch.setattr(freshness, "_now", lambda: time.time() + clock["skew"])
-    @dg.asset(key=["recs", "recommendations_demo"],
-              freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=2),
-                                                              warn_window=timedelta(minutes=1)))
+
+    @dg.asset(
+        key=["recs", "recommendations_demo"],
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(minutes=2), warn_window=timedelta(minutes=1)
+        ),
+    )
     def demo():
         return 1
 
@@ -44,8 +47,9 @@ def test_the_sensor_alerts_on_staleness_once_and_on_recovery(tmp_path, instance,
     assert dg.materialize([demo, other], instance=instance).success
 
     def tick(cursor):
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repo,
-                                      resources={"notifications": notifications})
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=repo, resources={"notifications": notifications}
+        )
         freshness_alerts(ctx)
         return ctx.cursor
 

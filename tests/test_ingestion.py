@@ -15,15 +15,24 @@ import pytest
 
 from dwc_pipelines.ingestion.assets import CHUNKS, DOCUMENTS, QUARANTINE
 from dwc_pipelines.testing import (
-    encrypt_pdf, make_docx, make_email, make_epub, make_html, make_markdown, make_pdf, make_zip_bomb_docx,
+    encrypt_pdf,
+    make_docx,
+    make_email,
+    make_epub,
+    make_html,
+    make_markdown,
+    make_pdf,
+    make_zip_bomb_docx,
 )
 from dwc_resources.cas import ContentStore
 
 from .conftest import ROOT, Env
 
 WHEN = datetime(2024, 5, 1, 9, 0)
-PROSE = ("The warehouse team reviewed the delivery schedule and agreed to move the inspection to Thursday. "
-         "Invoices for the second quarter are due at the end of the month, and the auditors asked for copies. ")
+PROSE = (
+    "The warehouse team reviewed the delivery schedule and agreed to move the inspection to Thursday. "
+    "Invoices for the second quarter are due at the end of the month, and the auditors asked for copies. "
+)
 
 
 def good_corpus(env: Env) -> dict[str, str]:
@@ -34,7 +43,7 @@ def good_corpus(env: Env) -> dict[str, str]:
         "news/item.html": make_html("Port opens", [PROSE, "A second paragraph about the harbour."]),
         "notes/runbook.md": make_markdown("Runbook", [("Steps", [PROSE])], author="Ops", date="2024-01-02"),
         "notes/plain.txt": "Plain notes\n\n" + PROSE * 2,
-        "data/order.json": '{"title": "Order 17", "body": "%s"}' % PROSE.strip(),
+        "data/order.json": '{"title": "Order 17", "body": "' + PROSE.strip() + '"}',
         "data/lines.csv": "item,qty\nDesk,2\nChair,4\n",
         "mail/renewal.eml": make_email("a@example.com", "b@example.com", "Renewal", PROSE, WHEN),
     }
@@ -84,8 +93,17 @@ def test_ingest_accepts_every_format_and_quarantines_bad_files(env, instance):
     assert result.success
 
     docs = dict(env.query("SELECT source_path, format FROM docs.documents WHERE is_current AND status = 'active'"))
-    expected_fmt = {"pdf": "pdf", "docx": "docx", "epub": "epub", "html": "html", "md": "markdown", "txt": "text",
-                    "json": "json", "csv": "csv", "eml": "email"}
+    expected_fmt = {
+        "pdf": "pdf",
+        "docx": "docx",
+        "epub": "epub",
+        "html": "html",
+        "md": "markdown",
+        "txt": "text",
+        "json": "json",
+        "csv": "csv",
+        "eml": "email",
+    }
     assert docs == {rel: expected_fmt[ext] for rel, ext in good.items()}
     quarantined = dict(env.query("SELECT source_path, reason_code FROM docs.quarantine"))
     shown = {rel.replace("\n", "\\x0a").replace("\x1b", "\\x1b"): code for rel, code in bad.items()}
@@ -94,18 +112,25 @@ def test_ingest_accepts_every_format_and_quarantines_bad_files(env, instance):
 
     # Nothing dropped is lost: every readable file's bytes are in the content store.
     store = ContentStore(env.blobs.root)
-    for (h,) in env.query("SELECT content_hash FROM docs.documents UNION ALL SELECT content_hash FROM docs.quarantine "
-                          "WHERE content_hash IS NOT NULL"):
+    for (h,) in env.query(
+        "SELECT content_hash FROM docs.documents UNION ALL SELECT content_hash FROM docs.quarantine "
+        "WHERE content_hash IS NOT NULL"
+    ):
         assert store.has(h)
     assert env.query("SELECT content_hash FROM docs.quarantine WHERE source_path = 'bad/escape.txt'") == [(None,)]
 
-    pdf = env.query("SELECT title, author, page_count, language, word_count > 50 FROM docs.documents "
-                    "WHERE source_path = 'reports/q2.pdf'")
+    pdf = env.query(
+        "SELECT title, author, page_count, language, word_count > 50 FROM docs.documents "
+        "WHERE source_path = 'reports/q2.pdf'"
+    )
     assert pdf == [("Q2 report", "Ana", 2, "en", True)]
 
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"documents_unique_versions": True, "accepted_documents_have_text": True,
-                      "quarantine_reasons_present": True}
+    assert checks == {
+        "documents_unique_versions": True,
+        "accepted_documents_have_text": True,
+        "quarantine_reasons_present": True,
+    }
     meta = materialization(result, DOCUMENTS).metadata
     assert meta["current_documents"].value == len(good)
     assert "pdf" in meta["by_format"].value and "| title |" in meta["newest_documents"].value
@@ -119,14 +144,18 @@ def test_rerun_on_same_landing_adds_no_rows(env, instance):
     assert env.run_ingest(instance).success
     counts = lambda: env.query(  # noqa: E731
         "SELECT (SELECT count(*) FROM docs.documents), (SELECT count(*) FROM docs.quarantine),"
-        " (SELECT count(*) FROM docs.chunks), (SELECT count(*) FROM docs.near_duplicates)")
+        " (SELECT count(*) FROM docs.chunks), (SELECT count(*) FROM docs.near_duplicates)"
+    )
     before = counts()
     second = env.run_ingest(instance)
     assert second.success and counts() == before
     assert materialization(second, DOCUMENTS).metadata["files_processed"].value == 0
     # Even re-reading every file (rehash) finds nothing new.
-    third = env.defs().resolve_job_def("ingest_job").execute_in_process(
-        instance=instance, run_config={"ops": {"landing_documents": {"config": {"rehash": True}}}})
+    third = (
+        env.defs()
+        .resolve_job_def("ingest_job")
+        .execute_in_process(instance=instance, run_config={"ops": {"landing_documents": {"config": {"rehash": True}}}})
+    )
     assert third.success and counts() == before
     assert materialization(third, DOCUMENTS).metadata["files_processed"].value > 0
 
@@ -145,31 +174,44 @@ def test_versions_tombstones_and_duplicates(env, instance):
     assert env.run_ingest(instance).success
     rows = env.query("SELECT source_path, version, status, is_current, doc_id FROM docs.documents ORDER BY 1, 2")
     assert [r[:4] for r in rows] == [
-        ("a.txt", 1, "active", False), ("a.txt", 2, "active", True),
-        ("b.md", 1, "active", False), ("b.md", 2, "deleted", True),
+        ("a.txt", 1, "active", False),
+        ("a.txt", 2, "active", True),
+        ("b.md", 1, "active", False),
+        ("b.md", 2, "deleted", True),
         ("copy-of-a.txt", 1, "active", True),
     ]
     assert len({r[4] for r in rows if r[0] == "a.txt"}) == 1, "doc_id is stable per source path"
-    assert env.query("SELECT duplicate_of FROM docs.documents WHERE source_path = 'copy-of-a.txt' AND is_current") == [(None,)]
-    twins = env.query("SELECT d.source_path, t.source_path FROM docs.near_duplicates n "
-                      "JOIN docs.documents d ON d.doc_id = n.doc_id AND d.is_current "
-                      "JOIN docs.documents t ON t.doc_id = n.twin_doc_id AND t.is_current ORDER BY 1")
+    assert env.query("SELECT duplicate_of FROM docs.documents WHERE source_path = 'copy-of-a.txt' AND is_current") == [
+        (None,)
+    ]
+    twins = env.query(
+        "SELECT d.source_path, t.source_path FROM docs.near_duplicates n "
+        "JOIN docs.documents d ON d.doc_id = n.doc_id AND d.is_current "
+        "JOIN docs.documents t ON t.doc_id = n.twin_doc_id AND t.is_current ORDER BY 1"
+    )
     assert twins == [("a.txt", "copy-of-a.txt"), ("copy-of-a.txt", "a.txt")]
     # Chunks follow the current version only.
-    assert env.query("SELECT DISTINCT version FROM docs.chunks c JOIN docs.documents d USING (doc_id, version) "
-                     "WHERE d.source_path = 'a.txt'") == [(2,)]
+    assert env.query(
+        "SELECT DISTINCT version FROM docs.chunks c JOIN docs.documents d USING (doc_id, version) "
+        "WHERE d.source_path = 'a.txt'"
+    ) == [(2,)]
 
     env.write("b.md", "# Beta is back\n\n" + PROSE)
     assert env.run_ingest(instance).success
-    assert env.query("SELECT version, status FROM docs.documents WHERE source_path = 'b.md' AND is_current") == [(3, "active")]
+    assert env.query("SELECT version, status FROM docs.documents WHERE source_path = 'b.md' AND is_current") == [
+        (3, "active")
+    ]
 
 
 def _table_state(env: Env) -> dict:
     return {
         "documents": env.query(
             "SELECT doc_id, version, source_path, content_hash, status, is_current, format, title, text, duplicate_of,"
-            " minhash FROM docs.documents ORDER BY doc_id, version"),
-        "quarantine": env.query("SELECT source_path, content_hash, reason_code, reason FROM docs.quarantine ORDER BY 1"),
+            " minhash FROM docs.documents ORDER BY doc_id, version"
+        ),
+        "quarantine": env.query(
+            "SELECT source_path, content_hash, reason_code, reason FROM docs.quarantine ORDER BY 1"
+        ),
         "sources": env.query("SELECT source_path, doc_id, content_hash, status FROM docs.sources ORDER BY 1"),
         "chunks": env.query("SELECT chunk_id, doc_id, version, text FROM docs.chunks ORDER BY 1"),
         "near": env.query("SELECT doc_id, twin_doc_id, similarity FROM docs.near_duplicates ORDER BY 1"),
@@ -181,8 +223,10 @@ def _corpus(env: Env, n: int) -> None:
     words = PROSE.split()
     for i in range(n):
         body = " ".join(rnd.choice(words) for _ in range(60))
-        env.write(f"batch/{i // 500:02d}/doc-{i:05d}.{['txt', 'md', 'html'][i % 3]}",
-                  make_html(f"Doc {i}", [body]) if i % 3 == 2 else f"Doc {i}\n\n{body}\n")
+        env.write(
+            f"batch/{i // 500:02d}/doc-{i:05d}.{['txt', 'md', 'html'][i % 3]}",
+            make_html(f"Doc {i}", [body]) if i % 3 == 2 else f"Doc {i}\n\n{body}\n",
+        )
     env.write("batch/empty.txt", b"")
 
 
@@ -192,8 +236,12 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
     _corpus(killed, 4000)
     _corpus(clean, 4000)
 
-    proc = subprocess.Popen([sys.executable, "-m", "tests.run_ingest", str(killed.root), "100"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.run_ingest", str(killed.root), "100"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     blob_db = Path(killed.blobs.root) / "small.sqlite"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -215,8 +263,9 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
     assert visible == 0, "the visible tables did not change"
 
     for env in (killed, clean):
-        run = subprocess.run([sys.executable, "-m", "tests.run_ingest", str(env.root), "100"], cwd=ROOT,
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "tests.run_ingest", str(env.root), "100"], cwd=ROOT, capture_output=True, text=True
+        )
         assert run.returncode == 0, run.stderr[-3000:]
     assert _table_state(killed) == _table_state(clean)
     assert len(_table_state(clean)["documents"]) == 4000
@@ -224,8 +273,11 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(tmp_path):
 
 def test_asset_checks_fail_on_broken_tables(env, instance):
     from dwc_pipelines.ingestion.checks import (
-        accepted_documents_have_text, documents_unique_versions, quarantine_reasons_present,
+        accepted_documents_have_text,
+        documents_unique_versions,
+        quarantine_reasons_present,
     )
+
     env.write("a.txt", "Alpha\n\n" + PROSE)
     env.write("bad.txt", b"")
     assert env.run_ingest(instance).success
@@ -243,8 +295,13 @@ def test_changing_the_chunker_rechunks_everything(env, instance):
     env.write("a.txt", "Alpha\n\n" + PROSE * 20)
     assert env.run_ingest(instance).success
     before = env.query("SELECT count(*), min(chunker) FROM docs.chunks")[0]
-    result = env.defs().resolve_job_def("ingest_job").execute_in_process(
-        instance=instance, run_config={"ops": {"docs__chunks": {"config": {"max_tokens": 64, "overlap": 8}}}})
+    result = (
+        env.defs()
+        .resolve_job_def("ingest_job")
+        .execute_in_process(
+            instance=instance, run_config={"ops": {"docs__chunks": {"config": {"max_tokens": 64, "overlap": 8}}}}
+        )
+    )
     assert result.success
     after = env.query("SELECT count(*), min(chunker), max(chunker) FROM docs.chunks")[0]
     assert after[0] > before[0] and after[1] == after[2] == "tok-v1/64/8"
@@ -292,16 +349,35 @@ def test_single_window_chunks_from_sql_equal_chunk_text(env, instance):
     docs = query("SELECT doc_id, content_hash, text, pii FROM docs.documents WHERE is_current")
     assert sum(len(d[3]) for d in docs) >= 3, "the short note's person, phone and e-mail are spans"
     for doc_id, content_hash, text, spans in docs:
-        got = query("SELECT chunk_id, chunk_index, token_start, token_end, char_start, char_end, n_tokens, text, pii "
-                    "FROM docs.chunks WHERE doc_id = ? ORDER BY chunk_index", doc_id)
-        want = [(c.chunk_id, c.index, c.token_start, c.token_end, c.char_start, c.char_end,
-                 c.token_end - c.token_start, c.text, clip_spans(spans, c.char_start, c.char_end))
-                for c in chunk_text(text, content_hash)]
+        got = query(
+            "SELECT chunk_id, chunk_index, token_start, token_end, char_start, char_end, n_tokens, text, pii "
+            "FROM docs.chunks WHERE doc_id = ? ORDER BY chunk_index",
+            doc_id,
+        )
+        want = [
+            (
+                c.chunk_id,
+                c.index,
+                c.token_start,
+                c.token_end,
+                c.char_start,
+                c.char_end,
+                c.token_end - c.token_start,
+                c.text,
+                clip_spans(spans, c.char_start, c.char_end),
+            )
+            for c in chunk_text(text, content_hash)
+        ]
         assert [g[:8] for g in got] == [w[:8] for w in want]
-        assert [[(s["start"], s["end"], s["type"]) for s in g[8]] for g in got] == \
-               [[(s["start"], s["end"], s["type"]) for s in w[8]] for w in want]
-    assert query("SELECT count(*) FROM docs.chunks c JOIN docs.documents d USING (doc_id) "
-                 "WHERE d.source_path = 'long.txt'")[0][0] > 1
+        assert [[(s["start"], s["end"], s["type"]) for s in g[8]] for g in got] == [
+            [(s["start"], s["end"], s["type"]) for s in w[8]] for w in want
+        ]
+    assert (
+        query(
+            "SELECT count(*) FROM docs.chunks c JOIN docs.documents d USING (doc_id) WHERE d.source_path = 'long.txt'"
+        )[0][0]
+        > 1
+    )
 
 
 def test_signatures_of_an_earlier_scheme_are_recomputed(env, instance):
@@ -322,7 +398,9 @@ def test_signatures_of_an_earlier_scheme_are_recomputed(env, instance):
         con.execute("DELETE FROM docs.near_duplicates")
     result = env.run_ingest(instance)
     assert result.success
-    assert materialization(result, dg.AssetKey(["docs", "near_duplicates"])).metadata["signatures_recomputed"].value == 2
+    assert (
+        materialization(result, dg.AssetKey(["docs", "near_duplicates"])).metadata["signatures_recomputed"].value == 2
+    )
     assert warehouse("SELECT doc_id, minhash FROM docs.documents ORDER BY 1") == fresh
     assert env.query("SELECT count(*) FROM docs.near_duplicates")[0][0] == 2
     assert warehouse("SELECT value FROM docs._settings WHERE key = 'minhash_scheme'") == [(SCHEME,)]

@@ -8,7 +8,7 @@ import json
 import math
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -38,50 +38,75 @@ def reading(device: str, seq: int, ts: float, **metrics) -> dict:
 
 
 def meta(device: str, received_at: float | None = None, **fields) -> dict:
-    return rec(f"dwc/devices/{device}/meta", {"type": "thermostat", "firmware": "1.0.0",
-                                              "location": {"name": "hall", "lat": 51.5, "lon": -0.1}, **fields},
-               received_at)
+    return rec(
+        f"dwc/devices/{device}/meta",
+        {"type": "thermostat", "firmware": "1.0.0", "location": {"name": "hall", "lat": 51.5, "lon": -0.1}, **fields},
+        received_at,
+    )
 
 
 def test_payload_validation_names_every_reason():
     t = "dwc/devices/d1/telemetry"
-    parsed = parse_records([
-        reading("d1", 1, NOW - 10, temperature=21.5, humidity=40, status="ok"),
-        reading("d1", 2, datetime.fromtimestamp(NOW - 5, timezone.utc).isoformat(), temperature=21.0),
-        reading("d1", 3, (NOW - 5) * 1000, temperature=21.0),  # milliseconds
-        rec(t, b"temperature=21"),
-        rec(t, b"\xff\xfe"),
-        rec(t, [1, 2]),
-        rec(t, {"device_id": "d1", "ts": NOW, "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": -1, "ts": NOW, "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": 4, "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": 5, "ts": "yesterday", "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": 6, "ts": NOW + 3600, "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": 7, "ts": 5, "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": 8, "ts": NOW, "temperature": 999.0}),
-        rec(t, {"device_id": "d1", "seq": 9, "ts": NOW, "humidity": 140}),
-        rec(t, b'{"device_id": "d1", "seq": 10, "ts": 1763800000, "x": NaN}'),
-        rec(t, {"device_id": "d1", "seq": 11, "ts": NOW, "status": "ok"}),
-        rec(t, {"device_id": "d2", "seq": 12, "ts": NOW, "temperature": 1.0}),
-        rec(t, {"device_id": "d1", "seq": 13, "ts": NOW, "pad": "x" * 9000, "temperature": 1.0}),
-        rec("dwc/other/d1", {"x": 1}),
-        meta("d1"),
-        meta("d1", location={"lat": 95, "lon": 0}),
-        rec("dwc/devices/d1/meta", b""),  # a cleared retained meta
-    ])
+    parsed = parse_records(
+        [
+            reading("d1", 1, NOW - 10, temperature=21.5, humidity=40, status="ok"),
+            reading("d1", 2, datetime.fromtimestamp(NOW - 5, UTC).isoformat(), temperature=21.0),
+            reading("d1", 3, (NOW - 5) * 1000, temperature=21.0),  # milliseconds
+            rec(t, b"temperature=21"),
+            rec(t, b"\xff\xfe"),
+            rec(t, [1, 2]),
+            rec(t, {"device_id": "d1", "ts": NOW, "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": -1, "ts": NOW, "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": 4, "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": 5, "ts": "yesterday", "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": 6, "ts": NOW + 3600, "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": 7, "ts": 5, "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": 8, "ts": NOW, "temperature": 999.0}),
+            rec(t, {"device_id": "d1", "seq": 9, "ts": NOW, "humidity": 140}),
+            rec(t, b'{"device_id": "d1", "seq": 10, "ts": 1763800000, "x": NaN}'),
+            rec(t, {"device_id": "d1", "seq": 11, "ts": NOW, "status": "ok"}),
+            rec(t, {"device_id": "d2", "seq": 12, "ts": NOW, "temperature": 1.0}),
+            rec(t, {"device_id": "d1", "seq": 13, "ts": NOW, "pad": "x" * 9000, "temperature": 1.0}),
+            rec("dwc/other/d1", {"x": 1}),
+            meta("d1"),
+            meta("d1", location={"lat": 95, "lon": 0}),
+            rec("dwc/devices/d1/meta", b""),  # a cleared retained meta
+        ]
+    )
     assert [(r.seq, r.metrics) for r, _ in parsed.readings] == [
-        (1, {"temperature": 21.5, "humidity": 40.0}), (2, {"temperature": 21.0}), (3, {"temperature": 21.0})]
+        (1, {"temperature": 21.5, "humidity": 40.0}),
+        (2, {"temperature": 21.0}),
+        (3, {"temperature": 21.0}),
+    ]
     assert parsed.readings[2][0].ts == pytest.approx(NOW - 5, abs=0.01)
     reasons = [r.reason for r, _ in parsed.rejected]
-    assert reasons == ["not_json", "not_json", "not_json", "schema", "schema", "schema", "schema", "bad_timestamp",
-                       "bad_timestamp", "absurd_value", "absurd_value", "absurd_value", "schema", "device_mismatch",
-                       "oversized", "schema", "absurd_value"]
+    assert reasons == [
+        "not_json",
+        "not_json",
+        "not_json",
+        "schema",
+        "schema",
+        "schema",
+        "schema",
+        "bad_timestamp",
+        "bad_timestamp",
+        "absurd_value",
+        "absurd_value",
+        "absurd_value",
+        "schema",
+        "device_mismatch",
+        "oversized",
+        "schema",
+        "absurd_value",
+    ]
     assert [m.firmware for m, _ in parsed.metas] == ["1.0.0"]
 
 
 def test_nab_scoring_matches_its_definition():
-    series = [nab.Series("a", [str(i) for i in range(1000)], np.zeros(1000), [(400, 499)]),
-              nab.Series("b", [str(i) for i in range(1000)], np.zeros(1000), [(700, 799)])]
+    series = [
+        nab.Series("a", [str(i) for i in range(1000)], np.zeros(1000), [(400, 499)]),
+        nab.Series("b", [str(i) for i in range(1000)], np.zeros(1000), [(700, 799)]),
+    ]
     perfect = {"a": np.eye(1, 1000, 400)[0], "b": np.eye(1, 1000, 700)[0]}
     assert nab.corpus_score(series, perfect)["score"] == pytest.approx(100.0)
     assert nab.corpus_score(series, {"a": np.zeros(1000), "b": np.zeros(1000)}, thresholds=[0.5])["score"] == 0.0
@@ -146,13 +171,24 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
     h1, h2 = hour_of(now - 3600), hour_of(now)
     base = now - 3 * 3600
     rng = np.random.default_rng(0)
-    d1 = [reading("d1", s, base + 10 * s, temperature=float(20 + np.sin(s / 30) + rng.normal(0, 0.1)),
-                  humidity=40.0) for s in range(600)]
+    d1 = [
+        reading("d1", s, base + 10 * s, temperature=float(20 + np.sin(s / 30) + rng.normal(0, 0.1)), humidity=40.0)
+        for s in range(600)
+    ]
     d1[500] = reading("d1", 500, base + 5000, temperature=45.0, humidity=40.0)  # a fault
     land(root, h1, [meta("d1"), meta("d2", firmware="1.0.0")] + d1[:300])
     land(root, h1, d1[290:400] + [reading("d3", 1, base, temperature=4.0)])  # 10 redelivered
-    land(root, h2, d1[390:] + [meta("d2", now + 1, firmware="1.1.0"), reading("d2", 1, base, temperature=5.0),
-                               reading("ghost", 1, base, temperature=1.0), rec("dwc/devices/d1/telemetry", b"{bad")])
+    land(
+        root,
+        h2,
+        d1[390:]
+        + [
+            meta("d2", now + 1, firmware="1.1.0"),
+            reading("d2", 1, base, temperature=5.0),
+            reading("ghost", 1, base, temperature=1.0),
+            rec("dwc/devices/d1/telemetry", b"{bad"),
+        ],
+    )
     defs = dg.Definitions.merge(iot.defs, dg.Definitions(resources={**env.resources(), "broker": mqtt_broker}))
     load = defs.resolve_job_def("telemetry_load_job")
 
@@ -164,15 +200,19 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
         run = load.execute_in_process(instance=instance, partition_key=r.partition_key)
         assert run.success
         dropped += run.asset_materializations_for_node("telemetry")[0].metadata["duplicates_dropped"].value
-    again = telemetry_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor,
-                                                     resources={"landing": env.landing_resource}))
+    again = telemetry_sensor(
+        dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"landing": env.landing_resource})
+    )
     assert again.skip_message, "an unchanged landing makes no run"
 
-    assert env.query("SELECT count(*), count(DISTINCT (device_id, seq)) FROM iot.telemetry WHERE device_id = 'd1'") == \
-        [(1200, 600)], "each of d1's 600 messages once, with two metrics, though 20 were delivered twice"
+    assert env.query("SELECT count(*), count(DISTINCT (device_id, seq)) FROM iot.telemetry WHERE device_id = 'd1'") == [
+        (1200, 600)
+    ], "each of d1's 600 messages once, with two metrics, though 20 were delivered twice"
     assert dropped == 20
     assert env.query("SELECT device_id, reason FROM iot.telemetry_quarantine ORDER BY 1") == [
-        ("d1", "not_json"), ("ghost", "unknown_device")]
+        ("d1", "not_json"),
+        ("ghost", "unknown_device"),
+    ]
     # Loading an hour again adds nothing (its files are known; a crash before commit would reload them).
     assert load.execute_in_process(instance=instance, partition_key=f"{h2}:00").success
     assert env.query("SELECT count(*) FROM iot.telemetry") == [(1202,)]
@@ -187,8 +227,12 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
     finally:
         listener.loop_stop()
         listener.disconnect()
-    devices = {r[0]: r[1:] for r in env.query(
-        "SELECT device_id, status, firmware, firmware_history, registered, messages FROM iot.devices")}
+    devices = {
+        r[0]: r[1:]
+        for r in env.query(
+            "SELECT device_id, status, firmware, firmware_history, registered, messages FROM iot.devices"
+        )
+    }
     assert devices["d1"][0] == "online" and devices["d1"][4] == 600
     assert devices["d2"][1:3] == ("1.1.0", ["1.0.0", "1.1.0"]), "the latest meta wins; the history is kept"
     assert devices["d3"][1] == "2.0.0" and devices["d3"][3] is True, "registered through the registry file"
@@ -237,24 +281,32 @@ def test_simulator_through_the_embedded_broker_lands_every_message(tmp_path):
 
     with EmbeddedBroker() as embedded:
         broker = BrokerResource(host=embedded.host, port=embedded.port)
-        hours = run_fleet(broker, str(tmp_path / "telemetry"), devices=3, per_device=50, backfill_hours=1,
-                          faults=0.05, log=lambda m: None)
+        hours = run_fleet(
+            broker,
+            str(tmp_path / "telemetry"),
+            devices=3,
+            per_device=50,
+            backfill_hours=1,
+            faults=0.05,
+            log=lambda m: None,
+        )
     assert hours and landed_records(str(tmp_path / "telemetry")) == 3 + 150 + 5
-    records = [json.loads(line) for p in (tmp_path / "telemetry").rglob("batch-*.jsonl") for line in p.read_text().splitlines()]
+    records = [
+        json.loads(line) for p in (tmp_path / "telemetry").rglob("batch-*.jsonl") for line in p.read_text().splitlines()
+    ]
     parsed = parse_records(records)
     fleet = [r for r, _ in parsed.readings if r.device_id.startswith("dev-")]
     assert len(parsed.metas) == 3 and len(fleet) == 150
     assert [r.device_id for r, _ in parsed.readings if r not in fleet] == ["rogue-001"], "refused at load: unregistered"
     assert sorted(r.reason for r, _ in parsed.rejected) == ["absurd_value", "not_json", "oversized", "schema"]
-    assert {(r.device_id, r.seq) for r in fleet} == {(f"dev-{d:03d}", s) for d in (1, 2, 3)
-                                                                  for s in range(1, 51)}
+    assert {(r.device_id, r.seq) for r in fleet} == {(f"dev-{d:03d}", s) for d in (1, 2, 3) for s in range(1, 51)}
 
 
 def test_simulator_replays_the_nab_series(tmp_path):
+    from dwc_pipelines.iot.consumer import Consumer
     from dwc_pipelines.iot.demo import landed_records
     from dwc_pipelines.iot.embedded import EmbeddedBroker
     from dwc_pipelines.iot.simulator import nab_series, simulate
-    from dwc_pipelines.iot.consumer import Consumer
 
     root = require_shared_data("nab")
     series = nab_series(root)

@@ -2,13 +2,13 @@
 travel, erasure that reaches every file, a writer killed mid-write, an unreachable catalog."""
 
 import json
-from collections import Counter
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -60,15 +60,20 @@ def test_extensions_load_offline_and_a_missing_one_names_its_package(monkeypatch
     versions = duck.extension_versions()
     assert versions["duckdb"] == "1.5.5" and {"ducklake", "sqlite_scanner", "postgres_scanner"} <= set(versions)
     con = duck.connect()
-    settings = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
-                                "('autoinstall_known_extensions', 'extension_directory')").fetchall())
+    settings = dict(
+        con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN "
+            "('autoinstall_known_extensions', 'extension_directory')"
+        ).fetchall()
+    )
     con.close()
     assert settings["autoinstall_known_extensions"] == "false"
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "duckdb_extension_ducklake" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "duckdb_extension_ducklake" else real(name, *a)
+    )
     with pytest.raises(duck.MissingExtension, match="pip install 'duckdb-extension-ducklake==1.5.5'"):
         duck.extension_wheel_file("ducklake")
 
@@ -81,8 +86,16 @@ def test_concurrent_writer_processes_lose_no_commit(lake):
     jobs = append_jobs(doc_rows=4000, chunk_rows=8000, doc_batch=500, chunk_batch=1000)
     writers, upserts, keys = 4, 36, 3
     spec = {"lake": lake.model_dump(), "jobs": jobs, "upserts": upserts, "keys": keys, "writers": writers}
-    procs = [subprocess.Popen([sys.executable, "-m", "dwc_pipelines.lakeload", json.dumps({**spec, "writer": w})],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(writers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dwc_pipelines.lakeload", json.dumps({**spec, "writer": w})],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(writers)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=600)
@@ -91,11 +104,18 @@ def test_concurrent_writer_processes_lose_no_commit(lake):
     assert sum(r["commits"] for r in results) == len(jobs) + upserts
     con = lake.connect()
     try:
-        counts = dict(con.execute(" UNION ALL ".join(f"SELECT '{t}', count(DISTINCT id) FROM docs.{t}" for t in APPEND_TABLES)
-                                  ).fetchall())
+        counts = dict(
+            con.execute(
+                " UNION ALL ".join(f"SELECT '{t}', count(DISTINCT id) FROM docs.{t}" for t in APPEND_TABLES)
+            ).fetchall()
+        )
         rows = con.execute(" UNION ALL ".join(f"SELECT count(*) FROM docs.{t}" for t in APPEND_TABLES)).fetchall()
-        kv = con.execute(" UNION ALL ".join(f"SELECT '{t}', k, count(*), max(version) FROM docs.{t} GROUP BY k"
-                                            for t in UPSERT_TABLES) + " ORDER BY 1, 2").fetchall()
+        kv = con.execute(
+            " UNION ALL ".join(
+                f"SELECT '{t}', k, count(*), max(version) FROM docs.{t} GROUP BY k" for t in UPSERT_TABLES
+            )
+            + " ORDER BY 1, 2"
+        ).fetchall()
     finally:
         con.close()
     assert counts == {"docs0": 2000, "docs1": 2000, "chunks0": 4000, "chunks1": 4000}
@@ -114,7 +134,7 @@ def test_a_transaction_holds_the_tables_it_names_across_processes(pg_catalogs, t
     lake = lake_for("postgres", tmp_path / "dwc", pg_catalogs)
     with lake.writer(DDL):
         pass
-    other = psycopg2.connect(pg_catalogs[0][len("postgres:"):])
+    other = psycopg2.connect(pg_catalogs[0][len("postgres:") :])
     other.autocommit = True
     cur = other.cursor()
 
@@ -134,7 +154,7 @@ def test_a_transaction_holds_the_tables_it_names_across_processes(pg_catalogs, t
         with pytest.raises(ZeroDivisionError):
             with transaction(con, tables=["docs.kv1", "docs.kv0"]):
                 assert not free("docs.kv0") and not free("docs.kv1")
-                1 / 0
+                raise ZeroDivisionError
         assert free("docs.kv0") and free("docs.kv1")
         assert con.execute("SELECT count(*) FROM docs.kv0").fetchall() == [(1,)]
     finally:
@@ -154,6 +174,7 @@ def _appender(i: int):
     def _a(warehouse: LakehouseResource):
         with warehouse.writer("CREATE TABLE IF NOT EXISTS docs.parts (part INTEGER, x BIGINT)") as con:
             con.execute(f"INSERT INTO docs.parts SELECT {i}, range FROM range(1000)")
+
     return _a
 
 
@@ -162,15 +183,20 @@ def parts_job():
     from dwc_pipelines.resources import lakehouse_resource
 
     job = dg.define_asset_job("parts_job", executor_def=dg.multiprocess_executor.configured({"max_concurrent": 3}))
-    return dg.Definitions(assets=[_appender(i) for i in range(3)], resources={"warehouse": lakehouse_resource("local")},
-                          jobs=[job]).resolve_job_def("parts_job")
+    return dg.Definitions(
+        assets=[_appender(i) for i in range(3)], resources={"warehouse": lakehouse_resource("local")}, jobs=[job]
+    ).resolve_job_def("parts_job")
 
 
 def lake_env(lake: LakehouseResource, home: Path) -> dict:
     env = {"DWC_HOME": str(home)}
     if not lake.catalog.startswith("sqlite:"):
-        env.update(DWC_LAKE_CATALOG=lake.catalog, DWC_LAKE_DATA_PATH=lake.data_path,
-                   DWC_ANALYST_CATALOG=lake.analyst_catalog, DWC_ANALYST_DATA_PATH=lake.analyst_data_path)
+        env.update(
+            DWC_LAKE_CATALOG=lake.catalog,
+            DWC_LAKE_DATA_PATH=lake.data_path,
+            DWC_ANALYST_CATALOG=lake.analyst_catalog,
+            DWC_ANALYST_DATA_PATH=lake.analyst_data_path,
+        )
     return env
 
 
@@ -188,8 +214,11 @@ def test_assets_write_in_parallel_steps_of_the_multiprocess_executor(lake, tmp_p
     assert len(pids) == 3, "three step processes"
     assert len(set(snapshots)) == 3, "each materialization records the snapshot it committed"
     with lake.reader() as con:
-        assert con.execute("SELECT part, count(*) FROM docs.parts GROUP BY 1 ORDER BY 1").fetchall() == \
-            [(0, 1000), (1, 1000), (2, 1000)]
+        assert con.execute("SELECT part, count(*) FROM docs.parts GROUP BY 1 ORDER BY 1").fetchall() == [
+            (0, 1000),
+            (1, 1000),
+            (2, 1000),
+        ]
 
 
 def test_time_travel_and_erasure_reach_every_file(lake, tmp_path):
@@ -202,11 +231,38 @@ def test_time_travel_and_erasure_reach_every_file(lake, tmp_path):
     with lake.unmasked_reader(snapshot_version=first) as con:
         assert con.execute("SELECT body FROM docs.notes WHERE id = 1").fetchall() == [(f"write to {secret} today",)]
     env = {**os.environ, **lake_env(lake, tmp_path / "dwc")}
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "sql", "--at", str(first), "--unmasked",
-                          "SELECT body FROM docs.notes WHERE id = 1"], cwd=ROOT, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dwc_pipelines.cli",
+            "sql",
+            "--at",
+            str(first),
+            "--unmasked",
+            "SELECT body FROM docs.notes WHERE id = 1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert secret in out.stdout, out.stderr
-    out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "sql", "--at", str(first),
-                          "SELECT body FROM docs.notes WHERE id = 1"], cwd=ROOT, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dwc_pipelines.cli",
+            "sql",
+            "--at",
+            str(first),
+            "SELECT body FROM docs.notes WHERE id = 1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert "[EMAIL]" in out.stdout and secret not in out.stdout, out.stdout + out.stderr
 
     def files_holding(needle: bytes) -> list[str]:
@@ -240,11 +296,13 @@ def test_a_writer_killed_mid_write_leaves_the_previous_snapshot(lake, tmp_path):
     with lake.writer("CREATE TABLE IF NOT EXISTS docs.big (i BIGINT, s VARCHAR)") as con:
         con.execute("INSERT INTO docs.big SELECT range, 'base' FROM range(10)")
         before = con.execute("SELECT * FROM lake.last_committed_snapshot()").fetchall()[0][0]
-    code = ("import json, sys\nfrom dwc_resources.lakehouse import LakehouseResource\n"
-            f"lake = LakehouseResource(**json.loads({json.dumps(json.dumps(lake.model_dump()))}))\n"
-            "con = lake.connect()\ncon.execute('BEGIN')\n"
-            "con.execute(\"INSERT INTO docs.big SELECT range, repeat('x', 200) FROM range(3000000)\")\n"
-            "print('inserted', flush=True)\ncon.execute('COMMIT')\n")
+    code = (
+        "import json, sys\nfrom dwc_resources.lakehouse import LakehouseResource\n"
+        f"lake = LakehouseResource(**json.loads({json.dumps(json.dumps(lake.model_dump()))}))\n"
+        "con = lake.connect()\ncon.execute('BEGIN')\n"
+        "con.execute(\"INSERT INTO docs.big SELECT range, repeat('x', 200) FROM range(3000000)\")\n"
+        "print('inserted', flush=True)\ncon.execute('COMMIT')\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "inserted"  # Parquet files written, the commit under way
     proc.send_signal(signal.SIGKILL)
@@ -259,7 +317,12 @@ def test_a_writer_killed_mid_write_leaves_the_previous_snapshot(lake, tmp_path):
     lake.maintain("0 seconds", log=lambda m: None)
     con = lake.connect()
     try:
-        listed = {os.path.basename(r[0]) for r in con.execute("SELECT data_file FROM ducklake_list_files('lake', 'big', schema => 'docs')").fetchall()}
+        listed = {
+            os.path.basename(r[0])
+            for r in con.execute(
+                "SELECT data_file FROM ducklake_list_files('lake', 'big', schema => 'docs')"
+            ).fetchall()
+        }
     finally:
         con.close()
     on_disk = {p.name for p in Path(lake.data_path, "docs", "big").glob("*.parquet")}
@@ -267,8 +330,9 @@ def test_a_writer_killed_mid_write_leaves_the_previous_snapshot(lake, tmp_path):
 
 
 def test_an_unreachable_catalog_fails_fast_naming_it(tmp_path):
-    lake = LakehouseResource.local(str(tmp_path), catalog="postgres:dbname=nowhere host=127.0.0.1 port=9 user=x "
-                                                          "password=hunter2-secret")
+    lake = LakehouseResource.local(
+        str(tmp_path), catalog="postgres:dbname=nowhere host=127.0.0.1 port=9 user=x password=hunter2-secret"
+    )
     t0 = time.monotonic()
     with pytest.raises(CatalogUnreachable) as err:
         lake.connect()
@@ -283,16 +347,28 @@ def test_migrate_a_single_file_warehouse_idempotently(tmp_path):
     old.parent.mkdir(parents=True)
     con = duckdb.connect(str(old))
     con.execute("CREATE SCHEMA docs; CREATE SCHEMA ai")
-    con.execute("CREATE TABLE docs.documents AS SELECT range AS id, 'text ' || range AS text, "
-                "'{\"a\": 1}'::JSON AS meta FROM range(2500)")
+    con.execute(
+        "CREATE TABLE docs.documents AS SELECT range AS id, 'text ' || range AS text, "
+        "'{\"a\": 1}'::JSON AS meta FROM range(2500)"
+    )
     con.execute("CREATE TABLE docs._settings (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute("INSERT INTO docs._settings VALUES ('minhash_scheme', 'x')")
-    con.execute("CREATE TABLE ai.chunk_embeddings AS SELECT range AS i, [1.0, 2.0, range]::FLOAT[3] AS embedding FROM range(10)")
+    con.execute(
+        "CREATE TABLE ai.chunk_embeddings AS SELECT range AS i, [1.0, 2.0, range]::FLOAT[3] AS embedding FROM range(10)"
+    )
     con.close()
     env = {**os.environ, "DWC_HOME": str(tmp_path / "dwc"), "DWC_ENV": "local"}
     env.pop("DWC_LAKE_CATALOG", None)
-    run = lambda: subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "migrate-warehouse"], cwd=ROOT, env=env,  # noqa: E731
-                                 capture_output=True, text=True)
+
+    def run():
+        return subprocess.run(
+            [sys.executable, "-m", "dwc_pipelines.cli", "migrate-warehouse"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
     first = run()
     assert first.returncode == 0, first.stderr
     assert "3 tables" in first.stdout and "3 copied" in first.stdout, first.stdout

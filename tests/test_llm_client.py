@@ -15,8 +15,15 @@ ASK = [{"role": "user", "content": "Classify this."}]
 
 def client(double: LLMDouble, **kw) -> tuple[LLMClient, list[float]]:
     slept: list[float] = []
-    settings = LLMSettings(base_url=double.base_url, api_key="test-key", model="test-model", seed=1,
-                           timeout_seconds=kw.pop("timeout_seconds", 5.0), sleep=slept.append, **kw)
+    settings = LLMSettings(
+        base_url=double.base_url,
+        api_key="test-key",
+        model="test-model",
+        seed=1,
+        timeout_seconds=kw.pop("timeout_seconds", 5.0),
+        sleep=slept.append,
+        **kw,
+    )
     return LLMClient(settings), slept
 
 

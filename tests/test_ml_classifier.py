@@ -28,8 +28,13 @@ def texts(label: str, n: int, seed: int) -> list[str]:
 
 
 def test_split_is_stable_and_selection_picks_by_cross_validation():
-    data = pd.DataFrame([{"text_id": f"{label}:{i}", "text": t, "label": label}
-                         for label in VOCAB for i, t in enumerate(texts(label, 20, 1))])
+    data = pd.DataFrame(
+        [
+            {"text_id": f"{label}:{i}", "text": t, "label": label}
+            for label in VOCAB
+            for i, t in enumerate(texts(label, 20, 1))
+        ]
+    )
     train, held = classifier.split(data)
     again_train, again_held = classifier.split(data.sample(frac=1, random_state=3))
     assert set(held["text_id"]) == set(again_held["text_id"]) and 0 < len(held) < len(data) / 2
@@ -43,8 +48,9 @@ def test_split_is_stable_and_selection_picks_by_cross_validation():
 
 @pytest.fixture
 def ml_env(env, tmp_path):
-    tracking = TrackingResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow/mlflow.db",
-                                artifact_location=f"file://{tmp_path}/mlflow/artifacts")
+    tracking = TrackingResource(
+        tracking_uri=f"sqlite:///{tmp_path}/mlflow/mlflow.db", artifact_location=f"file://{tmp_path}/mlflow/artifacts"
+    )
     labels_dir = tmp_path / "labels"
     labels_dir.mkdir()
     env.configure_landing(labels_path=str(labels_dir))
@@ -64,13 +70,22 @@ def run_ml(env, tracking, instance, selection=None, config=None):
         dg.Definitions(resources={**env.resources(), "tracking": tracking}),
     )
     job = defs.resolve_job_def("ml_classifier_job")
-    return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config or {},
-                                  asset_selection=[dg.AssetKey.from_user_string(k) for k in selection] if selection else None)
+    return job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config=config or {},
+        asset_selection=[dg.AssetKey.from_user_string(k) for k in selection] if selection else None,
+    )
 
 
 def materializations(result) -> dict:
-    return {ev.asset_key.to_user_string(): {k: v.value for k, v in ev.step_materialization_data.materialization.metadata.items()}
-            for ev in result.all_events if ev.is_step_materialization}
+    return {
+        ev.asset_key.to_user_string(): {
+            k: v.value for k, v in ev.step_materialization_data.materialization.metadata.items()
+        }
+        for ev in result.all_events
+        if ev.is_step_materialization
+    }
 
 
 def test_training_is_tracked_registered_and_promoted(ml_env, instance):
@@ -107,7 +122,9 @@ def test_training_is_tracked_registered_and_promoted(ml_env, instance):
     again = materializations(run_ml(env, tracking, instance))
     assert again["ml/document_classifier"]["model_version"] == "2"
     assert again["ml/classifier_champion"]["decision"] == "kept_champion"
-    decisions = env.query("SELECT challenger_version, champion_version, decision FROM ml.model_decisions ORDER BY decided_at")
+    decisions = env.query(
+        "SELECT challenger_version, champion_version, decision FROM ml.model_decisions ORDER BY decided_at"
+    )
     assert decisions == [("1", None, "promoted"), ("2", "1", "kept_champion")]
 
 
@@ -123,14 +140,23 @@ def test_a_worse_champion_is_caught_by_the_blocking_check(ml_env, instance):
     assert env.run_ingest(instance).success
     assert run_ml(env, tracking, instance).success
     data = pd.DataFrame({"text": ["alpha beta", "gamma delta"], "label": ["news", "news"]})
-    dummy = Pipeline([("features", ColumnTransformer([("t", TfidfVectorizer(), "text")])),
-                      ("model", DummyClassifier(strategy="most_frequent"))]).fit(data[["text"]], data["label"])
+    dummy = Pipeline(
+        [
+            ("features", ColumnTransformer([("t", TfidfVectorizer(), "text")])),
+            ("model", DummyClassifier(strategy="most_frequent")),
+        ]
+    ).fit(data[["text"]], data["label"])
     with tracking.training(ml_assets.EXPERIMENT, "manual") as run:
-        tracking.log_sklearn_model(run, dummy, data[["text"]], dummy.predict(data[["text"]]), register_as=ml_assets.MODEL_NAME)
+        tracking.log_sklearn_model(
+            run, dummy, data[["text"]], dummy.predict(data[["text"]]), register_as=ml_assets.MODEL_NAME
+        )
     assert run.model_version == "2"
     with env.warehouse.writer(ml_assets.DDL) as con:
-        con.execute("""INSERT INTO ml.trainings SELECT model_name, '2', ?, 'dummy', 0, 0, 0, held_out_digest, n_train,
-                       n_held_out, label_distribution, now()::TIMESTAMP, 'manual' FROM ml.trainings LIMIT 1""", [run.run_id])
+        con.execute(
+            """INSERT INTO ml.trainings SELECT model_name, '2', ?, 'dummy', 0, 0, 0, held_out_digest, n_train,
+                       n_held_out, label_distribution, now()::TIMESTAMP, 'manual' FROM ml.trainings LIMIT 1""",
+            [run.run_id],
+        )
     decided = materializations(run_ml(env, tracking, instance, selection=["ml/classifier_champion"]))
     assert decided["ml/classifier_champion"]["decision"] == "kept_champion"
     assert tracking.alias_version(ml_assets.MODEL_NAME, "champion") == "1"
@@ -139,7 +165,11 @@ def test_a_worse_champion_is_caught_by_the_blocking_check(ml_env, instance):
     env.write("news/extra.txt", texts("news", 1, 7)[0])
     assert env.run_ingest(instance).success
     result = run_ml(env, tracking, instance, selection=["ml/classifier_champion", "ml/document_predictions"])
-    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    checks = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     assert checks and not checks[-1].passed
     assert "ml/document_predictions" not in materializations(result), "predictions never use a worse champion"
 
@@ -160,8 +190,9 @@ def test_retrain_sensor_fires_on_label_growth_and_on_drift(ml_env, instance):
     assert run_ml(env, tracking, instance).success
 
     def tick(cursor):
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"landing": env.landing_resource, "warehouse": env.warehouse})
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"landing": env.landing_resource, "warehouse": env.warehouse}
+        )
         return ml_retrain_sensor(ctx)
 
     first = tick(None)
@@ -193,10 +224,16 @@ def test_labels_can_come_from_a_chain_and_from_a_corpus(ml_env, instance, tmp_pa
                        FROM docs.documents WHERE source_path LIKE 'news/%' OR source_path LIKE 'inbox/%'""")
     corpus = tmp_path / "corpus.csv"
     corpus.write_text("category,text\nsport,the team won the cup\ntech,a new phone was launched\n")
-    config = {"ops": {"ml__labelled_texts": {"config": {"chain_labels": ["triage.kind"], "corpus_path": str(corpus),
-                                                         "corpus_name": "mini"}}}}
+    config = {
+        "ops": {
+            "ml__labelled_texts": {
+                "config": {"chain_labels": ["triage.kind"], "corpus_path": str(corpus), "corpus_name": "mini"}
+            }
+        }
+    }
     result = run_ml(env, tracking, instance, selection=["ml/labelled_texts"], config=config)
     assert result.success
     by_source = dict(env.query("SELECT source, count(*) FROM ml.labelled_texts GROUP BY 1"))
-    assert by_source == {"kinds.csv": 36, "chain:triage.kind": 1, "mini": 2}, \
+    assert by_source == {"kinds.csv": 36, "chain:triage.kind": 1, "mini": 2}, (
         "a person's label wins over a chain's; the chain labels what nobody did"
+    )

@@ -43,8 +43,13 @@ def test_bad_specs_name_file_line_and_field():
     assert error_of(GOOD.replace("csv: activity.csv", "table: nodots")).where == "source.table"
     assert error_of(GOOD.replace("algorithm: random_forest", "algorithm: isolation_forest")).where == "target"
     assert tabular.parse_model(GOOD + "task: regression\n", "m.yaml").task == "regression", "random forests regress too"
-    assert error_of(GOOD.replace("random_forest", "logistic_regression").replace("{n_estimators: 20, max_depth: 3}", "{}")
-                    + "task: regression\n").where == "task"
+    assert (
+        error_of(
+            GOOD.replace("random_forest", "logistic_regression").replace("{n_estimators: 20, max_depth: 3}", "{}")
+            + "task: regression\n"
+        ).where
+        == "task"
+    )
 
 
 def test_missing_column_names_the_field(tmp_path):
@@ -57,17 +62,27 @@ def test_missing_column_names_the_field(tmp_path):
 def test_spec_becomes_training_and_prediction_assets(env, instance, tmp_path):
     models = tmp_path / "project" / "models"
     models.mkdir(parents=True)
-    (models / "churn.yaml").write_text((ROOT / "models" / "churn.yaml").read_text().replace(
-        "samples/tabular/user_activity.csv", str(ROOT / "samples" / "tabular" / "user_activity.csv")))
+    (models / "churn.yaml").write_text(
+        (ROOT / "models" / "churn.yaml")
+        .read_text()
+        .replace("samples/tabular/user_activity.csv", str(ROOT / "samples" / "tabular" / "user_activity.csv"))
+    )
     (models / "broken.yaml").write_text("source: {csv: x.csv}\nid: a\nalgorithm: nope\n")
-    tracking = TrackingResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_location=f"file://{tmp_path}/art")
+    tracking = TrackingResource(
+        tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_location=f"file://{tmp_path}/art"
+    )
     defs = dg.Definitions.merge(build_defs(models), dg.Definitions(resources={**env.resources(), "tracking": tracking}))
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"ml/models/churn/model", "ml/models/churn/predictions"}, "the broken spec is reported, not loaded"
     result = defs.resolve_job_def("model_churn_job").execute_in_process(instance=instance)
     assert result.success
-    meta = {ev.asset_key.to_user_string(): {k: v.value for k, v in ev.step_materialization_data.materialization.metadata.items()}
-            for ev in result.all_events if ev.is_step_materialization}
+    meta = {
+        ev.asset_key.to_user_string(): {
+            k: v.value for k, v in ev.step_materialization_data.materialization.metadata.items()
+        }
+        for ev in result.all_events
+        if ev.is_step_materialization
+    }
     trained = meta["ml/models/churn/model"]
     assert trained["held_out_roc_auc"] > 0.85 and trained["model_version"] == "1"
     run = tracking.client().get_run(trained["mlflow_run_id"])

@@ -97,7 +97,12 @@ def test_email_over_smtp_is_retried_on_4xx_and_sent_once(tmp_path):
     assert received["X-DWC-Idempotency-Key"] == "chain/x/1"
     assert "Two contracts need review." in received.get_payload()
     [row] = n.deliveries()
-    assert (row["channel"], row["status"], row["attempts"], row["recipient"]) == ("email", "delivered", 2, "legal@example.com")
+    assert (row["channel"], row["status"], row["attempts"], row["recipient"]) == (
+        "email",
+        "delivered",
+        2,
+        "legal@example.com",
+    )
 
 
 def test_webhooks_generic_and_slack_retry_5xx_and_never_arrive_twice(tmp_path):
@@ -105,11 +110,18 @@ def test_webhooks_generic_and_slack_retry_5xx_and_never_arrive_twice(tmp_path):
         n = resource(tmp_path, webhook_url=hook.url + "/hook", slack_webhook_url=slack.url + "/services/T/B/X")
         msg = Message("Digest ready", "3 documents", "digest/2026-11-23")
         deliveries = n.send(msg, ["webhook", "slack"])
-        assert [(d.channel, d.status, d.attempts) for d in deliveries] == [("webhook", "delivered", 3), ("slack", "delivered", 1)]
+        assert [(d.channel, d.status, d.attempts) for d in deliveries] == [
+            ("webhook", "delivered", 3),
+            ("slack", "delivered", 1),
+        ]
         n.send(msg, ["webhook", "slack"])
     assert len(hook.posts) == 1 and len(slack.posts) == 1
-    assert hook.posts[0]["body"] == {"subject": "Digest ready", "text": "3 documents", "source": "",
-                                     "idempotency_key": "digest/2026-11-23"}
+    assert hook.posts[0]["body"] == {
+        "subject": "Digest ready",
+        "text": "3 documents",
+        "source": "",
+        "idempotency_key": "digest/2026-11-23",
+    }
     assert hook.posts[0]["key"] == "digest/2026-11-23"
     assert slack.posts[0]["body"] == {"text": "*Digest ready*\n3 documents"}
 
@@ -158,8 +170,11 @@ def test_run_failure_sensor_notifies_once_per_failed_run(tmp_path, instance):
         n = resource(tmp_path, webhook_url=hook.url, failure_channels=["webhook"])
         for _ in range(2):  # a sensor may see the same failure again after a restart
             ctx = dg.build_run_status_sensor_context(
-                sensor_name="notify_on_run_failure", dagster_event=failure, dagster_instance=instance,
-                dagster_run=run, resources={"notifications": n},
+                sensor_name="notify_on_run_failure",
+                dagster_event=failure,
+                dagster_instance=instance,
+                dagster_run=run,
+                resources={"notifications": n},
             ).for_run_failure()
             notify_on_run_failure(ctx)
     assert len(hook.posts) == 1
@@ -171,7 +186,13 @@ def test_run_failure_sensor_notifies_once_per_failed_run(tmp_path, instance):
 @pytest.mark.parametrize("channel", ["email", "webhook"])
 def test_unreachable_receivers_fail_cleanly(tmp_path, channel):
     port = free_port()  # nothing listens there
-    n = resource(tmp_path, smtp_host="127.0.0.1", smtp_port=port, mail_to=["a@example.com"],
-                 webhook_url=f"http://127.0.0.1:{port}/", max_attempts=2)
+    n = resource(
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        mail_to=["a@example.com"],
+        webhook_url=f"http://127.0.0.1:{port}/",
+        max_attempts=2,
+    )
     [d] = n.send(Message("s", "b", "k"), [channel])
     assert (d.status, d.attempts) == ("failed", 2)

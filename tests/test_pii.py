@@ -4,10 +4,10 @@ import hashlib
 
 import pytest
 
-from dwc_resources import pii
-from dwc_resources.cas import ContentStore, Keyring
 from dwc_pipelines.governance.policy import first_match, load_policies
 from dwc_pipelines.yamlspec import SpecError
+from dwc_resources import pii
+from dwc_resources.cas import ContentStore, Keyring
 
 LETTER = """Dear Alice Johnson,
 please wire the deposit to IBAN DE89 3704 0044 0532 0130 00 or pay by card 4111 1111 1111 1111.
@@ -18,26 +18,39 @@ John Carter"""
 
 
 def found(text):
-    return [(s.type, text[s.start:s.end]) for s in pii.detect(text)]
+    return [(s.type, text[s.start : s.end]) for s in pii.detect(text)]
 
 
 def test_every_type_is_found_with_its_exact_span():
     got = found(LETTER)
-    for item in [("person", "Alice Johnson"), ("iban", "DE89 3704 0044 0532 0130 00"), ("card", "4111 1111 1111 1111"),
-                 ("phone", "+44 20 7946 0958"), ("phone", "(212) 555-0187"), ("email", "alice.johnson@example.com"),
-                 ("person", "Bob Smith"), ("address", "221B Baker Street, London NW1 6XE"),
-                 ("national_id", "123-45-6789"), ("national_id", "AB 12 34 56 C"), ("national_id", "111222333"),
-                 ("person", "John Carter")]:
+    for item in [
+        ("person", "Alice Johnson"),
+        ("iban", "DE89 3704 0044 0532 0130 00"),
+        ("card", "4111 1111 1111 1111"),
+        ("phone", "+44 20 7946 0958"),
+        ("phone", "(212) 555-0187"),
+        ("email", "alice.johnson@example.com"),
+        ("person", "Bob Smith"),
+        ("address", "221B Baker Street, London NW1 6XE"),
+        ("national_id", "123-45-6789"),
+        ("national_id", "AB 12 34 56 C"),
+        ("national_id", "111222333"),
+        ("person", "John Carter"),
+    ]:
         assert item in got, item
 
 
 def test_numbers_that_fail_their_checksum_are_not_personal_data():
-    text = ("Order 1234 5678 9012 3456 shipped. Reference DE89 3704 0044 0532 0130 01. "
-            "Card 4111 1111 1111 1112 declined. Invoice 2024-01-15, total 1,234.56 EUR, BSN 111222334.")
+    text = (
+        "Order 1234 5678 9012 3456 shipped. Reference DE89 3704 0044 0532 0130 01. "
+        "Card 4111 1111 1111 1112 declined. Invoice 2024-01-15, total 1,234.56 EUR, BSN 111222334."
+    )
     assert found(text) == []
 
 
-@pytest.mark.parametrize("number", ["4111111111111111", "5500 0000 0000 0004", "3400 000000 00009", "6011-0000-0000-0004"])
+@pytest.mark.parametrize(
+    "number", ["4111111111111111", "5500 0000 0000 0004", "3400 000000 00009", "6011-0000-0000-0004"]
+)
 def test_cards_of_each_issuer_pass_luhn_and_prefix(number):
     assert found(f"paid with {number} today") == [("card", number)]
 
@@ -52,7 +65,14 @@ def test_validators():
 
 def test_mask_replaces_spans_with_placeholders_and_keeps_the_rest():
     masked = pii.mask(LETTER)
-    for raw in ("alice.johnson@example.com", "4111 1111 1111 1111", "DE89 3704", "Bob Smith", "123-45-6789", "Baker Street"):
+    for raw in (
+        "alice.johnson@example.com",
+        "4111 1111 1111 1111",
+        "DE89 3704",
+        "Bob Smith",
+        "123-45-6789",
+        "Baker Street",
+    ):
         assert raw not in masked
     assert "[EMAIL]" in masked and "[CARD]" in masked and "[IBAN]" in masked and "[PERSON]" in masked
     assert masked.startswith("Dear [PERSON],\nplease wire the deposit to IBAN [IBAN]")
@@ -85,7 +105,11 @@ def test_blob_store_seals_with_aes_gcm_and_rotates_keys(tmp_path):
     both = Keyring.parse(new_spec + "," + "old:" + __import__("base64").b64encode(old.keys["old"]).decode())
     assert both.active == "new"
     store = ContentStore(tmp_path, small_blob_bytes=64, keyring=both)
-    assert store.reseal(log=lambda m: None) == {"small_blobs_resealed": 1, "file_blobs_resealed": 1, "active_key": "new"}
+    assert store.reseal(log=lambda m: None) == {
+        "small_blobs_resealed": 1,
+        "file_blobs_resealed": 1,
+        "active_key": "new",
+    }
     store.close()
     only_new = ContentStore(tmp_path, small_blob_bytes=64, keyring=Keyring.parse(new_spec))
     assert [only_new.get(h) for h in hashes] == [small, large] and only_new.key_census() == {"new": 2}
@@ -144,10 +168,15 @@ def test_bad_keys_are_refused_with_a_reason():
 
 def test_retention_policies_load_match_and_report_mistakes_with_lines(tmp_path):
     good = tmp_path / "r.yaml"
-    good.write_text("policies:\n  - name: mails\n    match: {format: email}\n    keep: 2y\n"
-                    "  - name: scratch\n    match: {source: 'scratch/**'}\n    keep: 30d\n    from: ingested\n")
+    good.write_text(
+        "policies:\n  - name: mails\n    match: {format: email}\n    keep: 2y\n"
+        "  - name: scratch\n    match: {source: 'scratch/**'}\n    keep: 30d\n    from: ingested\n"
+    )
     policies = load_policies(good)
-    assert [(p.name, p.keep_days, p.basis) for p in policies] == [("mails", 730, "created"), ("scratch", 30, "ingested")]
+    assert [(p.name, p.keep_days, p.basis) for p in policies] == [
+        ("mails", 730, "created"),
+        ("scratch", 30, "ingested"),
+    ]
     assert first_match(policies, "scratch/a/b.txt", "text", ".txt", None).name == "scratch"
     assert first_match(policies, "inbox/m.eml", "email", ".eml", None).name == "mails"
     assert first_match(policies, "reports/r.pdf", "pdf", ".pdf", None) is None

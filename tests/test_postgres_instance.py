@@ -38,8 +38,13 @@ def test_ingest_job_runs_on_a_postgres_backed_instance(tmp_path, pg_database, mo
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(ROOT / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
-    for key, value in {"DAGSTER_PG_HOST": PG_HOST, "DAGSTER_PG_PORT": str(PG_PORT), "DAGSTER_PG_USER": PG_USER,
-                       "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it", "DAGSTER_PG_DB": pg_database}.items():
+    for key, value in {
+        "DAGSTER_PG_HOST": PG_HOST,
+        "DAGSTER_PG_PORT": str(PG_PORT),
+        "DAGSTER_PG_USER": PG_USER,
+        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+        "DAGSTER_PG_DB": pg_database,
+    }.items():
         monkeypatch.setenv(key, value)
 
     env = Env(tmp_path / "dwc")
@@ -57,7 +62,9 @@ def test_ingest_job_runs_on_a_postgres_backed_instance(tmp_path, pg_database, mo
     with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=pg_database) as con, con.cursor() as cur:
         cur.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
         assert cur.fetchall() == [("SUCCESS",)]
-        cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
-                    (run_id,))
+        cur.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            (run_id,),
+        )
         assert cur.fetchone()[0] >= 4
     assert env.query("SELECT count(*) FROM docs.documents") == [(1,)]

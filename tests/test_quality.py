@@ -11,9 +11,19 @@ from .test_ingestion import PROSE
 
 def test_suite_reports_the_offending_rows():
     s = suites()["documents"]
-    frame = pd.DataFrame({"doc_id": ["a", "b"], "version": [1, 1], "content_hash": ["0" * 64, None],
-                          "status": ["active", "active"], "format": ["text"] * 2, "language": ["en"] * 2,
-                          "word_count": [3, 4], "title": ["x", "y"], "is_current": [True, True]})
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a", "b"],
+            "version": [1, 1],
+            "content_hash": ["0" * 64, None],
+            "status": ["active", "active"],
+            "format": ["text"] * 2,
+            "language": ["en"] * 2,
+            "word_count": [3, 4],
+            "title": ["x", "y"],
+            "is_current": [True, True],
+        }
+    )
     outcomes = {o.expectation + ":" + o.column: o for o in validate(frame, s.critical, s.id_columns, "t")}
     null = outcomes["expect_column_values_to_not_be_null:content_hash"]
     assert not null.success and null.unexpected_count == 1 and null.examples[0]["doc_id"] == "b"
@@ -21,13 +31,17 @@ def test_suite_reports_the_offending_rows():
 
 
 def defs(env) -> dg.Definitions:
-    return dg.Definitions.merge(ingestion.defs, enrichment.defs, ml.defs, recs.defs, quality.defs,
-                                dg.Definitions(resources=env.resources()))
+    return dg.Definitions.merge(
+        ingestion.defs, enrichment.defs, ml.defs, recs.defs, quality.defs, dg.Definitions(resources=env.resources())
+    )
 
 
 def checks_of(result) -> dict:
-    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
-            for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
 
 
 def test_checks_pass_on_good_data_and_block_bad_data(env, instance):

@@ -77,35 +77,62 @@ def test_qaoa_and_vqe_on_the_simulator():
 
 
 def test_assets_solve_platform_problems_and_fall_back_when_too_big(env, instance):
-    for i, lead in enumerate(["The contract terminates on notice.", "Invoice total due with VAT.",
-                              "The board approved the minutes.", "The report shows quarterly results."]):
+    for i, lead in enumerate(
+        [
+            "The contract terminates on notice.",
+            "Invoice total due with VAT.",
+            "The board approved the minutes.",
+            "The report shows quarterly results.",
+        ]
+    ):
         env.write(f"d{i}.txt", lead + " " + PROSE)
     assert env.run_ingest(instance).success
     res = env.resources()
     defs = dg.Definitions.merge(ingestion.defs, enrichment.defs, quantum.defs, dg.Definitions(resources=res))
     enrich = dg.define_asset_job("enrich", selection=dg.AssetSelection.assets(["ai", "document_enrichment"]))
-    assert dg.Definitions.merge(defs, dg.Definitions(jobs=[enrich])).resolve_job_def("enrich").execute_in_process(
-        instance=instance).success
-    config = {"ops": {"quantum__workload_assignment": {"config": {"documents": 3, "max_depth": 2}},
-                      "quantum__diverse_selection": {"config": {"documents": 4, "k": 2, "max_depth": 1}},
-                      "quantum__similarity_maxcut": {"config": {"documents": 4, "max_depth": 1}}}}
+    assert (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[enrich]))
+        .resolve_job_def("enrich")
+        .execute_in_process(instance=instance)
+        .success
+    )
+    config = {
+        "ops": {
+            "quantum__workload_assignment": {"config": {"documents": 3, "max_depth": 2}},
+            "quantum__diverse_selection": {"config": {"documents": 4, "k": 2, "max_depth": 1}},
+            "quantum__similarity_maxcut": {"config": {"documents": 4, "max_depth": 1}},
+        }
+    }
     result = defs.resolve_job_def("quantum_job").execute_in_process(instance=instance, run_config=config)
     assert result.success
     rows = env.query("""SELECT problem, method, depth, approximation_ratio FROM quantum.results
                         WHERE problem = 'workload_assignment' ORDER BY method, depth""")
-    assert [(m, d) for _, m, d, _ in rows] == [("annealing", None), ("exact", None), ("qaoa", 1), ("qaoa", 2), ("vqe", 2)]
+    assert [(m, d) for _, m, d, _ in rows] == [
+        ("annealing", None),
+        ("exact", None),
+        ("qaoa", 1),
+        ("qaoa", 2),
+        ("vqe", 2),
+    ]
     assert all(r is not None and 0 <= r <= 1 for *_, r in rows) and rows[1][3] == 1.0
     import json
 
     [(classical,)] = env.query("SELECT DISTINCT classical FROM quantum.results WHERE problem = 'workload_assignment'")
     assert set(json.loads(classical)) == {"exact", "annealing"}, "every row carries the classical answers"
-    meta = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
-            for e in result.all_events if e.is_step_materialization}
+    meta = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.all_events
+        if e.is_step_materialization
+    }
     assert meta["quantum/workload_assignment"]["bitstrings"].value.startswith("![Measured bitstrings")
     assert meta["quantum/workload_assignment"]["ratio_per_depth"].value.startswith("![QAOA approximation ratio")
 
-    small = dg.Definitions.merge(ingestion.defs, enrichment.defs, quantum.defs,
-                                 dg.Definitions(resources={**res, "quantum": QuantumResource(max_qubits=4)}))
+    small = dg.Definitions.merge(
+        ingestion.defs,
+        enrichment.defs,
+        quantum.defs,
+        dg.Definitions(resources={**res, "quantum": QuantumResource(max_qubits=4)}),
+    )
     fallback = small.resolve_job_def("quantum_job").execute_in_process(instance=instance, run_config=config)
     assert fallback.success, "too many qubits is a recorded fallback, not a failure"
     notes = env.query("SELECT note FROM quantum.results WHERE method = 'qaoa' AND energy IS NULL")
@@ -129,10 +156,15 @@ def test_algorithm_catalogue_matches_theory(env, instance):
 
     defs = dg.Definitions.merge(quantum.defs, dg.Definitions(resources=env.resources()))
     job = defs.resolve_job_def("quantum_algorithms_job")
-    result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(["quantum", "algorithms", n])
-                                                                       for n in ("grover", "qft", "shor_15", "vqe_h2")])
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(["quantum", "algorithms", n]) for n in ("grover", "qft", "shor_15", "vqe_h2")],
+    )
     assert result.success
-    checks = [e.asset_check_evaluation_data for e in result.all_events
-              if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    checks = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     assert len(checks) == 4 and all(c.passed for c in checks)
     assert env.query("SELECT count(*), bool_and(passed) FROM quantum.algorithm_checks") == [(4, True)]

@@ -18,10 +18,19 @@ from .test_ingestion import PROSE
 
 def test_event_files_are_validated_row_by_row(tmp_path):
     good = {"user": "u1", "item": "a.txt", "type": "view", "value": 1, "timestamp": "2024-05-01T10:00:00Z"}
-    lines = [json.dumps(good), "{not json", json.dumps([1, 2]), json.dumps({**good, "type": "teleport"}),
-             json.dumps({**good, "user": ""}), json.dumps({**good, "type": "rating", "value": 9}),
-             json.dumps({**good, "timestamp": "soon"}), json.dumps({**good, "timestamp": 1714557600}),
-             json.dumps({**good, "value": "lots"}), "", json.dumps({k: v for k, v in good.items() if k != "timestamp"})]
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({**good, "type": "teleport"}),
+        json.dumps({**good, "user": ""}),
+        json.dumps({**good, "type": "rating", "value": 9}),
+        json.dumps({**good, "timestamp": "soon"}),
+        json.dumps({**good, "timestamp": 1714557600}),
+        json.dumps({**good, "value": "lots"}),
+        "",
+        json.dumps({k: v for k, v in good.items() if k != "timestamp"}),
+    ]
     (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n")
     events, bad = parse_file(str(tmp_path / "e.jsonl"))
     assert [(e.user, e.type, e.line) for e in events] == [("u1", "view", 1), ("u1", "view", 8)]
@@ -32,7 +41,9 @@ def test_event_files_are_validated_row_by_row(tmp_path):
     assert "not a number" in reasons[9] and reasons[11] == "missing timestamp"
     (tmp_path / "empty.csv").write_text("")
     assert parse_file(str(tmp_path / "empty.csv"))[1][0].reason.startswith("CSV needs")
-    (tmp_path / "latin.csv").write_bytes("user,item,type,value,timestamp\nj\xf6rg,a,view,1,2024-01-01\n".encode("latin-1"))
+    (tmp_path / "latin.csv").write_bytes(
+        "user,item,type,value,timestamp\nj\xf6rg,a,view,1,2024-01-01\n".encode("latin-1")
+    )
     assert parse_file(str(tmp_path / "latin.csv"))[1][0].reason.startswith("not UTF-8")
     (tmp_path / "x.xml").write_text("<e/>")
     assert "unsupported" in parse_file(str(tmp_path / "x.xml"))[1][0].reason
@@ -46,8 +57,11 @@ def two_tribes(users_per_tribe: int = 12, items_per_tribe: int = 10, seed: int =
         for u in range(users_per_tribe):
             for i in rng.choice(items_per_tribe, 6, replace=False):
                 rows.append((f"{tribe}-user{u}", f"{tribe}-item{i}", "view", 1, 1_700_000_000 + u))
-    text = {f"{t}-item{i}": f"{'harbour ship cargo port' if t == 'A' else 'guitar concert music band'} {i}"
-            for t in "AB" for i in range(items_per_tribe)}
+    text = {
+        f"{t}-item{i}": f"{'harbour ship cargo port' if t == 'A' else 'guitar concert music band'} {i}"
+        for t in "AB"
+        for i in range(items_per_tribe)
+    }
     text["B-new"] = "guitar concert music band new"
     return M.build_dataset(rows, text)
 
@@ -103,9 +117,12 @@ def test_split_and_metrics_by_hand():
 
 
 def events(user_items: dict[str, list[str]], day: int = 1) -> str:
-    return "".join(json.dumps({"user": u, "item": i, "type": "view", "value": 1,
-                               "timestamp": f"2024-05-{day:02d}T10:00:00Z"}) + "\n"
-                   for u, items in user_items.items() for i in items)
+    return "".join(
+        json.dumps({"user": u, "item": i, "type": "view", "value": 1, "timestamp": f"2024-05-{day:02d}T10:00:00Z"})
+        + "\n"
+        for u, items in user_items.items()
+        for i in items
+    )
 
 
 def test_assets_end_to_end_with_incremental_refresh(env, instance):
@@ -114,26 +131,39 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
         env.write(f"music/m{i}.txt", f"The band {i} played guitar at the concert hall. " + PROSE)
     events_dir = env.root / "events"
     events_dir.mkdir()
-    (events_dir / "log.jsonl").write_text(events({
-        **{f"sailor{u}": [f"ships/s{(u + k) % 6}.txt" for k in range(3)] for u in range(5)},
-        **{f"fan{u}": [f"music/m{(u + k) % 6}.txt" for k in range(3)] for u in range(5)},
-        "newbie": ["music/m0.txt"]}))
+    (events_dir / "log.jsonl").write_text(
+        events(
+            {
+                **{f"sailor{u}": [f"ships/s{(u + k) % 6}.txt" for k in range(3)] for u in range(5)},
+                **{f"fan{u}": [f"music/m{(u + k) % 6}.txt" for k in range(3)] for u in range(5)},
+                "newbie": ["music/m0.txt"],
+            }
+        )
+    )
     (events_dir / "export.csv").write_text("user,item,type,value,timestamp\nx,,view,1,2024-05-01\n")
     env.configure_landing(events_path=str(events_dir))
     defs = dg.Definitions.merge(ingestion.defs, enrichment.defs, recs.defs, dg.Definitions(resources=env.resources()))
     assert env.run_ingest(instance).success
     enrich = dg.define_asset_job("enrich", selection=dg.AssetSelection.assets(["ai", "document_enrichment"]))
-    assert dg.Definitions.merge(defs, dg.Definitions(jobs=[enrich])).resolve_job_def("enrich").execute_in_process(
-        instance=instance).success
+    assert (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[enrich]))
+        .resolve_job_def("enrich")
+        .execute_in_process(instance=instance)
+        .success
+    )
     full = defs.resolve_job_def("recs_full_job").execute_in_process(instance=instance)
     assert full.success
     assert env.query("SELECT count(*), count(DISTINCT user_id) FROM recs.interactions") == [(31, 11)]
     assert env.query("SELECT reason FROM recs.interactions_quarantine") == [("missing item",)]
-    items = env.query("SELECT count(DISTINCT item_id) FROM recs.interactions i JOIN docs.documents d ON d.doc_id = i.item_id")
+    items = env.query(
+        "SELECT count(DISTINCT item_id) FROM recs.interactions i JOIN docs.documents d ON d.doc_id = i.item_id"
+    )
     assert items == [(12,)], "items named by landing path become doc_ids"
     recs_of = lambda user, model="hybrid": env.query(  # noqa: E731
         """SELECT d.source_path FROM recs.recommendations r JOIN docs.documents d ON d.doc_id = r.item_id
-           WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank""", [user, model])
+           WHERE r.user_id = ? AND r.model = ? ORDER BY r.rank""",
+        [user, model],
+    )
     sailor = [p for (p,) in recs_of("sailor0")]
     assert sailor[:3] and all(p.startswith("ships/") for p in sailor[:3])
     assert not {"ships/s0.txt", "ships/s1.txt", "ships/s2.txt"} & set(sailor), "seen items are excluded"
@@ -145,20 +175,28 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
     assert best and env.query("SELECT count(DISTINCT model) FROM recs.evaluation") == [(9,)]
 
     # New events for one user: the incremental job refreshes that user only, without retraining.
-    before = dict(env.query("SELECT user_id, max(generated_at) FROM recs.recommendations WHERE model = 'ease' GROUP BY 1"))
+    before = dict(
+        env.query("SELECT user_id, max(generated_at) FROM recs.recommendations WHERE model = 'ease' GROUP BY 1")
+    )
     (events_dir / "more.jsonl").write_text(events({"fan0": ["music/m4.txt", "music/m5.txt"]}, day=2))
     sensor_ctx = dg.build_sensor_context(instance=instance, resources={"landing": env.landing_resource})
     request = recs_events_sensor(sensor_ctx)
     assert request.run_requests[0].run_key.startswith("events-")
-    assert recs_events_sensor(dg.build_sensor_context(instance=instance, cursor=request.cursor,
-                                                      resources={"landing": env.landing_resource})).skip_message
+    assert recs_events_sensor(
+        dg.build_sensor_context(instance=instance, cursor=request.cursor, resources={"landing": env.landing_resource})
+    ).skip_message
     inc = defs.resolve_job_def("recs_incremental_job").execute_in_process(instance=instance)
     assert inc.success
     assert not any(e.asset_key.path[:2] == ["recs", "models"] for e in inc.all_events if e.is_step_materialization)
-    meta = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
-            for e in inc.all_events if e.is_step_materialization}["recs/recommendations"]
+    meta = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in inc.all_events
+        if e.is_step_materialization
+    }["recs/recommendations"]
     assert meta["refreshed/ease"].value == 1 and meta["refreshed/hybrid"].value == 1
-    after = dict(env.query("SELECT user_id, max(generated_at) FROM recs.recommendations WHERE model = 'ease' GROUP BY 1"))
+    after = dict(
+        env.query("SELECT user_id, max(generated_at) FROM recs.recommendations WHERE model = 'ease' GROUP BY 1")
+    )
     assert [u for u in after if after[u] != before[u]] == ["fan0"]
     assert "music/m5.txt" not in [p for (p,) in recs_of("fan0", "ease")], "the new interaction counts at once"
 

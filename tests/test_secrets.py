@@ -47,17 +47,30 @@ def answer(body: dict) -> str:
 def test_demo_stores_no_secret(tmp_path):
     home, dagster_dir = tmp_path / "dwc", tmp_path / "dagster"
     with LLMDouble(responder=answer) as double:
-        env = {**os.environ, **SECRETS, "DWC_HOME": str(home), "DAGSTER_HOME": str(ROOT),
-               "DWC_DAGSTER_DIR": str(dagster_dir), "DWC_DAGSTER_LOGS": str(dagster_dir / "logs"),
-               "DWC_AI_PROVIDER": "openai", "DWC_LLM_BASE_URL": double.base_url, "DWC_LLM_MODEL": "double-model"}
-        out = subprocess.run([sys.executable, "-m", "dwc_pipelines.cli", "demo", "--samples", "samples/landing"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        env = {
+            **os.environ,
+            **SECRETS,
+            "DWC_HOME": str(home),
+            "DAGSTER_HOME": str(ROOT),
+            "DWC_DAGSTER_DIR": str(dagster_dir),
+            "DWC_DAGSTER_LOGS": str(dagster_dir / "logs"),
+            "DWC_AI_PROVIDER": "openai",
+            "DWC_LLM_BASE_URL": double.base_url,
+            "DWC_LLM_MODEL": "double-model",
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "dwc_pipelines.cli", "demo", "--samples", "samples/landing"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         requests = len(double.requests)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert requests > 64, "enrichment and chains went through the endpoint"
     headers = {k.lower(): v for k, v in double.requests[0]["headers"].items()}
-    assert headers.get("authorization") == f"Bearer {SECRETS['DWC_LLM_API_KEY']}", \
-        "the key was used, where it belongs"
+    assert headers.get("authorization") == f"Bearer {SECRETS['DWC_LLM_API_KEY']}", "the key was used, where it belongs"
     assert "VERIFIED" in out.stdout, "the demo anchored with that key and verified a file"
     secrets = [s.encode() for s in SECRETS.values()] + [SECRETS["DWC_CHAIN_EMBEDDED_KEY"][2:].encode()]
     text = (out.stdout + out.stderr).encode()
@@ -82,8 +95,9 @@ def test_demo_stores_no_secret(tmp_path):
         assert len(columns) > 50
         for schema, table, column in columns:
             for s in [*SECRETS.values(), SECRETS["DWC_CHAIN_EMBEDDED_KEY"][2:]]:
-                hits = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
-                                   [f"%{s}%"]).fetchall()[0][0]
+                hits = con.execute(
+                    f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?', [f"%{s}%"]
+                ).fetchall()[0][0]
                 assert hits == 0, f"{schema}.{table}.{column} holds a secret"
     for parquet in [*(home / "lake").rglob("*.parquet"), *(home / "analyst").rglob("*.parquet")]:
         rel = duckdb.connect().execute(f"SELECT * FROM read_parquet('{parquet}')").fetchall()

@@ -21,9 +21,25 @@ MOSQUITTO = mosquitto.binary() or "/usr/sbin/mosquitto"
 
 
 def consumer(landing: Path, port: int, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dwc_pipelines.iot.consumer", str(landing), "--port", str(port),
-                             "--client-id", "dwc-loss-test", "--batch-size", "50", "--batch-seconds", "0.2"],
-                            cwd=ROOT, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dwc_pipelines.iot.consumer",
+            str(landing),
+            "--port",
+            str(port),
+            "--client-id",
+            "dwc-loss-test",
+            "--batch-size",
+            "50",
+            "--batch-seconds",
+            "0.2",
+        ],
+        cwd=ROOT,
+        stdout=open(log, "a"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def landed(landing: Path) -> list[tuple[str, int]]:
@@ -45,8 +61,9 @@ def test_consumer_kill_and_broker_restart_lose_nothing(tmp_path):
     broker.start()
     log = tmp_path / "consumer.log"
     cons = consumer(landing, broker.port, log)
-    pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="dwc-loss-publisher",
-                      clean_session=False)
+    pub = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="dwc-loss-publisher", clean_session=False
+    )
     pub.max_queued_messages_set(0)
     pub.reconnect_delay_set(min_delay=1, max_delay=2)
     pub.connect("127.0.0.1", broker.port)
@@ -58,9 +75,11 @@ def test_consumer_kill_and_broker_restart_lose_nothing(tmp_path):
         sent = 0
         for seq in range(per_device):
             for d in devices:
-                pub.publish(f"dwc/devices/{d}/telemetry",
-                            json.dumps({"device_id": d, "seq": seq, "ts": time.time(), "temperature": 20 + seq % 7}),
-                            qos=1)
+                pub.publish(
+                    f"dwc/devices/{d}/telemetry",
+                    json.dumps({"device_id": d, "seq": seq, "ts": time.time(), "temperature": 20 + seq % 7}),
+                    qos=1,
+                )
                 sent += 1
             if sent == total // 3:
                 cons.send_signal(signal.SIGKILL)  # mid-stream, with messages in memory and unacknowledged
@@ -98,8 +117,9 @@ def test_consumer_kill_and_broker_restart_lose_nothing(tmp_path):
     con.execute(DDL)
     for folder in hour_folders(landing):
         load_folder(con, folder, "loss-test", {}, require_registration=False)
-    assert con.execute("SELECT count(*), count(DISTINCT (device_id, seq)) FROM iot.telemetry").fetchall() == \
-        [(total, total)]
+    assert con.execute("SELECT count(*), count(DISTINCT (device_id, seq)) FROM iot.telemetry").fetchall() == [
+        (total, total)
+    ]
 
 
 def test_a_load_that_dies_midway_is_redone_whole(tmp_path, monkeypatch):
@@ -112,10 +132,20 @@ def test_a_load_that_dies_midway_is_redone_whole(tmp_path, monkeypatch):
 
     folder = tmp_path / hour_folder(time.time())
     for part in range(3):
-        write_batch(folder, [{"topic": "dwc/devices/d1/telemetry", "received_at": time.time(), "dup": False,
-                              "payload_b64": base64.b64encode(json.dumps(
-                                  {"device_id": "d1", "seq": part * 10 + i, "ts": time.time(), "t": 1.0}).encode()).decode()}
-                             for i in range(10)])
+        write_batch(
+            folder,
+            [
+                {
+                    "topic": "dwc/devices/d1/telemetry",
+                    "received_at": time.time(),
+                    "dup": False,
+                    "payload_b64": base64.b64encode(
+                        json.dumps({"device_id": "d1", "seq": part * 10 + i, "ts": time.time(), "t": 1.0}).encode()
+                    ).decode(),
+                }
+                for i in range(10)
+            ],
+        )
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute(DDL)
     real = store.transaction

@@ -15,9 +15,18 @@ def test_normalize_text():
 
 
 def test_language_detection():
-    assert detect_language("The contract is signed by both parties and it is valid for the term of this agreement.") == "en"
-    assert detect_language("Le contrat est signé par les deux parties et il est valable pour la durée de la mission.") == "fr"
-    assert detect_language("Der Vertrag ist von beiden Parteien unterzeichnet und gilt für die Dauer des Projekts.") == "de"
+    assert (
+        detect_language("The contract is signed by both parties and it is valid for the term of this agreement.")
+        == "en"
+    )
+    assert (
+        detect_language("Le contrat est signé par les deux parties et il est valable pour la durée de la mission.")
+        == "fr"
+    )
+    assert (
+        detect_language("Der Vertrag ist von beiden Parteien unterzeichnet und gilt für die Dauer des Projekts.")
+        == "de"
+    )
     assert detect_language("これは日本語の文書です。契約書の内容を確認してください。") == "ja"
     assert detect_language("12 34 56") == "und"
 
@@ -93,7 +102,7 @@ def _oph_reference(words: list[str]) -> list[int]:
 
     words = words or [""]
     hs = [zlib.crc32(w.encode()) for w in words]
-    shingles = [hs[i:i + S.SHINGLE] for i in range(max(len(hs) - S.SHINGLE + 1, 1))]
+    shingles = [hs[i : i + S.SHINGLE] for i in range(max(len(hs) - S.SHINGLE + 1, 1))]
     bins = [None] * S.NUM_PERM
     for sh in shingles:
         poly = 0
@@ -102,8 +111,10 @@ def _oph_reference(words: list[str]) -> list[int]:
         z = mix(poly)
         b, v = z >> 58, z & 0xFFFFFFFF
         bins[b] = v if bins[b] is None else min(bins[b], v)
-    return [v if v is not None else next(bins[int(k)] for k in S._PROBES[j] if bins[int(k)] is not None)
-            for j, v in enumerate(bins)]
+    return [
+        v if v is not None else next(bins[int(k)] for k in S._PROBES[j] if bins[int(k)] is not None)
+        for j, v in enumerate(bins)
+    ]
 
 
 def test_minhash_is_one_permutation_hashing_with_densification():
@@ -165,12 +176,41 @@ def test_text_fast_paths_equal_their_plain_definitions():
     from dwc_pipelines.ingestion.text import _STOPWORDS, detect_language, token_count, tokens, words_of
 
     rnd = random.Random(42)
-    alphabet = (list("abcXYZ019_ .,;:!?-'\"") + [" ", " ", "  ", "\t", "\n", "\n\n\n", "\r\n", "\r", "\x00",
-                "\x07", "\x0b", "\x1c", "\x7f", "\u00a0", "\u2003", "\u3000", "\u200b", "\ufeff", "e\u0301", "é",
-                "ß", "İ", "\u212a", "日本", "ж", "١٢", "😀", "\u0915\u093e"])
+    alphabet = list("abcXYZ019_ .,;:!?-'\"") + [
+        " ",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\n\n\n",
+        "\r\n",
+        "\r",
+        "\x00",
+        "\x07",
+        "\x0b",
+        "\x1c",
+        "\x7f",
+        "\u00a0",
+        "\u2003",
+        "\u3000",
+        "\u200b",
+        "\ufeff",
+        "e\u0301",
+        "é",
+        "ß",
+        "İ",
+        "\u212a",
+        "日本",
+        "ж",
+        "١٢",
+        "😀",
+        "\u0915\u093e",
+    ]
     stopwords = " ".join(_STOPWORDS.values()).split()
     for _ in range(3000):
-        pieces = [rnd.choice(alphabet) if rnd.random() < 0.6 else rnd.choice(stopwords) for _ in range(rnd.randint(0, 60))]
+        pieces = [
+            rnd.choice(alphabet) if rnd.random() < 0.6 else rnd.choice(stopwords) for _ in range(rnd.randint(0, 60))
+        ]
         raw = "".join(pieces) if rnd.random() < 0.5 else " ".join(pieces)
         if rnd.random() < 0.3:
             raw = raw.encode("ascii", "ignore").decode()
@@ -179,8 +219,9 @@ def test_text_fast_paths_equal_their_plain_definitions():
         words = words_of(text)
         assert words == re.findall(r"\w+", text.lower()), repr(text)
         assert token_count(text, words) == token_count(text) == len(tokens(text)), repr(text)
-        assert detect_language(text, words) == (_language_reference(words) if text[:6000].isascii()
-                                                 else detect_language(text, words)), repr(text)
+        assert detect_language(text, words) == (
+            _language_reference(words) if text[:6000].isascii() else detect_language(text, words)
+        ), repr(text)
     prose = "the cat and the dog went to the park with the children of the town " * 3
     assert detect_language(prose, words_of(prose)) == _language_reference(words_of(prose)) == "en"
 

@@ -6,7 +6,6 @@ lake from both workers, with no DuckDB file shared and no writer pool."""
 import os
 import shutil
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -33,30 +32,87 @@ def test_ingestion_and_enrichment_run_at_once_on_two_celery_workers(tmp_path, pg
     shutil.copyfile(ROOT / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
     code_port, web_port = free_port(), free_port()
     (tmp_path / "workspace.yaml").write_text(
-        f"load_from:\n  - grpc_server: {{host: 127.0.0.1, port: {code_port}, location_name: dwc}}\n")
+        f"load_from:\n  - grpc_server: {{host: 127.0.0.1, port: {code_port}, location_name: dwc}}\n"
+    )
     shared = tmp_path / "shared"  # what a mounted volume holds: the lake's data; DWC_HOME the landing zone and blobs
     landing = tmp_path / "dwc" / "landing"
     landing.mkdir(parents=True)
     for i in range(6):
         (landing / f"memo-{i}.txt").write_text(MEMO.format(i=i))
     queue, broker = f"dwc-topology-{uuid.uuid4().hex[:8]}", "pyamqp://guest:guest@127.0.0.1:5672//"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": PG_HOST, "DAGSTER_PG_PORT": str(PG_PORT),
-           "DAGSTER_PG_USER": PG_USER, "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it", "DAGSTER_PG_DB": pg_database,
-           "DWC_HOME": str(tmp_path / "dwc"), "DWC_ENV": "local", "DWC_AI_PROVIDER": "local",
-           "DWC_LAKE_CATALOG": pg_catalogs[0], "DWC_LAKE_DATA_PATH": str(shared / "lake") + "/",
-           "DWC_ANALYST_CATALOG": pg_catalogs[1], "DWC_ANALYST_DATA_PATH": str(shared / "analyst") + "/",
-           "DWC_WORK_DIR": str(tmp_path / "work"),
-           "DWC_EXECUTOR": "celery", "DWC_CELERY_BROKER": broker, "DWC_CELERY_QUEUE": queue}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG_HOST,
+        "DAGSTER_PG_PORT": str(PG_PORT),
+        "DAGSTER_PG_USER": PG_USER,
+        "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+        "DAGSTER_PG_DB": pg_database,
+        "DWC_HOME": str(tmp_path / "dwc"),
+        "DWC_ENV": "local",
+        "DWC_AI_PROVIDER": "local",
+        "DWC_LAKE_CATALOG": pg_catalogs[0],
+        "DWC_LAKE_DATA_PATH": str(shared / "lake") + "/",
+        "DWC_ANALYST_CATALOG": pg_catalogs[1],
+        "DWC_ANALYST_DATA_PATH": str(shared / "analyst") + "/",
+        "DWC_WORK_DIR": str(tmp_path / "work"),
+        "DWC_EXECUTOR": "celery",
+        "DWC_CELERY_BROKER": broker,
+        "DWC_CELERY_QUEUE": queue,
+    }
     procs = Processes(tmp_path / "logs")
     try:
         for name in ("w1", "w2"):
-            procs.start(name, [str(BIN / "celery"), "-A", "dagster_celery.app", "-b", broker, "worker", "-Q", queue,
-                               "-n", f"{name}@%h", "--pool", "solo", "--loglevel", "INFO", "--without-gossip",
-                               "--without-mingle"], env)
-        procs.start("code", [str(BIN / "dagster"), "code-server", "start", "-m", "dwc_pipelines.definitions",
-                             "-h", "127.0.0.1", "-p", str(code_port)], env)
-        procs.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
-                                  "-w", str(tmp_path / "workspace.yaml")], env)
+            procs.start(
+                name,
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "dagster_celery.app",
+                    "-b",
+                    broker,
+                    "worker",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{name}@%h",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env,
+            )
+        procs.start(
+            "code",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "dwc_pipelines.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(code_port),
+            ],
+            env,
+        )
+        procs.start(
+            "webserver",
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(web_port),
+                "-w",
+                str(tmp_path / "workspace.yaml"),
+            ],
+            env,
+        )
         procs.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(tmp_path / "workspace.yaml")], env)
         wait_for(lambda: all("ready" in procs.log(n) for n in ("w1", "w2")), 120, "the Celery workers", procs)
         wait_for(lambda: webserver_up(web_port), 180, "the webserver", procs)
@@ -64,7 +120,9 @@ def test_ingestion_and_enrichment_run_at_once_on_two_celery_workers(tmp_path, pg
 
         def submit(job: str):
             try:
-                return client.submit_job_execution(job, repository_location_name="dwc", repository_name="__repository__")
+                return client.submit_job_execution(
+                    job, repository_location_name="dwc", repository_name="__repository__"
+                )
             except Exception as exc:
                 if any(w in str(exc).lower() for w in ("not found", "unavailable", "loading", "could not")):
                     return None
@@ -85,8 +143,13 @@ def test_ingestion_and_enrichment_run_at_once_on_two_celery_workers(tmp_path, pg
         procs.stop()
     assert "succeeded" in procs.log("w1") and "succeeded" in procs.log("w2"), "both workers ran steps"
     assert not list(shared.rglob("*.duckdb")), "no DuckDB file on the shared volume"
-    lake = LakehouseResource.local(str(tmp_path / "dwc"), catalog=pg_catalogs[0], data_path=str(shared / "lake") + "/",
-                                   analyst_catalog=pg_catalogs[1], analyst_data_path=str(shared / "analyst") + "/")
+    lake = LakehouseResource.local(
+        str(tmp_path / "dwc"),
+        catalog=pg_catalogs[0],
+        data_path=str(shared / "lake") + "/",
+        analyst_catalog=pg_catalogs[1],
+        analyst_data_path=str(shared / "analyst") + "/",
+    )
     with lake.unmasked_reader() as con:
         assert con.execute("SELECT count(*) FROM docs.documents WHERE is_current").fetchall()[0][0] == 12
         assert con.execute("SELECT count(DISTINCT content_hash) FROM ai.document_enrichment").fetchall()[0][0] >= 6

@@ -9,7 +9,7 @@ import re
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .conftest import ROOT, require
@@ -32,9 +32,13 @@ def skip_community_dialog(page, playwright) -> None:
 def launched_from_ui(instance, after: float) -> str | None:
     import dagster as dg
 
-    for run in instance.get_runs(filters=dg.RunsFilter(created_after=datetime.fromtimestamp(after, timezone.utc))):
-        if "dagster/sensor_name" not in run.tags and "dagster/schedule_name" not in run.tags and run.asset_selection \
-                and dg.AssetKey(["docs", "documents"]) in run.asset_selection:
+    for run in instance.get_runs(filters=dg.RunsFilter(created_after=datetime.fromtimestamp(after, UTC))):
+        if (
+            "dagster/sensor_name" not in run.tags
+            and "dagster/schedule_name" not in run.tags
+            and run.asset_selection
+            and dg.AssetKey(["docs", "documents"]) in run.asset_selection
+        ):
             return run.run_id
     return None
 
@@ -52,8 +56,14 @@ def test_ui_materialises_the_ingestion_group_on_the_sample_data(tmp_path, monkey
     shutil.copytree(ROOT / "samples" / "landing", home / "landing")
     port = free_port()
     # What `make ui` sets: the repository's dagster.yaml, its state under a DWC_HOME of our own.
-    env = {**os.environ, "DAGSTER_HOME": str(ROOT), "DWC_HOME": str(home), "DWC_ENV": "local",
-           "DWC_DAGSTER_DIR": str(tmp_path / "dagster"), "DWC_DAGSTER_LOGS": str(tmp_path / "dagster" / "logs")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(ROOT),
+        "DWC_HOME": str(home),
+        "DWC_ENV": "local",
+        "DWC_DAGSTER_DIR": str(tmp_path / "dagster"),
+        "DWC_DAGSTER_LOGS": str(tmp_path / "dagster" / "logs"),
+    }
     for name in ("DWC_DAGSTER_DIR", "DWC_DAGSTER_LOGS"):  # this process reads the same instance
         monkeypatch.setenv(name, env[name])
     procs = Processes(tmp_path / "logs")
@@ -64,14 +74,20 @@ def test_ui_materialises_the_ingestion_group_on_the_sample_data(tmp_path, monkey
 
     instance = None
     try:
-        procs.start("dagster-dev", [str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"),
-                                    "-h", "127.0.0.1", "-p", str(port)], env)
+        procs.start(
+            "dagster-dev",
+            [str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            env,
+        )
         wait_for(lambda: webserver_up(port), 240, "dagster dev", procs)
         instance = dg.DagsterInstance.from_config(str(ROOT))
         base = f"http://127.0.0.1:{port}"
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(120_000)
 
@@ -118,11 +134,19 @@ def test_ui_materialises_the_ingestion_group_on_the_sample_data(tmp_path, monkey
             browser.close()
         run = instance.get_run_by_id(run_id)
         assert {"docs/documents", "docs/quarantine", "docs/chunks", "docs/near_duplicates"} <= {
-            k.to_user_string() for k in run.asset_selection}, "the run materialised the ingestion group"
+            k.to_user_string() for k in run.asset_selection
+        }, "the run materialised the ingestion group"
     finally:
         procs.stop()
         if instance:
             instance.dispose()
-    for name in ("1-asset-graph", "2-ingestion-group", "3-launched", "4-run-success", "5-asset-page",
-                 "6-metadata-preview", "7-metadata-plot"):
+    for name in (
+        "1-asset-graph",
+        "2-ingestion-group",
+        "3-launched",
+        "4-run-success",
+        "5-asset-page",
+        "6-metadata-preview",
+        "7-metadata-plot",
+    ):
         assert (shots / f"{name}.png").stat().st_size > 10_000, name

@@ -29,8 +29,15 @@ def docs(n: int, seed: int = 3) -> list[dict]:
     out = []
     for i in range(n):
         t = i % 4
-        out.append({"doc_id": f"doc{i:06d}", "title": f"Document {i} about {topics[t]}", "topic": topics[t],
-                    "word_count": 50 + (i * 37) % 900, "embedding": (centres[t] + 0.2 * rnd.normal(size=16)).tolist()})
+        out.append(
+            {
+                "doc_id": f"doc{i:06d}",
+                "title": f"Document {i} about {topics[t]}",
+                "topic": topics[t],
+                "word_count": 50 + (i * 37) % 900,
+                "embedding": (centres[t] + 0.2 * rnd.normal(size=16)).tolist(),
+            }
+        )
     return out
 
 
@@ -39,7 +46,7 @@ def glb_json(data: bytes) -> dict:
     assert (magic, version, length) == (0x46546C67, 2, len(data))
     size, kind = struct.unpack_from("<II", data, 12)
     assert kind == 0x4E4F534A and size % 4 == 0
-    return json.loads(data[20:20 + size])
+    return json.loads(data[20 : 20 + size])
 
 
 def tools(tmp_path) -> XRToolsResource:
@@ -73,9 +80,11 @@ def test_document_map_is_deterministic_labelled_and_instanced_when_large():
 
 
 def test_device_layout_status_colours_and_workflow_status():
-    devices = [{"device_id": "a", "lat": 52.0, "lon": 4.0, "status": "online", "latest": {"temp": 21.5}},
-               {"device_id": "b", "lat": 52.1, "lon": 4.2, "status": "offline"},
-               {"device_id": "c", "status": "weird"}]
+    devices = [
+        {"device_id": "a", "lat": 52.0, "lon": 4.0, "status": "online", "latest": {"temp": 21.5}},
+        {"device_id": "b", "lat": 52.1, "lon": 4.2, "status": "offline"},
+        {"device_id": "c", "status": "weird"},
+    ]
     xy = scenes.device_layout(devices)
     assert np.abs(xy[:2]).max() <= scenes.RADIUS and xy[2][0] > scenes.RADIUS, "an unlocated device stands aside"
     data, stats = scenes.device_twin(devices)
@@ -94,14 +103,24 @@ def test_every_scene_passes_the_khronos_validator(tmp_path):
     require_validator(t)
     out = tmp_path / "scenes"
     out.mkdir()
-    chains = [{"name": "review", "nodes": [{"key": "chains/review/select", "label": "select", "status": "fresh"},
-                                           {"key": "chains/review/memo", "label": "memo", "status": "stale", "failed": 0}],
-               "edges": [("chains/review/select", "chains/review/memo")]}]
+    chains = [
+        {
+            "name": "review",
+            "nodes": [
+                {"key": "chains/review/select", "label": "select", "status": "fresh"},
+                {"key": "chains/review/memo", "label": "memo", "status": "stale", "failed": 0},
+            ],
+            "edges": [("chains/review/select", "chains/review/memo")],
+        }
+    ]
     builds = {
-        "map_small": scenes.document_map(docs(30))[0], "map_instanced": scenes.document_map(docs(2000))[0],
-        "naive": scenes.naive_document_map(docs(50)), "empty_map": scenes.document_map([])[0],
-        "twin": scenes.device_twin([{"device_id": f"d{i}", "lat": 50 + i / 10, "lon": 4, "status": "online"}
-                                    for i in range(9)])[0],
+        "map_small": scenes.document_map(docs(30))[0],
+        "map_instanced": scenes.document_map(docs(2000))[0],
+        "naive": scenes.naive_document_map(docs(50)),
+        "empty_map": scenes.document_map([])[0],
+        "twin": scenes.device_twin(
+            [{"device_id": f"d{i}", "lat": 50 + i / 10, "lon": 4, "status": "online"} for i in range(9)]
+        )[0],
         "workflow": scenes.workflow_map(chains)[0],
     }
     for name, data in builds.items():
@@ -113,8 +132,15 @@ def test_every_scene_passes_the_khronos_validator(tmp_path):
 
 
 def test_session_events_are_validated_with_reasons():
-    good = {"event_id": "e1", "session_id": "s1", "ts": "2026-11-30T10:00:00Z", "type": "gaze", "scene": "document_map",
-            "target": "doc1", "duration_ms": 1200}
+    good = {
+        "event_id": "e1",
+        "session_id": "s1",
+        "ts": "2026-11-30T10:00:00Z",
+        "type": "gaze",
+        "scene": "document_map",
+        "target": "doc1",
+        "duration_ms": 1200,
+    }
     assert sessions.parse(json.dumps(good))["duration_ms"] == 1200.0
     cases = {
         "not_json": "{nope",
@@ -137,9 +163,11 @@ def test_session_events_are_validated_with_reasons():
 def build_corpus(env, instance):
     from dwc_pipelines.enrichment.assets import document_enrichment
 
-    topics = ["The supplier shall deliver under this agreement and the contract terms.",
-              "Invoice total due within thirty days, payment by bank transfer.",
-              "The team won the final as the striker scored twice."]
+    topics = [
+        "The supplier shall deliver under this agreement and the contract terms.",
+        "Invoice total due within thirty days, payment by bank transfer.",
+        "The team won the final as the striker scored twice.",
+    ]
     for i in range(12):
         env.write(f"docs/d{i:02d}.txt", f"{topics[i % 3]} Item {i}. " + PROSE)
     assert env.run_ingest(instance).success
@@ -147,7 +175,7 @@ def build_corpus(env, instance):
 
 
 def test_scene_assets_validate_render_and_skip_unchanged_inputs(env, instance, tmp_path):
-    from dwc_pipelines.xr.assets import DOCUMENT_MAP, document_map, device_twin, workflow_map
+    from dwc_pipelines.xr.assets import DOCUMENT_MAP, device_twin, document_map, workflow_map
 
     build_corpus(env, instance)
     t = tools(tmp_path)
@@ -156,16 +184,22 @@ def test_scene_assets_validate_render_and_skip_unchanged_inputs(env, instance, t
     resources = {**env.resources(), "xr_tools": t}
     first = dg.materialize([document_map, device_twin, workflow_map], resources=resources, instance=instance)
     assert first.success
-    rows = env.query("SELECT scene, items, validator_errors, screenshot_nonblank, size_bytes, viewer_path, sha256 "
-                     "FROM xr.scenes ORDER BY scene")
+    rows = env.query(
+        "SELECT scene, items, validator_errors, screenshot_nonblank, size_bytes, viewer_path, sha256 "
+        "FROM xr.scenes ORDER BY scene"
+    )
     assert [r[0] for r in rows] == ["device_twin", "document_map", "workflow_map"]
     by = {r[0]: r for r in rows}
     assert by["document_map"][1] == 12 and by["workflow_map"][1] > 4 and by["device_twin"][1] == 0
     assert all(r[2] == 0 for r in rows), "0 validator errors on every scene"
     assert by["document_map"][3] and by["workflow_map"][3], "the screenshots show something"
-    meta = {e.asset_key: e.step_materialization_data.materialization.metadata
-            for e in first.get_asset_materialization_events()}[DOCUMENT_MAP]
-    assert meta["validator_errors"].value == 0 and meta["screenshot"].value.startswith("![DWC document map](data:image/png")
+    meta = {
+        e.asset_key: e.step_materialization_data.materialization.metadata
+        for e in first.get_asset_materialization_events()
+    }[DOCUMENT_MAP]
+    assert meta["validator_errors"].value == 0 and meta["screenshot"].value.startswith(
+        "![DWC document map](data:image/png"
+    )
     assert meta["rebuilt"].value is True
     glb = tmp_path / "xr" / "document_map.glb"
     before = glb.read_bytes()
@@ -174,8 +208,12 @@ def test_scene_assets_validate_render_and_skip_unchanged_inputs(env, instance, t
     again = dg.materialize([document_map], resources=resources, instance=instance)
     meta2 = again.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata
     assert meta2["rebuilt"].value is False and glb.read_bytes() == before and glb.stat().st_mtime_ns == mtime
-    versions = [e.step_materialization_data.materialization.tags.get("dagster/data_version")
-                for r in (first, again) for e in r.get_asset_materialization_events() if e.asset_key == DOCUMENT_MAP]
+    versions = [
+        e.step_materialization_data.materialization.tags.get("dagster/data_version")
+        for r in (first, again)
+        for e in r.get_asset_materialization_events()
+        if e.asset_key == DOCUMENT_MAP
+    ]
     assert versions[0] == versions[1] == by["document_map"][6], "same bytes, same data version"
     # The workflow map is the chains' asset graph, the edge from one chain's memos to the chain they feed included.
     from dwc_pipelines.chains.assets import chains_dir
@@ -183,8 +221,12 @@ def test_scene_assets_validate_render_and_skip_unchanged_inputs(env, instance, t
 
     specs = {c.name: c for c in load_chains(chains_dir())[0]}
     expected = sum(len(c.steps) for c in specs.values()) + sum(
-        1 for c in specs.values() if c.select.get("from_chain") for s in specs[c.select["from_chain"]].steps
-        if s.uses == "generate")
+        1
+        for c in specs.values()
+        if c.select.get("from_chain")
+        for s in specs[c.select["from_chain"]].steps
+        if s.uses == "generate"
+    )
     edges = [n for n in glb_json((tmp_path / "xr" / "workflow_map.glb").read_bytes())["nodes"] if n["name"] == "edges"]
     assert edges[0]["extras"]["count"] == expected and expected > sum(len(c.steps) for c in specs.values())
     if t.optimizer():
@@ -203,14 +245,18 @@ def test_the_viewer_page_renders_in_headless_chromium(tmp_path):
     page_path = write_page(str(out / "map.glb"), "Map", "400 documents", str(ROOT / "xr" / "dist" / "dwc-viewer.js"))
     shot = tmp_path / "viewer.png"
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader"],
+        )
         page = browser.new_page(viewport={"width": 800, "height": 600})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"file://{page_path}")
-        page.wait_for_function("window.DWC_VIEWER && (window.DWC_VIEWER.loaded || window.DWC_VIEWER.error)",
-                               timeout=60_000)
+        page.wait_for_function(
+            "window.DWC_VIEWER && (window.DWC_VIEWER.loaded || window.DWC_VIEWER.error)", timeout=60_000
+        )
         state = page.evaluate("window.DWC_VIEWER")
         assert state["loaded"] and not state["error"] and not errors, (state, errors)
         assert state["meshes"] == 4, "one instanced mesh per topic"
@@ -236,15 +282,47 @@ def test_xr_session_marts_from_the_sample_sessions(env, instance):
     target = env.landing.parent / "xr_events"
     target.mkdir()
     doc = doc_id_for("docs/d01.txt")
-    lines = [json.dumps({"event_id": "s-start", "session_id": "s1", "ts": "2026-11-30T10:00:00Z", "type": "session_start",
-                         "device": "quest-3", "scene": "document_map"})]
+    lines = [
+        json.dumps(
+            {
+                "event_id": "s-start",
+                "session_id": "s1",
+                "ts": "2026-11-30T10:00:00Z",
+                "type": "session_start",
+                "device": "quest-3",
+                "scene": "document_map",
+            }
+        )
+    ]
     for i in range(5):
-        lines.append(json.dumps({"event_id": f"g{i}", "session_id": "s1", "ts": f"2026-11-30T10:00:{10 + i:02d}Z",
-                                 "type": "gaze", "scene": "document_map", "target": doc, "duration_ms": 1000 + i}))
-    lines += [json.dumps({"event_id": "p1", "session_id": "s1", "ts": "2026-11-30T10:00:20Z", "type": "pointer",
-                          "scene": "document_map", "target": doc}),
-              json.dumps({"event_id": "end", "session_id": "s1", "ts": "2026-11-30T10:01:00Z", "type": "session_end"}),
-              "garbage", lines[1]]
+        lines.append(
+            json.dumps(
+                {
+                    "event_id": f"g{i}",
+                    "session_id": "s1",
+                    "ts": f"2026-11-30T10:00:{10 + i:02d}Z",
+                    "type": "gaze",
+                    "scene": "document_map",
+                    "target": doc,
+                    "duration_ms": 1000 + i,
+                }
+            )
+        )
+    lines += [
+        json.dumps(
+            {
+                "event_id": "p1",
+                "session_id": "s1",
+                "ts": "2026-11-30T10:00:20Z",
+                "type": "pointer",
+                "scene": "document_map",
+                "target": doc,
+            }
+        ),
+        json.dumps({"event_id": "end", "session_id": "s1", "ts": "2026-11-30T10:01:00Z", "type": "session_end"}),
+        "garbage",
+        lines[1],
+    ]
     (target / "a.jsonl").write_text("\n".join(lines) + "\n")
     resources = env.resources()
     result = dg.materialize([session_events, session_marts], resources=resources, instance=instance)

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dwc_resources.chain import ChainError, ChainResource, NetworkConfig
@@ -27,7 +27,8 @@ def _proof_rows(con, content_hash: str, network: str | None) -> list[dict]:
         cur = con.execute(
             """SELECT p.*, (SELECT min(doc_id) FROM docs.documents d WHERE d.content_hash = p.content_hash) AS doc_id
                FROM chain.proofs p WHERE content_hash = ? AND (? IS NULL OR network = ?) ORDER BY block_timestamp""",
-            [content_hash, network, network])
+            [content_hash, network, network],
+        )
     except Exception:  # nothing anchored yet
         return []
     names = [d[0] for d in cur.description]
@@ -37,8 +38,10 @@ def _proof_rows(con, content_hash: str, network: str | None) -> list[dict]:
 def _network_for(chain: ChainResource, anchor: dict, network: str | None, rpc: str | None, stack: ExitStack):
     """The chain a proof names: --rpc, --network, the configured one of the proof's name, or of its chain id."""
     if rpc:
-        adhoc = ChainResource(networks=[NetworkConfig(name=anchor.get("network") or "rpc", kind="rpc", rpc_url=rpc)],
-                              deployments_path=os.devnull)
+        adhoc = ChainResource(
+            networks=[NetworkConfig(name=anchor.get("network") or "rpc", kind="rpc", rpc_url=rpc)],
+            deployments_path=os.devnull,
+        )
         return stack.enter_context(adhoc.network(adhoc.names()[0], read_only=True))
     name = network or anchor.get("network")
     if name in chain.names():
@@ -46,8 +49,10 @@ def _network_for(chain: ChainResource, anchor: dict, network: str | None, rpc: s
     for candidate in chain.names():
         if chain.config_of(candidate).chain_id == anchor.get("chain_id"):
             return stack.enter_context(chain.network(candidate, read_only=True))
-    raise ChainError(f"the proof is anchored on {name!r} (chain id {anchor.get('chain_id')}), which is not configured "
-                     f"here (configured: {', '.join(chain.names())}): give --rpc URL or set DWC_CHAINS")
+    raise ChainError(
+        f"the proof is anchored on {name!r} (chain id {anchor.get('chain_id')}), which is not configured "
+        f"here (configured: {', '.join(chain.names())}): give --rpc URL or set DWC_CHAINS"
+    )
 
 
 def _print_verdict(path: str, content_hash: str, offline, online) -> int:
@@ -58,9 +63,11 @@ def _print_verdict(path: str, content_hash: str, offline, online) -> int:
             print(f"  reason       {r}")
         return 1
     f = online.facts
-    print(f"VERIFIED  {path}\n  sha256       {content_hash}\n  anchored     {f['anchored_at']} in block {f['block_number']} "
-          f"on {f['network']} (chain id {f['chain_id']})\n  contract     {f['contract']}\n  transaction  {f['tx_hash']}"
-          f"\n  batch        root {offline.facts['root']} of {f['document_count']} documents")
+    print(
+        f"VERIFIED  {path}\n  sha256       {content_hash}\n  anchored     {f['anchored_at']} in block {f['block_number']} "
+        f"on {f['network']} (chain id {f['chain_id']})\n  contract     {f['contract']}\n  transaction  {f['tx_hash']}"
+        f"\n  batch        root {offline.facts['root']} of {f['document_count']} documents"
+    )
     if f.get("explorer"):
         print(f"  explorer     {f['explorer']}")
     return 0
@@ -102,12 +109,15 @@ def _explain_missing(con, path: str, content_hash: str) -> int:
     known = con.execute(
         """SELECT d.source_path, d.content_hash, d.version FROM docs.documents d
            WHERE d.is_current AND (d.source_path = ? OR d.source_path LIKE ?) ORDER BY d.source_path LIMIT 3""",
-        [name, f"%/{name}"]).fetchall()
+        [name, f"%/{name}"],
+    ).fetchall()
     print(f"NOT VERIFIED  {path}\n  sha256       {content_hash}")
     if known:
         for src, h, v in known:
-            print(f"  reason       no proof for these bytes; {src} (v{v}) was anchored with sha256 {h}: "
-                  "the file was modified since")
+            print(
+                f"  reason       no proof for these bytes; {src} (v{v}) was anchored with sha256 {h}: "
+                "the file was modified since"
+            )
     else:
         print("  reason       no proof for these bytes: they were never ingested, or not anchored yet (chain/proofs)")
     return 1
@@ -126,9 +136,11 @@ def cmd_proof(args) -> int:
         content_hash, doc_id = _resolve(con, args.target)
         rows = _proof_rows(con, content_hash, args.network) if content_hash else []
         if rows and doc_id is None:  # a file: the document of that name, where several have these bytes
-            named = con.execute("SELECT doc_id FROM docs.documents WHERE content_hash = ? AND is_current AND "
-                                "(source_path = ? OR source_path LIKE ?) ORDER BY length(source_path) LIMIT 1",
-                                [content_hash, os.path.basename(args.target), f"%/{os.path.basename(args.target)}"]).fetchall()
+            named = con.execute(
+                "SELECT doc_id FROM docs.documents WHERE content_hash = ? AND is_current AND "
+                "(source_path = ? OR source_path LIKE ?) ORDER BY length(source_path) LIMIT 1",
+                [content_hash, os.path.basename(args.target), f"%/{os.path.basename(args.target)}"],
+            ).fetchall()
             doc_id = named[0][0] if named else None
     if not rows:
         return fail("proof", f"no proof for {args.target} (not ingested, or not anchored yet)")
@@ -136,7 +148,9 @@ def cmd_proof(args) -> int:
     text = json.dumps(proof, indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text)
-        print(f"wrote {args.output} ({len(text)} bytes; {len(proof['path'])} path steps, root {proof['merkle_root'][:16]}…)")
+        print(
+            f"wrote {args.output} ({len(text)} bytes; {len(proof['path'])} path steps, root {proof['merkle_root'][:16]}…)"
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -172,8 +186,9 @@ def _run_lookup(ensure_home):
         run = record.dagster_run
         started = ""
         if record.start_time:
-            started = f", started {datetime.fromtimestamp(record.start_time, timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+            started = f", started {datetime.fromtimestamp(record.start_time, UTC):%Y-%m-%d %H:%M:%S} UTC"
         return f"{run.job_name}: {run.status.value}{started}"
+
     return info
 
 

@@ -4,7 +4,7 @@ appear here without a change (they carry `content_hash` or `doc_id`, and `run_id
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..governance.purge import _q
 
@@ -16,9 +16,10 @@ def columns(con) -> dict[str, set[str]]:
     """'schema.table' -> its columns, for the tables of the warehouse or the views of the analyst catalog."""
     out: dict[str, set[str]] = {}
     for schema, table, col in con.execute(
-            """SELECT table_schema, table_name, column_name FROM information_schema.columns
+        """SELECT table_schema, table_name, column_name FROM information_schema.columns
                WHERE table_catalog = current_database() AND table_schema NOT IN ('information_schema', 'pg_catalog')
-               ORDER BY 1, 2, ordinal_position""").fetchall():
+               ORDER BY 1, 2, ordinal_position"""
+    ).fetchall():
         out.setdefault(f"{schema}.{table}", set()).add(col)
     return out
 
@@ -26,16 +27,27 @@ def columns(con) -> dict[str, set[str]]:
 def find(con, file_hash: str | None, doc_id: str | None) -> tuple[list[str], list[tuple]]:
     """(doc_ids, version rows) of the document named by a file's hash, or by a doc_id or its landing path."""
     if file_hash:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.documents WHERE content_hash = ? ORDER BY 1",
-                                         [file_hash]).fetchall()]
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT doc_id FROM docs.documents WHERE content_hash = ? ORDER BY 1", [file_hash]
+            ).fetchall()
+        ]
     else:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.documents WHERE doc_id = ? OR source_path = ? "
-                                         "ORDER BY 1", [doc_id, doc_id]).fetchall()]
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT doc_id FROM docs.documents WHERE doc_id = ? OR source_path = ? ORDER BY 1",
+                [doc_id, doc_id],
+            ).fetchall()
+        ]
     # The analyst lake carries the lake snapshot that wrote each row; a bare lake does not.
     snap = "_lake_snapshot" if "_lake_snapshot" in columns(con).get("docs.documents", set()) else "NULL"
     versions = con.execute(
         f"""SELECT doc_id, version, status, is_current, content_hash, source_path, format, ingested_at, run_id, {snap}
-           FROM docs.documents WHERE doc_id IN (SELECT unnest(?)) ORDER BY doc_id, version""", [ids]).fetchall()
+           FROM docs.documents WHERE doc_id IN (SELECT unnest(?)) ORDER BY doc_id, version""",
+        [ids],
+    ).fetchall()
     return ids, versions
 
 
@@ -62,7 +74,9 @@ def proofs(con, hashes: list[str]) -> list[tuple]:
                       p.document_count, c.token_id
                FROM chain.proofs p LEFT JOIN chain.certificates c
                  ON c.content_hash = p.content_hash AND c.network = p.network AND c.status = 'minted'
-               WHERE p.content_hash IN (SELECT unnest(?)) ORDER BY p.block_timestamp""", [hashes]).fetchall()
+               WHERE p.content_hash IN (SELECT unnest(?)) ORDER BY p.block_timestamp""",
+            [hashes],
+        ).fetchall()
     except Exception:  # nothing anchored yet: no chain schema
         return []
 
@@ -72,26 +86,34 @@ def story(con, file_hash: str | None, doc_id: str | None, run_info: Callable[[st
     ids, versions = find(con, file_hash, doc_id)
     if not versions:
         if file_hash:
-            return False, (f"no ingested document has these bytes (sha256 {file_hash[:16]}…): the file was never "
-                           f"ingested, or it changed since; `dwc trace <landing path>` shows a document's versions")
-        return False, (f"nothing was ingested as {doc_id!r}: it is neither a doc_id nor the landing path of a document "
-                       f"(`dwc sql \"SELECT doc_id, source_path FROM docs.documents\"` lists them)")
+            return False, (
+                f"no ingested document has these bytes (sha256 {file_hash[:16]}…): the file was never "
+                f"ingested, or it changed since; `dwc trace <landing path>` shows a document's versions"
+            )
+        return False, (
+            f"nothing was ingested as {doc_id!r}: it is neither a doc_id nor the landing path of a document "
+            f'(`dwc sql "SELECT doc_id, source_path FROM docs.documents"` lists them)'
+        )
     hashes = sorted({v[4] for v in versions if v[4]})
     lines = []
     for d in ids:
         src = next(v[5] for v in versions if v[0] == d)
         lines.append(f"Document {d}\n  source: {src}")
     lines.append("\nVersions:")
-    for d, version, status, current, h, src, fmt, at, run, snapshot in versions:
+    for _d, version, status, current, h, src, fmt, at, run, snapshot in versions:
         mark = "  (current)" if current else ""
         written = f"  lake snapshot {snapshot}" if snapshot is not None else ""
-        lines.append(f"  {src}  v{version}  {status:<8} {fmt or '-':<6} sha256 {h[:16] if h else '-':<16}  {at:%Y-%m-%d %H:%M:%S}  "
-                     f"run {run[:8]}{written}{mark}")
+        lines.append(
+            f"  {src}  v{version}  {status:<8} {fmt or '-':<6} sha256 {h[:16] if h else '-':<16}  {at:%Y-%m-%d %H:%M:%S}  "
+            f"run {run[:8]}{written}{mark}"
+        )
     rows = derived(con, ids, hashes)
     runs = sorted({r for v in versions for r in [v[8]]} | {r for _, _, rs in rows for r in rs})
     lines.append("\nDerived rows:")
     for table, n, rs in rows:
-        written = f"runs {', '.join(r[:8] for r in rs[:4])}{' …' if len(rs) > 4 else ''}" if rs else "(no run_id column)"
+        written = (
+            f"runs {', '.join(r[:8] for r in rs[:4])}{' …' if len(rs) > 4 else ''}" if rs else "(no run_id column)"
+        )
         lines.append(f"  {table:<38} {n:>6} row(s)  {written}")
     lines.append("\nDagster runs:")
     for r in runs:
@@ -102,6 +124,8 @@ def story(con, file_hash: str | None, doc_id: str | None, run_info: Callable[[st
         lines.append("  none yet (materialise chain/proofs)")
     for h, network, chain_id, block, when, tx, root, count, token in anchored:
         cert = f", certificate #{token}" if token else ""
-        lines.append(f"  sha256 {h[:16]}… on {network} (chain id {chain_id}): block {block} at {when:%Y-%m-%d %H:%M:%S} UTC, "
-                     f"tx {tx}, root {root[:16]}… of {count} documents{cert}")
+        lines.append(
+            f"  sha256 {h[:16]}… on {network} (chain id {chain_id}): block {block} at {when:%Y-%m-%d %H:%M:%S} UTC, "
+            f"tx {tx}, root {root[:16]}… of {count} documents{cert}"
+        )
     return True, "\n".join(lines)

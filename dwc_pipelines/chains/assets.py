@@ -5,17 +5,16 @@ when its upstream assets change). A registry asset lists every spec, the invalid
 
 import hashlib
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from dwc_resources import AIResource, LandingZoneResource, LakehouseResource
+from dwc_resources import AIResource, LakehouseResource, LandingZoneResource
 from dwc_resources.chain import ChainResource
 from dwc_resources.notify import NotificationsResource
 
 from ..anchoring.assets import PROOFS
-
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import DDL as AI_DDL
 from ..ingestion.assets import DOCUMENTS, OWNERS
@@ -54,8 +53,12 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
         deps += [step_key(by_name[src], s.name) for s in by_name[src].steps if s.uses == "generate"]
 
     @dg.asset(
-        key=step_key(chain, "select"), deps=deps, group_name=group(chain), kinds={"duckdb", "sql"},
-        owners=chain.owners or OWNERS, code_version=chain.select_version,
+        key=step_key(chain, "select"),
+        deps=deps,
+        group_name=group(chain),
+        kinds={"duckdb", "sql"},
+        owners=chain.owners or OWNERS,
+        code_version=chain.select_version,
         automation_condition=automation,
         description=f"The documents chain `{chain.name}` works on. {chain.description}".strip(),
     )
@@ -64,10 +67,14 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
             stats = run_select(con, chain, context.run.run_id)
             preview = con.execute(f"SELECT title, source_path FROM {table(chain, 'select')} LIMIT 10").fetchall()
         context.log.info(f"chain {chain.name}: {stats['selected']} documents selected")
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": stats["selected"], "selection_digest": stats["selection_digest"],
-            "spec": chain.file, "preview": dg.MetadataValue.md(markdown_table(["title", "source"], preview)),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": stats["selected"],
+                "selection_digest": stats["selection_digest"],
+                "spec": chain.file,
+                "preview": dg.MetadataValue.md(markdown_table(["title", "source"], preview)),
+            }
+        )
 
     return _select
 
@@ -77,15 +84,22 @@ def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> 
 
     @dg.asset(
         # A certificate is minted for an anchored document: after chain/proofs.
-        key=step_key(chain, step.name), deps=[previous] + ([PROOFS] if step.uses == "certify" else []),
-        group_name=group(chain), kinds={"duckdb", "python"},
-        owners=chain.owners or OWNERS, code_version=step.version,
+        key=step_key(chain, step.name),
+        deps=[previous] + ([PROOFS] if step.uses == "certify" else []),
+        group_name=group(chain),
+        kinds={"duckdb", "python"},
+        owners=chain.owners or OWNERS,
+        code_version=step.version,
         automation_condition=automation,
         description=f"Chain `{chain.name}`, step `{step.name}` ({step.uses}, per {step.per}).",
     )
     def _step(
-        context: dg.AssetExecutionContext, warehouse: LakehouseResource, ai: AIResource,
-        landing: LandingZoneResource, notifications: NotificationsResource, chain: ChainResource,  # noqa: F811
+        context: dg.AssetExecutionContext,
+        warehouse: LakehouseResource,
+        ai: AIResource,
+        landing: LandingZoneResource,
+        notifications: NotificationsResource,
+        chain: ChainResource,
     ) -> dg.MaterializeResult:
         provider = ai.provider()
         ctx = StepContext(provider, context.run.run_id, landing.path, notifications, log=context.log.info, chain=chain)
@@ -93,21 +107,31 @@ def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> 
             stats = run_step(con, spec, step, ctx)
             preview = con.execute(
                 f"""SELECT doc_id, status, left(CAST(output AS VARCHAR), 120), error FROM {table(spec, step.name)}
-                    WHERE step_version = ? ORDER BY created_at DESC, doc_id LIMIT 8""", [step.version]).fetchall()
+                    WHERE step_version = ? ORDER BY created_at DESC, doc_id LIMIT 8""",
+                [step.version],
+            ).fetchall()
             total = con.execute(f"SELECT count(*) FROM {table(spec, step.name)}").fetchall()[0][0]
         usage = {f"usage/{k}": v for k, v in provider.usage().items()} if step.uses not in ("notify", "certify") else {}
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": total, **stats, **usage, "provider": provider.name, "model": provider.model,
-            "step_version": step.version,
-            "preview": dg.MetadataValue.md(markdown_table(["doc_id", "status", "output", "error"], preview, 80)),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": total,
+                **stats,
+                **usage,
+                "provider": provider.name,
+                "model": provider.model,
+                "step_version": step.version,
+                "preview": dg.MetadataValue.md(markdown_table(["doc_id", "status", "output", "error"], preview, 80)),
+            }
+        )
 
     return _step
 
 
 def _sensor(chain: Chain) -> dg.SensorDefinition:
     @dg.sensor(
-        name=f"chain_{chain.name}_on_new_documents", job_name=job_name(chain), minimum_interval_seconds=60,
+        name=f"chain_{chain.name}_on_new_documents",
+        job_name=job_name(chain),
+        minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Runs chain `{chain.name}` when the documents it selects change (read from the analyst snapshot).",
     )
@@ -131,12 +155,15 @@ def _sensor(chain: Chain) -> dg.SensorDefinition:
 
 def _schedule(chain: Chain) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"chain_{chain.name}_schedule", cron_schedule=chain.trigger["cron"], job_name=job_name(chain),
-        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+        name=f"chain_{chain.name}_schedule",
+        cron_schedule=chain.trigger["cron"],
+        job_name=job_name(chain),
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Runs chain `{chain.name}` on its cron.",
     )
     def _on_schedule(context: dg.ScheduleEvaluationContext):
-        when = context.scheduled_execution_time.astimezone(timezone.utc).strftime("%Y%m%dT%H%M")
+        when = context.scheduled_execution_time.astimezone(UTC).strftime("%Y%m%dT%H%M")
         return dg.RunRequest(run_key=f"{chain.name}-{when}", tags={"dwc/chain": chain.name})
 
     return _on_schedule
@@ -149,41 +176,67 @@ def chain_definitions(chain: Chain, by_name: dict[str, Chain]) -> dg.Definitions
     for step in chain.steps:
         assets.append(_step_asset(chain, step, previous, automation))
         previous = assets[-1].key
-    job = dg.define_asset_job(job_name(chain), selection=dg.AssetSelection.groups(group(chain)),
-                              description=chain.description or f"Chain {chain.name}", tags={"dwc/chain": chain.name})
+    job = dg.define_asset_job(
+        job_name(chain),
+        selection=dg.AssetSelection.groups(group(chain)),
+        description=chain.description or f"Chain {chain.name}",
+        tags={"dwc/chain": chain.name},
+    )
     sensors = [_sensor(chain)] if chain.trigger.get("new_documents") else []
     schedules = [_schedule(chain)] if "cron" in chain.trigger else []
     return dg.Definitions(assets=assets, jobs=[job], sensors=sensors, schedules=schedules)
 
 
 def _registry_asset(chains: list[Chain], errors: list[ChainSpecError], directory: Path) -> dg.AssetsDefinition:
-    rows = [(c.name, Path(c.file).name, "valid", None, None, ", ".join(f"{k}={v}" for k, v in c.trigger.items()) or "manual",
-             len(c.steps), c.steps[-1].version) for c in chains]
+    rows = [
+        (
+            c.name,
+            Path(c.file).name,
+            "valid",
+            None,
+            None,
+            ", ".join(f"{k}={v}" for k, v in c.trigger.items()) or "manual",
+            len(c.steps),
+            c.steps[-1].version,
+        )
+        for c in chains
+    ]
     rows += [(None, Path(e.file).name, "invalid", e.line, f"{e.where}: {e.message}", None, None, None) for e in errors]
     version = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
     problems = "".join(f"\n- `{e}`" for e in errors)
 
     @dg.asset(
-        key=REGISTRY, group_name="chains", kinds={"duckdb", "yaml"}, owners=OWNERS,
+        key=REGISTRY,
+        group_name="chains",
+        kinds={"duckdb", "yaml"},
+        owners=OWNERS,
         code_version=version,
         # Refreshed whenever the specs change (their digest is the code version).
         automation_condition=dg.AutomationCondition.on_missing() | dg.AutomationCondition.code_version_changed(),
-        description=f"Every chain spec in `{directory}`, valid or not." + (f"\n\nInvalid specs:{problems}" if errors else ""),
+        description=f"Every chain spec in `{directory}`, valid or not."
+        + (f"\n\nInvalid specs:{problems}" if errors else ""),
     )
     def chain_registry(warehouse: LakehouseResource) -> dg.MaterializeResult:
         """Every chain spec, valid or not, with the reason an invalid one was not loaded."""
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         with warehouse.writer("""CREATE TABLE IF NOT EXISTS chains.registry (chain VARCHAR, file VARCHAR NOT NULL,
                 status VARCHAR NOT NULL, line INTEGER, error VARCHAR, trigger_kind VARCHAR, steps INTEGER,
                 version VARCHAR, loaded_at TIMESTAMP NOT NULL)""") as con:
             con.execute("DELETE FROM chains.registry")
             if rows:
-                con.executemany("INSERT INTO chains.registry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*r, now) for r in rows])
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": len(rows), "valid": len(chains), "invalid": len(errors),
-            "specs": dg.MetadataValue.md(markdown_table(["chain", "file", "status", "line", "error", "trigger"],
-                                                        [r[:6] for r in rows], 100)),
-        })
+                con.executemany(
+                    "INSERT INTO chains.registry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*r, now) for r in rows]
+                )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(rows),
+                "valid": len(chains),
+                "invalid": len(errors),
+                "specs": dg.MetadataValue.md(
+                    markdown_table(["chain", "file", "status", "line", "error", "trigger"], [r[:6] for r in rows], 100)
+                ),
+            }
+        )
 
     return chain_registry
 

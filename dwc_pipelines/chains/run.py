@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import re
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from dwc_resources.duck import transaction
 from dwc_resources.notify import Message
@@ -30,10 +30,12 @@ def table(chain: Chain, step_name: str) -> str:
 
 
 def ddl(chain: Chain) -> str:
-    stmts = [f"""CREATE TABLE IF NOT EXISTS {table(chain, 'select')} (
+    stmts = [
+        f"""CREATE TABLE IF NOT EXISTS {table(chain, "select")} (
         doc_id VARCHAR NOT NULL, version INTEGER NOT NULL, content_hash VARCHAR NOT NULL, title VARCHAR,
         source_path VARCHAR NOT NULL, select_version VARCHAR NOT NULL, selected_at TIMESTAMP NOT NULL,
-        run_id VARCHAR NOT NULL)"""]
+        run_id VARCHAR NOT NULL)"""
+    ]
     for step in chain.steps:
         stmts.append(f"""CREATE TABLE IF NOT EXISTS {table(chain, step.name)} (
         doc_id VARCHAR NOT NULL,          -- '*' for a chain-wide step (digest, summary notification)
@@ -82,8 +84,8 @@ def selection_sql(chain: Chain) -> tuple[str, list]:
                 SELECT d.*, e.topic, {predicted} FROM docs.documents d
                 LEFT JOIN ({TOPICS}) e USING (content_hash)
                 {predicted_join}
-                WHERE {' AND '.join(where)}) d
-              {'WHERE ' + ' AND '.join(outer) if outer else ''}
+                WHERE {" AND ".join(where)}) d
+              {"WHERE " + " AND ".join(outer) if outer else ""}
               ORDER BY source_path {limit}"""
     return sql, params
 
@@ -98,12 +100,14 @@ def selection_digest(rows) -> str:
 def run_select(con, chain: Chain, run_id: str) -> dict:
     sql, params = selection_sql(chain)
     rows = con.execute(sql, params).fetchall()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     with transaction(con):
         con.execute(f"DELETE FROM {table(chain, 'select')}")
         if rows:
-            con.executemany(f"INSERT INTO {table(chain, 'select')} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [(*r, chain.select_version, now, run_id) for r in rows])
+            con.executemany(
+                f"INSERT INTO {table(chain, 'select')} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*r, chain.select_version, now, run_id) for r in rows],
+            )
     return {"selected": len(rows), "selection_digest": selection_digest(rows)[:16]}
 
 
@@ -111,12 +115,24 @@ def _documents(con, chain: Chain) -> list[dict]:
     rows = con.execute(f"""
         SELECT d.doc_id, d.title, d.source_path, d.format, d.language, d.word_count, d.author, e.topic,
                p.predicted_topic, d.text, d.content_hash, d.created_at
-        FROM {table(chain, 'select')} s JOIN docs.documents d USING (doc_id, version)
+        FROM {table(chain, "select")} s JOIN docs.documents d USING (doc_id, version)
         LEFT JOIN ({TOPICS}) e ON e.content_hash = d.content_hash
         LEFT JOIN ({PREDICTED_TOPICS}) p ON p.content_hash = d.content_hash
         ORDER BY d.source_path""").fetchall()
-    names = ("doc_id", "title", "source_path", "format", "language", "word_count", "author", "topic",
-             "predicted_topic", "text", "content_hash", "created_at")
+    names = (
+        "doc_id",
+        "title",
+        "source_path",
+        "format",
+        "language",
+        "word_count",
+        "author",
+        "topic",
+        "predicted_topic",
+        "text",
+        "content_hash",
+        "created_at",
+    )
     return [dict(zip(names, r)) for r in rows]
 
 
@@ -124,7 +140,8 @@ def _outputs(con, chain: Chain, step: Step, provider) -> dict[tuple[str, str], d
     rows = con.execute(
         f"""SELECT doc_id, content_hash, output FROM {table(chain, step.name)}
             WHERE step_version = ? AND provider = ? AND model = ? AND status = 'ok'""",
-        [step.version, provider.name, provider.model]).fetchall()
+        [step.version, provider.name, provider.model],
+    ).fetchall()
     return {(d, c): json.loads(o) if isinstance(o, str) else o for d, c, o in rows}
 
 
@@ -156,9 +173,22 @@ def write_generated(landing_root: str, chain: Chain, step: Step, name: str, titl
 class StepContext:
     """What a step needs besides the warehouse: the provider, the landing zone and the notifier."""
 
-    def __init__(self, provider, run_id: str, landing_root: str | None = None, notifier=None,
-                 log: Callable[[str], None] = print, chain=None):
-        self.provider, self.run_id, self.landing_root, self.notifier, self.log = provider, run_id, landing_root, notifier, log
+    def __init__(
+        self,
+        provider,
+        run_id: str,
+        landing_root: str | None = None,
+        notifier=None,
+        log: Callable[[str], None] = print,
+        chain=None,
+    ):
+        self.provider, self.run_id, self.landing_root, self.notifier, self.log = (
+            provider,
+            run_id,
+            landing_root,
+            notifier,
+            log,
+        )
         self.chain = chain  # dwc_resources.chain.ChainResource, for certify steps
         self.certified: dict[str, dict] = {}
 
@@ -177,8 +207,9 @@ def _document_steps_used(step: Step, earlier_steps: list[Step]) -> list[Step]:
     """Earlier per-document steps whose outputs this step's per-document templates name."""
     keys = ("item_template",) if step.per == "chain" else ("template", "title", "subject")
     text = " ".join(str(step.options.get(k, "")) for k in keys)
-    return [s for s in earlier_steps
-            if s.per == "document" and re.search(r"{{\s*" + re.escape(s.name) + r"[.\s}]", text)]
+    return [
+        s for s in earlier_steps if s.per == "document" and re.search(r"{{\s*" + re.escape(s.name) + r"[.\s}]", text)
+    ]
 
 
 def _apply(ctx: StepContext, chain: Chain, step: Step, docs: list[dict], variables: list[dict]) -> list[dict]:
@@ -198,9 +229,14 @@ def _apply(ctx: StepContext, chain: Chain, step: Step, docs: list[dict], variabl
                 title = render(o["title"], v).strip() or "Untitled"
                 # Named after the source, not the title: a changed template rewrites the same
                 # document (a new version), it does not leave the old one behind.
-                name = step.name if step.per == "chain" else (
-                    f"{_slug(os.path.splitext(os.path.basename(doc['source_path']))[0])}-"
-                    f"{hashlib.sha256(doc['doc_id'].encode()).hexdigest()[:8]}")
+                name = (
+                    step.name
+                    if step.per == "chain"
+                    else (
+                        f"{_slug(os.path.splitext(os.path.basename(doc['source_path']))[0])}-"
+                        f"{hashlib.sha256(doc['doc_id'].encode()).hexdigest()[:8]}"
+                    )
+                )
                 path = write_generated(ctx.landing_root, chain, step, name, title, r["value"]["text"])
                 r["value"] = {"title": title, "text": r["value"]["text"], "path": path}
         return results
@@ -208,13 +244,20 @@ def _apply(ctx: StepContext, chain: Chain, step: Step, docs: list[dict], variabl
         results = []
         for doc, v in zip(docs, variables):
             key = f"{chain.name}/{step.name}/{step.version}/{doc['doc_id']}/{doc['content_hash']}"
-            message = Message(subject=render(o["subject"], v).strip(), body=render(o["template"], v), idempotency_key=key,
-                              source=f"chain {chain.name} step {step.name}", to=list(o.get("to", [])))
+            message = Message(
+                subject=render(o["subject"], v).strip(),
+                body=render(o["template"], v),
+                idempotency_key=key,
+                source=f"chain {chain.name} step {step.name}",
+                to=list(o.get("to", [])),
+            )
             deliveries = ctx.notifier.send(message, o["channels"])
             bad = [f"{d.channel}: {d.error}" for d in deliveries if d.status == "failed"]
-            value = {"delivered": [d.channel for d in deliveries if d.status in ("delivered", "duplicate")],
-                     "failed": [d.channel for d in deliveries if d.status == "failed"],
-                     "not_configured": [d.channel for d in deliveries if d.status == "not_configured"]}
+            value = {
+                "delivered": [d.channel for d in deliveries if d.status in ("delivered", "duplicate")],
+                "failed": [d.channel for d in deliveries if d.status == "failed"],
+                "not_configured": [d.channel for d in deliveries if d.status == "not_configured"],
+            }
             results.append({"status": "failed" if bad else "ok", "value": value, "error": "; ".join(bad) or None})
         return results
     if step.uses == "certify":
@@ -222,7 +265,9 @@ def _apply(ctx: StepContext, chain: Chain, step: Step, docs: list[dict], variabl
         for doc in docs:
             r = ctx.certified.get(doc["content_hash"], {"status": "failed", "error": "not certified"})
             value = {k: r.get(k) for k in ("token_id", "network", "tx_hash")} if r["status"] == "ok" else None
-            results.append({"status": "ok" if r["status"] == "ok" else "failed", "value": value, "error": r.get("error")})
+            results.append(
+                {"status": "ok" if r["status"] == "ok" else "failed", "value": value, "error": r.get("error")}
+            )
         return results
     raise ValueError(f"unknown step kind {step.uses}")
 
@@ -240,8 +285,9 @@ def _certify(con, chain: Chain, step: Step, ctx: StepContext, pending: list) -> 
     con.execute(CHAIN_DDL)
     network = step.options.get("network") or ctx.chain.names()[0]
     with ctx.chain.network(network) as net:
-        ctx.certified = certify.certify_many(con, net, items, f"chain {chain.name} step {step.name}", ctx.run_id,
-                                             step.options.get("recipient"), ctx.log)
+        ctx.certified = certify.certify_many(
+            con, net, items, f"chain {chain.name} step {step.name}", ctx.run_id, step.options.get("recipient"), ctx.log
+        )
 
 
 def run_step(con, chain: Chain, step: Step, ctx: StepContext) -> dict:
@@ -253,12 +299,16 @@ def run_step(con, chain: Chain, step: Step, ctx: StepContext) -> dict:
     model = p.model if step.uses not in ("notify", "certify") else "-"
     provider_name = p.name if step.uses not in ("notify", "certify") else "-"
     docs = _documents(con, chain)
-    done_keys = {(d, c) for d, c in con.execute(
-        f"""SELECT doc_id, content_hash FROM {table(chain, step.name)}
+    done_keys = {
+        (d, c)
+        for d, c in con.execute(
+            f"""SELECT doc_id, content_hash FROM {table(chain, step.name)}
             WHERE step_version = ? AND provider = ? AND model = ? AND status = 'ok'""",
-        [step.version, provider_name, model]).fetchall()}
+            [step.version, provider_name, model],
+        ).fetchall()
+    }
     earlier = {s.name: _outputs(con, chain, s, p) for s in _document_steps_used(step, earlier_steps)}
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     stats = {"selected": len(docs), "processed": 0, "failed": 0, "up_to_date": 0}
 
     if step.per == "chain":
@@ -275,18 +325,32 @@ def run_step(con, chain: Chain, step: Step, ctx: StepContext) -> dict:
     if step.uses == "certify":
         _certify(con, chain, step, ctx, pending)
     with transaction(con):
-        con.execute(f"""DELETE FROM {table(chain, step.name)} WHERE status <> 'ok' AND step_version = ?
-                        AND provider = ? AND model = ?""", [step.version, provider_name, model])
+        con.execute(
+            f"""DELETE FROM {table(chain, step.name)} WHERE status <> 'ok' AND step_version = ?
+                        AND provider = ? AND model = ?""",
+            [step.version, provider_name, model],
+        )
         for start in range(0, len(pending), BATCH):
-            batch = pending[start:start + BATCH]
+            batch = pending[start : start + BATCH]
             ready = [(d, v) for d, v, missing in batch if missing is None]
             results = iter(_apply(ctx, chain, step, [d for d, _ in ready], [v for _, v in ready]) if ready else [])
             rows = []
             for doc, _, missing in batch:
                 r = {"status": "failed", "value": None, "error": missing} if missing else next(results)
-                rows.append((doc["doc_id"], doc["content_hash"], step.version, provider_name, model,
-                             json.dumps(r["value"], default=str) if r["value"] is not None else None,
-                             r["status"], r["error"], ctx.run_id, now))
+                rows.append(
+                    (
+                        doc["doc_id"],
+                        doc["content_hash"],
+                        step.version,
+                        provider_name,
+                        model,
+                        json.dumps(r["value"], default=str) if r["value"] is not None else None,
+                        r["status"],
+                        r["error"],
+                        ctx.run_id,
+                        now,
+                    )
+                )
                 stats["processed"] += 1
                 stats["failed"] += r["status"] != "ok"
             con.executemany(f"INSERT INTO {table(chain, step.name)} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -304,13 +368,19 @@ def _chain_item(con, chain: Chain, step: Step, docs: list[dict], earlier: dict, 
         v, missing = _variables(doc, earlier)
         if missing is None and step.options.get("item_template"):
             items.append(render(step.options["item_template"], v).rstrip())
-    variables = {"chain": chain.name, "count": len(docs), "items": "\n".join(items),
-                 "date": datetime.now(timezone.utc).date().isoformat()}
+    variables = {
+        "chain": chain.name,
+        "count": len(docs),
+        "items": "\n".join(items),
+        "date": datetime.now(UTC).date().isoformat(),
+    }
     for s in earlier_steps:
         if s.per == "chain":
             row = con.execute(
                 f"""SELECT output FROM {table(chain, s.name)} WHERE doc_id = '*' AND content_hash = ? AND step_version = ?
-                    AND status = 'ok' ORDER BY created_at DESC LIMIT 1""", [digest, s.version]).fetchall()
+                    AND status = 'ok' ORDER BY created_at DESC LIMIT 1""",
+                [digest, s.version],
+            ).fetchall()
             variables[s.name] = json.loads(row[0][0]) if row else None
     item = {"doc_id": "*", "content_hash": digest, "text": variables["items"]}
     return item, variables, None

@@ -23,8 +23,20 @@ GENERATED_PREFIX = "generated/"  # where generated documents land, relative to t
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 VARIABLE = re.compile(r"{{\s*([^{}]*?)\s*}}")
-DOCUMENT_FIELDS = ("doc_id", "title", "source_path", "format", "language", "word_count", "author", "topic",
-                   "predicted_topic", "text", "content_hash", "created_at")
+DOCUMENT_FIELDS = (
+    "doc_id",
+    "title",
+    "source_path",
+    "format",
+    "language",
+    "word_count",
+    "author",
+    "topic",
+    "predicted_topic",
+    "text",
+    "content_hash",
+    "created_at",
+)
 CHAIN_FIELDS = ("chain", "count", "date", "items")
 FIELD_TYPES = ("string", "number", "date", "boolean", "list")
 ENTITY_TYPES = ("money", "date", "email", "organisation", "person")
@@ -35,10 +47,16 @@ STEP_KINDS: dict[str, dict[str, Any]] = {
     "summarize": {"keys": {"max_sentences"}, "required": set(), "outputs": ("summary",)},
     "classify": {"keys": {"labels"}, "required": {"labels"}, "outputs": ("label", "confidence")},
     "extract": {"keys": {"fields"}, "required": {"fields"}, "outputs": None},  # outputs: the declared fields
-    "generate": {"keys": {"template", "title", "per", "item_template"}, "required": {"template", "title"},
-                 "outputs": ("title", "text", "path")},
-    "notify": {"keys": {"channels", "subject", "template", "per", "item_template", "to"},
-               "required": {"template", "subject"}, "outputs": ("delivered", "failed")},
+    "generate": {
+        "keys": {"template", "title", "per", "item_template"},
+        "required": {"template", "title"},
+        "outputs": ("title", "text", "path"),
+    },
+    "notify": {
+        "keys": {"channels", "subject", "template", "per", "item_template", "to"},
+        "required": {"template", "subject"},
+        "outputs": ("delivered", "failed"),
+    },
     # A certificate NFT per selected document, once it is anchored (dwc_pipelines.anchoring).
     "certify": {"keys": {"network", "recipient"}, "required": set(), "outputs": ("token_id", "network", "tx_hash")},
 }
@@ -114,7 +132,7 @@ def _check_sql(ck: _Checker, predicate: str, path: tuple) -> None:
 
     con = duckdb.connect()
     try:
-        con.execute(f"""CREATE TABLE d ({DOC_COLUMNS.format(nn='')}, version INTEGER, status VARCHAR, is_current BOOLEAN,
+        con.execute(f"""CREATE TABLE d ({DOC_COLUMNS.format(nn="")}, version INTEGER, status VARCHAR, is_current BOOLEAN,
                         duplicate_of VARCHAR, ingested_at TIMESTAMP, run_id VARCHAR, topic VARCHAR,
                         predicted_topic VARCHAR)""")
         if ";" in predicate:
@@ -186,8 +204,9 @@ def parse_chain(text: str, file: str) -> Chain:
     previous = select_version
     for i, raw_step in enumerate(steps_raw):
         path = ("steps", i)
-        ck.mapping(raw_step, path, {"name", "uses"} | set().union(*(k["keys"] for k in STEP_KINDS.values())),
-                   {"name", "uses"})
+        ck.mapping(
+            raw_step, path, {"name", "uses"} | set().union(*(k["keys"] for k in STEP_KINDS.values())), {"name", "uses"}
+        )
         sname, uses = raw_step["name"], raw_step["uses"]
         if not isinstance(sname, str) or not NAME.match(sname) or sname == "select":
             ck.fail(path + ("name",), f"'{sname}' is not a step name (lower case, digits, _; not 'select')")
@@ -280,7 +299,9 @@ def _check_certify(ck: _Checker, step: Step, path: tuple) -> None:
         ck.fail(path + ("per",), "a certificate is per document")
     if "network" in o and not (isinstance(o["network"], str) and NAME.match(o["network"])):
         ck.fail(path + ("network",), "must name a configured chain (DWC_CHAINS)")
-    if "recipient" in o and not (isinstance(o["recipient"], str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", o["recipient"])):
+    if "recipient" in o and not (
+        isinstance(o["recipient"], str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", o["recipient"])
+    ):
         ck.fail(path + ("recipient",), "must be an address (0x and 40 hex digits)")
 
 
@@ -301,7 +322,9 @@ def load_chains(directory: str | Path) -> tuple[list[Chain], list[ChainSpecError
             errors.append(ChainSpecError(file, None, "file", str(exc)))
             continue
         if any(c.name == chain.name for c in chains):
-            errors.append(ChainSpecError(file, chain.lines.get(("name",)), "name", f"chain '{chain.name}' is already declared"))
+            errors.append(
+                ChainSpecError(file, chain.lines.get(("name",)), "name", f"chain '{chain.name}' is already declared")
+            )
             continue
         chains.append(chain)
     return _check_sources(chains, errors)
@@ -324,9 +347,10 @@ def _check_sources(chains: list[Chain], errors: list[ChainSpecError]) -> tuple[l
         seen, cur = [c.name], src
         while cur is not None and cur in by_name:
             if cur in seen:
-                loop = " -> ".join(seen[seen.index(cur):] + [cur])
-                bad[c.name] = ChainSpecError(c.file, line, "select.from_chain",
-                                             f"chains feed each other in a loop: {loop}")
+                loop = " -> ".join(seen[seen.index(cur) :] + [cur])
+                bad[c.name] = ChainSpecError(
+                    c.file, line, "select.from_chain", f"chains feed each other in a loop: {loop}"
+                )
                 break
             seen.append(cur)
             cur = by_name[cur].select.get("from_chain")
@@ -337,7 +361,11 @@ def _check_sources(chains: list[Chain], errors: list[ChainSpecError]) -> tuple[l
         for c in chains:
             src = c.select.get("from_chain")
             if c.name not in bad and src in bad:
-                bad[c.name] = ChainSpecError(c.file, c.lines.get(("select", "from_chain")), "select.from_chain",
-                                             f"its source chain '{src}' is invalid")
+                bad[c.name] = ChainSpecError(
+                    c.file,
+                    c.lines.get(("select", "from_chain")),
+                    "select.from_chain",
+                    f"its source chain '{src}' is invalid",
+                )
                 changed = True
     return [c for c in chains if c.name not in bad], errors + list(bad.values())

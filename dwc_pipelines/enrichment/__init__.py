@@ -5,7 +5,9 @@ import dagster as dg
 from .assets import chunk_embeddings, chunk_terms, document_enrichment
 
 enrich_job = dg.define_asset_job(
-    "enrich_job", selection=dg.AssetSelection.assets(document_enrichment, chunk_embeddings, chunk_terms),
-    description="Enrich the current documents and index their chunks (what the automation sensor does eagerly).")
+    "enrich_job",
+    selection=dg.AssetSelection.assets(document_enrichment, chunk_embeddings, chunk_terms),
+    description="Enrich the current documents and index their chunks (what the automation sensor does eagerly).",
+)
 
 defs = dg.Definitions(assets=[document_enrichment, chunk_embeddings, chunk_terms], jobs=[enrich_job])

@@ -9,8 +9,8 @@ from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
 from ..shared import markdown_table
 from .enrich import enrich_documents
 from .providers import describe
-from .search import embed_chunks, index_chunk_terms
 from .schema import DDL
+from .search import embed_chunks, index_chunk_terms
 
 DOCUMENT_ENRICHMENT = dg.AssetKey(["ai", "document_enrichment"])
 CHUNK_EMBEDDINGS = dg.AssetKey(["ai", "chunk_embeddings"])
@@ -23,7 +23,12 @@ class EnrichmentConfig(dg.Config):
 
 
 @dg.asset(
-    key=DOCUMENT_ENRICHMENT, deps=[DOCUMENTS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
+    key=DOCUMENT_ENRICHMENT,
+    deps=[DOCUMENTS],
+    group_name="enrichment",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
     # Searches and chains read it: a day without enrichment deserves a look, two an alert.
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)),
 )
@@ -41,14 +46,23 @@ def document_enrichment(
                GROUP BY 1 ORDER BY 2 DESC, 1""",
             [stats["provider"], stats["model"], stats["prompt_version"]],
         ).fetchall()
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": total, **stats, **describe(provider),
-        "topics": dg.MetadataValue.md(markdown_table(["topic", "documents"], topics)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            **stats,
+            **describe(provider),
+            "topics": dg.MetadataValue.md(markdown_table(["topic", "documents"], topics)),
+        }
+    )
 
 
 @dg.asset(
-    key=CHUNK_EMBEDDINGS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
+    key=CHUNK_EMBEDDINGS,
+    deps=[CHUNKS],
+    group_name="enrichment",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """An embedding per chunk, for `dwc search`; only chunks not embedded before are computed."""
@@ -59,11 +73,18 @@ def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: LakehouseReso
 
 
 @dg.asset(
-    key=CHUNK_TERMS, deps=[CHUNKS], group_name="enrichment", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
+    key=CHUNK_TERMS,
+    deps=[CHUNKS],
+    group_name="enrichment",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def chunk_terms(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """The BM25 keyword index of the chunks, the other half of hybrid `dwc search`."""
     with warehouse.writer(DDL) as con:
         stats = index_chunk_terms(con, context.run.run_id, log=context.log.info)
-        terms, chunks = con.execute("SELECT count(DISTINCT term), count(DISTINCT chunk_id) FROM ai.chunk_terms").fetchall()[0]
+        terms, chunks = con.execute(
+            "SELECT count(DISTINCT term), count(DISTINCT chunk_id) FROM ai.chunk_terms"
+        ).fetchall()[0]
     return dg.MaterializeResult(metadata={"dagster/row_count": chunks, "distinct_terms": terms, **stats})

@@ -21,7 +21,8 @@ PROVIDER_VERSION = "local-v1"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[^\W\d_][^\W\d_'\-]+")
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her here
 hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
@@ -29,7 +30,8 @@ off on once only or other our ours ourselves out over own same she should so som
 theirs them themselves then there these they this those through to too under until up very was we were what
 when where which while who whom why will with would you your yours yourself yourselves said says one two new
 may might must shall upon per via within without among across around would could should year years
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -40,34 +42,256 @@ class Topic:
 
 # Kinds of business document, the platform's default taxonomy.
 DOCUMENT_TAXONOMY = (
-    Topic("contract", ("agreement", "party", "parties", "term", "terminate", "liability", "governing law",
-                       "confidentiality", "obligations", "signed", "clause", "schedule", "renewal", "warranty")),
-    Topic("invoice", ("invoice", "amount due", "total due", "vat", "subtotal", "payment terms", "iban", "quantity",
-                      "unit price", "invoice number", "due date", "bill to", "receipt", "paid")),
-    Topic("report", ("report", "quarter", "findings", "summary", "method", "results", "analysis", "recommendations",
-                     "percent", "compared", "targets", "risks", "trend", "budget")),
-    Topic("correspondence", ("dear", "regards", "thanks", "please", "could you", "let me know", "call", "meeting",
-                             "attached", "hi", "best regards", "confirm", "reply", "following")),
-    Topic("news", ("officials", "said", "announced", "city", "council", "million", "project", "critics", "opened",
-                   "residents", "minister", "according", "public", "spokesperson")),
-    Topic("manual", ("install", "installation", "configure", "device", "troubleshooting", "safety", "power",
-                     "connect", "cable", "settings", "restart", "mount", "status light", "support")),
-    Topic("minutes", ("minutes", "present", "chair", "action", "agenda", "approved", "meeting", "board",
-                      "resolved", "next meeting", "apologies", "decision", "item")),
+    Topic(
+        "contract",
+        (
+            "agreement",
+            "party",
+            "parties",
+            "term",
+            "terminate",
+            "liability",
+            "governing law",
+            "confidentiality",
+            "obligations",
+            "signed",
+            "clause",
+            "schedule",
+            "renewal",
+            "warranty",
+        ),
+    ),
+    Topic(
+        "invoice",
+        (
+            "invoice",
+            "amount due",
+            "total due",
+            "vat",
+            "subtotal",
+            "payment terms",
+            "iban",
+            "quantity",
+            "unit price",
+            "invoice number",
+            "due date",
+            "bill to",
+            "receipt",
+            "paid",
+        ),
+    ),
+    Topic(
+        "report",
+        (
+            "report",
+            "quarter",
+            "findings",
+            "summary",
+            "method",
+            "results",
+            "analysis",
+            "recommendations",
+            "percent",
+            "compared",
+            "targets",
+            "risks",
+            "trend",
+            "budget",
+        ),
+    ),
+    Topic(
+        "correspondence",
+        (
+            "dear",
+            "regards",
+            "thanks",
+            "please",
+            "could you",
+            "let me know",
+            "call",
+            "meeting",
+            "attached",
+            "hi",
+            "best regards",
+            "confirm",
+            "reply",
+            "following",
+        ),
+    ),
+    Topic(
+        "news",
+        (
+            "officials",
+            "said",
+            "announced",
+            "city",
+            "council",
+            "million",
+            "project",
+            "critics",
+            "opened",
+            "residents",
+            "minister",
+            "according",
+            "public",
+            "spokesperson",
+        ),
+    ),
+    Topic(
+        "manual",
+        (
+            "install",
+            "installation",
+            "configure",
+            "device",
+            "troubleshooting",
+            "safety",
+            "power",
+            "connect",
+            "cable",
+            "settings",
+            "restart",
+            "mount",
+            "status light",
+            "support",
+        ),
+    ),
+    Topic(
+        "minutes",
+        (
+            "minutes",
+            "present",
+            "chair",
+            "action",
+            "agenda",
+            "approved",
+            "meeting",
+            "board",
+            "resolved",
+            "next meeting",
+            "apologies",
+            "decision",
+            "item",
+        ),
+    ),
 )
 
 # The five BBC News sections, for the zero-shot benchmark on ../shared/data/bbc-news.
 NEWS_TAXONOMY = (
-    Topic("business", ("company", "market", "shares", "profit", "sales", "bank", "economy", "investors", "firm",
-                       "growth", "prices", "deal", "revenue", "chief executive", "stock", "trade", "oil", "dollar")),
-    Topic("entertainment", ("film", "music", "band", "album", "actor", "actress", "award", "show", "star", "singer",
-                            "director", "festival", "movie", "tv", "box office", "oscar", "comedy", "chart")),
-    Topic("politics", ("government", "minister", "election", "party", "labour", "tory", "prime minister", "mp",
-                       "parliament", "vote", "policy", "campaign", "leader", "bill", "secretary", "lords")),
-    Topic("sport", ("match", "game", "team", "win", "cup", "player", "coach", "season", "league", "champion",
-                    "goal", "injury", "final", "club", "olympic", "race", "rugby", "football", "tennis")),
-    Topic("tech", ("technology", "software", "computer", "internet", "users", "mobile", "phone", "digital", "online",
-                   "broadband", "network", "games", "data", "microsoft", "virus", "web", "devices", "video")),
+    Topic(
+        "business",
+        (
+            "company",
+            "market",
+            "shares",
+            "profit",
+            "sales",
+            "bank",
+            "economy",
+            "investors",
+            "firm",
+            "growth",
+            "prices",
+            "deal",
+            "revenue",
+            "chief executive",
+            "stock",
+            "trade",
+            "oil",
+            "dollar",
+        ),
+    ),
+    Topic(
+        "entertainment",
+        (
+            "film",
+            "music",
+            "band",
+            "album",
+            "actor",
+            "actress",
+            "award",
+            "show",
+            "star",
+            "singer",
+            "director",
+            "festival",
+            "movie",
+            "tv",
+            "box office",
+            "oscar",
+            "comedy",
+            "chart",
+        ),
+    ),
+    Topic(
+        "politics",
+        (
+            "government",
+            "minister",
+            "election",
+            "party",
+            "labour",
+            "tory",
+            "prime minister",
+            "mp",
+            "parliament",
+            "vote",
+            "policy",
+            "campaign",
+            "leader",
+            "bill",
+            "secretary",
+            "lords",
+        ),
+    ),
+    Topic(
+        "sport",
+        (
+            "match",
+            "game",
+            "team",
+            "win",
+            "cup",
+            "player",
+            "coach",
+            "season",
+            "league",
+            "champion",
+            "goal",
+            "injury",
+            "final",
+            "club",
+            "olympic",
+            "race",
+            "rugby",
+            "football",
+            "tennis",
+        ),
+    ),
+    Topic(
+        "tech",
+        (
+            "technology",
+            "software",
+            "computer",
+            "internet",
+            "users",
+            "mobile",
+            "phone",
+            "digital",
+            "online",
+            "broadband",
+            "network",
+            "games",
+            "data",
+            "microsoft",
+            "virus",
+            "web",
+            "devices",
+            "video",
+        ),
+    ),
 )
 
 
@@ -129,8 +353,9 @@ def embed(texts: list[str], dim: int = EMBEDDING_DIM) -> np.ndarray:
     """Hashed unigram + bigram TF vectors with sublinear weights, L2-normalised (float32)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    vec = HashingVectorizer(n_features=dim, ngram_range=(1, 2), stop_words=list(STOPWORDS),
-                            alternate_sign=False, norm=None, lowercase=True)
+    vec = HashingVectorizer(
+        n_features=dim, ngram_range=(1, 2), stop_words=list(STOPWORDS), alternate_sign=False, norm=None, lowercase=True
+    )
     m = vec.transform(texts)
     m.data = 1.0 + np.log(m.data)
     dense = m.toarray().astype(np.float32)
@@ -158,12 +383,16 @@ def classify(text: str, taxonomy: tuple[Topic, ...] = DOCUMENT_TAXONOMY) -> tupl
     return max(shares, key=lambda k: (shares[k], k)), shares
 
 
-_POSITIVE = frozenset("""good great excellent positive success successful win won gain gains growth improve improved
+_POSITIVE = frozenset(
+    """good great excellent positive success successful win won gain gains growth improve improved
 improvement benefit best strong record happy pleased welcome approve approved agree agreed efficient reliable profit
-profits rise rising boost recovered praise popular""".split())
-_NEGATIVE = frozenset("""bad poor negative fail failed failure loss losses lose lost decline declined drop fell
+profits rise rising boost recovered praise popular""".split()
+)
+_NEGATIVE = frozenset(
+    """bad poor negative fail failed failure loss losses lose lost decline declined drop fell
 fall weak worse worst risk risks delay delays delayed problem problems concern concerns crisis cut cuts late
-shortage shortages complaint complaints error errors outage damage dispute penalty""".split())
+shortage shortages complaint complaints error errors outage damage dispute penalty""".split()
+)
 _NEGATION = frozenset("not no never without hardly".split())
 
 
@@ -186,20 +415,33 @@ def sentiment(text: str) -> float:
 
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_MONEY = re.compile(r"(?:(?:EUR|USD|GBP|CHF|JPY|€|\$|£)\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|m|k))?"
-                    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:EUR|USD|GBP|euros?|dollars?|pounds?)\b)")
+_MONEY = re.compile(
+    r"(?:(?:EUR|USD|GBP|CHF|JPY|€|\$|£)\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|m|k))?"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:EUR|USD|GBP|euros?|dollars?|pounds?)\b)"
+)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE = re.compile(rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}} (?:{_MONTHS}) \d{{4}}|(?:{_MONTHS}) \d{{1,2}},? \d{{4}})\b")
-_ORG = re.compile(r"\b(?:[A-Z][A-Za-z&\-]+\s){0,3}(?:[A-Z][A-Za-z&\-]+)\s(?:Ltd|GmbH|Inc|LLC|plc|SA|AG|Co-op|Corp|"
-                  r"Corporation|Group|Bank|University|Council|Ministry)\b\.?")
-_PERSON = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Prof)\.?\s[A-Z][a-z]+(?:\s[A-Z][a-z]+)?|\b[A-Z][a-z]+\s[A-Z][a-z]+(?=,? (?:said|says|who|told))")
+_DATE = re.compile(
+    rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}} (?:{_MONTHS}) \d{{4}}|(?:{_MONTHS}) \d{{1,2}},? \d{{4}})\b"
+)
+_ORG = re.compile(
+    r"\b(?:[A-Z][A-Za-z&\-]+\s){0,3}(?:[A-Z][A-Za-z&\-]+)\s(?:Ltd|GmbH|Inc|LLC|plc|SA|AG|Co-op|Corp|"
+    r"Corporation|Group|Bank|University|Council|Ministry)\b\.?"
+)
+_PERSON = re.compile(
+    r"\b(?:Mr|Ms|Mrs|Dr|Prof)\.?\s[A-Z][a-z]+(?:\s[A-Z][a-z]+)?|\b[A-Z][a-z]+\s[A-Z][a-z]+(?=,? (?:said|says|who|told))"
+)
 
 
 def entities(text: str, places: tuple[str, ...] = ()) -> list[dict]:
     """Emails, money, dates, organisations, people and (from a gazetteer) places, with offsets."""
     found = []
-    for label, pattern in (("email", _EMAIL), ("money", _MONEY), ("date", _DATE), ("organisation", _ORG),
-                           ("person", _PERSON)):
+    for label, pattern in (
+        ("email", _EMAIL),
+        ("money", _MONEY),
+        ("date", _DATE),
+        ("organisation", _ORG),
+        ("person", _PERSON),
+    ):
         for m in pattern.finditer(text):
             found.append({"type": label, "text": m.group().strip().rstrip("."), "start": m.start(), "end": m.end()})
     for place in places:
@@ -210,8 +452,7 @@ def entities(text: str, places: tuple[str, ...] = ()) -> list[dict]:
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-_ENTITY_TYPES = {"email": "email", "money": "money", "date": "date", "organisation": "organisation",
-                 "person": "person"}
+_ENTITY_TYPES = {"email": "email", "money": "money", "date": "date", "organisation": "organisation", "person": "person"}
 
 
 def _iso_date(value: str) -> str | None:
@@ -270,7 +511,9 @@ def extract_fields(text: str, fields: dict[str, dict]) -> dict:
         if value is None:
             labels = [spec.get("label") or name.replace("_", " ")]
             for label in labels:
-                m = re.search(rf"^[\W_]*{re.escape(label)}[\W_]*?\s*[:\-–]\s*(.+?)\s*$", text, re.IGNORECASE | re.MULTILINE)
+                m = re.search(
+                    rf"^[\W_]*{re.escape(label)}[\W_]*?\s*[:\-–]\s*(.+?)\s*$", text, re.IGNORECASE | re.MULTILINE
+                )
                 if m:
                     value = m.group(1).strip("*_ ")
                     break

@@ -41,7 +41,9 @@ class Provider(Protocol):
 
 
 def _topics(labels: dict[str, tuple[str, ...]]) -> tuple[local.Topic, ...]:
-    return tuple(local.Topic(label, tuple(terms) or tuple(label.replace("_", " ").split())) for label, terms in labels.items())
+    return tuple(
+        local.Topic(label, tuple(terms) or tuple(label.replace("_", " ").split())) for label, terms in labels.items()
+    )
 
 
 @dataclass
@@ -69,11 +71,19 @@ class LocalProvider:
         out = []
         for text, vec in zip(texts, vectors):
             topic, scores = local.classify(text, topics)
-            out.append({
-                "summary": local.summarize(text), "keywords": local.keywords(text), "topic": topic,
-                "topic_scores": json.dumps(scores), "entities": json.dumps(local.entities(text, self.places)),
-                "sentiment": local.sentiment(text), "embedding": vec.tolist(), "status": "ok", "error": None,
-            })
+            out.append(
+                {
+                    "summary": local.summarize(text),
+                    "keywords": local.keywords(text),
+                    "topic": topic,
+                    "topic_scores": json.dumps(scores),
+                    "entities": json.dumps(local.entities(text, self.places)),
+                    "sentiment": local.sentiment(text),
+                    "embedding": vec.tolist(),
+                    "status": "ok",
+                    "error": None,
+                }
+            )
         return out
 
     def summarize(self, texts: list[str], max_sentences: int = 3) -> list[dict]:
@@ -98,18 +108,37 @@ class LocalProvider:
         return [ok({"text": p}) for p in prompts]
 
 
-_TYPES = {"string": {"type": ["string", "null"]}, "number": {"type": ["number", "null"]},
-          "date": {"type": ["string", "null"], "description": "ISO 8601 date"},
-          "boolean": {"type": ["boolean", "null"]}, "list": {"type": "array", "items": {"type": "string"}}}
+_TYPES = {
+    "string": {"type": ["string", "null"]},
+    "number": {"type": ["number", "null"]},
+    "date": {"type": ["string", "null"], "description": "ISO 8601 date"},
+    "boolean": {"type": ["boolean", "null"]},
+    "list": {"type": "array", "items": {"type": "string"}},
+}
 
 
 def _enrich_schema(labels: list[str]) -> dict:
-    return {"type": "object", "required": ["summary", "keywords", "topic", "entities", "sentiment"], "properties": {
-        "summary": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 12},
-        "topic": {"enum": labels}, "sentiment": {"type": "number", "minimum": -1, "maximum": 1},
-        "entities": {"type": "array", "items": {"type": "object", "required": ["type", "text"], "properties": {
-            "type": {"enum": ["person", "organisation", "date", "money", "email", "place"]}, "text": {"type": "string"}}}},
-    }}
+    return {
+        "type": "object",
+        "required": ["summary", "keywords", "topic", "entities", "sentiment"],
+        "properties": {
+            "summary": {"type": "string"},
+            "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 12},
+            "topic": {"enum": labels},
+            "sentiment": {"type": "number", "minimum": -1, "maximum": 1},
+            "entities": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["type", "text"],
+                    "properties": {
+                        "type": {"enum": ["person", "organisation", "date", "money", "email", "place"]},
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
 
 
 @dataclass
@@ -130,13 +159,19 @@ class LLMProvider:
         return self.client.usage.as_metadata()
 
     def _ask(self, task: str, texts: list[str], schema: dict) -> list[dict]:
-        system = ("You are a careful document analyst. Answer with one JSON object that matches this JSON schema, "
-                  f"and nothing else:\n{json.dumps(schema)}")
+        system = (
+            "You are a careful document analyst. Answer with one JSON object that matches this JSON schema, "
+            f"and nothing else:\n{json.dumps(schema)}"
+        )
 
         def one(text: str) -> dict:
             outcome = self.client.chat_json(
-                [{"role": "system", "content": system},
-                 {"role": "user", "content": f"{task}\n\n---\n{text[:MAX_PROMPT_CHARS]}"}], schema)
+                [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": f"{task}\n\n---\n{text[:MAX_PROMPT_CHARS]}"},
+                ],
+                schema,
+            )
             return ok(outcome.value) if outcome.ok else failed(outcome.error or "no answer")
 
         return self.client.map(one, texts)
@@ -145,17 +180,27 @@ class LLMProvider:
         labels = [t.label for t in local.TAXONOMIES[self.taxonomy]] + ["unknown"]
         answers = self._ask(
             "Summarise the document in at most three sentences, list its keywords, pick its topic from the allowed "
-            "labels, list the named entities, and rate its sentiment from -1 to 1.", texts, _enrich_schema(labels))
+            "labels, list the named entities, and rate its sentiment from -1 to 1.",
+            texts,
+            _enrich_schema(labels),
+        )
         vectors = local.embed(texts)
         out = []
         for answer, vec in zip(answers, vectors):
             v = answer["value"] or {}
-            out.append({
-                "summary": v.get("summary"), "keywords": v.get("keywords"), "topic": v.get("topic"),
-                "topic_scores": None, "entities": json.dumps(v.get("entities")) if v else None,
-                "sentiment": v.get("sentiment"), "embedding": vec.tolist(), "status": answer["status"],
-                "error": answer["error"],
-            })
+            out.append(
+                {
+                    "summary": v.get("summary"),
+                    "keywords": v.get("keywords"),
+                    "topic": v.get("topic"),
+                    "topic_scores": None,
+                    "entities": json.dumps(v.get("entities")) if v else None,
+                    "sentiment": v.get("sentiment"),
+                    "embedding": vec.tolist(),
+                    "status": answer["status"],
+                    "error": answer["error"],
+                }
+            )
         return out
 
     def summarize(self, texts: list[str], max_sentences: int = 3) -> list[dict]:
@@ -163,22 +208,41 @@ class LLMProvider:
         return self._ask(f"Summarise the document in at most {max_sentences} sentences.", texts, schema)
 
     def classify(self, texts: list[str], labels: dict[str, tuple[str, ...]]) -> list[dict]:
-        schema = {"type": "object", "required": ["label", "confidence"], "properties": {
-            "label": {"enum": list(labels)}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}}}
+        schema = {
+            "type": "object",
+            "required": ["label", "confidence"],
+            "properties": {
+                "label": {"enum": list(labels)},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        }
         hints = "; ".join(f"{k}: {', '.join(v)}" if v else k for k, v in labels.items())
         return self._ask(f"Classify the document into exactly one label. Labels (with cues): {hints}.", texts, schema)
 
     def extract(self, texts: list[str], fields: dict[str, dict]) -> list[dict]:
-        schema = {"type": "object", "required": list(fields), "properties": {
-            name: {**_TYPES[spec.get("type", "string")], **({"description": spec["description"]} if spec.get("description") else {})}
-            for name, spec in fields.items()}}
+        schema = {
+            "type": "object",
+            "required": list(fields),
+            "properties": {
+                name: {
+                    **_TYPES[spec.get("type", "string")],
+                    **({"description": spec["description"]} if spec.get("description") else {}),
+                }
+                for name, spec in fields.items()
+            },
+        }
         return self._ask("Extract these fields from the document; use null when a field is absent.", texts, schema)
 
     def generate(self, prompts: list[str]) -> list[dict]:
         schema = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}}
-        return self._ask("Write the document the instructions ask for, in Markdown, as the value of `text`.",
-                         prompts, schema)
+        return self._ask(
+            "Write the document the instructions ask for, in Markdown, as the value of `text`.", prompts, schema
+        )
 
 
 def describe(provider: Any) -> dict:
-    return {"provider": provider.name, "model": provider.model, **{f"usage/{k}": v for k, v in provider.usage().items()}}
+    return {
+        "provider": provider.name,
+        "model": provider.model,
+        **{f"usage/{k}": v for k, v in provider.usage().items()},
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -22,16 +22,34 @@ def embed_chunks(con, run_id: str, batch_size: int = 2000, log: Callable[[str], 
     pending = """FROM docs.chunks c WHERE NOT EXISTS (
                    SELECT 1 FROM ai.chunk_embeddings e WHERE e.chunk_id = c.chunk_id AND e.model = ?)"""
     total = con.execute(f"SELECT count(DISTINCT chunk_id) {pending}", [EMBED_MODEL]).fetchall()[0][0]
-    schema = pa.schema([("chunk_id", pa.string()), ("provider", pa.string()), ("model", pa.string()),
-                        ("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)), ("run_id", pa.string())])
+    schema = pa.schema(
+        [
+            ("chunk_id", pa.string()),
+            ("provider", pa.string()),
+            ("model", pa.string()),
+            ("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+            ("run_id", pa.string()),
+        ]
+    )
     done = 0
     with transaction(con):
         sql = f"SELECT chunk_id, any_value(text) {pending} GROUP BY chunk_id"
         for rows in stream_rows(con, sql, [EMBED_MODEL], batch_size):
             vectors = local.embed([text for _, text in rows])
-            insert_arrow(con, "ai.chunk_embeddings", pa.table([[r[0] for r in rows], ["local"] * len(rows), [EMBED_MODEL] * len(rows),
-                              pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), EMBEDDING_DIM),
-                              [run_id] * len(rows)], schema=schema))
+            insert_arrow(
+                con,
+                "ai.chunk_embeddings",
+                pa.table(
+                    [
+                        [r[0] for r in rows],
+                        ["local"] * len(rows),
+                        [EMBED_MODEL] * len(rows),
+                        pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), EMBEDDING_DIM),
+                        [run_id] * len(rows),
+                    ],
+                    schema=schema,
+                ),
+            )
             done += len(rows)
             log(f"embedded {done:,}/{total:,} chunks")
     return {"chunks_embedded": done, "model": EMBED_MODEL}
@@ -56,9 +74,20 @@ def index_chunk_terms(con, run_id: str, batch_size: int = 2000, log: Callable[[s
                     ids.append(chunk_id)
                     terms.append(term)
                     tfs.append(n)
-            insert_arrow(con, "ai.chunk_terms", pa.table({"chunk_id": ids, "term": terms, "tf": pa.array(tfs, pa.int32())}))
-            insert_arrow(con, "ai.chunk_lengths", pa.table({"chunk_id": [r[0] for r in rows],
-                                                            "n_terms": pa.array(lengths, pa.int32()), "run_id": [run_id] * len(rows)}))
+            insert_arrow(
+                con, "ai.chunk_terms", pa.table({"chunk_id": ids, "term": terms, "tf": pa.array(tfs, pa.int32())})
+            )
+            insert_arrow(
+                con,
+                "ai.chunk_lengths",
+                pa.table(
+                    {
+                        "chunk_id": [r[0] for r in rows],
+                        "n_terms": pa.array(lengths, pa.int32()),
+                        "run_id": [run_id] * len(rows),
+                    }
+                ),
+            )
             done += len(rows)
             log(f"indexed {done:,}/{total:,} chunks for keyword search")
     return {"chunks_indexed": done}

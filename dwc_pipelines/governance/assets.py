@@ -1,19 +1,17 @@
 import json
-import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource, pii
+from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource, pii
 from dwc_resources.ai import AIResource
 from dwc_resources.duck import transaction
+from dwc_resources.lakehouse import dwc_home
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
-from dwc_resources.lakehouse import dwc_home
 
 from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import CHUNKS, DOCUMENTS
@@ -57,11 +55,13 @@ CREATE TABLE IF NOT EXISTS gov.audit_log (
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def audit(con, action: str, run_id: str, **details) -> None:
-    con.execute("INSERT INTO gov.audit_log VALUES (?, ?, ?, ?)", [_now(), action, run_id, json.dumps(details, default=str)])
+    con.execute(
+        "INSERT INTO gov.audit_log VALUES (?, ?, ?, ?)", [_now(), action, run_id, json.dumps(details, default=str)]
+    )
 
 
 class PiiConfig(dg.Config):
@@ -70,11 +70,17 @@ class PiiConfig(dg.Config):
 
 
 @dg.asset(
-    key=PII_FINDINGS, deps=[DOCUMENTS, CHUNKS], group_name="governance", kinds={"duckdb", "python"}, owners=OWNERS,
-    tags=TAGS, automation_condition=dg.AutomationCondition.eager(),
+    key=PII_FINDINGS,
+    deps=[DOCUMENTS, CHUNKS],
+    group_name="governance",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    tags=TAGS,
+    automation_condition=dg.AutomationCondition.eager(),
 )
-def pii_findings(context: dg.AssetExecutionContext, config: PiiConfig, warehouse: LakehouseResource,
-                 ai: AIResource) -> dg.MaterializeResult:
+def pii_findings(
+    context: dg.AssetExecutionContext, config: PiiConfig, warehouse: LakehouseResource, ai: AIResource
+) -> dg.MaterializeResult:
     """Personal data found in current documents and chunks: type, place and confidence, never the value."""
     run_id = context.run.run_id
     with warehouse.writer(DDL) as con:
@@ -92,33 +98,51 @@ def pii_findings(context: dg.AssetExecutionContext, config: PiiConfig, warehouse
                        s.detector, ?
                 FROM (SELECT doc_id, version, content_hash, chunk_id, unnest(pii) AS s FROM docs.chunks) c
                 JOIN docs.documents d ON d.doc_id = c.doc_id AND d.version = c.version AND d.is_current""",
-                [run_id, run_id])
+                [run_id, run_id],
+            )
             audit(con, "pii_scan", run_id, spans_backfilled=backfilled, ai_spans_added=added)
         by_type = con.execute(
             """SELECT pii_type, count(*) FILTER (location = 'document') AS in_documents,
                       count(DISTINCT doc_id) AS documents, round(avg(confidence), 2) AS mean_confidence
-               FROM gov.pii_findings GROUP BY 1 ORDER BY 2 DESC, 1""").fetchall()
+               FROM gov.pii_findings GROUP BY 1 ORDER BY 2 DESC, 1"""
+        ).fetchall()
         total, docs_with, docs_all = con.execute(
             """SELECT (SELECT count(*) FROM gov.pii_findings WHERE location = 'document'),
                       (SELECT count(DISTINCT doc_id) FROM gov.pii_findings),
-                      (SELECT count(*) FROM docs.documents WHERE is_current AND status = 'active')""").fetchall()[0]
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": total,
-        "documents_with_personal_data": docs_with,
-        "documents_scanned": docs_all,
-        "ai_spans_added": added,
-        "detector": pii.DETECTOR_VERSION,
-        "by_type": dg.MetadataValue.md(markdown_table(["type", "findings", "documents", "mean confidence"], by_type)),
-        "plot": dg.MetadataValue.md(png_chart({"findings": [(r[0], r[1]) for r in by_type]},
-                                              "Personal data found in current documents", "findings", kind="bar")
-                                    if by_type else "_(none)_"),
-    })
+                      (SELECT count(*) FROM docs.documents WHERE is_current AND status = 'active')"""
+        ).fetchall()[0]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "documents_with_personal_data": docs_with,
+            "documents_scanned": docs_all,
+            "ai_spans_added": added,
+            "detector": pii.DETECTOR_VERSION,
+            "by_type": dg.MetadataValue.md(
+                markdown_table(["type", "findings", "documents", "mean confidence"], by_type)
+            ),
+            "plot": dg.MetadataValue.md(
+                png_chart(
+                    {"findings": [(r[0], r[1]) for r in by_type]},
+                    "Personal data found in current documents",
+                    "findings",
+                    kind="bar",
+                )
+                if by_type
+                else "_(none)_"
+            ),
+        }
+    )
 
 
 def _backfill_spans(con) -> int:
     """Documents ingested before spans existed get them now (and their chunks)."""
-    ids = [r[0] for r in con.execute(
-        "SELECT DISTINCT doc_id FROM docs.documents WHERE pii IS NULL AND status = 'active' AND text <> ''").fetchall()]
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT doc_id FROM docs.documents WHERE pii IS NULL AND status = 'active' AND text <> ''"
+        ).fetchall()
+    ]
     ids += [r[0] for r in con.execute("SELECT DISTINCT doc_id FROM docs.chunks WHERE pii IS NULL").fetchall()]
     ids = sorted(set(ids))
     with transaction(con):
@@ -134,9 +158,13 @@ def _ai_spans(context, con, ai: AIResource, config: PiiConfig) -> int:
         """SELECT d.doc_id, d.version, d.content_hash, d.text, d.pii FROM docs.documents d
            WHERE d.is_current AND d.status = 'active' AND NOT EXISTS (
                SELECT 1 FROM gov.pii_ai_scans s WHERE s.content_hash = d.content_hash AND s.provider = ?)
-           ORDER BY d.doc_id""", [label]).fetchall()
-    fields = {"person_names": {"type": "list", "entity": "person", "description": "full names of people mentioned"},
-              "postal_addresses": {"type": "list", "description": "postal addresses mentioned, verbatim"}}
+           ORDER BY d.doc_id""",
+        [label],
+    ).fetchall()
+    fields = {
+        "person_names": {"type": "list", "entity": "person", "description": "full names of people mentioned"},
+        "postal_addresses": {"type": "list", "description": "postal addresses mentioned, verbatim"},
+    }
     added = 0
     for i in range(0, len(todo), config.ai_batch):
         batch = todo[i : i + config.ai_batch]
@@ -146,19 +174,28 @@ def _ai_spans(context, con, ai: AIResource, config: PiiConfig) -> int:
                 if answer["status"] != "ok":
                     continue  # asked again next run
                 found = list(_locate(text, answer["value"] or {}, label))
-                merged = pii.merge_spans([pii.Span(s["start"], s["end"], s["type"], s["confidence"], s["detector"])
-                                          for s in spans or []] + found)
+                merged = pii.merge_spans(
+                    [pii.Span(s["start"], s["end"], s["type"], s["confidence"], s["detector"]) for s in spans or []]
+                    + found
+                )
                 new = len(merged) - len(spans or [])
                 if new > 0:
                     rows = [s.as_row() for s in merged]
-                    con.execute("UPDATE docs.documents SET pii = ? WHERE doc_id = ? AND version = ?", [rows, doc_id, version])
+                    con.execute(
+                        "UPDATE docs.documents SET pii = ? WHERE doc_id = ? AND version = ?", [rows, doc_id, version]
+                    )
                     for chunk_id, cs, ce in con.execute(
-                            "SELECT chunk_id, char_start, char_end FROM docs.chunks WHERE doc_id = ? AND version = ?",
-                            [doc_id, version]).fetchall():
-                        con.execute("UPDATE docs.chunks SET pii = ? WHERE chunk_id = ?", [clip_spans(rows, cs, ce), chunk_id])
+                        "SELECT chunk_id, char_start, char_end FROM docs.chunks WHERE doc_id = ? AND version = ?",
+                        [doc_id, version],
+                    ).fetchall():
+                        con.execute(
+                            "UPDATE docs.chunks SET pii = ? WHERE chunk_id = ?", [clip_spans(rows, cs, ce), chunk_id]
+                        )
                     added += new
-                con.execute("INSERT INTO gov.pii_ai_scans VALUES (?, ?, ?, ?, ?)",
-                            [content_hash, label, max(new, 0), _now(), context.run.run_id])
+                con.execute(
+                    "INSERT INTO gov.pii_ai_scans VALUES (?, ?, ?, ?, ?)",
+                    [content_hash, label, max(new, 0), _now(), context.run.run_id],
+                )
         context.log.info(f"asked {label} about {min(i + config.ai_batch, len(todo))}/{len(todo)} documents")
     return added
 
@@ -178,28 +215,41 @@ def _locate(text: str, value: dict, label: str):
 
 class RetentionConfig(dg.Config):
     policy_file: str = Field(default="policies/retention.yaml", description="Retention policies (YAML)")
-    as_of: Optional[str] = Field(default=None, description="Evaluate as of this ISO date instead of now (for tests)")
+    as_of: str | None = Field(default=None, description="Evaluate as of this ISO date instead of now (for tests)")
 
 
 @dg.asset(
-    key=RETENTION_LOG, deps=[DOCUMENTS], group_name="governance", kinds={"duckdb", "python"}, owners=OWNERS, tags=TAGS,
+    key=RETENTION_LOG,
+    deps=[DOCUMENTS],
+    group_name="governance",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    tags=TAGS,
 )
-def retention_log(context: dg.AssetExecutionContext, config: RetentionConfig, warehouse: LakehouseResource,
-                  landing: LandingZoneResource, blob_store: BlobStoreResource) -> dg.MaterializeResult:
+def retention_log(
+    context: dg.AssetExecutionContext,
+    config: RetentionConfig,
+    warehouse: LakehouseResource,
+    landing: LandingZoneResource,
+    blob_store: BlobStoreResource,
+) -> dg.MaterializeResult:
     """Documents removed by a retention policy: what an audit needs (hash, dates, policy), nothing else."""
     policies = load_policies(config.policy_file)
     now = datetime.fromisoformat(config.as_of) if config.as_of else _now()
     run_id = context.run.run_id
     with warehouse.writer(DDL) as con:
-        has_ai = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ai' AND table_name = "
-                             "'document_enrichment' AND database_name = current_database()").fetchall()[0][0]
+        has_ai = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ai' AND table_name = "
+            "'document_enrichment' AND database_name = current_database()"
+        ).fetchall()[0][0]
         topic_join = f"LEFT JOIN ({latest_enrichment('topic')}) e USING (content_hash)" if has_ai else ""
         rows = con.execute(
-            f"""SELECT d.doc_id, d.source_path, d.format, d.extension, {'e.topic' if has_ai else 'NULL'}, d.created_at,
+            f"""SELECT d.doc_id, d.source_path, d.format, d.extension, {"e.topic" if has_ai else "NULL"}, d.created_at,
                        f.first_ingested, d.content_hash
                 FROM docs.documents d {topic_join}
                 JOIN (SELECT doc_id, min(ingested_at) AS first_ingested FROM docs.documents GROUP BY doc_id) f USING (doc_id)
-                WHERE d.is_current AND d.status = 'active' ORDER BY d.doc_id""").fetchall()
+                WHERE d.is_current AND d.status = 'active' ORDER BY d.doc_id"""
+        ).fetchall()
         expired = []
         for doc_id, path, fmt, ext, topic, created, first, chash in rows:
             p = first_match(policies, path, fmt, ext, topic)
@@ -211,26 +261,41 @@ def retention_log(context: dg.AssetExecutionContext, config: RetentionConfig, wa
         context.log.info(f"{len(expired)} of {len(rows)} current documents are past their retention period")
         hashes = remove_documents(con, [e[0] for e in expired], "expired", run_id) if expired else []
         with transaction(con):
-            for doc_id, path, fmt, created, first, chash, p in expired:
-                con.execute("INSERT INTO gov.retention_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [doc_id, chash, fmt, created, first, p.name, p.keep_days, p.basis, now, p.delete_source, run_id])
-            audit(con, "retention", run_id, expired=len(expired),
-                  by_policy={p.name: sum(1 for e in expired if e[6].name == p.name) for p in policies})
+            for doc_id, _path, fmt, created, first, chash, p in expired:
+                con.execute(
+                    "INSERT INTO gov.retention_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [doc_id, chash, fmt, created, first, p.name, p.keep_days, p.basis, now, p.delete_source, run_id],
+                )
+            audit(
+                con,
+                "retention",
+                run_id,
+                expired=len(expired),
+                by_policy={p.name: sum(1 for e in expired if e[6].name == p.name) for p in policies},
+            )
         deleted_files = 0
         for delete in (True, False):
             paths = [e[1] for e in expired if e[6].delete_source is delete]
             if paths:
                 deleted_files += purge.retire_sources(con, landing.path, paths, "expired", delete, log=context.log.info)
-        summary = con.execute("SELECT policy, count(*), max(expired_at) FROM gov.retention_log GROUP BY 1 ORDER BY 1").fetchall()
+        summary = con.execute(
+            "SELECT policy, count(*), max(expired_at) FROM gov.retention_log GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         total = con.execute("SELECT count(*) FROM gov.retention_log").fetchall()[0][0]
     if expired:  # expired text must not stay readable through time travel either
         warehouse.forget_history(log=context.log.info)
     blobs = purge.delete_blobs(blob_store.store(), hashes) if hashes else 0
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": total, "expired_this_run": len(expired), "landing_files_deleted": deleted_files,
-        "blobs_deleted": blobs, "policies": len(policies), "evaluated_as_of": now.isoformat(timespec="seconds"),
-        "by_policy": dg.MetadataValue.md(markdown_table(["policy", "documents removed", "last removal"], summary)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "expired_this_run": len(expired),
+            "landing_files_deleted": deleted_files,
+            "blobs_deleted": blobs,
+            "policies": len(policies),
+            "evaluated_as_of": now.isoformat(timespec="seconds"),
+            "by_policy": dg.MetadataValue.md(markdown_table(["policy", "documents removed", "last removal"], summary)),
+        }
+    )
 
 
 _DOC_REFS = ("doc_id", "item_id", "similar_item_id", "twin_doc_id")
@@ -240,10 +305,14 @@ def remove_documents(con, doc_ids: list[str], status: str, run_id: str) -> list[
     """Tombstone documents with `status`, empty the text of every version, and delete their rows
     in every other table that refers to them; returns the content hashes whose blobs can go."""
     con.execute("CREATE OR REPLACE TEMP TABLE _gov_gone AS SELECT unnest(?::VARCHAR[]) AS doc_id", [doc_ids])
-    hashes = [r[0] for r in con.execute(
-        """SELECT DISTINCT content_hash FROM docs.documents WHERE doc_id IN (SELECT doc_id FROM _gov_gone)
+    hashes = [
+        r[0]
+        for r in con.execute(
+            """SELECT DISTINCT content_hash FROM docs.documents WHERE doc_id IN (SELECT doc_id FROM _gov_gone)
            AND content_hash NOT IN (SELECT content_hash FROM docs.documents WHERE is_current AND status = 'active'
-                                    AND doc_id NOT IN (SELECT doc_id FROM _gov_gone) AND content_hash IS NOT NULL)""").fetchall()]
+                                    AND doc_id NOT IN (SELECT doc_id FROM _gov_gone) AND content_hash IS NOT NULL)"""
+        ).fetchall()
+    ]
     with transaction(con):
         purge.drop_chunk_indexes(con, doc_ids)
         con.execute("CREATE OR REPLACE TEMP TABLE _gov_gone AS SELECT unnest(?::VARCHAR[]) AS doc_id", [doc_ids])
@@ -260,13 +329,17 @@ def remove_documents(con, doc_ids: list[str], status: str, run_id: str) -> list[
             """INSERT INTO docs.documents BY NAME
                SELECT * REPLACE (version + 1 AS version, ? AS status, ? AS ingested_at, ? AS run_id)
                FROM docs.documents WHERE is_current AND doc_id IN (SELECT doc_id FROM _gov_gone)""",
-            [status, _now(), run_id])
+            [status, _now(), run_id],
+        )
         con.execute(
             """UPDATE docs.documents SET is_current = false WHERE is_current AND status <> ?
-               AND doc_id IN (SELECT doc_id FROM _gov_gone)""", [status])
+               AND doc_id IN (SELECT doc_id FROM _gov_gone)""",
+            [status],
+        )
         con.execute(
             """UPDATE docs.documents SET text = '', title = NULL, author = NULL, minhash = NULL, pii = NULL,
-               word_count = 0, char_count = 0, token_count = 0 WHERE doc_id IN (SELECT doc_id FROM _gov_gone)""")
+               word_count = 0, char_count = 0, token_count = 0 WHERE doc_id IN (SELECT doc_id FROM _gov_gone)"""
+        )
     return hashes
 
 
@@ -275,11 +348,22 @@ class ErasureConfig(dg.Config):
 
 
 @dg.asset(
-    key=ERASURE_LOG, deps=[DOCUMENTS], group_name="governance", kinds={"duckdb", "python"}, owners=OWNERS, tags=TAGS,
+    key=ERASURE_LOG,
+    deps=[DOCUMENTS],
+    group_name="governance",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    tags=TAGS,
 )
-def erasure_log(context: dg.AssetExecutionContext, config: ErasureConfig, warehouse: LakehouseResource,
-                landing: LandingZoneResource, blob_store: BlobStoreResource,
-                notifications: NotificationsResource, model_store: ModelStoreResource) -> dg.MaterializeResult:
+def erasure_log(
+    context: dg.AssetExecutionContext,
+    config: ErasureConfig,
+    warehouse: LakehouseResource,
+    landing: LandingZoneResource,
+    blob_store: BlobStoreResource,
+    notifications: NotificationsResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
     """Completed erasure requests: a salted digest of the subject and what was touched, never the subject."""
     request_path = requests_dir() / f"{config.request_id}.json"
     if not request_path.exists():
@@ -287,12 +371,16 @@ def erasure_log(context: dg.AssetExecutionContext, config: ErasureConfig, wareho
     request = json.loads(request_path.read_text())
     report = erase(context, request, warehouse, landing, blob_store, notifications, model_store)
     request_path.unlink()  # the only place the subject was written down
-    return dg.MaterializeResult(metadata={
-        "documents": report["documents"], "rows_touched": report["rows_touched"],
-        "files_changed": report["files_changed"], "blobs_deleted": report["blobs_deleted"],
-        "report": dg.MetadataValue.path(report["report_path"]),
-        "tables": dg.MetadataValue.md(markdown_table(["table", "rows"], sorted(report["tables"].items()))),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "documents": report["documents"],
+            "rows_touched": report["rows_touched"],
+            "files_changed": report["files_changed"],
+            "blobs_deleted": report["blobs_deleted"],
+            "report": dg.MetadataValue.path(report["report_path"]),
+            "tables": dg.MetadataValue.md(markdown_table(["table", "rows"], sorted(report["tables"].items()))),
+        }
+    )
 
 
 def requests_dir() -> Path:
@@ -301,8 +389,15 @@ def requests_dir() -> Path:
     return d
 
 
-def erase(context, request: dict, warehouse: LakehouseResource, landing: LandingZoneResource,
-          blob_store: BlobStoreResource, notifications: NotificationsResource, model_store: ModelStoreResource) -> dict:
+def erase(
+    context,
+    request: dict,
+    warehouse: LakehouseResource,
+    landing: LandingZoneResource,
+    blob_store: BlobStoreResource,
+    notifications: NotificationsResource,
+    model_store: ModelStoreResource,
+) -> dict:
     from ..enrichment.search import embed_chunks, index_chunk_terms
 
     run_id, log = context.run.run_id, context.log.info
@@ -310,8 +405,9 @@ def erase(context, request: dict, warehouse: LakehouseResource, landing: Landing
     salt = secrets.token_bytes(16)
     with warehouse.writer(DDL) as con:
         if kind == "doc_id":
-            docs = con.execute("SELECT doc_id, version, content_hash, source_path FROM docs.documents WHERE doc_id = ?",
-                               [subject]).fetchall()
+            docs = con.execute(
+                "SELECT doc_id, version, content_hash, source_path FROM docs.documents WHERE doc_id = ?", [subject]
+            ).fetchall()
             doc_ids = sorted({d[0] for d in docs})
             hashes = remove_documents(con, doc_ids, "erased", run_id) if doc_ids else []
             hashes = sorted(set(hashes) | {d[2] for d in docs if d[2]})
@@ -325,31 +421,72 @@ def erase(context, request: dict, warehouse: LakehouseResource, landing: Landing
                 purge.refresh_spans(con, doc_ids)
                 purge.drop_chunk_indexes(con, doc_ids)
             hashes = sorted({d[2] for d in docs if d[2]})
-            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ai' AND table_name = 'chunk_lengths' "
-                           "AND database_name = current_database()").fetchall()[0][0]:
+            if con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ai' AND table_name = 'chunk_lengths' "
+                "AND database_name = current_database()"
+            ).fetchall()[0][0]:
                 index_chunk_terms(con, run_id, log=log)
                 embed_chunks(con, run_id, log=log)
         files = purge.retire_sources(con, landing.path, [d[3] for d in docs], "erased", True, log=log)
         files += _scrub_files(subject, landing, notifications) if kind == "subject" else 0
         models = purge.drop_models_naming(Path(model_store.path), subject) if kind == "subject" else []
         if models:
-            context.log.warning(f"deleted {len(models)} fitted model(s) that hold the subject as an id: "
-                                f"{', '.join(models)}; run recs_full_job to train them again without it")
-        report_path = _write_report(request, subject_digest := purge.subject_digest(subject, salt), salt, docs, tables,
-                                    files, len(hashes), run_id, models)
+            context.log.warning(
+                f"deleted {len(models)} fitted model(s) that hold the subject as an id: "
+                f"{', '.join(models)}; run recs_full_job to train them again without it"
+            )
+        report_path = _write_report(
+            request,
+            subject_digest := purge.subject_digest(subject, salt),
+            salt,
+            docs,
+            tables,
+            files,
+            len(hashes),
+            run_id,
+            models,
+        )
         with transaction(con):
-            con.execute("INSERT INTO gov.erasure_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [request["request_id"], subject_digest, salt.hex(), kind,
-                         datetime.fromisoformat(request["requested_at"]), _now(), len(doc_ids), sum(tables.values()),
-                         json.dumps(tables), files, len(hashes), str(report_path), run_id])
-            audit(con, "erasure", run_id, request_id=request["request_id"], documents=len(doc_ids),
-                  rows_touched=sum(tables.values()), files_changed=files, blobs=len(hashes))
+            con.execute(
+                "INSERT INTO gov.erasure_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    request["request_id"],
+                    subject_digest,
+                    salt.hex(),
+                    kind,
+                    datetime.fromisoformat(request["requested_at"]),
+                    _now(),
+                    len(doc_ids),
+                    sum(tables.values()),
+                    json.dumps(tables),
+                    files,
+                    len(hashes),
+                    str(report_path),
+                    run_id,
+                ],
+            )
+            audit(
+                con,
+                "erasure",
+                run_id,
+                request_id=request["request_id"],
+                documents=len(doc_ids),
+                rows_touched=sum(tables.values()),
+                files_changed=files,
+                blobs=len(hashes),
+            )
     # Time travel would still show the erased values: every older snapshot of both lakes expires
     # and the Parquet files only they referenced are deleted.
     warehouse.forget_history(log=log)
     blobs = purge.delete_blobs(blob_store.store(), hashes)
-    return {"documents": len(doc_ids), "rows_touched": sum(tables.values()), "tables": tables, "files_changed": files,
-            "blobs_deleted": blobs, "report_path": str(report_path)}
+    return {
+        "documents": len(doc_ids),
+        "rows_touched": sum(tables.values()),
+        "tables": tables,
+        "files_changed": files,
+        "blobs_deleted": blobs,
+        "report_path": str(report_path),
+    }
 
 
 def _scrub_files(subject: str, landing: LandingZoneResource, notifications: NotificationsResource) -> int:
@@ -358,13 +495,18 @@ def _scrub_files(subject: str, landing: LandingZoneResource, notifications: Noti
     changed = 0
     events = Path(landing.effective_events_path())
     if events.is_dir():
-        changed += sum(purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(events.rglob("*")) if p.is_file())
+        changed += sum(
+            purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(events.rglob("*")) if p.is_file()
+        )
     labels = Path(landing.effective_labels_path())
     if labels.is_dir():
-        changed += sum(purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(labels.rglob("*")) if p.is_file())
+        changed += sum(
+            purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(labels.rglob("*")) if p.is_file()
+        )
     if notifications.outbox_dir and Path(notifications.outbox_dir).is_dir():
-        changed += sum(purge.scrub_text_file(p, subject) for p in sorted(Path(notifications.outbox_dir).rglob("*"))
-                       if p.is_file())
+        changed += sum(
+            purge.scrub_text_file(p, subject) for p in sorted(Path(notifications.outbox_dir).rglob("*")) if p.is_file()
+        )
     if notifications.log_path:
         changed += 1 if purge.scrub_sqlite(Path(notifications.log_path), subject) else 0
     return changed
@@ -375,7 +517,8 @@ def _write_report(request, digest, salt, docs, tables, files, blobs, run_id, mod
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{request['request_id']}.md"
     lines = [
-        f"# Erasure request {request['request_id']}", "",
+        f"# Erasure request {request['request_id']}",
+        "",
         f"- kind: {request['kind']}; subject digest (sha256 of salt + subject): `{digest}` with salt `{salt.hex()}`",
         f"- requested at {request['requested_at']}, completed at {_now().isoformat(timespec='seconds')} by run {run_id}",
         f"- documents: {len({d[0] for d in docs})} ({len(docs)} versions); document ids: "
@@ -383,9 +526,12 @@ def _write_report(request, digest, salt, docs, tables, files, blobs, run_id, mod
         f"- files changed or deleted (landing zone, interaction logs, notification outbox and log): {files}",
         f"- original blobs deleted: {blobs}",
         f"- fitted models deleted because they held the subject as an id: {', '.join(models) or 'none'}"
-        + (" (train them again without it: recs_full_job)" if models else ""), "",
-        "| table | row changes (deletions, and rewrites per column) |", "|---|---:|",
-        *[f"| {t} | {n} |" for t, n in sorted(tables.items())], "",
+        + (" (train them again without it: recs_full_job)" if models else ""),
+        "",
+        "| table | row changes (deletions, and rewrites per column) |",
+        "|---|---:|",
+        *[f"| {t} | {n} |" for t, n in sorted(tables.items())],
+        "",
         "Also done: every older snapshot of the lake and of the analyst lake was expired and the Parquet files "
         "that held the old values deleted (no time travel reaches them), the blob store was vacuumed.",
         "",
@@ -404,8 +550,12 @@ class BlobEncryptionConfig(dg.Config):
 
 
 @dg.asset(key=BLOB_ENCRYPTION, group_name="governance", kinds={"python", "sqlite"}, owners=OWNERS, tags=TAGS)
-def blob_encryption(context: dg.AssetExecutionContext, config: BlobEncryptionConfig, warehouse: LakehouseResource,
-                    blob_store: BlobStoreResource) -> dg.MaterializeResult:
+def blob_encryption(
+    context: dg.AssetExecutionContext,
+    config: BlobEncryptionConfig,
+    warehouse: LakehouseResource,
+    blob_store: BlobStoreResource,
+) -> dg.MaterializeResult:
     """How the original bytes are held at rest: blobs per key id (or plaintext); with `reseal`, rotated."""
     store = blob_store.store()
     result = store.reseal(log=context.log.info) if config.reseal else {}
@@ -414,9 +564,11 @@ def blob_encryption(context: dg.AssetExecutionContext, config: BlobEncryptionCon
     with warehouse.writer(DDL) as con:
         with transaction(con):
             audit(con, "blob_reseal" if config.reseal else "blob_census", context.run.run_id, census=census, **result)
-    return dg.MaterializeResult(metadata={
-        "active_key": blob_store.config().keyring.active or "none (plaintext)",
-        "blobs_by_key": dg.MetadataValue.md(markdown_table(["key id", "blobs"], sorted(census.items()))),
-        "plaintext_blobs": census.get("plaintext", 0),
-        **{k: v for k, v in result.items() if isinstance(v, int)},
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "active_key": blob_store.config().keyring.active or "none (plaintext)",
+            "blobs_by_key": dg.MetadataValue.md(markdown_table(["key id", "blobs"], sorted(census.items()))),
+            "plaintext_blobs": census.get("plaintext", 0),
+            **{k: v for k, v in result.items() if isinstance(v, int)},
+        }
+    )

@@ -24,8 +24,11 @@ class Policy:
 
     def matches(self, source_path: str, fmt: str | None, extension: str | None, topic: str | None) -> bool:
         m = self.match
-        if "source" in m and not fnmatch.fnmatchcase(source_path, m["source"]) \
-                and not fnmatch.fnmatchcase(source_path, m["source"].removeprefix("**/")):
+        if (
+            "source" in m
+            and not fnmatch.fnmatchcase(source_path, m["source"])
+            and not fnmatch.fnmatchcase(source_path, m["source"].removeprefix("**/"))
+        ):
             return False
         if "format" in m and fmt != m["format"]:
             return False

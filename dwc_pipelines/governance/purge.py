@@ -11,8 +11,8 @@ import hashlib
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from dwc_resources import pii
 from dwc_resources.cas import ContentStore
@@ -65,17 +65,20 @@ def scrub_warehouse(con, subject: str) -> dict[str, int]:
             if dtype == "VARCHAR":
                 n += con.execute(
                     f"UPDATE {table} SET {c} = regexp_replace({c}, ?, ?, 'g') WHERE strpos(lower({c}), lower(?)) > 0",
-                    [pattern, ERASED, subject]).fetchall()[0][0]
+                    [pattern, ERASED, subject],
+                ).fetchall()[0][0]
             elif dtype == "JSON":
                 n += con.execute(
                     f"""UPDATE {table} SET {c} = CAST(regexp_replace(CAST({c} AS VARCHAR), ?, ?, 'g') AS JSON)
                         WHERE strpos(lower(CAST({c} AS VARCHAR)), lower(?)) > 0""",
-                    [pattern, ERASED, subject]).fetchall()[0][0]
+                    [pattern, ERASED, subject],
+                ).fetchall()[0][0]
             elif dtype == "VARCHAR[]":
                 n += con.execute(
                     f"""UPDATE {table} SET {c} = list_transform({c}, lambda x: regexp_replace(x, ?, ?, 'g'))
                         WHERE list_any_value(list_filter({c}, lambda x: strpos(lower(x), lower(?)) > 0)) IS NOT NULL""",
-                    [pattern, ERASED, subject]).fetchall()[0][0]
+                    [pattern, ERASED, subject],
+                ).fetchall()[0][0]
         if n:
             touched[table] = n
     return touched
@@ -100,8 +103,10 @@ def refresh_spans(con, doc_ids: list[str]) -> None:
             continue
         sets = ", ".join(f"{name} = ?" for name in derived)
         where = " AND ".join(f"{k.strip()} = ?" for k in key.split(","))
-        con.executemany(f"UPDATE {table} SET {sets} WHERE {where}",
-                        [(*(fn(r[-1] or "") for fn in derived.values()), *r[:-1]) for r in rows])
+        con.executemany(
+            f"UPDATE {table} SET {sets} WHERE {where}",
+            [(*(fn(r[-1] or "") for fn in derived.values()), *r[:-1]) for r in rows],
+        )
 
 
 def drop_chunk_indexes(con, doc_ids: list[str]) -> int:
@@ -114,10 +119,13 @@ def drop_chunk_indexes(con, doc_ids: list[str]) -> int:
     for table in ("ai.chunk_embeddings", "ai.chunk_terms", "ai.chunk_lengths"):
         exists = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name || '.' || table_name = ?",
-            [table]).fetchall()[0][0]
+            [table],
+        ).fetchall()[0][0]
         if exists:
             n += con.execute(f"""DELETE FROM {table} WHERE chunk_id IN
-                                 (SELECT chunk_id FROM docs.chunks WHERE doc_id IN (SELECT doc_id FROM _gov_docs))""").fetchall()[0][0]
+                                 (SELECT chunk_id FROM docs.chunks WHERE doc_id IN (SELECT doc_id FROM _gov_docs))""").fetchall()[
+                0
+            ][0]
     return n
 
 
@@ -154,16 +162,25 @@ def scrub_sqlite(path: Path, subject: str) -> int:
     try:
         db.execute("PRAGMA secure_delete=ON")
         changed = 0
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        tables = [
+            r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        ]
         for t in tables:
-            cols = [r[1] for r in db.execute(f"PRAGMA table_info({_q(t)})") if (r[2] or "").upper() in ("TEXT", "VARCHAR", "")]
+            cols = [
+                r[1]
+                for r in db.execute(f"PRAGMA table_info({_q(t)})")
+                if (r[2] or "").upper() in ("TEXT", "VARCHAR", "")
+            ]
             for c in cols:
-                rows = db.execute(f"SELECT rowid, {_q(c)} FROM {_q(t)} WHERE instr(lower({_q(c)}), lower(?)) > 0",
-                                  (subject,)).fetchall()
+                rows = db.execute(
+                    f"SELECT rowid, {_q(c)} FROM {_q(t)} WHERE instr(lower({_q(c)}), lower(?)) > 0", (subject,)
+                ).fetchall()
                 for rowid, value in rows:
                     if isinstance(value, str):
-                        db.execute(f"UPDATE {_q(t)} SET {_q(c)} = ? WHERE rowid = ?",
-                                   (re.sub(re.escape(subject), ERASED, value, flags=re.IGNORECASE), rowid))
+                        db.execute(
+                            f"UPDATE {_q(t)} SET {_q(c)} = ? WHERE rowid = ?",
+                            (re.sub(re.escape(subject), ERASED, value, flags=re.IGNORECASE), rowid),
+                        )
                         changed += 1
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.execute("VACUUM")
@@ -184,8 +201,9 @@ def documents_mentioning(con, subject: str) -> list[tuple]:
     ).fetchall()
 
 
-def retire_sources(con, landing_root: str, source_paths: list[str], status: str, delete_files: bool,
-                   log: Callable[[str], None] = print) -> int:
+def retire_sources(
+    con, landing_root: str, source_paths: list[str], status: str, delete_files: bool, log: Callable[[str], None] = print
+) -> int:
     """Mark sources so an unchanged file is not ingested again, and delete the landing copies."""
     deleted = 0
     with transaction(con):

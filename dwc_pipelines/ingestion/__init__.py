@@ -4,8 +4,16 @@ The Dagster definitions load on first use (`ingestion.defs`): extraction workers
 the plain-Python modules they run, so a worker starts in a fraction of the time.
 """
 
-_LAZY = {"defs", "ingest_job", "landing_documents", "chunks", "near_duplicates", "documents_unique_versions",
-         "accepted_documents_have_text", "quarantine_reasons_present"}
+_LAZY = {
+    "defs",
+    "ingest_job",
+    "landing_documents",
+    "chunks",
+    "near_duplicates",
+    "documents_unique_versions",
+    "accepted_documents_have_text",
+    "quarantine_reasons_present",
+}
 
 
 def __getattr__(name: str):

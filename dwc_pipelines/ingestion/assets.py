@@ -1,7 +1,7 @@
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import BlobStoreResource, LandingZoneResource, LakehouseResource
+from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource
 
 from ..plots import png_chart
 from ..shared import markdown_table
@@ -24,12 +24,18 @@ class IngestConfig(dg.Config):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            DOCUMENTS, description="Every version of every accepted document, with extracted text and metadata.",
-            kinds={"duckdb", "python"}, owners=OWNERS, tags={"domain": "ingestion"},
+            DOCUMENTS,
+            description="Every version of every accepted document, with extracted text and metadata.",
+            kinds={"duckdb", "python"},
+            owners=OWNERS,
+            tags={"domain": "ingestion"},
         ),
         dg.AssetSpec(
-            QUARANTINE, description="Files that could not be accepted, each with the reason why.",
-            kinds={"duckdb"}, owners=OWNERS, tags={"domain": "ingestion"},
+            QUARANTINE,
+            description="Files that could not be accepted, each with the reason why.",
+            kinds={"duckdb"},
+            owners=OWNERS,
+            tags={"domain": "ingestion"},
         ),
     ],
     group_name="ingestion",
@@ -50,7 +56,9 @@ def landing_documents(
         rehash=config.rehash,
     )
     with warehouse.writer(DDL) as con:
-        report = ingest_landing(con, landing.path, blob_store.config(), context.run.run_id, settings, log=context.log.info)
+        report = ingest_landing(
+            con, landing.path, blob_store.config(), context.run.run_id, settings, log=context.log.info
+        )
         totals = con.execute(
             """SELECT count(*), count(*) FILTER (is_current AND status = 'active'),
                       count(*) FILTER (is_current AND status = 'deleted'),
@@ -85,8 +93,14 @@ def landing_documents(
             "files_per_second": round(rate, 1),
             "by_format": dg.MetadataValue.md(markdown_table(["format", "documents", "words"], formats)),
             "by_format_chart": dg.MetadataValue.md(
-                png_chart({"documents": [(f, n) for f, n, _ in formats]}, "Current documents by format", "documents",
-                          kind="bar") if formats else "no documents yet"
+                png_chart(
+                    {"documents": [(f, n) for f, n, _ in formats]},
+                    "Current documents by format",
+                    "documents",
+                    kind="bar",
+                )
+                if formats
+                else "no documents yet"
             ),
             "newest_documents": dg.MetadataValue.md(
                 markdown_table(["title", "format", "language", "words", "source"], newest)
@@ -109,9 +123,16 @@ class ChunkConfig(dg.Config):
 
 
 @dg.asset(
-    key=CHUNKS, deps=[DOCUMENTS], group_name="ingestion", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
+    key=CHUNKS,
+    deps=[DOCUMENTS],
+    group_name="ingestion",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
 )
-def chunks(context: dg.AssetExecutionContext, config: ChunkConfig, warehouse: LakehouseResource) -> dg.MaterializeResult:
+def chunks(
+    context: dg.AssetExecutionContext, config: ChunkConfig, warehouse: LakehouseResource
+) -> dg.MaterializeResult:
     """Token-aware overlapping chunks of current documents, with ids stable for the same content."""
     with warehouse.writer(DDL) as con:
         stats = build_chunks(con, context.run.run_id, config.max_tokens, config.overlap, log=context.log.info)
@@ -128,7 +149,12 @@ class NearDuplicateConfig(dg.Config):
 
 
 @dg.asset(
-    key=NEAR_DUPLICATES, deps=[DOCUMENTS], group_name="ingestion", kinds={"duckdb", "python"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
+    key=NEAR_DUPLICATES,
+    deps=[DOCUMENTS],
+    group_name="ingestion",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def near_duplicates(
     context: dg.AssetExecutionContext, config: NearDuplicateConfig, warehouse: LakehouseResource

@@ -23,13 +23,19 @@ def documents_unique_versions(warehouse: LakehouseResource) -> dg.AssetCheckResu
         ).fetchall()[0][0]
     return dg.AssetCheckResult(
         passed=not dupes and multi_current == 0,
-        metadata={"duplicate_keys": len(dupes), "docs_with_several_current_rows": multi_current,
-                  "sample": str(dupes[:5])},
+        metadata={
+            "duplicate_keys": len(dupes),
+            "docs_with_several_current_rows": multi_current,
+            "sample": str(dupes[:5]),
+        },
     )
 
 
-@dg.asset_check(asset=DOCUMENTS, blocking=True,
-                description="Accepted documents never have empty text (unless governance removed the document since)")
+@dg.asset_check(
+    asset=DOCUMENTS,
+    blocking=True,
+    description="Accepted documents never have empty text (unless governance removed the document since)",
+)
 def accepted_documents_have_text(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     return _no_offending_rows(
         warehouse,

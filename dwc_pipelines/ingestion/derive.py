@@ -11,21 +11,47 @@ from .schema import PII_SPANS
 from .similarity import BANDS, NUM_PERM, ROWS, SCHEME, minhashes
 from .text import words_of
 
-_CHUNK_SCHEMA = pa.schema([
-    ("chunk_id", pa.string()), ("doc_id", pa.string()), ("version", pa.int32()), ("content_hash", pa.string()),
-    ("chunk_index", pa.int32()), ("token_start", pa.int32()), ("token_end", pa.int32()),
-    ("char_start", pa.int32()), ("char_end", pa.int32()), ("n_tokens", pa.int32()), ("text", pa.string()),
-    ("chunker", pa.string()), ("run_id", pa.string()),
-    ("pii", pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("type", pa.string()),
-                                ("confidence", pa.float32()), ("detector", pa.string())]))),
-])
+_CHUNK_SCHEMA = pa.schema(
+    [
+        ("chunk_id", pa.string()),
+        ("doc_id", pa.string()),
+        ("version", pa.int32()),
+        ("content_hash", pa.string()),
+        ("chunk_index", pa.int32()),
+        ("token_start", pa.int32()),
+        ("token_end", pa.int32()),
+        ("char_start", pa.int32()),
+        ("char_end", pa.int32()),
+        ("n_tokens", pa.int32()),
+        ("text", pa.string()),
+        ("chunker", pa.string()),
+        ("run_id", pa.string()),
+        (
+            "pii",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("start", pa.int32()),
+                        ("end", pa.int32()),
+                        ("type", pa.string()),
+                        ("confidence", pa.float32()),
+                        ("detector", pa.string()),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
 
 
 def clip_spans(spans: list[dict] | None, start: int, end: int) -> list[dict]:
     """A document's personal-data spans that touch [start, end), relative to `start`: a chunk
     that cuts a span in two keeps its piece, so the piece is masked too."""
-    return [{**s, "start": max(s["start"], start) - start, "end": min(s["end"], end) - start}
-            for s in spans or () if s["end"] > start and s["start"] < end]
+    return [
+        {**s, "start": max(s["start"], start) - start, "end": min(s["end"], end) - start}
+        for s in spans or ()
+        if s["end"] > start and s["start"] < end
+    ]
 
 
 def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, batch_docs: int = 1000, log=print) -> dict:
@@ -59,11 +85,20 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
         for doc_id, version, content_hash, text, spans in docs:
             for ch in chunk_text(text, content_hash, max_tokens, overlap):
                 for name, value in (
-                    ("chunk_id", ch.chunk_id), ("doc_id", doc_id), ("version", version),
-                    ("content_hash", content_hash), ("chunk_index", ch.index), ("token_start", ch.token_start),
-                    ("token_end", ch.token_end), ("char_start", ch.char_start), ("char_end", ch.char_end),
-                    ("n_tokens", ch.token_end - ch.token_start), ("text", ch.text), ("chunker", chunker),
-                    ("run_id", run_id), ("pii", clip_spans(spans, ch.char_start, ch.char_end)),
+                    ("chunk_id", ch.chunk_id),
+                    ("doc_id", doc_id),
+                    ("version", version),
+                    ("content_hash", content_hash),
+                    ("chunk_index", ch.index),
+                    ("token_start", ch.token_start),
+                    ("token_end", ch.token_end),
+                    ("char_start", ch.char_start),
+                    ("char_end", ch.char_end),
+                    ("n_tokens", ch.token_end - ch.token_start),
+                    ("text", ch.text),
+                    ("chunker", chunker),
+                    ("run_id", run_id),
+                    ("pii", clip_spans(spans, ch.char_start, ch.char_end)),
                 ):
                     cols[name].append(value)
         with transaction(con):
@@ -71,8 +106,13 @@ def build_chunks(con, run_id: str, max_tokens: int = 256, overlap: int = 32, bat
         done += len(docs)
         if (done // batch_docs) % 20 == 0:
             log(f"chunked {done:,}/{total:,} documents")
-    return {"documents_chunked": total, "single_window_documents": whole, "chunks_added": added,
-            "chunks_removed": removed, "chunker": chunker}
+    return {
+        "documents_chunked": total,
+        "single_window_documents": whole,
+        "chunks_added": added,
+        "chunks_removed": removed,
+        "chunker": chunker,
+    }
 
 
 def _single_window_chunks(con, pending_sql: str, chunker: str, run_id: str, max_tokens: int, overlap: int) -> int:
@@ -138,8 +178,12 @@ def find_near_duplicates(con, run_id: str, threshold: float = 0.8) -> dict:
             [threshold, threshold, run_id],
         ).fetchall()[0][0]
         candidates = con.execute("SELECT count(*) FROM _pairs").fetchall()[0][0]
-    return {"near_duplicate_documents": n, "candidate_pairs": candidates, "threshold": threshold,
-            "signatures_recomputed": resigned}
+    return {
+        "near_duplicate_documents": n,
+        "candidate_pairs": candidates,
+        "threshold": threshold,
+        "signatures_recomputed": resigned,
+    }
 
 
 def _resign_if_scheme_changed(con, batch_docs: int = 2000) -> int:
@@ -151,13 +195,23 @@ def _resign_if_scheme_changed(con, batch_docs: int = 2000) -> int:
         return 0
     n = 0
     with transaction(con):
-        for docs in stream_rows(con, """SELECT doc_id, version, text FROM docs.documents
+        for docs in stream_rows(
+            con,
+            """SELECT doc_id, version, text FROM docs.documents
                                         WHERE is_current AND status = 'active' AND minhash IS NOT NULL""",
-                                batch_size=batch_docs):
+            batch_size=batch_docs,
+        ):
             sigs = minhashes([words_of(text or "") for _, _, text in docs])
-            con.register("_resigned", pa.table({
-                "doc_id": [d[0] for d in docs], "version": pa.array([d[1] for d in docs], pa.int32()),
-                "minhash": pa.array(list(sigs), pa.list_(pa.uint64()))}))
+            con.register(
+                "_resigned",
+                pa.table(
+                    {
+                        "doc_id": [d[0] for d in docs],
+                        "version": pa.array([d[1] for d in docs], pa.int32()),
+                        "minhash": pa.array(list(sigs), pa.list_(pa.uint64())),
+                    }
+                ),
+            )
             con.execute("""UPDATE docs.documents d SET minhash = r.minhash FROM _resigned r
                            WHERE d.doc_id = r.doc_id AND d.version = r.version""")
             con.unregister("_resigned")

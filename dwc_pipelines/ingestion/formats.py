@@ -17,9 +17,11 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 
 from .text import parse_date
+
 
 class Rejected(Exception):
     """A file that cannot be accepted; `code` is stable, `reason` is for people."""
@@ -131,7 +133,9 @@ def decode_text(data: bytes) -> str:
             try:
                 return data.decode(enc)
             except UnicodeDecodeError as exc:
-                raise Rejected("undecodable_text", f"declares {enc} by its byte-order mark but does not decode: {exc}")
+                raise Rejected(
+                    "undecodable_text", f"declares {enc} by its byte-order mark but does not decode: {exc}"
+                ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -144,7 +148,7 @@ def decode_text(data: bytes) -> str:
     try:
         text = data.decode(best.encoding)
     except (UnicodeDecodeError, LookupError):
-        raise Rejected("undecodable_text", f"looks like {best.encoding} but does not decode as it")
+        raise Rejected("undecodable_text", f"looks like {best.encoding} but does not decode as it") from None
     if best.chaos > 0.4:
         raise Rejected("undecodable_text", f"decodes as {best.encoding} only as garbage (chaos {best.chaos:.2f})")
     return text
@@ -190,7 +194,7 @@ def _markdown(text: str) -> Extracted:
             if ":" in line:
                 k, v = line.split(":", 1)
                 meta[k.strip().lower()] = v.strip().strip("\"'")
-        text = text[m.end():]
+        text = text[m.end() :]
     title = meta.get("title")
     if not title:
         h = re.search(r"^#\s+(.+)$", text, re.M)
@@ -202,13 +206,41 @@ def _markdown(text: str) -> Extracted:
     if "*" in body or "_" in body or "`" in body:
         body = _MD_EMPH.sub(r"\2", body)
     return Extracted(
-        "markdown", _MIME["markdown"], body, title=title,
-        author=meta.get("author"), created_at=parse_date(meta.get("date")),
+        "markdown",
+        _MIME["markdown"],
+        body,
+        title=title,
+        author=meta.get("author"),
+        created_at=parse_date(meta.get("date")),
     )
 
 
-_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-               "section", "article", "header", "footer", "blockquote", "pre", "dd", "dt", "hr", "title"}
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "hr",
+    "title",
+}
 _DATE_META = ("date", "article:published_time", "dcterms.created", "dc.date", "pubdate", "publication_date")
 
 
@@ -225,7 +257,7 @@ def _html(text: str) -> Extracted:
     try:
         root = lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError) as exc:
-        raise Rejected("corrupt_html", f"HTML does not parse: {exc}")
+        raise Rejected("corrupt_html", f"HTML does not parse: {exc}") from None
     title_el = root.find(".//title")
     title = title_el.text_content().strip() if title_el is not None else None
     if not title:
@@ -245,9 +277,9 @@ def _json(text: str, limits: Limits) -> Extracted:
     try:
         obj = json.loads(text)
     except RecursionError:
-        raise Rejected("json_too_deep", "JSON nesting is too deep to parse safely")
+        raise Rejected("json_too_deep", "JSON nesting is too deep to parse safely") from None
     except ValueError as exc:
-        raise Rejected("corrupt_json", f"invalid JSON: {exc}")
+        raise Rejected("corrupt_json", f"invalid JSON: {exc}") from None
     if isinstance(obj, dict) and "cells" in obj and "nbformat" in obj:
         parts = []
         for cell in obj.get("cells") or []:
@@ -279,9 +311,13 @@ def _json(text: str, limits: Limits) -> Extracted:
     title = author = created = None
     if isinstance(obj, dict):
         lower = {str(k).lower(): v for k, v in obj.items()}
-        title = next((str(lower[k]) for k in ("title", "name", "subject", "headline") if isinstance(lower.get(k), str)), None)
+        title = next(
+            (str(lower[k]) for k in ("title", "name", "subject", "headline") if isinstance(lower.get(k), str)), None
+        )
         author = next((str(lower[k]) for k in ("author", "from", "creator") if isinstance(lower.get(k), str)), None)
-        created = next((parse_date(lower[k]) for k in ("date", "created", "created_at", "published") if k in lower), None)
+        created = next(
+            (parse_date(lower[k]) for k in ("date", "created", "created_at", "published") if k in lower), None
+        )
     return Extracted("json", _MIME["json"], "\n".join(lines), title=title, author=author, created_at=created)
 
 
@@ -310,8 +346,12 @@ def _email(data: bytes) -> Extracted:
         text = str(msg.get_payload())
     header = "\n".join(f"{k}: {msg[k]}" for k in ("From", "To", "Subject", "Date") if msg[k])
     return Extracted(
-        "email", _MIME["email"], f"{header}\n\n{text}", title=msg["Subject"] or None,
-        author=str(msg["From"]) if msg["From"] else None, created_at=parse_date(msg["Date"]),
+        "email",
+        _MIME["email"],
+        f"{header}\n\n{text}",
+        title=msg["Subject"] or None,
+        author=str(msg["From"]) if msg["From"] else None,
+        created_at=parse_date(msg["Date"]),
     )
 
 
@@ -323,8 +363,10 @@ def _pdf(data: bytes, limits: Limits) -> Extracted:
     except pdfium.PdfiumError as exc:
         msg = str(exc)
         if "password" in msg.lower():
-            raise Rejected("encrypted_pdf", "the PDF is encrypted with a password; supply an unprotected copy")
-        raise Rejected("corrupt_pdf", f"the PDF cannot be opened: {msg}")
+            raise Rejected(
+                "encrypted_pdf", "the PDF is encrypted with a password; supply an unprotected copy"
+            ) from None
+        raise Rejected("corrupt_pdf", f"the PDF cannot be opened: {msg}") from None
     try:
         n = len(pdf)
         if n == 0:
@@ -345,8 +387,14 @@ def _pdf(data: bytes, limits: Limits) -> Extracted:
     if not text.strip():
         raise Rejected("no_text_layer", "the PDF has no extractable text (a scan without OCR?)")
     return Extracted(
-        "pdf", _MIME["pdf"], text, title=meta.get("Title"), author=meta.get("Author"),
-        created_at=parse_date(meta.get("CreationDate")), modified_at=parse_date(meta.get("ModDate")), page_count=n,
+        "pdf",
+        _MIME["pdf"],
+        text,
+        title=meta.get("Title"),
+        author=meta.get("Author"),
+        created_at=parse_date(meta.get("CreationDate")),
+        modified_at=parse_date(meta.get("ModDate")),
+        page_count=n,
     )
 
 
@@ -354,10 +402,12 @@ def _open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise Rejected("corrupt_archive", f"the ZIP container is damaged: {exc}")
+        raise Rejected("corrupt_archive", f"the ZIP container is damaged: {exc}") from None
     infos = zf.infolist()
     if len(infos) > limits.max_archive_entries:
-        raise Rejected("zip_bomb", f"{len(infos)} entries in the archive, over the limit of {limits.max_archive_entries}")
+        raise Rejected(
+            "zip_bomb", f"{len(infos)} entries in the archive, over the limit of {limits.max_archive_entries}"
+        )
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:
@@ -381,16 +431,16 @@ def _read_member(zf: zipfile.ZipFile, name: str) -> bytes:
     try:
         return zf.read(name)
     except KeyError:
-        raise Rejected("corrupt_archive", f"the archive lacks '{name}'")
+        raise Rejected("corrupt_archive", f"the archive lacks '{name}'") from None
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        raise Rejected("corrupt_archive", f"cannot read '{name}' from the archive: {exc}")
+        raise Rejected("corrupt_archive", f"cannot read '{name}' from the archive: {exc}") from None
 
 
 def _xml(data: bytes, what: str):
     try:
         return etree.fromstring(data, etree.XMLParser(**_XML_PARSER_KW))
     except etree.XMLSyntaxError as exc:
-        raise Rejected("corrupt_archive", f"{what} is not well-formed XML: {exc}")
+        raise Rejected("corrupt_archive", f"{what} is not well-formed XML: {exc}") from None
 
 
 def _zip_document(data: bytes, ext: str, limits: Limits) -> Extracted:
@@ -398,9 +448,13 @@ def _zip_document(data: bytes, ext: str, limits: Limits) -> Extracted:
     names = set(zf.namelist())
     if "word/document.xml" in names:
         return _docx(zf)
-    if "META-INF/container.xml" in names or ("mimetype" in names and zf.read("mimetype").strip() == b"application/epub+zip"):
+    if "META-INF/container.xml" in names or (
+        "mimetype" in names and zf.read("mimetype").strip() == b"application/epub+zip"
+    ):
         return _epub(zf)
-    raise Rejected("unsupported_archive", f"a ZIP archive that is neither DOCX nor EPUB (named '{ext or 'no extension'}')")
+    raise Rejected(
+        "unsupported_archive", f"a ZIP archive that is neither DOCX nor EPUB (named '{ext or 'no extension'}')"
+    )
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -468,6 +522,12 @@ def _epub(zf: zipfile.ZipFile) -> Extracted:
             continue
         texts.append(_html_text(root))
     return Extracted(
-        "epub", _MIME["epub"], "\n\n".join(texts), title=dc("title"), author=dc("creator"),
-        created_at=parse_date(dc("date")), page_count=None, extra={"chapters": len(texts)},
+        "epub",
+        _MIME["epub"],
+        "\n\n".join(texts),
+        title=dc("title"),
+        author=dc("creator"),
+        created_at=parse_date(dc("date")),
+        page_count=None,
+        extra={"chapters": len(texts)},
     )

@@ -15,9 +15,9 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -35,9 +35,15 @@ from .similarity import SCHEME as MINHASH_SCHEME
 from .text import detect_language, normalize_text, safe_display_name, token_count, words_of
 
 _EXPECTED_EXT = {
-    "text": {".txt", ".text", ".log", ""}, "markdown": {".md", ".markdown"}, "html": {".html", ".htm", ".xhtml"},
-    "pdf": {".pdf"}, "docx": {".docx"}, "json": {".json", ".ipynb"}, "csv": {".csv", ".tsv"},
-    "epub": {".epub"}, "email": {".eml"},
+    "text": {".txt", ".text", ".log", ""},
+    "markdown": {".md", ".markdown"},
+    "html": {".html", ".htm", ".xhtml"},
+    "pdf": {".pdf"},
+    "docx": {".docx"},
+    "json": {".json", ".ipynb"},
+    "csv": {".csv", ".tsv"},
+    "epub": {".epub"},
+    "email": {".eml"},
 }
 
 
@@ -124,13 +130,23 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         return quarantine("empty_text", f"no text after extraction ({doc.format})", content_hash)
     words = words_of(text)
     row.update(
-        kind="accepted", doc_id=doc_id_for(f.relpath), content_hash=content_hash, format=doc.format, mime=doc.mime,
+        kind="accepted",
+        doc_id=doc_id_for(f.relpath),
+        content_hash=content_hash,
+        format=doc.format,
+        mime=doc.mime,
         extension_mismatch=ext not in _EXPECTED_EXT.get(doc.format, {ext}),
         title=normalize_text(doc.title)[:500] if doc.title else None,
         author=normalize_text(str(doc.author))[:300] if doc.author else None,
-        created_at=doc.created_at, modified_at=doc.modified_at, page_count=doc.page_count,
-        language=detect_language(text, words), word_count=len(words), char_count=len(text),
-        token_count=token_count(text, words), text=text, words=words,
+        created_at=doc.created_at,
+        modified_at=doc.modified_at,
+        page_count=doc.page_count,
+        language=detect_language(text, words),
+        word_count=len(words),
+        char_count=len(text),
+        token_count=token_count(text, words),
+        text=text,
+        words=words,
         pii=[sp.as_row() for sp in pii.detect(text)],
     )
     return row
@@ -146,8 +162,14 @@ def _init_worker(store_cfg: StoreConfig) -> None:
     _worker_store = store_cfg.open()
 
 
-def process_batch(files: list[LandingFile], settings: IngestSettings, store_cfg: StoreConfig,
-                  first_seq: int, run_id: str, out_path: str) -> dict:
+def process_batch(
+    files: list[LandingFile],
+    settings: IngestSettings,
+    store_cfg: StoreConfig,
+    first_seq: int,
+    run_id: str,
+    out_path: str,
+) -> dict:
     """Process one batch and write it as one staging Parquet file (written aside, then renamed);
     returns counts only, so a worker sends nothing heavy back."""
     store = _worker_store or store_cfg.open()
@@ -167,11 +189,28 @@ def process_batch(files: list[LandingFile], settings: IngestSettings, store_cfg:
 
 
 _ARROW_TYPES = {
-    "extension_mismatch": pa.bool_(), "created_at": pa.timestamp("us"), "modified_at": pa.timestamp("us"),
-    "page_count": pa.int32(), "word_count": pa.int32(), "char_count": pa.int32(), "token_count": pa.int32(),
-    "size_bytes": pa.int64(), "minhash": pa.list_(pa.uint64()), "mtime_ns": pa.int64(), "seq": pa.int64(),
-    "pii": pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("type", pa.string()),
-                               ("confidence", pa.float32()), ("detector", pa.string())])),
+    "extension_mismatch": pa.bool_(),
+    "created_at": pa.timestamp("us"),
+    "modified_at": pa.timestamp("us"),
+    "page_count": pa.int32(),
+    "word_count": pa.int32(),
+    "char_count": pa.int32(),
+    "token_count": pa.int32(),
+    "size_bytes": pa.int64(),
+    "minhash": pa.list_(pa.uint64()),
+    "mtime_ns": pa.int64(),
+    "seq": pa.int64(),
+    "pii": pa.list_(
+        pa.struct(
+            [
+                ("start", pa.int32()),
+                ("end", pa.int32()),
+                ("type", pa.string()),
+                ("confidence", pa.float32()),
+                ("detector", pa.string()),
+            ]
+        )
+    ),
 }
 STAGING_SCHEMA = pa.schema([(name, _ARROW_TYPES.get(name, pa.string())) for name in STAGING_FIELDS])
 
@@ -185,8 +224,10 @@ def _to_arrow(rows: list[dict], signatures: np.ndarray, has_sig: np.ndarray, fir
             values = np.zeros((n, NUM_PERM), dtype=np.uint64)
             values[has_sig] = signatures
             columns[name] = pa.ListArray.from_arrays(
-                pa.array(np.arange(0, (n + 1) * NUM_PERM, NUM_PERM, dtype=np.int32)), pa.array(values.ravel()),
-                mask=pa.array(~has_sig))
+                pa.array(np.arange(0, (n + 1) * NUM_PERM, NUM_PERM, dtype=np.int32)),
+                pa.array(values.ravel()),
+                mask=pa.array(~has_sig),
+            )
         elif name == "seq":
             columns[name] = pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64))
         elif name == "run_id":
@@ -196,10 +237,16 @@ def _to_arrow(rows: list[dict], signatures: np.ndarray, has_sig: np.ndarray, fir
     return pa.table(columns, schema=STAGING_SCHEMA)
 
 
-_LISTING_SCHEMA = pa.schema([
-    ("source_path", pa.string()), ("raw_path", pa.binary()), ("size_bytes", pa.int64()), ("mtime_ns", pa.int64()),
-    ("problem", pa.string()), ("problem_reason", pa.string()),
-])
+_LISTING_SCHEMA = pa.schema(
+    [
+        ("source_path", pa.string()),
+        ("raw_path", pa.binary()),
+        ("size_bytes", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("problem", pa.string()),
+        ("problem_reason", pa.string()),
+    ]
+)
 
 
 def _store_listing(con, landing_root: str, path: str, chunk: int = 5_000) -> int:
@@ -209,13 +256,21 @@ def _store_listing(con, landing_root: str, path: str, chunk: int = 5_000) -> int
     n = 0
     pending: list[LandingFile] = []
     with pq.ParquetWriter(path, _LISTING_SCHEMA, compression="none") as out:
+
         def flush() -> None:
-            out.write_table(pa.table([
-                [safe_display_name(f.relpath) for f in pending],
-                [os.fsencode(f.relpath) for f in pending],
-                [f.size for f in pending], [f.mtime_ns for f in pending],
-                [f.problem for f in pending], [f.problem_reason for f in pending],
-            ], schema=_LISTING_SCHEMA))
+            out.write_table(
+                pa.table(
+                    [
+                        [safe_display_name(f.relpath) for f in pending],
+                        [os.fsencode(f.relpath) for f in pending],
+                        [f.size for f in pending],
+                        [f.mtime_ns for f in pending],
+                        [f.problem for f in pending],
+                        [f.problem_reason for f in pending],
+                    ],
+                    schema=_LISTING_SCHEMA,
+                )
+            )
             pending.clear()
 
         for f in iter_landing(landing_root):
@@ -234,12 +289,17 @@ def _sql_str(value: str) -> str:
 
 
 def _processed(
-    batches: Iterable[list[LandingFile]], total: int, settings: IngestSettings, store_cfg: StoreConfig,
-    run_id: str, staging: str,
+    batches: Iterable[list[LandingFile]],
+    total: int,
+    settings: IngestSettings,
+    store_cfg: StoreConfig,
+    run_id: str,
+    staging: str,
 ) -> Iterator[dict]:
     """Batches processed in order, each written to `staging`; with workers > 1, in a process pool
     with a bounded window of batches in flight, so memory stays flat however many files there
     are. Small drops stay in-process: starting workers costs more than it saves."""
+
     def jobs():
         seq = 0
         for i, b in enumerate(batches):
@@ -253,8 +313,9 @@ def _processed(
     ctx = multiprocessing.get_context("forkserver")
     # The fork server imports this module once; every worker forks from it ready to run.
     ctx.set_forkserver_preload([__name__])
-    with cf.ProcessPoolExecutor(max_workers=settings.workers, mp_context=ctx, initializer=_init_worker,
-                                initargs=(store_cfg,)) as pool:
+    with cf.ProcessPoolExecutor(
+        max_workers=settings.workers, mp_context=ctx, initializer=_init_worker, initargs=(store_cfg,)
+    ) as pool:
         window: list[cf.Future] = []
         for job in jobs():
             window.append(pool.submit(process_batch, *job))
@@ -286,7 +347,7 @@ def ingest_landing(
     settings = settings or IngestSettings()
     report = IngestReport()
     t0 = time.perf_counter()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     # One ingestion run at a time (the dwc/landing run tag's limit), so any staging files left
     # are from a run that died before its merge: discard them.
     root_staging = staging_root(con)
@@ -296,17 +357,23 @@ def ingest_landing(
     report.scanned = _store_listing(con, landing_root, os.path.join(staging, "listing.parquet"))
     # A listed file is unchanged when a live source row with its shown path has its size and mtime;
     # one row per listed file even where two raw names show as the same path.
-    todo_expr = ("true" if settings.rehash else
-                 "NOT coalesce(bool_or(s.status <> 'deleted' AND s.size_bytes = l.size_bytes "
-                 "AND s.mtime_ns = l.mtime_ns), false)")
+    todo_expr = (
+        "true"
+        if settings.rehash
+        else "NOT coalesce(bool_or(s.status <> 'deleted' AND s.size_bytes = l.size_bytes "
+        "AND s.mtime_ns = l.mtime_ns), false)"
+    )
     todo_sql = f"""SELECT l.source_path, l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason,
                           {todo_expr} AS todo
                    FROM ({{listing}}) l LEFT JOIN docs.sources s USING (source_path) GROUP BY ALL"""
-    total = con.execute(f"SELECT count(*) FILTER (todo) FROM ({todo_sql.format(listing='FROM _listing')})"
-                        ).fetchall()[0][0]
+    total = con.execute(f"SELECT count(*) FILTER (todo) FROM ({todo_sql.format(listing='FROM _listing')})").fetchall()[
+        0
+    ][0]
     report.unchanged = report.scanned - total
-    log(f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged "
-        f"(listed in {time.perf_counter() - t0:.1f}s)")
+    log(
+        f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged "
+        f"(listed in {time.perf_counter() - t0:.1f}s)"
+    )
     root = os.path.realpath(landing_root)
 
     def todo_batches() -> Iterator[list[LandingFile]]:
@@ -317,13 +384,17 @@ def ingest_landing(
         while True:
             where = "true" if after is None else "source_path > ? OR (source_path = ? AND raw_path > ?)"
             page = f"SELECT * FROM _listing WHERE {where} ORDER BY source_path, raw_path LIMIT ?"
-            rows = con.execute(todo_sql.format(listing=page) + " ORDER BY source_path, raw_path",
-                               [*(() if after is None else (after[0], after[0], after[1])), settings.listing_page]
-                               ).fetchall()
+            rows = con.execute(
+                todo_sql.format(listing=page) + " ORDER BY source_path, raw_path",
+                [*(() if after is None else (after[0], after[0], after[1])), settings.listing_page],
+            ).fetchall()
             for _, raw, size, mtime, problem, reason, todo in rows:
                 if todo:
-                    batch.append(LandingFile(os.fsdecode(raw), os.path.join(root, os.fsdecode(raw)), size, mtime,
-                                             problem, reason))
+                    batch.append(
+                        LandingFile(
+                            os.fsdecode(raw), os.path.join(root, os.fsdecode(raw)), size, mtime, problem, reason
+                        )
+                    )
                     if len(batch) == settings.batch_size:
                         yield batch
                         batch = []
@@ -342,8 +413,11 @@ def ingest_landing(
             log(f"processed {report.processed:,}/{total:,} files ({rate:,.0f} files/s)")
             last_log = time.perf_counter()
 
-    files = sorted(os.path.join(staging, name) for name in os.listdir(staging)
-                   if name.startswith("batch-") and name.endswith(".parquet"))
+    files = sorted(
+        os.path.join(staging, name)
+        for name in os.listdir(staging)
+        if name.startswith("batch-") and name.endswith(".parquet")
+    )
     if not files:
         files = [os.path.join(staging, "empty.parquet")]
         pq.write_table(STAGING_SCHEMA.empty_table(), files[0])
@@ -352,8 +426,10 @@ def ingest_landing(
     t_merge = time.perf_counter()
     with transaction(con):
         _merge(con, run_id, now, report)
-    log(f"merged {len(files):,} staged batches in {time.perf_counter() - t_merge:.1f}s: {report.new_versions:,} new "
-        f"versions, {report.tombstoned:,} tombstones, {report.quarantined_new:,} newly quarantined")
+    log(
+        f"merged {len(files):,} staged batches in {time.perf_counter() - t_merge:.1f}s: {report.new_versions:,} new "
+        f"versions, {report.tombstoned:,} tombstones, {report.quarantined_new:,} newly quarantined"
+    )
     con.execute("DROP VIEW _staged")
     con.execute("DROP VIEW _listing")
     shutil.rmtree(staging, ignore_errors=True)
@@ -428,7 +504,9 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
         [now, run_id, run_id],
     ).fetchall()[0][0]
 
-    con.execute("DELETE FROM docs.sources WHERE source_path IN (SELECT source_path FROM _staged WHERE run_id = ?)", [run_id])
+    con.execute(
+        "DELETE FROM docs.sources WHERE source_path IN (SELECT source_path FROM _staged WHERE run_id = ?)", [run_id]
+    )
     con.execute(
         """INSERT INTO docs.sources
         SELECT source_path, doc_id, size_bytes, mtime_ns, content_hash,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .text import has_control_characters
 
@@ -48,8 +48,14 @@ def iter_landing(root: str) -> Iterator[LandingFile]:
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if os.path.commonpath([root, target]) != root:
-                        yield LandingFile(rel, entry.path, 0, 0, "symlink_outside_landing",
-                                          "a symbolic link that points outside the landing zone; not followed")
+                        yield LandingFile(
+                            rel,
+                            entry.path,
+                            0,
+                            0,
+                            "symlink_outside_landing",
+                            "a symbolic link that points outside the landing zone; not followed",
+                        )
                         continue
                     if os.path.isdir(target):
                         continue  # its target is inside the landing zone and listed there
@@ -64,8 +70,9 @@ def iter_landing(root: str) -> Iterator[LandingFile]:
                 if not entry.is_file():
                     continue  # sockets, FIFOs, devices
                 reason = _hostile(rel)
-                yield LandingFile(rel, entry.path, st.st_size, st.st_mtime_ns,
-                                  "hostile_file_name" if reason else None, reason)
+                yield LandingFile(
+                    rel, entry.path, st.st_size, st.st_mtime_ns, "hostile_file_name" if reason else None, reason
+                )
 
 
 def scan_landing(root: str) -> list[LandingFile]:

@@ -93,8 +93,25 @@ ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS token_count INTEGER;
 """
 
 DOC_FIELDS = [
-    "doc_id", "source_path", "content_hash", "format", "mime", "extension", "extension_mismatch", "title",
-    "author", "created_at", "modified_at", "page_count", "language", "word_count", "char_count", "size_bytes",
-    "text", "minhash", "pii", "token_count",
+    "doc_id",
+    "source_path",
+    "content_hash",
+    "format",
+    "mime",
+    "extension",
+    "extension_mismatch",
+    "title",
+    "author",
+    "created_at",
+    "modified_at",
+    "page_count",
+    "language",
+    "word_count",
+    "char_count",
+    "size_bytes",
+    "text",
+    "minhash",
+    "pii",
+    "token_count",
 ]
 STAGING_FIELDS = DOC_FIELDS + ["kind", "mtime_ns", "reason_code", "reason", "seq", "run_id"]

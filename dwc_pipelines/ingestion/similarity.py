@@ -61,8 +61,9 @@ def minhashes(word_lists: list[list[str]]) -> np.ndarray:
         return np.zeros((0, NUM_PERM), dtype=np.uint64)
     word_lists = [ws if ws else [""] for ws in word_lists]
     lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=n_docs)
-    w = np.fromiter(map(_word_hashes.__getitem__, chain.from_iterable(word_lists)), dtype=np.int64,
-                    count=int(lengths.sum())).view(np.uint64)
+    w = np.fromiter(
+        map(_word_hashes.__getitem__, chain.from_iterable(word_lists)), dtype=np.int64, count=int(lengths.sum())
+    ).view(np.uint64)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     # Shingle hash: a polynomial over the crc32s of its words, kept to 32 bits (the low bits of
     # wrapping 64-bit arithmetic are those of the exact polynomial). Step k of one pass holds the

@@ -4,8 +4,17 @@ The Dagster definitions load on first use (`iot.defs`), so the consumer (`python
 dwc_pipelines.iot.consumer`) starts without importing Dagster: on an edge host it needs paho only.
 """
 
-_LAZY = {"defs", "telemetry_load_job", "iot_job", "TELEMETRY", "QUARANTINE", "DEVICES", "ROLLUPS", "ANOMALIES",
-         "COMMANDS"}
+_LAZY = {
+    "defs",
+    "telemetry_load_job",
+    "iot_job",
+    "TELEMETRY",
+    "QUARANTINE",
+    "DEVICES",
+    "ROLLUPS",
+    "ANOMALIES",
+    "COMMANDS",
+}
 
 
 def __getattr__(name: str):

@@ -15,8 +15,9 @@ def telemetry_exactly_once(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=dup == 0, metadata={"duplicated_keys": dup})
 
 
-@dg.asset_check(asset=ROLLUPS, description="Every rollup is ordered (min <= mean <= p95 <= max) and counts agree "
-                                           "with the readings.")
+@dg.asset_check(
+    asset=ROLLUPS, description="Every rollup is ordered (min <= mean <= p95 <= max) and counts agree with the readings."
+)
 def rollups_consistent(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         bad = con.execute("""SELECT count(*) FROM iot.rollups_hourly
@@ -24,8 +25,10 @@ def rollups_consistent(warehouse: LakehouseResource) -> dg.AssetCheckResult:
                              """).fetchall()[0][0]
         counts = con.execute("""SELECT (SELECT coalesce(sum(n), 0) FROM iot.rollups_hourly),
                                        (SELECT count(*) FROM iot.telemetry)""").fetchall()[0]
-    return dg.AssetCheckResult(passed=bad == 0 and counts[0] == counts[1],
-                               metadata={"unordered_rows": bad, "rollup_count": counts[0], "readings": counts[1]})
+    return dg.AssetCheckResult(
+        passed=bad == 0 and counts[0] == counts[1],
+        metadata={"unordered_rows": bad, "rollup_count": counts[0], "readings": counts[1]},
+    )
 
 
 telemetry_checks = [telemetry_exactly_once, rollups_consistent]

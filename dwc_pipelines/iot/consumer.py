@@ -17,8 +17,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 TOPICS = ("dwc/devices/+/telemetry", "dwc/devices/+/meta")
 HOUR_FORMAT = "%Y-%m-%d-%H"
@@ -49,8 +49,16 @@ def write_batch(directory: Path, records: list[dict | str]) -> Path:
 
 
 class Consumer:
-    def __init__(self, broker, landing: str | os.PathLike, batch_size: int = 500, batch_seconds: float = 1.0,
-                 log: Callable[[str], None] = print, client_id: str | None = None, share_group: str | None = None):
+    def __init__(
+        self,
+        broker,
+        landing: str | os.PathLike,
+        batch_size: int = 500,
+        batch_seconds: float = 1.0,
+        log: Callable[[str], None] = print,
+        client_id: str | None = None,
+        share_group: str | None = None,
+    ):
         """`share_group`: several consumers (each with its own client id) split the stream through an
         MQTT shared subscription ($share/<group>/...), one way past a single process's rate."""
         self.broker, self.landing = broker, Path(landing)
@@ -85,8 +93,10 @@ class Consumer:
         if quoted is None:
             quoted = self._topics[topic] = json.dumps(topic)
         # One JSON line per message, formatted by hand: this runs for every message at full rate.
-        line = (f'{{"topic":{quoted},"payload_b64":"{base64.b64encode(msg.payload).decode("ascii")}",'
-                f'"received_at":{time.time():.6f}}}\n')
+        line = (
+            f'{{"topic":{quoted},"payload_b64":"{base64.b64encode(msg.payload).decode("ascii")}",'
+            f'"received_at":{time.time():.6f}}}\n'
+        )
         with self._lock:
             self._pending.append((msg.mid, msg.qos, line))
             full = len(self._pending) >= self.batch_size
@@ -141,8 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     settings.host, settings.port, settings.client_id = args.host, args.port, args.client_id
     broker = settings
-    consumer = Consumer(broker, args.landing, args.batch_size, args.batch_seconds,
-                        log=lambda m: print(m, flush=True), share_group=args.share_group)
+    consumer = Consumer(
+        broker,
+        args.landing,
+        args.batch_size,
+        args.batch_seconds,
+        log=lambda m: print(m, flush=True),
+        share_group=args.share_group,
+    )
     signal.signal(signal.SIGTERM, consumer.stop)
     signal.signal(signal.SIGINT, consumer.stop)
     consumer.run()

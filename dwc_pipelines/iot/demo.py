@@ -21,8 +21,15 @@ def landed_records(root: str) -> int:
     return n
 
 
-def run_fleet(broker, telemetry_root: str, devices: int = 8, per_device: int = 360, backfill_hours: float = 6.0,
-              faults: float = 0.01, log=print) -> list[str]:
+def run_fleet(
+    broker,
+    telemetry_root: str,
+    devices: int = 8,
+    per_device: int = 360,
+    backfill_hours: float = 6.0,
+    faults: float = 0.01,
+    log=print,
+) -> list[str]:
     """Publish a fleet's history and consume it into the landing; returns the hour partitions that
     received micro-batches."""
     before = landed_records(telemetry_root)
@@ -34,8 +41,17 @@ def run_fleet(broker, telemetry_root: str, devices: int = 8, per_device: int = 3
         stop.set()
         raise RuntimeError(f"the telemetry consumer could not reach the broker at {broker.host}:{broker.port}")
     time.sleep(0.5)  # the subscription is in place before the first message
-    stats = simulate(broker, devices=devices, per_device=per_device, backfill_hours=backfill_hours, interval_s=60,
-                     faults=faults, bad=True, rate=0, log=log)
+    stats = simulate(
+        broker,
+        devices=devices,
+        per_device=per_device,
+        backfill_hours=backfill_hours,
+        interval_s=60,
+        faults=faults,
+        bad=True,
+        rate=0,
+        log=log,
+    )
     expected = before + stats.telemetry + stats.bad + stats.devices
     deadline = time.time() + 60
     while landed_records(telemetry_root) < expected and time.time() < deadline:

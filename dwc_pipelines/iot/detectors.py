@@ -102,8 +102,9 @@ def _features(values: np.ndarray, k: int = 12) -> np.ndarray:
     return np.column_stack([values / scale, diff / scale, (values - prev_mean) / scale, prev_std / scale])
 
 
-def isolation_forest(values: np.ndarray, initial: float = 0.15, refit_every: float = 0.15, seed: int = 0,
-                     max_train: int = 4000) -> np.ndarray:
+def isolation_forest(
+    values: np.ndarray, initial: float = 0.15, refit_every: float = 0.15, seed: int = 0, max_train: int = 4000
+) -> np.ndarray:
     from sklearn.ensemble import IsolationForest
 
     values = np.asarray(values, dtype=float)
@@ -116,7 +117,7 @@ def isolation_forest(values: np.ndarray, initial: float = 0.15, refit_every: flo
     step = max(int(n * refit_every), 50)
     for lo in range(start, n, step):
         hi = min(lo + step, n)
-        train = feats[max(0, lo - max_train):lo]
+        train = feats[max(0, lo - max_train) : lo]
         model = IsolationForest(n_estimators=100, random_state=seed).fit(train)
         ref = -model.score_samples(train)
         s = -model.score_samples(feats[lo:hi])

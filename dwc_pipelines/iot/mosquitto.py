@@ -32,17 +32,24 @@ class Mosquitto:
         self.port = port or free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         conf = [line for line in CONF.read_text().splitlines() if not line.startswith("listener")]
-        conf += [f"listener {self.port} 127.0.0.1", f"persistence_location {self.root}/",
-                 f"log_dest file {self.root}/mosquitto.log", f"pid_file {self.root}/mosquitto.pid"]
+        conf += [
+            f"listener {self.port} 127.0.0.1",
+            f"persistence_location {self.root}/",
+            f"log_dest file {self.root}/mosquitto.log",
+            f"pid_file {self.root}/mosquitto.pid",
+        ]
         (self.root / "mosquitto.conf").write_text("\n".join(conf) + "\n")
         if os.geteuid() == 0:
             user = pwd.getpwnam("mosquitto")
             os.chown(self.root, user.pw_uid, user.pw_gid)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 20.0) -> "Mosquitto":
-        self.proc = subprocess.Popen([binary() or "mosquitto", "-c", str(self.root / "mosquitto.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self, timeout: float = 20.0) -> Mosquitto:
+        self.proc = subprocess.Popen(
+            [binary() or "mosquitto", "-c", str(self.root / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:

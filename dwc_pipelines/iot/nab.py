@@ -83,8 +83,15 @@ def sweep_weights(n: int, windows: list[tuple[int, int]], profile: dict = STANDA
     return weight, window_id
 
 
-def raw_score(scores: np.ndarray, weight: np.ndarray, window_id: np.ndarray, n_windows: int, threshold: float,
-              start: int, profile: dict = STANDARD) -> tuple[float, int, int]:
+def raw_score(
+    scores: np.ndarray,
+    weight: np.ndarray,
+    window_id: np.ndarray,
+    n_windows: int,
+    threshold: float,
+    start: int,
+    profile: dict = STANDARD,
+) -> tuple[float, int, int]:
     """(score, true-positive windows, false-positive points) of one series at one threshold."""
     active = scores[start:] >= threshold
     w = weight[start:][active]
@@ -103,8 +110,9 @@ def raw_score(scores: np.ndarray, weight: np.ndarray, window_id: np.ndarray, n_w
     return total, hit, int(fp_mask.sum())
 
 
-def corpus_score(series: list[Series], scores: dict[str, np.ndarray], thresholds=None,
-                 profile: dict = STANDARD) -> dict:
+def corpus_score(
+    series: list[Series], scores: dict[str, np.ndarray], thresholds=None, profile: dict = STANDARD
+) -> dict:
     """The normalised NAB score at the corpus-optimal threshold, with its counts."""
     prepared = []
     null = perfect = 0.0
@@ -117,8 +125,9 @@ def corpus_score(series: list[Series], scores: dict[str, np.ndarray], thresholds
         prepared.append((s, weight, wid, start))
     if thresholds is None:
         pooled = np.concatenate([scores[s.name] for s in series])
-        thresholds = np.unique(np.concatenate([np.quantile(pooled, np.linspace(0.5, 1.0, 201)),
-                                               1.0 - np.logspace(-1, -8, 60), [1.0]]))
+        thresholds = np.unique(
+            np.concatenate([np.quantile(pooled, np.linspace(0.5, 1.0, 201)), 1.0 - np.logspace(-1, -8, 60), [1.0]])
+        )
     best = None
     for t in thresholds:
         raw, hits, fps = 0.0, 0, 0

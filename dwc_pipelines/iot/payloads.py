@@ -16,16 +16,22 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 RESERVED = {"device_id", "seq", "ts", "metrics", "firmware", "boot"}
 # Physical plausibility per known metric; anything else must stay within GENERIC_LIMIT.
-LIMITS = {"temperature": (-90.0, 150.0), "humidity": (0.0, 100.0), "battery": (0.0, 100.0),
-          "pressure": (300.0, 1100.0), "cpu": (0.0, 100.0), "vibration": (0.0, 1000.0)}
+LIMITS = {
+    "temperature": (-90.0, 150.0),
+    "humidity": (0.0, 100.0),
+    "battery": (0.0, 100.0),
+    "pressure": (300.0, 1100.0),
+    "cpu": (0.0, 100.0),
+    "vibration": (0.0, 1000.0),
+}
 GENERIC_LIMIT = 1e12
 GENERIC = (-GENERIC_LIMIT, GENERIC_LIMIT)
 MAX_FUTURE_S = 300.0  # device clocks drift; a reading from further ahead is a broken clock
-MIN_TS = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
+MIN_TS = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 
 
 @dataclass
@@ -76,7 +82,7 @@ def _timestamp(value) -> float | None:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
     return None
 
 
@@ -110,8 +116,11 @@ def parse_reading(device_id: str, raw: bytes, received_at: float, max_bytes: int
     if ts is None:
         return Rejected("schema", f"ts is not epoch seconds or ISO 8601: {json.dumps(obj['ts'])[:40]}", device_id)
     if ts < MIN_TS or ts > received_at + MAX_FUTURE_S:
-        return Rejected("bad_timestamp", f"ts {ts:.0f} is before 2000 or more than {MAX_FUTURE_S:.0f}s ahead of "
-                                         f"its arrival", device_id)
+        return Rejected(
+            "bad_timestamp",
+            f"ts {ts:.0f} is before 2000 or more than {MAX_FUTURE_S:.0f}s ahead of its arrival",
+            device_id,
+        )
     nested = obj.get("metrics")
     items = list(nested.items()) if isinstance(nested, dict) else []
     items += [(k, v) for k, v in obj.items() if k not in RESERVED]
@@ -149,8 +158,14 @@ def meta_from(device_id: str, obj: dict) -> Meta | Rejected:
     elif loc is not None:
         name = str(loc)
     text = lambda v: None if v is None else str(v)[:128]  # noqa: E731
-    return Meta(device_id, text(obj.get("type")), text(name), None if lat is None else float(lat),
-                None if lon is None else float(lon), text(obj.get("firmware")))
+    return Meta(
+        device_id,
+        text(obj.get("type")),
+        text(name),
+        None if lat is None else float(lat),
+        None if lon is None else float(lon),
+        text(obj.get("firmware")),
+    )
 
 
 def parse_records(records: list[dict], max_bytes: int = 8192) -> Parsed:

@@ -14,12 +14,16 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-TYPES = [("thermostat", "hall-A", 51.50, -0.12), ("air-quality", "hall-B", 51.51, -0.10),
-         ("cold-store", "warehouse-1", 51.49, -0.14), ("server-room", "dc-1", 51.52, -0.08)]
+TYPES = [
+    ("thermostat", "hall-A", 51.50, -0.12),
+    ("air-quality", "hall-B", 51.51, -0.10),
+    ("cold-store", "warehouse-1", 51.49, -0.14),
+    ("server-room", "dc-1", 51.52, -0.08),
+]
 
 
 @dataclass
@@ -45,9 +49,16 @@ class Device:
     def __init__(self, n: int, rng: random.Random, faults: float, replay: tuple[str, list[float]] | None):
         self.id = f"dev-{n:03d}"
         self.type, self.site, lat, lon = TYPES[n % len(TYPES)]
-        self.meta = {"device_id": self.id, "type": self.type, "firmware": f"1.{n % 3}.{n % 5}",
-                     "location": {"name": self.site, "lat": round(lat + rng.uniform(-0.01, 0.01), 5),
-                                  "lon": round(lon + rng.uniform(-0.01, 0.01), 5)}}
+        self.meta = {
+            "device_id": self.id,
+            "type": self.type,
+            "firmware": f"1.{n % 3}.{n % 5}",
+            "location": {
+                "name": self.site,
+                "lat": round(lat + rng.uniform(-0.01, 0.01), 5),
+                "lon": round(lon + rng.uniform(-0.01, 0.01), 5),
+            },
+        }
         self.rng, self.faults, self.replay = rng, faults, replay
         self.seq = 0
         self.base = {"thermostat": 21.0, "air-quality": 19.0, "cold-store": 4.0, "server-room": 24.0}[self.type]
@@ -80,8 +91,14 @@ class Device:
             else:
                 self.drift += self.rng.uniform(3, 6)
         self.last_temp = temp
-        return {"device_id": self.id, "seq": self.seq, "ts": round(ts, 3), "temperature": round(temp, 3),
-                "humidity": round(min(max(hum, 0), 100), 2), "battery": round(self.battery, 2)}, fault
+        return {
+            "device_id": self.id,
+            "seq": self.seq,
+            "ts": round(ts, 3),
+            "temperature": round(temp, 3),
+            "humidity": round(min(max(hum, 0), 100), 2),
+            "battery": round(self.battery, 2),
+        }, fault
 
 
 def bad_payloads(rng: random.Random, device_id: str, ts: float) -> list[tuple[str, bytes]]:
@@ -90,23 +107,45 @@ def bad_payloads(rng: random.Random, device_id: str, ts: float) -> list[tuple[st
     return [
         (t, b"temperature=21.5;humidity=40"),  # not JSON
         (t, json.dumps({"device_id": device_id, "ts": ts, "temperature": 20.0}).encode()),  # no seq
-        (t, json.dumps({"device_id": device_id, "seq": 10**9 + rng.randint(0, 999), "ts": ts,
-                        "temperature": 9999.0}).encode()),  # absurd value
-        (t, json.dumps({"device_id": device_id, "seq": 10**9 + 1000, "ts": ts, "pad": "x" * 20000,
-                        "temperature": 20.0}).encode()),  # oversized
-        ("dwc/devices/rogue-001/telemetry", json.dumps({"device_id": "rogue-001", "seq": 1, "ts": ts,
-                                                        "temperature": 20.0}).encode()),  # never registered
+        (
+            t,
+            json.dumps(
+                {"device_id": device_id, "seq": 10**9 + rng.randint(0, 999), "ts": ts, "temperature": 9999.0}
+            ).encode(),
+        ),  # absurd value
+        (
+            t,
+            json.dumps(
+                {"device_id": device_id, "seq": 10**9 + 1000, "ts": ts, "pad": "x" * 20000, "temperature": 20.0}
+            ).encode(),
+        ),  # oversized
+        (
+            "dwc/devices/rogue-001/telemetry",
+            json.dumps({"device_id": "rogue-001", "seq": 1, "ts": ts, "temperature": 20.0}).encode(),
+        ),  # never registered
     ]
 
 
-def simulate(broker, devices: int = 10, rate: float = 500.0, per_device: int = 100, backfill_hours: float = 0.0,
-             interval_s: float = 60.0, faults: float = 0.0, bad: bool = False, replay: Path | None = None,
-             seed: int = 7, log: Callable[[str], None] = print) -> FleetStats:
+def simulate(
+    broker,
+    devices: int = 10,
+    rate: float = 500.0,
+    per_device: int = 100,
+    backfill_hours: float = 0.0,
+    interval_s: float = 60.0,
+    faults: float = 0.0,
+    bad: bool = False,
+    replay: Path | None = None,
+    seed: int = 7,
+    log: Callable[[str], None] = print,
+) -> FleetStats:
     """Publish `per_device` readings per device at about `rate` messages per second in all."""
     rng = random.Random(seed)
     series = nab_series(replay) if replay else []
-    fleet = [Device(i + 1, random.Random(seed * 1000 + i), faults, series[i % len(series)] if series else None)
-             for i in range(devices)]
+    fleet = [
+        Device(i + 1, random.Random(seed * 1000 + i), faults, series[i % len(series)] if series else None)
+        for i in range(devices)
+    ]
     client = broker.client(client_id=f"dwc-simulator-{seed}")
     client.max_inflight_messages_set(200)
     client.max_queued_messages_set(0)
@@ -148,6 +187,8 @@ def simulate(broker, devices: int = 10, rate: float = 500.0, per_device: int = 1
         client.loop_stop()
         client.disconnect()
     stats.seconds = time.time() - start
-    log(f"published {stats.telemetry} readings ({stats.faults} with injected faults) and {stats.bad} bad payloads "
-        f"from {devices} devices in {stats.seconds:.1f}s")
+    log(
+        f"published {stats.telemetry} readings ({stats.faults} with injected faults) and {stats.bad} bad payloads "
+        f"from {devices} devices in {stats.seconds:.1f}s"
+    )
     return stats

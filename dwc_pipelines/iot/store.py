@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -26,11 +26,11 @@ REGISTRY_FILE = "devices.yaml"
 
 
 def utc(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(epoch_s, UTC).replace(tzinfo=None)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hour_folders(root: str | os.PathLike) -> list[Path]:
@@ -92,14 +92,23 @@ class LoadStats:
     quarantined: int = 0
 
 
-def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], require_registration: bool = True,
-                max_payload_bytes: int = 8192, log: Callable[[str], None] = lambda m: None) -> LoadStats:
+def load_folder(
+    con,
+    folder: Path,
+    run_id: str,
+    registry: dict[str, Meta],
+    require_registration: bool = True,
+    max_payload_bytes: int = 8192,
+    log: Callable[[str], None] = lambda m: None,
+) -> LoadStats:
     import pyarrow as pa
 
     stats = LoadStats()
     landed_hour = datetime.strptime(folder.name, HOUR_FORMAT)
-    done = {r[0] for r in con.execute("SELECT batch_file FROM iot._batch_files WHERE landed_hour = ?",
-                                      [landed_hour]).fetchall()}
+    done = {
+        r[0]
+        for r in con.execute("SELECT batch_file FROM iot._batch_files WHERE landed_hour = ?", [landed_hour]).fetchall()
+    }
     todo = [p for p in batch_files(folder) if str(p) not in done]
     if not todo:
         return stats
@@ -124,8 +133,9 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
         for reading, rec in parsed.readings:
             received = rec.get("received_at", 0.0)
             if require_registration and reading.device_id not in known:
-                rejected.append((Rejected("unknown_device", "no meta message and not in the registry file",
-                                          reading.device_id), rec))
+                rejected.append(
+                    (Rejected("unknown_device", "no meta message and not in the registry file", reading.device_id), rec)
+                )
                 continue
             key = (reading.device_id, reading.seq)
             if key in seen:
@@ -142,9 +152,21 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
                 cols["received_at"].append(received)
                 cols["batch_file"].append(str(path))
         for rej, rec in rejected:
-            quarantine.append((str(path), rec["_line"], rec.get("topic"), rej.device_id, rej.reason, rej.detail,
-                               payload_text(rec), utc(rec["received_at"]) if rec.get("received_at") else None,
-                               landed_hour, loaded_at, run_id))
+            quarantine.append(
+                (
+                    str(path),
+                    rec["_line"],
+                    rec.get("topic"),
+                    rej.device_id,
+                    rej.reason,
+                    rej.detail,
+                    payload_text(rec),
+                    utc(rec["received_at"]) if rec.get("received_at") else None,
+                    landed_hour,
+                    loaded_at,
+                    run_id,
+                )
+            )
         files.append([str(path), landed_hour, len(records), n_msgs, n_dups, len(rejected), loaded_at, run_id])
         stats.records += len(records)
         stats.messages += n_msgs
@@ -152,15 +174,28 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
         stats.quarantined += len(rejected)
     stats.files = len(todo)
     stats.metas = len(metas)
-    staged = pa.table({**{k: v for k, v in cols.items()},
-                       "landed_hour": pa.array([landed_hour] * len(cols["seq"]), pa.timestamp("us")),
-                       "loaded_at": pa.array([loaded_at] * len(cols["seq"]), pa.timestamp("us")),
-                       "run_id": pa.array([run_id] * len(cols["seq"]), pa.string())},
-                      schema=pa.schema([("device_id", pa.string()), ("seq", pa.int64()), ("ts", pa.float64()),
-                                        ("metric", pa.string()), ("value", pa.float64()),
-                                        ("received_at", pa.float64()), ("batch_file", pa.string()),
-                                        ("landed_hour", pa.timestamp("us")), ("loaded_at", pa.timestamp("us")),
-                                        ("run_id", pa.string())]))
+    staged = pa.table(
+        {
+            **{k: v for k, v in cols.items()},
+            "landed_hour": pa.array([landed_hour] * len(cols["seq"]), pa.timestamp("us")),
+            "loaded_at": pa.array([loaded_at] * len(cols["seq"]), pa.timestamp("us")),
+            "run_id": pa.array([run_id] * len(cols["seq"]), pa.string()),
+        },
+        schema=pa.schema(
+            [
+                ("device_id", pa.string()),
+                ("seq", pa.int64()),
+                ("ts", pa.float64()),
+                ("metric", pa.string()),
+                ("value", pa.float64()),
+                ("received_at", pa.float64()),
+                ("batch_file", pa.string()),
+                ("landed_hour", pa.timestamp("us")),
+                ("loaded_at", pa.timestamp("us")),
+                ("run_id", pa.string()),
+            ]
+        ),
+    )
     with transaction(con):
         con.register("dwc_staged_telemetry", staged)
         try:
@@ -176,23 +211,41 @@ def load_folder(con, folder: Path, run_id: str, registry: dict[str, Meta], requi
             stats.rows = con.execute("SELECT count(*) FROM iot.telemetry").fetchall()[0][0] - before
         finally:
             con.unregister("dwc_staged_telemetry")
-        inserted_msgs = con.execute("SELECT count(DISTINCT (device_id, seq)) FROM iot.telemetry WHERE loaded_at = ? "
-                                    "AND landed_hour = ?", [loaded_at, landed_hour]).fetchall()[0][0]
+        inserted_msgs = con.execute(
+            "SELECT count(DISTINCT (device_id, seq)) FROM iot.telemetry WHERE loaded_at = ? AND landed_hour = ?",
+            [loaded_at, landed_hour],
+        ).fetchall()[0][0]
         redelivered = stats.messages - inserted_msgs
         stats.duplicates += redelivered
         stats.messages = inserted_msgs
         if quarantine:
             con.executemany("INSERT INTO iot.telemetry_quarantine VALUES (?,?,?,?,?,?,?,?,?,?,?)", quarantine)
         if metas:
-            con.executemany("INSERT INTO iot.device_meta VALUES (?,?,?,?,?,?,?,?,?)",
-                            [(m.device_id, m.type, m.location, m.lat, m.lon, m.firmware, "mqtt",
-                              utc(rec.get("received_at", 0.0)), run_id) for m, rec in metas])
+            con.executemany(
+                "INSERT INTO iot.device_meta VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        m.device_id,
+                        m.type,
+                        m.location,
+                        m.lat,
+                        m.lon,
+                        m.firmware,
+                        "mqtt",
+                        utc(rec.get("received_at", 0.0)),
+                        run_id,
+                    )
+                    for m, rec in metas
+                ],
+            )
         if redelivered:
             # Per-file duplicate counts are of this load's own repeats; the rest are spread on the first file.
             files[0][4] += redelivered
         con.executemany("INSERT INTO iot._batch_files VALUES (?,?,?,?,?,?,?,?)", files)
-    log(f"{folder.name}: {stats.files} files, {stats.records} records, {stats.messages} new messages "
-        f"({stats.rows} rows), {stats.duplicates} duplicates, {stats.quarantined} quarantined, {stats.metas} metas")
+    log(
+        f"{folder.name}: {stats.files} files, {stats.records} records, {stats.messages} new messages "
+        f"({stats.rows} rows), {stats.duplicates} duplicates, {stats.quarantined} quarantined, {stats.metas} metas"
+    )
     return stats
 
 
@@ -213,19 +266,25 @@ def refresh_rollups(con) -> int:
     with transaction(con):
         mark = _watermark(con, "rollups")
         top = con.execute("SELECT max(loaded_at) FROM iot.telemetry").fetchall()[0][0]
-        con.execute("""CREATE OR REPLACE TEMP TABLE dwc_touched AS
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE dwc_touched AS
                        SELECT DISTINCT device_id, metric, date_trunc('hour', ts) AS hour
-                       FROM iot.telemetry WHERE loaded_at > ?""", [mark])
+                       FROM iot.telemetry WHERE loaded_at > ?""",
+            [mark],
+        )
         n = con.execute("SELECT count(*) FROM dwc_touched").fetchall()[0][0]
         con.execute("""DELETE FROM iot.rollups_hourly r USING dwc_touched t
                        WHERE r.device_id = t.device_id AND r.metric = t.metric AND r.hour = t.hour""")
-        con.execute("""INSERT INTO iot.rollups_hourly
+        con.execute(
+            """INSERT INTO iot.rollups_hourly
                        SELECT t.device_id, t.metric, date_trunc('hour', t.ts) AS hour, count(*), min(value), max(value),
                               avg(value), quantile_cont(value, 0.95), ?
                        FROM iot.telemetry t
                        JOIN dwc_touched d ON d.device_id = t.device_id AND d.metric = t.metric
                                          AND d.hour = date_trunc('hour', t.ts)
-                       GROUP BY 1, 2, 3""", [now()])
+                       GROUP BY 1, 2, 3""",
+            [now()],
+        )
         con.execute("DROP TABLE dwc_touched")
         _advance(con, "rollups", top)
     return n
@@ -245,9 +304,13 @@ def refresh_devices(con, registry: dict[str, Meta], online_s: float = 300, offli
     with transaction(con):
         if registry:
             con.execute("DELETE FROM iot.device_meta WHERE source = 'registry'")
-            con.executemany("INSERT INTO iot.device_meta VALUES (?,?,?,?,?,?,'registry',?,'registry-file')",
-                            [(m.device_id, m.type, m.location, m.lat, m.lon, m.firmware, datetime(1970, 1, 1))
-                             for m in registry.values()])
+            con.executemany(
+                "INSERT INTO iot.device_meta VALUES (?,?,?,?,?,?,'registry',?,'registry-file')",
+                [
+                    (m.device_id, m.type, m.location, m.lat, m.lon, m.firmware, datetime(1970, 1, 1))
+                    for m in registry.values()
+                ],
+            )
         rows = con.execute("""
             WITH meta AS (
                 SELECT device_id, arg_max(type, received_at) AS type, arg_max(location, received_at) AS location,
@@ -280,16 +343,40 @@ def refresh_devices(con, registry: dict[str, Meta], online_s: float = 300, offli
         out = []
         for r in rows:
             status = status_of(r[9], at, online_s, offline_s) if r[7] else "unregistered"
-            out.append((r[0], r[1], r[2], r[3], r[4], r[5], r[6] or [], r[7], r[8], r[9], r[10], r[11], r[12],
-                        status, str(r[13]) if r[13] is not None else None, at))
+            out.append(
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6] or [],
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11],
+                    r[12],
+                    status,
+                    str(r[13]) if r[13] is not None else None,
+                    at,
+                )
+            )
         con.execute("DELETE FROM iot.devices")
         if out:
             con.executemany("INSERT INTO iot.devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", out)
     return out
 
 
-def detect_anomalies(con, run_id: str, detectors: tuple[str, ...], thresholds: dict[str, float],
-                     lookback: int = 5000, log: Callable[[str], None] = lambda m: None) -> list[tuple]:
+def detect_anomalies(
+    con,
+    run_id: str,
+    detectors: tuple[str, ...],
+    thresholds: dict[str, float],
+    lookback: int = 5000,
+    log: Callable[[str], None] = lambda m: None,
+) -> list[tuple]:
     """Score the series (device, metric) that received rows since the last pass; a point of a new
     row whose score reaches its detector's threshold becomes an anomaly (its id is deterministic, so
     a second pass over the same rows adds nothing)."""
@@ -303,15 +390,18 @@ def detect_anomalies(con, run_id: str, detectors: tuple[str, ...], thresholds: d
     with transaction(con):
         mark = _watermark(con, "anomalies")
         top = con.execute("SELECT max(loaded_at) FROM iot.telemetry").fetchall()[0][0]
-        series = con.execute("SELECT DISTINCT device_id, metric FROM iot.telemetry WHERE loaded_at > ? ORDER BY 1, 2",
-                             [mark]).fetchall()
+        series = con.execute(
+            "SELECT DISTINCT device_id, metric FROM iot.telemetry WHERE loaded_at > ? ORDER BY 1, 2", [mark]
+        ).fetchall()
         known = {r[0] for r in con.execute("SELECT anomaly_id FROM iot.anomalies").fetchall()}
         at = now()
         for n, (device, metric) in enumerate(series, 1):
-            rows = con.execute("""SELECT seq, ts, value, loaded_at > ? FROM (
+            rows = con.execute(
+                """SELECT seq, ts, value, loaded_at > ? FROM (
                                       SELECT * FROM iot.telemetry WHERE device_id = ? AND metric = ?
                                       ORDER BY ts DESC, seq DESC LIMIT ?) ORDER BY ts, seq""",
-                               [mark, device, metric, lookback]).fetchall()
+                [mark, device, metric, lookback],
+            ).fetchall()
             values = np.array([r[2] for r in rows], dtype=float)
             for name in detectors:
                 scores = det.score(name, values)
@@ -321,7 +411,9 @@ def detect_anomalies(con, run_id: str, detectors: tuple[str, ...], thresholds: d
                     aid = hashlib.sha256(f"{device}\0{metric}\0{seq}\0{name}".encode()).hexdigest()[:20]
                     if new and aid not in known:
                         known.add(aid)
-                        found.append((aid, device, metric, seq, ts, value, name, float(scores[i]), threshold, at, run_id))
+                        found.append(
+                            (aid, device, metric, seq, ts, value, name, float(scores[i]), threshold, at, run_id)
+                        )
             if n % 50 == 0:
                 log(f"scored {n}/{len(series)} series")
         if found:
@@ -334,8 +426,9 @@ def command_topic(device_id: str) -> str:
     return f"dwc/devices/{device_id}/commands"
 
 
-def publish_commands(con, broker, run_id: str, action: str = "diagnose", cooldown_s: float = 3600.0,
-                     max_attempts: int = 5) -> dict:
+def publish_commands(
+    con, broker, run_id: str, action: str = "diagnose", cooldown_s: float = 3600.0, max_attempts: int = 5
+) -> dict:
     """One command per device and cooldown for its new anomalies, published at QoS 1 and audited in
     iot.commands. A command whose publish failed is retried on the next pass (same command id, so a
     device can drop one it already executed)."""
@@ -343,30 +436,62 @@ def publish_commands(con, broker, run_id: str, action: str = "diagnose", cooldow
 
     at = now()
     with transaction(con):
-        retry = con.execute("""SELECT command_id, device_id, anomaly_id, action, topic, payload, attempts
+        retry = con.execute(
+            """SELECT command_id, device_id, anomaly_id, action, topic, payload, attempts
                                FROM iot.commands WHERE status = 'failed' AND attempts < ?
                                AND command_id NOT IN (SELECT command_id FROM iot.commands WHERE status = 'published')
                                QUALIFY row_number() OVER (PARTITION BY command_id ORDER BY attempts DESC) = 1""",
-                            [max_attempts]).fetchall()
-        fresh = con.execute("""
+            [max_attempts],
+        ).fetchall()
+        fresh = con.execute(
+            """
             SELECT a.device_id, arg_min(a.anomaly_id, a.ts), arg_min(a.metric, a.ts), min(a.ts), count(*)
             FROM iot.anomalies a
             WHERE a.anomaly_id NOT IN (SELECT anomaly_id FROM iot.commands WHERE anomaly_id IS NOT NULL)
               AND NOT EXISTS (SELECT 1 FROM iot.commands c WHERE c.device_id = a.device_id AND c.status = 'published'
                               AND c.published_at > ?::TIMESTAMP - to_seconds(?))
-            GROUP BY a.device_id ORDER BY 1""", [at, cooldown_s]).fetchall()
-        pending = [(cid, dev, aid, act, topic, payload, attempts) for cid, dev, aid, act, topic, payload, attempts in retry]
+            GROUP BY a.device_id ORDER BY 1""",
+            [at, cooldown_s],
+        ).fetchall()
+        pending = [
+            (cid, dev, aid, act, topic, payload, attempts) for cid, dev, aid, act, topic, payload, attempts in retry
+        ]
         for device, anomaly_id, metric, ts, count in fresh:
             command_id = hashlib.sha256(f"{device}\0{anomaly_id}\0{action}".encode()).hexdigest()[:20]
-            payload = json.dumps({"command_id": command_id, "action": action, "reason": "anomaly",
-                                  "anomaly_id": anomaly_id, "metric": metric, "since": ts.isoformat() + "Z",
-                                  "anomalies": count}, sort_keys=True)
+            payload = json.dumps(
+                {
+                    "command_id": command_id,
+                    "action": action,
+                    "reason": "anomaly",
+                    "anomaly_id": anomaly_id,
+                    "metric": metric,
+                    "since": ts.isoformat() + "Z",
+                    "anomalies": count,
+                },
+                sort_keys=True,
+            )
             pending.append((command_id, device, anomaly_id, action, command_topic(device), payload, 0))
         results = broker.publish_many([(p[4], p[5]) for p in pending], qos=1)
-        rows = [(cid, dev, aid, act, topic, payload, "published" if err is None else "failed", err, attempts + 1,
-                 at if err is None else None, run_id)
-                for (cid, dev, aid, act, topic, payload, attempts), err in zip(pending, results)]
+        rows = [
+            (
+                cid,
+                dev,
+                aid,
+                act,
+                topic,
+                payload,
+                "published" if err is None else "failed",
+                err,
+                attempts + 1,
+                at if err is None else None,
+                run_id,
+            )
+            for (cid, dev, aid, act, topic, payload, attempts), err in zip(pending, results)
+        ]
         if rows:
             con.executemany("INSERT INTO iot.commands VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-    return {"published": sum(r[6] == "published" for r in rows), "failed": sum(r[6] == "failed" for r in rows),
-            "errors": sorted({r[7] for r in rows if r[7]})}
+    return {
+        "published": sum(r[6] == "published" for r in rows),
+        "failed": sum(r[6] == "failed" for r in rows),
+        "errors": sorted({r[7] for r in rows if r[7]}),
+    }

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -24,9 +24,11 @@ def _stats(warehouse: LakehouseResource) -> tuple[dict, int]:
 def lake_file_count(warehouse: LakehouseResource) -> dg.AssetCheckResult:
     stats, tables = _stats(warehouse)
     per_table = stats["data_files"] / max(tables, 1)
-    return dg.AssetCheckResult(passed=per_table <= MAX_FILES_PER_TABLE, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"data_files": stats["data_files"], "tables": tables,
-                                         "files_per_table": round(per_table, 2)})
+    return dg.AssetCheckResult(
+        passed=per_table <= MAX_FILES_PER_TABLE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"data_files": stats["data_files"], "tables": tables, "files_per_table": round(per_table, 2)},
+    )
 
 
 @dg.asset_check(asset=LAKE_MAINTENANCE, description="No snapshot is older than the retention window plus a day")
@@ -35,13 +37,20 @@ def lake_snapshot_age(warehouse: LakehouseResource) -> dg.AssetCheckResult:
 
     stats, _ = _stats(warehouse)
     oldest = datetime.fromisoformat(stats["oldest_snapshot"]) if stats["oldest_snapshot"] else None
-    age_days = (datetime.now(timezone.utc) - oldest).total_seconds() / 86400 if oldest else 0.0
+    age_days = (datetime.now(UTC) - oldest).total_seconds() / 86400 if oldest else 0.0
     con = duckdb.connect()
     try:
-        window_days = con.execute(f"SELECT extract(epoch FROM INTERVAL '{warehouse.snapshot_retention}') / 86400"
-                                  ).fetchall()[0][0]
+        window_days = con.execute(
+            f"SELECT extract(epoch FROM INTERVAL '{warehouse.snapshot_retention}') / 86400"
+        ).fetchall()[0][0]
     finally:
         con.close()
-    return dg.AssetCheckResult(passed=age_days <= window_days + 1, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"oldest_snapshot_age_days": round(age_days, 3), "snapshots": stats["snapshots"],
-                                         "window_days": float(window_days)})
+    return dg.AssetCheckResult(
+        passed=age_days <= window_days + 1,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "oldest_snapshot_age_days": round(age_days, 3),
+            "snapshots": stats["snapshots"],
+            "window_days": float(window_days),
+        },
+    )

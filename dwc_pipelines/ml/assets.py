@@ -2,13 +2,13 @@
 MLflow -> the champion decision -> predictions for every current document."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from dwc_resources import LandingZoneResource, LakehouseResource
+from dwc_resources import LakehouseResource, LandingZoneResource
 from dwc_resources.tracking import TrackingResource
 
 from ..ingestion.assets import DOCUMENTS, OWNERS
@@ -28,19 +28,23 @@ CHAMPION_ALIAS = "champion"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class LabelsConfig(dg.Config):
-    corpus_path: str = Field(default="", description="Optional labelled corpus CSV (text + category/label), e.g. bbc-text.csv")
+    corpus_path: str = Field(
+        default="", description="Optional labelled corpus CSV (text + category/label), e.g. bbc-text.csv"
+    )
     corpus_name: str = Field(default="corpus", description="Prefix of the corpus texts' ids")
-    chain_labels: list[str] = Field(default_factory=list,
-                                    description="Classify steps whose labels join the training set, as <chain>.<step>")
+    chain_labels: list[str] = Field(
+        default_factory=list, description="Classify steps whose labels join the training set, as <chain>.<step>"
+    )
 
 
 @dg.asset(key=LABELLED_TEXTS, deps=[DOCUMENTS], group_name="ml", kinds={"duckdb", "csv"}, owners=OWNERS)
-def labelled_texts(context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: LakehouseResource,
-                   landing: LandingZoneResource) -> dg.MaterializeResult:
+def labelled_texts(
+    context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: LakehouseResource, landing: LandingZoneResource
+) -> dg.MaterializeResult:
     """Training texts: current documents labelled in the label files, plus an optional labelled corpus."""
     rows, problems = read_label_files(landing.effective_labels_path())
     for p in problems:
@@ -49,11 +53,15 @@ def labelled_texts(context: dg.AssetExecutionContext, config: LabelsConfig, ware
     with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
         rows += chain_label_rows(con, config.chain_labels)
         stats = load_labelled_texts(con, rows, corpus, context.run.run_id)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": stats["labelled_texts"], "unmatched_labels": stats["unmatched_labels"],
-        "label_problems": len(problems), "labels_path": landing.effective_labels_path(),
-        "by_label": dg.MetadataValue.md(markdown_table(["label", "texts"], stats["by_label"])),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats["labelled_texts"],
+            "unmatched_labels": stats["unmatched_labels"],
+            "label_problems": len(problems),
+            "labels_path": landing.effective_labels_path(),
+            "by_label": dg.MetadataValue.md(markdown_table(["label", "texts"], stats["by_label"])),
+        }
+    )
 
 
 class TrainingConfig(dg.Config):
@@ -62,41 +70,82 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(key=CLASSIFIER, deps=[LABELLED_TEXTS], group_name="ml", kinds={"mlflow", "scikitlearn"}, owners=OWNERS)
-def document_classifier(context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: LakehouseResource,
-                        tracking: TrackingResource) -> dg.MaterializeResult:
+def document_classifier(
+    context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: LakehouseResource, tracking: TrackingResource
+) -> dg.MaterializeResult:
     """A challenger classifier: the best of several pipelines by cross-validation, registered in MLflow."""
     with warehouse.writer(DDL) as con:
         data = con.execute("SELECT text_id, text, label FROM ml.labelled_texts").df()
         if data["label"].nunique() < 2:
-            raise dg.Failure(f"need texts of at least two labels to train, found {data['label'].nunique()}: "
-                             "add label files (see README, 'Models') and materialise ml/labelled_texts")
+            raise dg.Failure(
+                f"need texts of at least two labels to train, found {data['label'].nunique()}: "
+                "add label files (see README, 'Models') and materialise ml/labelled_texts"
+            )
         train, held_out = classifier.split(data)
         held_digest = classifier.digest(held_out)
         with tracking.training(EXPERIMENT, context.run.run_id, tags={"dwc/held_out": held_digest}) as run:
             sel = classifier.select_model(train, config.folds, config.candidates or None, log=context.log.info)
             scores = classifier.evaluate(sel.model, held_out)
             distribution = train["label"].value_counts().sort_index().to_dict()
-            tracking.log(run, params={"pipeline": sel.name, "folds": sel.folds, "n_train": len(train),
-                                      "n_held_out": len(held_out), "held_out_digest": held_digest,
-                                      **{f"model__{k}": v for k, v in sel.model.named_steps["model"].get_params().items()}},
-                         metrics={"held_out_accuracy": scores["accuracy"], "held_out_macro_f1": scores["macro_f1"],
-                                  "selection_seconds": sel.seconds,
-                                  **{f"cv_accuracy__{k}": v for k, v in sel.cv_scores.items()}})
+            tracking.log(
+                run,
+                params={
+                    "pipeline": sel.name,
+                    "folds": sel.folds,
+                    "n_train": len(train),
+                    "n_held_out": len(held_out),
+                    "held_out_digest": held_digest,
+                    **{f"model__{k}": v for k, v in sel.model.named_steps["model"].get_params().items()},
+                },
+                metrics={
+                    "held_out_accuracy": scores["accuracy"],
+                    "held_out_macro_f1": scores["macro_f1"],
+                    "selection_seconds": sel.seconds,
+                    **{f"cv_accuracy__{k}": v for k, v in sel.cv_scores.items()},
+                },
+            )
             example = held_out[["text"]].head(3).assign(text=lambda f: f["text"].str.slice(0, 300))
             tracking.log_sklearn_model(run, sel.model, example, sel.model.predict(example), register_as=MODEL_NAME)
-        con.execute("INSERT INTO ml.trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            MODEL_NAME, run.model_version, run.run_id, sel.name, sel.cv_scores[sel.name], scores["accuracy"],
-            scores["macro_f1"], held_digest, len(train), len(held_out), json.dumps(distribution), _now(), context.run.run_id])
-    context.log.info(f"registered {MODEL_NAME} version {run.model_version}: {sel.name}, held-out accuracy {scores['accuracy']:.4f}")
-    return dg.MaterializeResult(metadata={
-        "model_version": run.model_version, "pipeline": sel.name, "mlflow_run_id": run.run_id,
-        "mlflow_run": dg.MetadataValue.url(run.link) if run.link else run.run_id,
-        "held_out_accuracy": scores["accuracy"], "held_out_macro_f1": scores["macro_f1"],
-        "n_train": len(train), "n_held_out": len(held_out), "held_out_digest": held_digest,
-        "cross_validation": dg.MetadataValue.md(markdown_table(
-            ["pipeline", f"{sel.folds}-fold accuracy"], sorted(((k, f"{v:.4f}") for k, v in sel.cv_scores.items()),
-                                                             key=lambda r: r[1], reverse=True))),
-    })
+        con.execute(
+            "INSERT INTO ml.trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                MODEL_NAME,
+                run.model_version,
+                run.run_id,
+                sel.name,
+                sel.cv_scores[sel.name],
+                scores["accuracy"],
+                scores["macro_f1"],
+                held_digest,
+                len(train),
+                len(held_out),
+                json.dumps(distribution),
+                _now(),
+                context.run.run_id,
+            ],
+        )
+    context.log.info(
+        f"registered {MODEL_NAME} version {run.model_version}: {sel.name}, held-out accuracy {scores['accuracy']:.4f}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": run.model_version,
+            "pipeline": sel.name,
+            "mlflow_run_id": run.run_id,
+            "mlflow_run": dg.MetadataValue.url(run.link) if run.link else run.run_id,
+            "held_out_accuracy": scores["accuracy"],
+            "held_out_macro_f1": scores["macro_f1"],
+            "n_train": len(train),
+            "n_held_out": len(held_out),
+            "held_out_digest": held_digest,
+            "cross_validation": dg.MetadataValue.md(
+                markdown_table(
+                    ["pipeline", f"{sel.folds}-fold accuracy"],
+                    sorted(((k, f"{v:.4f}") for k, v in sel.cv_scores.items()), key=lambda r: r[1], reverse=True),
+                )
+            ),
+        }
+    )
 
 
 def held_out_set(con) -> pd.DataFrame:
@@ -104,12 +153,16 @@ def held_out_set(con) -> pd.DataFrame:
 
 
 @dg.asset(key=CHAMPION, deps=[CLASSIFIER], group_name="ml", kinds={"mlflow"}, owners=OWNERS)
-def classifier_champion(context: dg.AssetExecutionContext, warehouse: LakehouseResource,
-                        tracking: TrackingResource) -> dg.MaterializeResult:
+def classifier_champion(
+    context: dg.AssetExecutionContext, warehouse: LakehouseResource, tracking: TrackingResource
+) -> dg.MaterializeResult:
     """The registry alias `champion`: moved to the newest challenger only if it beats the champion on the same held-out set."""
     with warehouse.writer(DDL) as con:
-        latest = con.execute("""SELECT model_version FROM ml.trainings WHERE model_name = ?
-                                ORDER BY trained_at DESC LIMIT 1""", [MODEL_NAME]).fetchall()
+        latest = con.execute(
+            """SELECT model_version FROM ml.trainings WHERE model_name = ?
+                                ORDER BY trained_at DESC LIMIT 1""",
+            [MODEL_NAME],
+        ).fetchall()
         if not latest:
             raise dg.Failure("no trained challenger: materialise ml/document_classifier first")
         challenger = latest[0][0]
@@ -131,25 +184,51 @@ def classifier_champion(context: dg.AssetExecutionContext, warehouse: LakehouseR
                 decision, reason = "kept_champion", f"held-out accuracy {challenger_acc:.4f} <= {champion_acc:.4f}"
         if decision == "promoted":
             tracking.set_alias(MODEL_NAME, CHAMPION_ALIAS, challenger)
-        con.execute("INSERT INTO ml.model_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            MODEL_NAME, challenger, champion, challenger_acc, champion_acc, digest, decision, reason, _now(),
-            context.run.run_id])
+        con.execute(
+            "INSERT INTO ml.model_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                MODEL_NAME,
+                challenger,
+                champion,
+                challenger_acc,
+                champion_acc,
+                digest,
+                decision,
+                reason,
+                _now(),
+                context.run.run_id,
+            ],
+        )
     now_champion = tracking.alias_version(MODEL_NAME, CHAMPION_ALIAS)
     context.log.info(f"version {challenger}: {decision} ({reason}); champion is version {now_champion}")
-    return dg.MaterializeResult(metadata={
-        "decision": decision, "reason": reason, "champion_version": now_champion, "challenger_version": challenger,
-        "challenger_accuracy": challenger_acc, "previous_champion_accuracy": champion_acc, "held_out_digest": digest,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "decision": decision,
+            "reason": reason,
+            "champion_version": now_champion,
+            "challenger_version": challenger,
+            "challenger_accuracy": challenger_acc,
+            "previous_champion_accuracy": champion_acc,
+            "held_out_digest": digest,
+        }
+    )
 
 
-@dg.asset_check(asset=CHAMPION, blocking=True, description="The champion is at least as accurate as every "
-                "challenger evaluated on the current held-out set; otherwise predictions must not use it.")
+@dg.asset_check(
+    asset=CHAMPION,
+    blocking=True,
+    description="The champion is at least as accurate as every "
+    "challenger evaluated on the current held-out set; otherwise predictions must not use it.",
+)
 def champion_is_best(warehouse: LakehouseResource, tracking: TrackingResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         held_out = held_out_set(con)
         digest = classifier.digest(held_out)
-        rivals = con.execute("""SELECT challenger_version, max(challenger_accuracy) FROM ml.model_decisions
-                                WHERE model_name = ? AND held_out_digest = ? GROUP BY 1""", [MODEL_NAME, digest]).fetchall()
+        rivals = con.execute(
+            """SELECT challenger_version, max(challenger_accuracy) FROM ml.model_decisions
+                                WHERE model_name = ? AND held_out_digest = ? GROUP BY 1""",
+            [MODEL_NAME, digest],
+        ).fetchall()
     champion = tracking.alias_version(MODEL_NAME, CHAMPION_ALIAS)
     if champion is None:
         return dg.AssetCheckResult(passed=False, metadata={"problem": "no model carries the champion alias"})
@@ -157,37 +236,55 @@ def champion_is_best(warehouse: LakehouseResource, tracking: TrackingResource) -
     better = [(v, a) for v, a in rivals if a > accuracy + 1e-12]
     return dg.AssetCheckResult(
         passed=not better,
-        metadata={"champion_version": champion, "champion_accuracy": accuracy, "challengers_compared": len(rivals),
-                  "better_challengers": dg.MetadataValue.md(markdown_table(["version", "accuracy"], better))},
+        metadata={
+            "champion_version": champion,
+            "champion_accuracy": accuracy,
+            "challengers_compared": len(rivals),
+            "better_challengers": dg.MetadataValue.md(markdown_table(["version", "accuracy"], better)),
+        },
     )
 
 
-@dg.asset(key=PREDICTIONS, deps=[CHAMPION, DOCUMENTS], group_name="ml", kinds={"duckdb", "scikitlearn"},
-          owners=OWNERS)
-def document_predictions(context: dg.AssetExecutionContext, warehouse: LakehouseResource,
-                         tracking: TrackingResource) -> dg.MaterializeResult:
+@dg.asset(key=PREDICTIONS, deps=[CHAMPION, DOCUMENTS], group_name="ml", kinds={"duckdb", "scikitlearn"}, owners=OWNERS)
+def document_predictions(
+    context: dg.AssetExecutionContext, warehouse: LakehouseResource, tracking: TrackingResource
+) -> dg.MaterializeResult:
     """The champion's label for every current document, with the model version on each row."""
     version = tracking.alias_version(MODEL_NAME, CHAMPION_ALIAS)
     if version is None:
         raise dg.Failure("no champion model yet: materialise ml/classifier_champion first")
     model = tracking.load_model(MODEL_NAME, version)
     with warehouse.writer(f"{DOCS_DDL};{DDL}") as con:
-        pending = con.execute("""
+        pending = con.execute(
+            """
             SELECT d.doc_id, d.version, d.content_hash, d.text FROM docs.documents d
             WHERE d.is_current AND d.status = 'active' AND NOT EXISTS (
               SELECT 1 FROM ml.document_predictions p WHERE p.doc_id = d.doc_id AND p.version = d.version
-                AND p.model_name = ? AND p.model_version = ?)""", [MODEL_NAME, version]).fetchall()
+                AND p.model_name = ? AND p.model_version = ?)""",
+            [MODEL_NAME, version],
+        ).fetchall()
         if pending:
             labels, confidence = classifier.predict_with_confidence(model, [r[3] or "" for r in pending])
             now = _now()
-            con.executemany("INSERT INTO ml.document_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                (r[0], r[1], r[2], label, conf, MODEL_NAME, version, now, context.run.run_id)
-                for r, label, conf in zip(pending, labels, confidence)])
-        counts = con.execute("""SELECT p.label, count(*) FROM ml.document_predictions p JOIN docs.documents d
+            con.executemany(
+                "INSERT INTO ml.document_predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r[0], r[1], r[2], label, conf, MODEL_NAME, version, now, context.run.run_id)
+                    for r, label, conf in zip(pending, labels, confidence)
+                ],
+            )
+        counts = con.execute(
+            """SELECT p.label, count(*) FROM ml.document_predictions p JOIN docs.documents d
                                   ON d.doc_id = p.doc_id AND d.version = p.version AND d.is_current AND d.status = 'active'
-                                WHERE p.model_version = ? GROUP BY 1 ORDER BY 2 DESC, 1""", [version]).fetchall()
+                                WHERE p.model_version = ? GROUP BY 1 ORDER BY 2 DESC, 1""",
+            [version],
+        ).fetchall()
     context.log.info(f"predicted {len(pending)} documents with {MODEL_NAME} version {version}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(n for _, n in counts), "predicted": len(pending), "model_version": version,
-        "by_label": dg.MetadataValue.md(markdown_table(["label", "documents"], counts)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(n for _, n in counts),
+            "predicted": len(pending),
+            "model_version": version,
+            "by_label": dg.MetadataValue.md(markdown_table(["label", "documents"], counts)),
+        }
+    )

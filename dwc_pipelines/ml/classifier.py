@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.ensemble import VotingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import RidgeClassifier
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -33,13 +33,24 @@ def candidates() -> dict[str, Pipeline]:
     return {
         "tfidf_linearsvc": Pipeline([("features", _tfidf()), ("model", LinearSVC())]),
         "tfidf_sublinear_linearsvc": Pipeline([("features", _tfidf(sublinear_tf=True)), ("model", LinearSVC(C=0.5))]),
-        "tfidf_sublinear_ridge": Pipeline([("features", _tfidf(sublinear_tf=True)), ("model", RidgeClassifier(alpha=1.0))]),
-        "tfidf_vote_svc_ridge_nb": Pipeline([
-            ("features", _tfidf(sublinear_tf=True, min_df=2)),
-            ("model", VotingClassifier([("svc", LinearSVC()), ("ridge", RidgeClassifier()),
-                                        ("nb", ComplementNB(alpha=0.3))], voting="hard"))]),
-        "tfidf_complement_nb": Pipeline([("features", _tfidf(sublinear_tf=True, stop_words="english")),
-                                         ("model", ComplementNB(alpha=0.3))]),
+        "tfidf_sublinear_ridge": Pipeline(
+            [("features", _tfidf(sublinear_tf=True)), ("model", RidgeClassifier(alpha=1.0))]
+        ),
+        "tfidf_vote_svc_ridge_nb": Pipeline(
+            [
+                ("features", _tfidf(sublinear_tf=True, min_df=2)),
+                (
+                    "model",
+                    VotingClassifier(
+                        [("svc", LinearSVC()), ("ridge", RidgeClassifier()), ("nb", ComplementNB(alpha=0.3))],
+                        voting="hard",
+                    ),
+                ),
+            ]
+        ),
+        "tfidf_complement_nb": Pipeline(
+            [("features", _tfidf(sublinear_tf=True, stop_words="english")), ("model", ComplementNB(alpha=0.3))]
+        ),
     }
 
 
@@ -90,8 +101,10 @@ def select_model(train: pd.DataFrame, folds: int = 5, names: list[str] | None = 
 
 def evaluate(model, held_out: pd.DataFrame) -> dict[str, float]:
     predicted = model.predict(held_out[["text"]])
-    return {"accuracy": float(accuracy_score(held_out["label"], predicted)),
-            "macro_f1": float(f1_score(held_out["label"], predicted, average="macro"))}
+    return {
+        "accuracy": float(accuracy_score(held_out["label"], predicted)),
+        "macro_f1": float(f1_score(held_out["label"], predicted, average="macro")),
+    }
 
 
 def predict_with_confidence(model, texts: list[str]) -> tuple[list[str], list[float | None]]:

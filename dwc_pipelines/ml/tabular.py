@@ -11,8 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor, IsolationForest,
-                              RandomForestClassifier, RandomForestRegressor)
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    IsolationForest,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
@@ -25,7 +30,11 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # algorithm -> (task, estimator factory, scale numeric features)
 ALGORITHMS = {
     "random_forest": ("auto", {"classification": RandomForestClassifier, "regression": RandomForestRegressor}, False),
-    "gradient_boosting": ("auto", {"classification": GradientBoostingClassifier, "regression": GradientBoostingRegressor}, False),
+    "gradient_boosting": (
+        "auto",
+        {"classification": GradientBoostingClassifier, "regression": GradientBoostingRegressor},
+        False,
+    ),
     "logistic_regression": ("classification", {"classification": LogisticRegression}, True),
     "linear_regression": ("regression", {"regression": LinearRegression}, True),
     "isolation_forest": ("anomaly", {"anomaly": IsolationForest}, False),
@@ -60,8 +69,12 @@ class ModelSpec:
 def parse_model(text: str, file: str) -> ModelSpec:
     raw, lines = load_yaml(text, file)
     ck = Checker(file, lines)
-    spec = ck.mapping(raw if raw is not None else {}, (), {"name", "description", "source", "id", "target", "features",
-                                                           "algorithm", "params", "task"}, {"source", "algorithm", "id"})
+    spec = ck.mapping(
+        raw if raw is not None else {},
+        (),
+        {"name", "description", "source", "id", "target", "features", "algorithm", "params", "task"},
+        {"source", "algorithm", "id"},
+    )
     name = spec.get("name", Path(file).stem)
     if not isinstance(name, str) or not NAME.match(name):
         ck.fail(("name",), f"'{name}' is not a model name (lower case letters, digits, _)")
@@ -85,7 +98,9 @@ def parse_model(text: str, file: str) -> ModelSpec:
     if task == "anomaly" and target:
         ck.fail(("target",), "an anomaly model learns without a target")
     features = spec.get("features")
-    if features is not None and (not isinstance(features, list) or not all(isinstance(f, str) for f in features) or not features):
+    if features is not None and (
+        not isinstance(features, list) or not all(isinstance(f, str) for f in features) or not features
+    ):
         ck.fail(("features",), "must be a list of column names")
     params = ck.kind(spec.get("params") or {}, ("params",), dict, "a mapping of parameter to value")
     valid = factories[task]().get_params()
@@ -96,11 +111,22 @@ def parse_model(text: str, file: str) -> ModelSpec:
         factories[task](**params)
     except (TypeError, ValueError) as exc:
         ck.fail(("params",), str(exc))
-    out = ModelSpec(name, file, ck.kind(spec.get("description", ""), ("description",), str, "text"), source,
-                    ck.kind(spec["id"], ("id",), str, "a column name"), target, features, algorithm, task, params,
-                    lines=lines)
-    out.version = hashlib.sha256(repr((source, out.id_column, target, features, algorithm, task,
-                                       sorted(params.items()))).encode()).hexdigest()[:16]
+    out = ModelSpec(
+        name,
+        file,
+        ck.kind(spec.get("description", ""), ("description",), str, "text"),
+        source,
+        ck.kind(spec["id"], ("id",), str, "a column name"),
+        target,
+        features,
+        algorithm,
+        task,
+        params,
+        lines=lines,
+    )
+    out.version = hashlib.sha256(
+        repr((source, out.id_column, target, features, algorithm, task, sorted(params.items()))).encode()
+    ).hexdigest()[:16]
     return out
 
 
@@ -114,7 +140,9 @@ def load_models(directory: str | Path) -> tuple[list[ModelSpec], list[SpecError]
             errors.append(exc)
             continue
         if any(s.name == spec.name for s in specs):
-            errors.append(SpecError(str(path), spec.lines.get(("name",)), "name", f"model '{spec.name}' is already declared"))
+            errors.append(
+                SpecError(str(path), spec.lines.get(("name",)), "name", f"model '{spec.name}' is already declared")
+            )
             continue
         specs.append(spec)
     return specs, errors
@@ -134,9 +162,17 @@ def columns(spec: ModelSpec, frame: pd.DataFrame) -> list[str]:
     """The feature columns, or a SpecError-style message naming the spec's field."""
     missing = [c for c in [spec.id_column, spec.target, *(spec.features or [])] if c and c not in frame.columns]
     if missing:
-        field_name = "features" if spec.features and set(missing) & set(spec.features) else ("id" if spec.id_column in missing else "target")
-        raise SpecError(spec.file, spec.lines.get((field_name,)), field_name,
-                        f"the source has no column {', '.join(missing)} (it has {', '.join(frame.columns)})")
+        field_name = (
+            "features"
+            if spec.features and set(missing) & set(spec.features)
+            else ("id" if spec.id_column in missing else "target")
+        )
+        raise SpecError(
+            spec.file,
+            spec.lines.get((field_name,)),
+            field_name,
+            f"the source has no column {', '.join(missing)} (it has {', '.join(frame.columns)})",
+        )
     return spec.features or [c for c in frame.columns if c not in (spec.id_column, spec.target)]
 
 
@@ -145,11 +181,21 @@ def build_pipeline(spec: ModelSpec, frame: pd.DataFrame, feature_cols: list[str]
     numeric = [c for c in feature_cols if pd.api.types.is_numeric_dtype(frame[c])]
     categorical = [c for c in feature_cols if c not in numeric]
     num_steps = [("impute", SimpleImputer(strategy="median"))] + ([("scale", StandardScaler())] if scale else [])
-    features = ColumnTransformer([
-        ("numeric", Pipeline(num_steps), numeric),
-        ("categorical", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                                  ("onehot", OneHotEncoder(handle_unknown="ignore"))]), categorical),
-    ])
+    features = ColumnTransformer(
+        [
+            ("numeric", Pipeline(num_steps), numeric),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                categorical,
+            ),
+        ]
+    )
     params = dict(spec.params)
     if "random_state" in factories[spec.task]().get_params() and "random_state" not in params:
         params["random_state"] = 0  # reproducible trainings
@@ -174,13 +220,17 @@ def train(spec: ModelSpec, frame: pd.DataFrame) -> tuple[Pipeline, dict, list[st
     pipe.fit(X[~mask], y[~mask])
     predicted = pipe.predict(X[mask])
     if spec.task == "classification":
-        metrics = {"held_out_accuracy": float(accuracy_score(y[mask], predicted)),
-                   "held_out_f1": float(f1_score(y[mask], predicted, average="binary" if y.nunique() == 2 else "macro"))}
+        metrics = {
+            "held_out_accuracy": float(accuracy_score(y[mask], predicted)),
+            "held_out_f1": float(f1_score(y[mask], predicted, average="binary" if y.nunique() == 2 else "macro")),
+        }
         if y.nunique() == 2 and hasattr(pipe, "predict_proba"):
             metrics["held_out_roc_auc"] = float(roc_auc_score(y[mask], pipe.predict_proba(X[mask])[:, 1]))
     else:
-        metrics = {"held_out_r2": float(r2_score(y[mask], predicted)),
-                   "held_out_mae": float(mean_absolute_error(y[mask], predicted))}
+        metrics = {
+            "held_out_r2": float(r2_score(y[mask], predicted)),
+            "held_out_mae": float(mean_absolute_error(y[mask], predicted)),
+        }
     metrics.update({"rows": len(frame), "held_out_rows": int(mask.sum())})
     final = build_pipeline(spec, frame, feature_cols).fit(X, y)
     return final, metrics, feature_cols

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -61,7 +61,7 @@ def launched_by(tags: dict) -> str:
 
 
 def _ts(value) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None) if value else None
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None) if value else None
 
 
 def refresh_runs(con, instance, limit: int = 100_000) -> int:
@@ -70,9 +70,20 @@ def refresh_runs(con, instance, limit: int = 100_000) -> int:
     for r in records:
         run, tags = r.dagster_run, r.dagster_run.tags
         started, ended = r.start_time, r.end_time
-        rows.append((run.run_id, run.job_name, tags.get("dwc/chain"), run.status.value, launched_by(tags),
-                     tags.get("dagster/run_key"), r.create_timestamp.replace(tzinfo=None) if r.create_timestamp else None,
-                     _ts(started), _ts(ended), (ended - started) if started and ended else None))
+        rows.append(
+            (
+                run.run_id,
+                run.job_name,
+                tags.get("dwc/chain"),
+                run.status.value,
+                launched_by(tags),
+                tags.get("dagster/run_key"),
+                r.create_timestamp.replace(tzinfo=None) if r.create_timestamp else None,
+                _ts(started),
+                _ts(ended),
+                (ended - started) if started and ended else None,
+            )
+        )
     with transaction(con):
         con.execute("DELETE FROM ops.runs")
         if rows:
@@ -95,24 +106,62 @@ def refresh_audit(con, instance, batch: int = 1000) -> int:
             cursor = None
             while True:
                 result = instance.fetch_materializations(
-                    dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=batch, cursor=cursor, ascending=True)
-                cols: dict[str, list] = {n: [] for n in ("storage_id", "asset_key", "partition", "run_id", "job_name",
-                                                          "launched_by", "materialized_at", "code_version", "data_version")}
+                    dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+                    limit=batch,
+                    cursor=cursor,
+                    ascending=True,
+                )
+                cols: dict[str, list] = {
+                    n: []
+                    for n in (
+                        "storage_id",
+                        "asset_key",
+                        "partition",
+                        "run_id",
+                        "job_name",
+                        "launched_by",
+                        "materialized_at",
+                        "code_version",
+                        "data_version",
+                    )
+                }
                 for rec in result.records:
                     mat = rec.asset_materialization
                     tags = (mat.tags or {}) if mat else {}
                     job, actor = runs.get(rec.run_id, (None, None))
-                    for name, value in (("storage_id", rec.storage_id), ("asset_key", user_key),
-                                        ("partition", mat.partition if mat else None), ("run_id", rec.run_id),
-                                        ("job_name", job), ("launched_by", actor), ("materialized_at", _ts(rec.timestamp)),
-                                        ("code_version", tags.get("dagster/code_version")),
-                                        ("data_version", tags.get("dagster/data_version"))):
+                    for name, value in (
+                        ("storage_id", rec.storage_id),
+                        ("asset_key", user_key),
+                        ("partition", mat.partition if mat else None),
+                        ("run_id", rec.run_id),
+                        ("job_name", job),
+                        ("launched_by", actor),
+                        ("materialized_at", _ts(rec.timestamp)),
+                        ("code_version", tags.get("dagster/code_version")),
+                        ("data_version", tags.get("dagster/data_version")),
+                    ):
                         cols[name].append(value)
                 if cols["storage_id"]:
-                    insert_arrow(con, "ops.audit_trail", pa.table(cols, schema=pa.schema([
-                        ("storage_id", pa.int64()), ("asset_key", pa.string()), ("partition", pa.string()),
-                        ("run_id", pa.string()), ("job_name", pa.string()), ("launched_by", pa.string()),
-                        ("materialized_at", pa.timestamp("us")), ("code_version", pa.string()), ("data_version", pa.string())])))
+                    insert_arrow(
+                        con,
+                        "ops.audit_trail",
+                        pa.table(
+                            cols,
+                            schema=pa.schema(
+                                [
+                                    ("storage_id", pa.int64()),
+                                    ("asset_key", pa.string()),
+                                    ("partition", pa.string()),
+                                    ("run_id", pa.string()),
+                                    ("job_name", pa.string()),
+                                    ("launched_by", pa.string()),
+                                    ("materialized_at", pa.timestamp("us")),
+                                    ("code_version", pa.string()),
+                                    ("data_version", pa.string()),
+                                ]
+                            ),
+                        ),
+                    )
                     added += len(cols["storage_id"])
                 if not result.has_more:
                     break

@@ -55,8 +55,13 @@ def suites() -> dict[str, Suite]:
                 E.ExpectCompoundColumnsToBeUnique(column_list=["doc_id", "version"]),
             ],
             warnings=[
-                E.ExpectColumnValuesToBeBetween(column="word_count", min_value=1, max_value=5_000_000,
-                                                row_condition='status == "active"', condition_parser="pandas"),
+                E.ExpectColumnValuesToBeBetween(
+                    column="word_count",
+                    min_value=1,
+                    max_value=5_000_000,
+                    row_condition='status == "active"',
+                    condition_parser="pandas",
+                ),
                 E.ExpectColumnValuesToBeInSet(column="language", value_set=LANGUAGES, mostly=0.95),
                 E.ExpectColumnValuesToNotBeNull(column="title", mostly=0.9),
             ],
@@ -87,7 +92,9 @@ def suites() -> dict[str, Suite]:
             ],
             warnings=[
                 E.ExpectColumnValuesToBeBetween(column="sentiment", min_value=-1, max_value=1),
-                E.ExpectColumnValuesToNotBeNull(column="topic", row_condition='status == "ok"', condition_parser="pandas"),
+                E.ExpectColumnValuesToNotBeNull(
+                    column="topic", row_condition='status == "ok"', condition_parser="pandas"
+                ),
                 E.ExpectColumnValuesToBeInSet(column="empty_summary", value_set=[False], mostly=0.95),
                 E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok"], mostly=0.95),
             ],
@@ -99,13 +106,19 @@ def suites() -> dict[str, Suite]:
             critical=[
                 E.ExpectColumnValuesToNotBeNull(column="user_id"),
                 E.ExpectColumnValuesToNotBeNull(column="item_id"),
-                E.ExpectColumnValuesToBeInSet(column="type", value_set=["view", "click", "like", "share", "download",
-                                                                        "purchase", "rating"]),
+                E.ExpectColumnValuesToBeInSet(
+                    column="type", value_set=["view", "click", "like", "share", "download", "purchase", "rating"]
+                ),
                 E.ExpectColumnValuesToBeBetween(column="weight", min_value=0),
             ],
             warnings=[
-                E.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=5,
-                                                row_condition='type == "rating"', condition_parser="pandas"),
+                E.ExpectColumnValuesToBeBetween(
+                    column="value",
+                    min_value=0,
+                    max_value=5,
+                    row_condition='type == "rating"',
+                    condition_parser="pandas",
+                ),
                 E.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "item_id", "type", "ts"], mostly=0.99),
             ],
         ),
@@ -113,8 +126,10 @@ def suites() -> dict[str, Suite]:
             "predictions",
             "SELECT doc_id, version, label, confidence, model_version FROM ml.document_predictions",
             ["doc_id", "version", "model_version"],
-            critical=[E.ExpectColumnValuesToNotBeNull(column="label"),
-                      E.ExpectColumnValuesToNotBeNull(column="model_version")],
+            critical=[
+                E.ExpectColumnValuesToNotBeNull(column="label"),
+                E.ExpectColumnValuesToNotBeNull(column="model_version"),
+            ],
             warnings=[E.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1)],
         ),
     }
@@ -154,19 +169,37 @@ def validate(frame, expectations: list, id_columns: list[str], name: str, max_ex
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
         suite = gx.ExpectationSuite(name=f"{name}_suite", expectations=[e.copy() for e in expectations])
         result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(
-            suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
-                                  "partial_unexpected_count": max_examples})
+            suite,
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": id_columns,
+                "partial_unexpected_count": max_examples,
+            },
+        )
     out = []
     for r in result.results:
         cfg = r.expectation_config
         res = r.result or {}
         index = res.get("unexpected_index_list") or []
-        examples = [{k: (None if _is_nan(v) else v) for k, v in row.items()} for row in index[:max_examples]] \
-            if index and isinstance(index[0], dict) else [{"value": v} for v in (res.get("partial_unexpected_list") or [])[:max_examples]]
-        out.append(Outcome(cfg.type, cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list", []) or
-                                                                      [cfg.kwargs.get("column_A", ""), cfg.kwargs.get("column_B", "")]),
-                           bool(r.success), int(res.get("unexpected_count") or 0), float(res.get("unexpected_percent") or 0.0),
-                           examples))
+        examples = (
+            [{k: (None if _is_nan(v) else v) for k, v in row.items()} for row in index[:max_examples]]
+            if index and isinstance(index[0], dict)
+            else [{"value": v} for v in (res.get("partial_unexpected_list") or [])[:max_examples]]
+        )
+        out.append(
+            Outcome(
+                cfg.type,
+                cfg.kwargs.get("column")
+                or ",".join(
+                    cfg.kwargs.get("column_list", [])
+                    or [cfg.kwargs.get("column_A", ""), cfg.kwargs.get("column_B", "")]
+                ),
+                bool(r.success),
+                int(res.get("unexpected_count") or 0),
+                float(res.get("unexpected_percent") or 0.0),
+                examples,
+            )
+        )
     return out
 
 

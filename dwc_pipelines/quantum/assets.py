@@ -4,7 +4,7 @@ against the exact optimum and simulated annealing in the same run."""
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import numpy as np
@@ -50,10 +50,12 @@ class QuantumConfig(dg.Config):
     documents: int = Field(default=8, description="How many (newest enriched) documents the problem covers")
 
 
-def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfig, run_id: str, log) -> tuple[list, dict]:
+def _solve(
+    problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfig, run_id: str, log
+) -> tuple[list, dict]:
     """Every method on one QUBO: result rows for quantum.results, and what the metadata shows."""
     instance = hashlib.sha256(q.Q.tobytes()).hexdigest()[:12]
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     diag_worst = None
     rows, answers = [], {}
     base = classical(q)
@@ -62,10 +64,30 @@ def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfi
         d = q.diagonal()
         diag_worst = float(d.max())
     worst = diag_worst if diag_worst is not None else optimum + abs(optimum) + 1.0
-    classical_answers = json.dumps({name: {"energy": r["energy"], "answer": r["bits"].tolist()} for name, r in base.items()})
+    classical_answers = json.dumps(
+        {name: {"energy": r["energy"], "answer": r["bits"].tolist()} for name, r in base.items()}
+    )
     for name, r in base.items():
-        rows.append((problem, instance, name, q.n, None, None, r["energy"], None, optimum, ratio(r["energy"], optimum, worst),
-                     r["seconds"], None, json.dumps(r["bits"].tolist()), None, now, run_id))
+        rows.append(
+            (
+                problem,
+                instance,
+                name,
+                q.n,
+                None,
+                None,
+                r["energy"],
+                None,
+                optimum,
+                ratio(r["energy"], optimum, worst),
+                r["seconds"],
+                None,
+                json.dumps(r["bits"].tolist()),
+                None,
+                now,
+                run_id,
+            )
+        )
         answers[name] = r["bits"]
     per_depth, distribution = [], {}
     try:
@@ -77,39 +99,120 @@ def _solve(problem: str, q: QUBO, quantum: QuantumResource, config: QuantumConfi
             r_best = ratio(a.energy, optimum, worst)
             r_expected = ratio(a.expected_energy, optimum, worst)
             per_depth.append((p, r_best, r_expected))
-            rows.append((problem, instance, "qaoa", q.n, p, a.shots, a.energy, a.expected_energy, optimum, r_best, a.seconds,
-                         a.evaluations, json.dumps(a.bits.tolist()), f"expected-energy ratio {r_expected:.4f}", now, run_id))
+            rows.append(
+                (
+                    problem,
+                    instance,
+                    "qaoa",
+                    q.n,
+                    p,
+                    a.shots,
+                    a.energy,
+                    a.expected_energy,
+                    optimum,
+                    r_best,
+                    a.seconds,
+                    a.evaluations,
+                    json.dumps(a.bits.tolist()),
+                    f"expected-energy ratio {r_expected:.4f}",
+                    now,
+                    run_id,
+                )
+            )
             answers["qaoa"], distribution = a.bits, a.distribution
             log(f"{problem}: QAOA p={p} ratio {r_best:.4f} (expected {r_expected:.4f}) in {a.seconds:.1f}s")
         v = vqe(q, quantum)
-        rows.append((problem, instance, "vqe", q.n, v.depth, v.shots, v.energy, v.expected_energy, optimum,
-                     ratio(v.energy, optimum, worst), v.seconds, v.evaluations, json.dumps(v.bits.tolist()),
-                     "hardware-efficient ansatz (RY + linear CX)", now, run_id))
+        rows.append(
+            (
+                problem,
+                instance,
+                "vqe",
+                q.n,
+                v.depth,
+                v.shots,
+                v.energy,
+                v.expected_energy,
+                optimum,
+                ratio(v.energy, optimum, worst),
+                v.seconds,
+                v.evaluations,
+                json.dumps(v.bits.tolist()),
+                "hardware-efficient ansatz (RY + linear CX)",
+                now,
+                run_id,
+            )
+        )
         answers["vqe"] = v.bits
     except QubitLimitExceeded as exc:
         # Too big for the backend: the classical heuristic's answer stands, and the reason is kept.
-        rows.append((problem, instance, "qaoa", q.n, None, None, None, None, optimum, None, None, None, None,
-                     f"fallback to annealing: {exc}", now, run_id))
+        rows.append(
+            (
+                problem,
+                instance,
+                "qaoa",
+                q.n,
+                None,
+                None,
+                None,
+                None,
+                optimum,
+                None,
+                None,
+                None,
+                None,
+                f"fallback to annealing: {exc}",
+                now,
+                run_id,
+            )
+        )
         answers["qaoa"] = answers["annealing"]
         log(f"{problem}: {exc}")
     rows = [(*r, classical_answers) for r in rows]
     top = sorted(distribution.items(), key=lambda kv: -kv[1])[:16]
     meta = {
-        "qubits": q.n, "instance": instance, "optimum": optimum,
-        "methods": dg.MetadataValue.md(markdown_table(
-            ["method", "depth", "energy", "ratio", "seconds", "note"],
-            [(r[2], r[4], f"{r[6]:.4f}" if r[6] is not None else "-", f"{r[9]:.4f}" if r[9] is not None else "-",
-              f"{r[10]:.2f}" if r[10] is not None else "-", r[13]) for r in rows], 80)),
+        "qubits": q.n,
+        "instance": instance,
+        "optimum": optimum,
+        "methods": dg.MetadataValue.md(
+            markdown_table(
+                ["method", "depth", "energy", "ratio", "seconds", "note"],
+                [
+                    (
+                        r[2],
+                        r[4],
+                        f"{r[6]:.4f}" if r[6] is not None else "-",
+                        f"{r[9]:.4f}" if r[9] is not None else "-",
+                        f"{r[10]:.2f}" if r[10] is not None else "-",
+                        r[13],
+                    )
+                    for r in rows
+                ],
+                80,
+            )
+        ),
     }
     if per_depth:
         meta["qaoa_best_ratio"] = max(r for _, r, _ in per_depth)
-        meta["ratio_per_depth"] = dg.MetadataValue.md(png_chart(
-            {"best sample": [(str(p), r) for p, r, _ in per_depth], "expectation": [(str(p), e) for p, _, e in per_depth]},
-            "QAOA approximation ratio per depth", "ratio", kind="bar"))
+        meta["ratio_per_depth"] = dg.MetadataValue.md(
+            png_chart(
+                {
+                    "best sample": [(str(p), r) for p, r, _ in per_depth],
+                    "expectation": [(str(p), e) for p, _, e in per_depth],
+                },
+                "QAOA approximation ratio per depth",
+                "ratio",
+                kind="bar",
+            )
+        )
     if top:
-        meta["bitstrings"] = dg.MetadataValue.md(png_chart(
-            {"counts": [(format(s, f"0{q.n}b")[::-1], c) for s, c in top]}, "Measured bitstrings (most frequent 16)",
-            "shots", kind="bar"))
+        meta["bitstrings"] = dg.MetadataValue.md(
+            png_chart(
+                {"counts": [(format(s, f"0{q.n}b")[::-1], c) for s, c in top]},
+                "Measured bitstrings (most frequent 16)",
+                "shots",
+                kind="bar",
+            )
+        )
     return rows, {"meta": meta, "answers": answers}
 
 
@@ -133,15 +236,25 @@ def _embeddings(docs) -> np.ndarray:
 class AssignmentConfig(QuantumConfig):
     documents: int = Field(default=4, description="Documents to assign (qubits = documents x reviewers)")
     reviewers: dict[str, list[str]] = Field(
-        default_factory=lambda: {"ana": ["contract", "invoice"], "ben": ["report", "minutes"],
-                                 "chen": ["news", "correspondence", "manual"]},
-        description="Reviewer -> the topics they know")
+        default_factory=lambda: {
+            "ana": ["contract", "invoice"],
+            "ben": ["report", "minutes"],
+            "chen": ["news", "correspondence", "manual"],
+        },
+        description="Reviewer -> the topics they know",
+    )
 
 
-@dg.asset(key=dg.AssetKey(["quantum", "workload_assignment"]), deps=[DOCUMENT_ENRICHMENT], group_name="quantum",
-          kinds={"qiskit", "duckdb"}, owners=OWNERS)
-def workload_assignment(context: dg.AssetExecutionContext, config: AssignmentConfig, warehouse: LakehouseResource,
-                        quantum: QuantumResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=dg.AssetKey(["quantum", "workload_assignment"]),
+    deps=[DOCUMENT_ENRICHMENT],
+    group_name="quantum",
+    kinds={"qiskit", "duckdb"},
+    owners=OWNERS,
+)
+def workload_assignment(
+    context: dg.AssetExecutionContext, config: AssignmentConfig, warehouse: LakehouseResource, quantum: QuantumResource
+) -> dg.MaterializeResult:
     """The newest documents assigned to reviewers by topic with a balanced load, solved as a QUBO."""
     docs = _documents(warehouse, config.documents)
     if not docs:
@@ -153,10 +266,18 @@ def workload_assignment(context: dg.AssetExecutionContext, config: AssignmentCon
     _write(warehouse, rows)
     plan = problems.decode_assignment(out["answers"]["qaoa"], len(docs), len(names))
     best = problems.decode_assignment(out["answers"].get("exact", out["answers"]["annealing"]), len(docs), len(names))
-    table = [(d[1], d[2], names[w] if w is not None else "(invalid)", names[b] if b is not None else "-")
-             for d, w, b in zip(docs, plan, best)]
-    return dg.MaterializeResult(metadata={**out["meta"], "assignment": dg.MetadataValue.md(
-        markdown_table(["document", "topic", "QAOA assigns", "optimum assigns"], table))})
+    table = [
+        (d[1], d[2], names[w] if w is not None else "(invalid)", names[b] if b is not None else "-")
+        for d, w, b in zip(docs, plan, best)
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            **out["meta"],
+            "assignment": dg.MetadataValue.md(
+                markdown_table(["document", "topic", "QAOA assigns", "optimum assigns"], table)
+            ),
+        }
+    )
 
 
 class SelectionConfig(QuantumConfig):
@@ -164,10 +285,16 @@ class SelectionConfig(QuantumConfig):
     k: int = Field(default=3, description="How many documents to pick")
 
 
-@dg.asset(key=dg.AssetKey(["quantum", "diverse_selection"]), deps=[DOCUMENT_ENRICHMENT], group_name="quantum",
-          kinds={"qiskit", "duckdb"}, owners=OWNERS)
-def diverse_selection(context: dg.AssetExecutionContext, config: SelectionConfig, warehouse: LakehouseResource,
-                      quantum: QuantumResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=dg.AssetKey(["quantum", "diverse_selection"]),
+    deps=[DOCUMENT_ENRICHMENT],
+    group_name="quantum",
+    kinds={"qiskit", "duckdb"},
+    owners=OWNERS,
+)
+def diverse_selection(
+    context: dg.AssetExecutionContext, config: SelectionConfig, warehouse: LakehouseResource, quantum: QuantumResource
+) -> dg.MaterializeResult:
     """k documents that cover the most topics with the least redundancy (embedding similarity), for digests."""
     docs = _documents(warehouse, config.documents)
     if len(docs) <= config.k:
@@ -180,14 +307,21 @@ def diverse_selection(context: dg.AssetExecutionContext, config: SelectionConfig
     rows, out = _solve("diverse_selection", q, quantum, config, context.run.run_id, context.log.info)
     _write(warehouse, rows)
     picked = [(docs[i][1], docs[i][2]) for i, b in enumerate(out["answers"]["qaoa"]) if b]
-    return dg.MaterializeResult(metadata={**out["meta"],
-                                          "selection": dg.MetadataValue.md(markdown_table(["document", "topic"], picked))})
+    return dg.MaterializeResult(
+        metadata={**out["meta"], "selection": dg.MetadataValue.md(markdown_table(["document", "topic"], picked))}
+    )
 
 
-@dg.asset(key=dg.AssetKey(["quantum", "similarity_maxcut"]), deps=[DOCUMENT_ENRICHMENT], group_name="quantum",
-          kinds={"qiskit", "duckdb"}, owners=OWNERS)
-def similarity_maxcut(context: dg.AssetExecutionContext, config: QuantumConfig, warehouse: LakehouseResource,
-                      quantum: QuantumResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=dg.AssetKey(["quantum", "similarity_maxcut"]),
+    deps=[DOCUMENT_ENRICHMENT],
+    group_name="quantum",
+    kinds={"qiskit", "duckdb"},
+    owners=OWNERS,
+)
+def similarity_maxcut(
+    context: dg.AssetExecutionContext, config: QuantumConfig, warehouse: LakehouseResource, quantum: QuantumResource
+) -> dg.MaterializeResult:
     """Two-way clustering of documents: Max-Cut of their embedding-distance graph."""
     docs = _documents(warehouse, config.documents)
     if len(docs) < 2:
@@ -199,8 +333,13 @@ def similarity_maxcut(context: dg.AssetExecutionContext, config: QuantumConfig, 
     rows, out = _solve("similarity_maxcut", q, quantum, config, context.run.run_id, context.log.info)
     _write(warehouse, rows)
     sides = [(docs[i][1], docs[i][2], "A" if b == 0 else "B") for i, b in enumerate(out["answers"]["qaoa"])]
-    return dg.MaterializeResult(metadata={**out["meta"], "cut_value": problems.cut_value(distance, out["answers"]["qaoa"]),
-                                          "partition": dg.MetadataValue.md(markdown_table(["document", "topic", "side"], sides))})
+    return dg.MaterializeResult(
+        metadata={
+            **out["meta"],
+            "cut_value": problems.cut_value(distance, out["answers"]["qaoa"]),
+            "partition": dg.MetadataValue.md(markdown_table(["document", "topic", "side"], sides)),
+        }
+    )
 
 
 quantum_assets = [workload_assignment, diverse_selection, similarity_maxcut]

@@ -34,14 +34,20 @@ def grover(backend, n: int, marked: int, iterations: int | None = None) -> dict:
     qc = QuantumCircuit(n)
     qc.h(range(n))
     for _ in range(k):
-        _phase_flip(qc, marked, n)          # oracle
-        qc.h(range(n))                      # diffuser: 2|s><s| - I
+        _phase_flip(qc, marked, n)  # oracle
+        qc.h(range(n))  # diffuser: 2|s><s| - I
         _phase_flip(qc, 0, n)
         qc.h(range(n))
     probs = backend.probabilities(qc)
     theory = math.sin((2 * k + 1) * theta) ** 2
-    return {"qubits": n, "marked": marked, "iterations": k, "success_probability": float(probs[marked]),
-            "theory": theory, "error": abs(float(probs[marked]) - theory)}
+    return {
+        "qubits": n,
+        "marked": marked,
+        "iterations": k,
+        "success_probability": float(probs[marked]),
+        "theory": theory,
+        "error": abs(float(probs[marked]) - theory),
+    }
 
 
 def qft_check(n: int = 4, seed: int = 0) -> dict:
@@ -101,13 +107,25 @@ def order_finding(backend, N: int, a: int, counting: int | None = None) -> dict:
     factors = None
     if r and r % 2 == 0 and pow(a, r // 2, N) != N - 1:
         factors = sorted({math.gcd(pow(a, r // 2) - 1, N), math.gcd(pow(a, r // 2) + 1, N)} - {1, N}) or None
-    return {"N": N, "a": a, "qubits": t + bits, "order": r, "true_order": true_r,
-            "success_probability": float(found.get(true_r, 0.0)), "factors": factors}
+    return {
+        "N": N,
+        "a": a,
+        "qubits": t + bits,
+        "order": r,
+        "true_order": true_r,
+        "success_probability": float(found.get(true_r, 0.0)),
+        "factors": factors,
+    }
 
 
 # H2 at 0.735 Angstrom, STO-3G, parity mapping reduced to two qubits (electronic energy, Hartree).
-H2_TERMS = [("II", -1.052373245772859), ("IZ", 0.39793742484318045), ("ZI", -0.39793742484318045),
-            ("ZZ", -0.01128010425623538), ("XX", 0.18093119978423156)]
+H2_TERMS = [
+    ("II", -1.052373245772859),
+    ("IZ", 0.39793742484318045),
+    ("ZI", -0.39793742484318045),
+    ("ZZ", -0.01128010425623538),
+    ("XX", 0.18093119978423156),
+]
 
 
 def vqe_h2(backend, reps: int = 1, restarts: int = 3, seed: int = 0) -> dict:
@@ -124,12 +142,20 @@ def vqe_h2(backend, reps: int = 1, restarts: int = 3, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(restarts):
-        res = minimize(run, rng.uniform(-np.pi, np.pi, ansatz.num_parameters), method="COBYLA",
-                       options={"maxiter": 400, "rhobeg": 0.5})
+        res = minimize(
+            run,
+            rng.uniform(-np.pi, np.pi, ansatz.num_parameters),
+            method="COBYLA",
+            options={"maxiter": 400, "rhobeg": 0.5},
+        )
         if best is None or res.fun < best.fun:
             best = res
-    return {"vqe_energy": float(best.fun), "exact_energy": exact, "error": abs(float(best.fun) - exact),
-            "chemical_accuracy": abs(float(best.fun) - exact) < 1.6e-3}
+    return {
+        "vqe_energy": float(best.fun),
+        "exact_energy": exact,
+        "error": abs(float(best.fun) - exact),
+        "chemical_accuracy": abs(float(best.fun) - exact) < 1.6e-3,
+    }
 
 
 def quantum_kernel_classifier(seed: int = 0, samples: int = 60) -> dict:
@@ -154,5 +180,9 @@ def quantum_kernel_classifier(seed: int = 0, samples: int = 60) -> dict:
     K_test = np.abs(Ste.conj() @ Str.T) ** 2
     quantum = SVC(kernel="precomputed").fit(K_train, ytr).score(K_test, yte)
     classical = SVC(kernel="rbf").fit(Xtr, ytr).score(Xte, yte)
-    return {"quantum_kernel_accuracy": float(quantum), "rbf_svm_accuracy": float(classical), "test_samples": len(yte),
-            "kernel_psd": bool(np.linalg.eigvalsh(K_train).min() > -1e-8)}
+    return {
+        "quantum_kernel_accuracy": float(quantum),
+        "rbf_svm_accuracy": float(classical),
+        "test_samples": len(yte),
+        "kernel_psd": bool(np.linalg.eigvalsh(K_train).min() > -1e-8),
+    }

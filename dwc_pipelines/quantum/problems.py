@@ -26,12 +26,17 @@ def cut_value(weights: np.ndarray, bits) -> float:
     return float(sum(weights[i, j] for i in range(len(b)) for j in range(i + 1, len(b)) if b[i] != b[j]))
 
 
-def diverse_selection(relevance: np.ndarray, similarity: np.ndarray, k: int, redundancy: float = 1.0,
-                      penalty: float | None = None) -> QUBO:
+def diverse_selection(
+    relevance: np.ndarray, similarity: np.ndarray, k: int, redundancy: float = 1.0, penalty: float | None = None
+) -> QUBO:
     """Pick k items with the most relevance (e.g. topic coverage) and the least pairwise similarity:
     minimise -sum r_i x_i + redundancy * sum_{i<j} s_ij x_i x_j + P (sum x_i - k)^2."""
     n = len(relevance)
-    P = penalty if penalty is not None else 2.0 * (float(np.abs(relevance).max()) + redundancy * float(np.abs(similarity).max()) * n)
+    P = (
+        penalty
+        if penalty is not None
+        else 2.0 * (float(np.abs(relevance).max()) + redundancy * float(np.abs(similarity).max()) * n)
+    )
     Q = np.zeros((n, n))
     for i in range(n):
         Q[i, i] = -relevance[i] + P * (1 - 2 * k)

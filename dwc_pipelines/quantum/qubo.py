@@ -15,7 +15,7 @@ import numpy as np
 
 @dataclass
 class QUBO:
-    Q: np.ndarray                  # n x n, upper triangular
+    Q: np.ndarray  # n x n, upper triangular
     offset: float = 0.0
     names: list[str] | None = None
 
@@ -107,8 +107,9 @@ def greedy(q: QUBO, starts: int = 20, seed: int = 0) -> tuple[np.ndarray, float]
     return best_x, best_e
 
 
-def simulated_annealing(q: QUBO, sweeps: int = 2000, restarts: int = 4, seed: int = 0,
-                        t_start: float | None = None, t_end: float = 1e-3) -> tuple[np.ndarray, float]:
+def simulated_annealing(
+    q: QUBO, sweeps: int = 2000, restarts: int = 4, seed: int = 0, t_start: float | None = None, t_end: float = 1e-3
+) -> tuple[np.ndarray, float]:
     """Metropolis single-flip annealing on a geometric schedule, best of a few restarts."""
     rng = np.random.default_rng(seed)
     S = q.Q + q.Q.T - np.diag(np.diag(q.Q))

@@ -43,6 +43,7 @@ def _expectation(backend, circuit, diag: np.ndarray):
 
     def f(theta):
         return float(run(theta) @ diag)
+
     return f
 
 
@@ -52,8 +53,9 @@ def _best_sample(backend, circuit, theta, q: QUBO, diag: np.ndarray):
     return best, counts
 
 
-def qaoa(q: QUBO, backend, p: int = 1, restarts: int = 3, maxiter: int = 120, seed: int = 0,
-         init: list[float] | None = None) -> QuantumAnswer:
+def qaoa(
+    q: QUBO, backend, p: int = 1, restarts: int = 3, maxiter: int = 120, seed: int = 0, init: list[float] | None = None
+) -> QuantumAnswer:
     """QAOA of depth p: COBYLA over (gamma, beta) from several starts (the first from `init`, e.g.
     the optimum of depth p-1 interpolated), then the best of the sampled bitstrings."""
     from qiskit.circuit.library import QAOAAnsatz
@@ -81,8 +83,18 @@ def qaoa(q: QUBO, backend, p: int = 1, restarts: int = 3, maxiter: int = 120, se
             best = res
     theta = best.x
     state, counts = _best_sample(backend, circuit, theta, q, diag)
-    return QuantumAnswer("qaoa", bits_of(state, q.n), float(diag[state]), float(best.fun), p, backend.shots, evals,
-                         time.perf_counter() - t0, counts, [float(t) for t in theta])
+    return QuantumAnswer(
+        "qaoa",
+        bits_of(state, q.n),
+        float(diag[state]),
+        float(best.fun),
+        p,
+        backend.shots,
+        evals,
+        time.perf_counter() - t0,
+        counts,
+        [float(t) for t in theta],
+    )
 
 
 def interpolate(params: list[float], p: int) -> list[float]:
@@ -107,14 +119,28 @@ def vqe(q: QUBO, backend, reps: int = 2, restarts: int = 2, maxiter: int = 200, 
     rng = np.random.default_rng(seed)
     best, evals = None, 0
     for _ in range(restarts):
-        res = minimize(f, rng.uniform(0, np.pi, circuit.num_parameters), method="COBYLA",
-                       options={"maxiter": maxiter, "rhobeg": 0.5})
+        res = minimize(
+            f,
+            rng.uniform(0, np.pi, circuit.num_parameters),
+            method="COBYLA",
+            options={"maxiter": maxiter, "rhobeg": 0.5},
+        )
         evals += res.nfev
         if best is None or res.fun < best.fun:
             best = res
     state, counts = _best_sample(backend, circuit, best.x, q, diag)
-    return QuantumAnswer("vqe", bits_of(state, q.n), float(diag[state]), float(best.fun), reps, backend.shots, evals,
-                         time.perf_counter() - t0, counts, [float(t) for t in best.x])
+    return QuantumAnswer(
+        "vqe",
+        bits_of(state, q.n),
+        float(diag[state]),
+        float(best.fun),
+        reps,
+        backend.shots,
+        evals,
+        time.perf_counter() - t0,
+        counts,
+        [float(t) for t in best.x],
+    )
 
 
 def ratio(value: float, optimum: float, worst: float) -> float:

@@ -2,14 +2,13 @@
 model, the served recommendations (refreshed per affected user), similar items, and an offline
 evaluation of every model side by side."""
 
-from datetime import timedelta
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LandingZoneResource, LakehouseResource
+from dwc_resources import LakehouseResource, LandingZoneResource
 from dwc_resources.duck import transaction
 from dwc_resources.model_store import ModelStoreResource
 
@@ -42,7 +41,7 @@ def model_key(name: str) -> dg.AssetKey:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _catalogue_digest(data: recmodels.Dataset) -> str:
@@ -51,10 +50,19 @@ def _catalogue_digest(data: recmodels.Dataset) -> str:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(INTERACTIONS, deps=[DOCUMENTS], description="User-item interactions from the events landing.",
-                     kinds={"duckdb"}, owners=OWNERS),
-        dg.AssetSpec(QUARANTINE, description="Event rows that failed validation, with the reason.", kinds={"duckdb"},
-                     owners=OWNERS),
+        dg.AssetSpec(
+            INTERACTIONS,
+            deps=[DOCUMENTS],
+            description="User-item interactions from the events landing.",
+            kinds={"duckdb"},
+            owners=OWNERS,
+        ),
+        dg.AssetSpec(
+            QUARANTINE,
+            description="Event rows that failed validation, with the reason.",
+            kinds={"duckdb"},
+            owners=OWNERS,
+        ),
     ],
     group_name="recs",
 )
@@ -64,20 +72,40 @@ def interactions(context: dg.AssetExecutionContext, warehouse: LakehouseResource
     with warehouse.writer(FULL_DDL) as con:
         stats = load_events(con, root, context.run.run_id, log=context.log.info)
         total, users, items = con.execute(
-            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id) FROM recs.interactions").fetchall()[0]
+            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id) FROM recs.interactions"
+        ).fetchall()[0]
         by_type = con.execute("SELECT type, count(*) FROM recs.interactions GROUP BY 1 ORDER BY 2 DESC").fetchall()
         reasons = con.execute("""SELECT source_file, line, reason FROM recs.interactions_quarantine
                                  ORDER BY source_file, line LIMIT 20""").fetchall()
         quarantined = con.execute("SELECT count(*) FROM recs.interactions_quarantine").fetchall()[0][0]
-    yield dg.MaterializeResult(asset_key=INTERACTIONS, metadata={
-        "dagster/row_count": total, "users": users, "items": items, **stats, "events_path": root,
-        "by_type": dg.MetadataValue.md(markdown_table(["type", "events"], by_type))})
-    yield dg.MaterializeResult(asset_key=QUARANTINE, metadata={
-        "dagster/row_count": quarantined,
-        "rows": dg.MetadataValue.md(markdown_table(["file", "line", "reason"], reasons))})
+    yield dg.MaterializeResult(
+        asset_key=INTERACTIONS,
+        metadata={
+            "dagster/row_count": total,
+            "users": users,
+            "items": items,
+            **stats,
+            "events_path": root,
+            "by_type": dg.MetadataValue.md(markdown_table(["type", "events"], by_type)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata={
+            "dagster/row_count": quarantined,
+            "rows": dg.MetadataValue.md(markdown_table(["file", "line", "reason"], reasons)),
+        },
+    )
 
 
-@dg.asset(key=ITEM_FEATURES, deps=[DOCUMENTS, DOCUMENT_ENRICHMENT], group_name="recs", kinds={"duckdb"}, owners=OWNERS, automation_condition=dg.AutomationCondition.eager())
+@dg.asset(
+    key=ITEM_FEATURES,
+    deps=[DOCUMENTS, DOCUMENT_ENRICHMENT],
+    group_name="recs",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
+)
 def item_features(warehouse: LakehouseResource, landing: LandingZoneResource) -> dg.MaterializeResult:
     """Items with their text and topic: every current document, and the rows of any item-features file."""
     with warehouse.writer(FULL_DDL) as con:
@@ -86,26 +114,46 @@ def item_features(warehouse: LakehouseResource, landing: LandingZoneResource) ->
 
 
 def _model_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(key=model_key(name), deps=[INTERACTIONS, ITEM_FEATURES], group_name="recs", kinds={"python", "numpy"},
-              owners=OWNERS, description=f"The `{name}` recommender, trained on every interaction.")
+    @dg.asset(
+        key=model_key(name),
+        deps=[INTERACTIONS, ITEM_FEATURES],
+        group_name="recs",
+        kinds={"python", "numpy"},
+        owners=OWNERS,
+        description=f"The `{name}` recommender, trained on every interaction.",
+    )
     def _train(context: dg.AssetExecutionContext, warehouse: LakehouseResource, model_store: ModelStoreResource):
         with warehouse.reader() as con:
             data = dataset(con)
         if not data.users:
-            raise dg.Failure("no interactions yet: drop event files into the events folder and materialise recs/interactions")
+            raise dg.Failure(
+                "no interactions yet: drop event files into the events folder and materialise recs/interactions"
+            )
         model = recmodels.all_models()[name].fit(data)
-        model_store.save(f"recs_{name}", {"model": model, "data": data}, context.run.run_id,
-                         catalogue=_catalogue_digest(data))
+        model_store.save(
+            f"recs_{name}", {"model": model, "data": data}, context.run.run_id, catalogue=_catalogue_digest(data)
+        )
         context.log.info(f"{name}: trained on {data.weights.nnz:,} user-item pairs in {model.fit_seconds:.2f}s")
-        return dg.MaterializeResult(metadata={"users": len(data.users), "items": len(data.items),
-                                              "pairs": int(data.weights.nnz), "fit_s": round(model.fit_seconds, 3),
-                                              "catalogue": _catalogue_digest(data)})
+        return dg.MaterializeResult(
+            metadata={
+                "users": len(data.users),
+                "items": len(data.items),
+                "pairs": int(data.weights.nnz),
+                "fit_s": round(model.fit_seconds, 3),
+                "catalogue": _catalogue_digest(data),
+            }
+        )
 
     return _train
 
 
-@dg.asset(key=model_key("hybrid"), deps=[model_key(n) for n in HYBRID_PARTS], group_name="recs",
-          kinds={"python", "numpy"}, owners=OWNERS)
+@dg.asset(
+    key=model_key("hybrid"),
+    deps=[model_key(n) for n in HYBRID_PARTS],
+    group_name="recs",
+    kinds={"python", "numpy"},
+    owners=OWNERS,
+)
 def hybrid_model(context: dg.AssetExecutionContext, model_store: ModelStoreResource) -> dg.MaterializeResult:
     """A blend of EASE, item-kNN, ALS, content and popularity; cold-start users get content and popularity."""
     parts, catalogues, data = {}, set(), None
@@ -117,11 +165,14 @@ def hybrid_model(context: dg.AssetExecutionContext, model_store: ModelStoreResou
         data = stored["data"]
         catalogues.add(_catalogue_digest(data))
     if len(catalogues) > 1:
-        raise dg.Failure("the hybrid's parts were trained on different catalogues: run recs_full_job to train them together")
+        raise dg.Failure(
+            "the hybrid's parts were trained on different catalogues: run recs_full_job to train them together"
+        )
     model = recmodels.Hybrid(parts).fit(data)
     model_store.save("recs_hybrid", {"model": model, "data": data}, context.run.run_id, catalogue=catalogues.pop())
-    return dg.MaterializeResult(metadata={"parts": ", ".join(f"{k} {w}" for k, w in HYBRID_PARTS.items()),
-                                          "items": len(data.items)})
+    return dg.MaterializeResult(
+        metadata={"parts": ", ".join(f"{k} {w}" for k, w in HYBRID_PARTS.items()), "items": len(data.items)}
+    )
 
 
 class RecommendationsConfig(dg.Config):
@@ -130,11 +181,20 @@ class RecommendationsConfig(dg.Config):
     models: list[str] = Field(default_factory=lambda: list(ALL_MODELS), description="Models to serve")
 
 
-@dg.asset(key=RECOMMENDATIONS, deps=[INTERACTIONS, *[model_key(n) for n in ALL_MODELS]], group_name="recs",
-          kinds={"duckdb"}, owners=OWNERS,
-          freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)))
-def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, warehouse: LakehouseResource,
-                    model_store: ModelStoreResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=RECOMMENDATIONS,
+    deps=[INTERACTIONS, *[model_key(n) for n in ALL_MODELS]],
+    group_name="recs",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)),
+)
+def recommendations(
+    context: dg.AssetExecutionContext,
+    config: RecommendationsConfig,
+    warehouse: LakehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
     """Top-N per user and model. Only users with new interactions are refreshed (fold-in with the
     stored models), unless a model was retrained, which refreshes every user for it."""
     refreshed, now = {}, _now()
@@ -147,26 +207,40 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
             if stored is None:
                 context.log.warning(f"model {name} is not trained yet; skipped")
                 continue
-            served = con.execute("SELECT DISTINCT model_version FROM recs.recommendations WHERE model = ?", [name]).fetchall()
+            served = con.execute(
+                "SELECT DISTINCT model_version FROM recs.recommendations WHERE model = ?", [name]
+            ).fetchall()
             if served != [(version,)]:
                 users = all_users
             else:
-                users = [u for (u,) in con.execute("""
+                users = [
+                    u
+                    for (u,) in con.execute(
+                        """
                     SELECT i.user_id FROM recs.interactions i
                     LEFT JOIN (SELECT user_id, max(generated_at) AS at FROM recs.recommendations WHERE model = ?
                                GROUP BY 1) r USING (user_id)
-                    GROUP BY i.user_id, r.at HAVING r.at IS NULL OR max(i.loaded_at) > r.at ORDER BY 1""", [name]).fetchall()]
-                if not con.execute("SELECT 1 FROM recs.recommendations WHERE model = ? AND user_id = ?", [name, ANONYMOUS]).fetchall():
+                    GROUP BY i.user_id, r.at HAVING r.at IS NULL OR max(i.loaded_at) > r.at ORDER BY 1""",
+                        [name],
+                    ).fetchall()
+                ]
+                if not con.execute(
+                    "SELECT 1 FROM recs.recommendations WHERE model = ? AND user_id = ?", [name, ANONYMOUS]
+                ).fetchall():
                     users.append(ANONYMOUS)
             if not users:
                 refreshed[name] = 0
                 continue
             rows = recommend(stored["model"], stored["data"], user_rows(con, users), config.n, config.exclude_seen)
             with transaction(con):
-                con.execute("DELETE FROM recs.recommendations WHERE model = ? AND user_id IN (SELECT unnest(?::VARCHAR[]))",
-                            [name, users])
-                con.executemany("INSERT INTO recs.recommendations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [(u, i, r, s, name, version, now, context.run.run_id) for u, i, r, s in rows])
+                con.execute(
+                    "DELETE FROM recs.recommendations WHERE model = ? AND user_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [name, users],
+                )
+                con.executemany(
+                    "INSERT INTO recs.recommendations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(u, i, r, s, name, version, now, context.run.run_id) for u, i, r, s in rows],
+                )
             refreshed[name] = len(users)
             context.log.info(f"{name}: recommendations refreshed for {len(users)} users")
         total = con.execute("SELECT count(*) FROM recs.recommendations").fetchall()[0][0]
@@ -174,14 +248,24 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
                                 FROM recs.recommendations r LEFT JOIN docs.documents d
                                   ON d.doc_id = r.item_id AND d.is_current
                                 WHERE r.model = 'hybrid' ORDER BY r.user_id, r.rank LIMIT 10""").fetchall()
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": total, "users": len(all_users) - 1, "users_refreshed": sum(refreshed.values()),
-        **{f"refreshed/{k}": v for k, v in refreshed.items()},
-        "sample (hybrid)": dg.MetadataValue.md(markdown_table(["user", "rank", "item", "score"], sample))})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "users": len(all_users) - 1,
+            "users_refreshed": sum(refreshed.values()),
+            **{f"refreshed/{k}": v for k, v in refreshed.items()},
+            "sample (hybrid)": dg.MetadataValue.md(markdown_table(["user", "rank", "item", "score"], sample)),
+        }
+    )
 
 
-@dg.asset(key=SIMILAR_ITEMS, deps=[model_key("item_knn"), model_key("content")], group_name="recs", kinds={"duckdb"},
-          owners=OWNERS)
+@dg.asset(
+    key=SIMILAR_ITEMS,
+    deps=[model_key("item_knn"), model_key("content")],
+    group_name="recs",
+    kinds={"duckdb"},
+    owners=OWNERS,
+)
 def similar_items(warehouse: LakehouseResource, model_store: ModelStoreResource) -> dg.MaterializeResult:
     """The 10 most similar items per item: by co-interaction (item_knn) and by content."""
     now, rows = _now(), []
@@ -206,9 +290,12 @@ class EvaluationConfig(dg.Config):
     k: int = 10
 
 
-@dg.asset(key=EVALUATION, deps=[INTERACTIONS, ITEM_FEATURES], group_name="recs", kinds={"duckdb", "numpy"},
-          owners=OWNERS)
-def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, warehouse: LakehouseResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=EVALUATION, deps=[INTERACTIONS, ITEM_FEATURES], group_name="recs", kinds={"duckdb", "numpy"}, owners=OWNERS
+)
+def evaluation(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, warehouse: LakehouseResource
+) -> dg.MaterializeResult:
     """Every model on a held-out split (per-user stratified 75/25, seeded): precision, recall, nDCG, MAP at 10, coverage."""
     with warehouse.reader() as con:
         data = dataset(con)
@@ -221,20 +308,58 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, ware
         context.log.info(f"{name}: nDCG@{config.k} {results[name][f'ndcg_at_{config.k}']:.4f}")
     now, k = _now(), config.k
     with warehouse.writer(FULL_DDL) as con:
-        con.executemany("INSERT INTO recs.evaluation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (name, r[f"precision_at_{k}"], r[f"recall_at_{k}"], r[f"ndcg_at_{k}"], r[f"map_at_{k}"], r["coverage"],
-             r["users"], r["fit_s"], r["ms_per_user"], config.seed, now, context.run.run_id) for name, r in results.items()])
+        con.executemany(
+            "INSERT INTO recs.evaluation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    name,
+                    r[f"precision_at_{k}"],
+                    r[f"recall_at_{k}"],
+                    r[f"ndcg_at_{k}"],
+                    r[f"map_at_{k}"],
+                    r["coverage"],
+                    r["users"],
+                    r["fit_s"],
+                    r["ms_per_user"],
+                    config.seed,
+                    now,
+                    context.run.run_id,
+                )
+                for name, r in results.items()
+            ],
+        )
     best = max(results, key=lambda n: results[n][f"ndcg_at_{k}"])
-    table = [(n, *(f"{r[m]:.4f}" for m in (f"precision_at_{k}", f"recall_at_{k}", f"ndcg_at_{k}", f"map_at_{k}", "coverage")))
-             for n, r in sorted(results.items(), key=lambda kv: -kv[1][f"ndcg_at_{k}"])]
-    return dg.MaterializeResult(metadata={
-        "best_model": best, f"best_ndcg_at_{k}": results[best][f"ndcg_at_{k}"], "test_users": results[best]["users"],
-        "models": dg.MetadataValue.md(markdown_table(["model", "P@10", "R@10", "nDCG@10", "MAP@10", "coverage"], table)),
-        "chart": dg.MetadataValue.md(png_chart(
-            {"nDCG@10": [(n, r[f"ndcg_at_{k}"]) for n, r in results.items()],
-             "P@10": [(n, r[f"precision_at_{k}"]) for n, r in results.items()]}, "Models on the held-out split",
-            "score", kind="bar")),
-    })
+    table = [
+        (
+            n,
+            *(
+                f"{r[m]:.4f}"
+                for m in (f"precision_at_{k}", f"recall_at_{k}", f"ndcg_at_{k}", f"map_at_{k}", "coverage")
+            ),
+        )
+        for n, r in sorted(results.items(), key=lambda kv: -kv[1][f"ndcg_at_{k}"])
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "best_model": best,
+            f"best_ndcg_at_{k}": results[best][f"ndcg_at_{k}"],
+            "test_users": results[best]["users"],
+            "models": dg.MetadataValue.md(
+                markdown_table(["model", "P@10", "R@10", "nDCG@10", "MAP@10", "coverage"], table)
+            ),
+            "chart": dg.MetadataValue.md(
+                png_chart(
+                    {
+                        "nDCG@10": [(n, r[f"ndcg_at_{k}"]) for n, r in results.items()],
+                        "P@10": [(n, r[f"precision_at_{k}"]) for n, r in results.items()],
+                    },
+                    "Models on the held-out split",
+                    "score",
+                    kind="bar",
+                )
+            ),
+        }
+    )
 
 
 model_assets = [_model_asset(n) for n in BASE_MODELS] + [hybrid_model]

@@ -52,7 +52,7 @@ def ranking_metrics(recommended: np.ndarray, test: sp.csr_matrix, users: np.ndar
     precision, recall, ndcg, ap = [], [], [], []
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     for row, u in zip(recommended, users):
-        relevant = set(test.indices[test.indptr[u]:test.indptr[u + 1]])
+        relevant = set(test.indices[test.indptr[u] : test.indptr[u + 1]])
         hits = np.array([item in relevant for item in row[:k]], dtype=float)
         n_rel = len(relevant)
         precision.append(hits.sum() / k)
@@ -61,9 +61,14 @@ def ranking_metrics(recommended: np.ndarray, test: sp.csr_matrix, users: np.ndar
         ndcg.append((hits * discounts[: len(hits)]).sum() / ideal)
         cum = np.cumsum(hits)
         ap.append((hits * cum / np.arange(1, len(hits) + 1)).sum() / min(n_rel, k))
-    return {f"precision_at_{k}": float(np.mean(precision)), f"recall_at_{k}": float(np.mean(recall)),
-            f"ndcg_at_{k}": float(np.mean(ndcg)), f"map_at_{k}": float(np.mean(ap)),
-            "coverage": float(len(np.unique(recommended[:, :k])) / n_items), "users": int(len(users))}
+    return {
+        f"precision_at_{k}": float(np.mean(precision)),
+        f"recall_at_{k}": float(np.mean(recall)),
+        f"ndcg_at_{k}": float(np.mean(ndcg)),
+        f"map_at_{k}": float(np.mean(ap)),
+        "coverage": float(len(np.unique(recommended[:, :k])) / n_items),
+        "users": int(len(users)),
+    }
 
 
 def evaluate(model: Model, train: Dataset, test: sp.csr_matrix, k: int = 10, batch: int = 512) -> dict:
@@ -76,12 +81,16 @@ def evaluate(model: Model, train: Dataset, test: sp.csr_matrix, k: int = 10, bat
     recs = []
     t1 = time.perf_counter()
     for start in range(0, len(users), batch):
-        chunk = users[start:start + batch]
+        chunk = users[start : start + batch]
         rows = W[chunk]
         idx, _ = top_n(model.score(rows), rows, k)
         recs.append(idx)
     recommended = np.vstack(recs) if recs else np.zeros((0, k), dtype=int)
     out = ranking_metrics(recommended, test, users, len(train.items), k)
-    out.update({"fit_s": getattr(model, "fit_seconds", time.perf_counter() - t0),
-                "ms_per_user": (time.perf_counter() - t1) / max(len(users), 1) * 1000})
+    out.update(
+        {
+            "fit_s": getattr(model, "fit_seconds", time.perf_counter() - t0),
+            "ms_per_user": (time.perf_counter() - t1) / max(len(users), 1) * 1000,
+        }
+    )
     return out

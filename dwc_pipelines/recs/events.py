@@ -9,7 +9,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .models import WEIGHTS
 
@@ -39,13 +39,13 @@ def _timestamp(value) -> datetime:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or not 0 < value < 4e10:
             raise ValueError("epoch seconds out of range")
-        return datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
     s = str(value).strip()
     if s.replace(".", "", 1).isdigit():
         return _timestamp(float(s))
     dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return dt
 
 
@@ -117,9 +117,14 @@ def parse_file(path: str, max_bytes: int = 200 * 1024 * 1024) -> tuple[list[Even
                 bad.append(BadRow(n, raw[:500], str(exc)))
     elif path.lower().endswith(".csv"):
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or not {"user", "item"} <= {f.strip() for f in reader.fieldnames} and not {
-                "user_id", "item_id"} <= {f.strip() for f in reader.fieldnames}:
-            return [], [BadRow(1, ",".join(reader.fieldnames or []), "CSV needs user, item, type, value, timestamp columns")]
+        if (
+            not reader.fieldnames
+            or not {"user", "item"} <= {f.strip() for f in reader.fieldnames}
+            and not {"user_id", "item_id"} <= {f.strip() for f in reader.fieldnames}
+        ):
+            return [], [
+                BadRow(1, ",".join(reader.fieldnames or []), "CSV needs user, item, type, value, timestamp columns")
+            ]
         for n, record in enumerate(reader, start=2):
             try:
                 events.append(validate({k.strip(): v for k, v in record.items() if k}, n))

@@ -33,19 +33,23 @@ class Dataset:
 
     users: list[str]
     items: list[str]
-    weights: sp.csr_matrix                     # users x items, summed interaction weights
-    ratings: sp.csr_matrix | None = None       # users x items, explicit ratings (the latest per pair)
-    last_seen: np.ndarray | None = None        # per item, seconds since the newest interaction in the data
+    weights: sp.csr_matrix  # users x items, summed interaction weights
+    ratings: sp.csr_matrix | None = None  # users x items, explicit ratings (the latest per pair)
+    last_seen: np.ndarray | None = None  # per item, seconds since the newest interaction in the data
     item_text: list[str] = field(default_factory=list)
-    item_vectors: np.ndarray | None = None     # items x d embeddings (zeros where an item has none)
+    item_vectors: np.ndarray | None = None  # items x d embeddings (zeros where an item has none)
 
     def __post_init__(self):
         self.user_index = {u: i for i, u in enumerate(self.users)}
         self.item_index = {it: i for i, it in enumerate(self.items)}
 
 
-def build_dataset(rows, item_text: dict[str, str] | None = None, extra_items: list[str] = (),
-                  item_vectors: dict[str, list[float]] | None = None) -> Dataset:
+def build_dataset(
+    rows,
+    item_text: dict[str, str] | None = None,
+    extra_items: list[str] = (),
+    item_vectors: dict[str, list[float]] | None = None,
+) -> Dataset:
     """From (user, item, type, value, timestamp-seconds) rows; items with text but no interaction
     are part of the catalogue (content reaches them)."""
     rows = list(rows)
@@ -67,7 +71,9 @@ def build_dataset(rows, item_text: dict[str, str] | None = None, extra_items: li
             if (u, i) not in latest or t >= latest[(u, i)][1]:
                 latest[(u, i)] = (v, t)
         keys = list(latest)
-        ratings = sp.csr_matrix(([latest[k][0] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=shape)
+        ratings = sp.csr_matrix(
+            ([latest[k][0] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=shape
+        )
     ts = np.array([r[4] for r in rows], dtype=np.float64) if rows else np.zeros(0)
     newest = ts.max() if len(ts) else 0.0
     last = np.full(len(items), np.inf)
@@ -100,7 +106,7 @@ def rows_for(data: Dataset, interactions: dict[str, dict[str, float]]) -> sp.csr
 class Model:
     name = "model"
 
-    def fit(self, data: Dataset) -> "Model":
+    def fit(self, data: Dataset) -> Model:
         t0 = time.perf_counter()
         self._fit(data)
         self.fit_seconds = time.perf_counter() - t0
@@ -174,7 +180,9 @@ class ItemKNN(Model):
         for i in range(sim.shape[0]):
             start, end = sim.indptr[i], sim.indptr[i + 1]
             order = np.argsort(-sim.data[start:end])[:top]
-            out += [(i, int(sim.indices[start + o]), float(sim.data[start + o])) for o in order if sim.data[start + o] > 0]
+            out += [
+                (i, int(sim.indices[start + o]), float(sim.data[start + o])) for o in order if sim.data[start + o] > 0
+            ]
         return out
 
 
@@ -203,9 +211,16 @@ class ALS(Model):
 
     name = "als"
 
-    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 2.0, iterations: int = 15,
-                 seed: int = 0):
-        self.factors, self.reg, self.alpha, self.iterations, self.seed = factors, regularization, alpha, iterations, seed
+    def __init__(
+        self, factors: int = 64, regularization: float = 0.05, alpha: float = 2.0, iterations: int = 15, seed: int = 0
+    ):
+        self.factors, self.reg, self.alpha, self.iterations, self.seed = (
+            factors,
+            regularization,
+            alpha,
+            iterations,
+            seed,
+        )
 
     def _solve(self, C: sp.csr_matrix, Y: np.ndarray) -> np.ndarray:
         """Each row's factors given the other side's: (YtY + Yt(C-1)Y + reg I) x = Yt C p."""
@@ -406,7 +421,15 @@ def top_n(scores: np.ndarray, seen: sp.csr_matrix | None, n: int) -> tuple[np.nd
 
 def all_models() -> dict[str, Model]:
     """Every model the platform trains, the hybrid built on the others' instances."""
-    base = {"popularity": Popularity(), "popularity_recent": Popularity(half_life_days=30), "user_knn": UserKNN(),
-            "item_knn": ItemKNN(), "als": ALS(), "explicit_mf": ExplicitMF(), "content": ContentBased(), "ease": EASE()}
+    base = {
+        "popularity": Popularity(),
+        "popularity_recent": Popularity(half_life_days=30),
+        "user_knn": UserKNN(),
+        "item_knn": ItemKNN(),
+        "als": ALS(),
+        "explicit_mf": ExplicitMF(),
+        "content": ContentBased(),
+        "ease": EASE(),
+    }
     base["hybrid"] = Hybrid({name: (base[name], w) for name, w in HYBRID_WEIGHTS.items()})
     return base

@@ -34,9 +34,17 @@ def _round(value, digits: int = 5):
 
 class GLB:
     def __init__(self, generator: str = "DWC xr"):
-        self.doc: dict = {"asset": {"version": "2.0", "generator": generator}, "scene": 0, "scenes": [{"nodes": []}],
-                          "nodes": [], "meshes": [], "materials": [], "accessors": [], "bufferViews": [],
-                          "buffers": [{"byteLength": 0}]}
+        self.doc: dict = {
+            "asset": {"version": "2.0", "generator": generator},
+            "scene": 0,
+            "scenes": [{"nodes": []}],
+            "nodes": [],
+            "meshes": [],
+            "materials": [],
+            "accessors": [],
+            "bufferViews": [],
+            "buffers": [{"byteLength": 0}],
+        }
         self.bin = bytearray()
         self._materials: dict = {}
         self.extensions: set[str] = set()
@@ -57,10 +65,18 @@ class GLB:
             array, ctype = np.ascontiguousarray(array, dtype="<f4"), FLOAT
         else:
             big = int(array.max()) if array.size else 0
-            array, ctype = (np.ascontiguousarray(array, dtype="<u2"), UINT16) if big < 65535 else \
-                (np.ascontiguousarray(array, dtype="<u4"), UINT32)
+            array, ctype = (
+                (np.ascontiguousarray(array, dtype="<u2"), UINT16)
+                if big < 65535
+                else (np.ascontiguousarray(array, dtype="<u4"), UINT32)
+            )
         count = array.shape[0] if kind != "SCALAR" else array.size
-        acc = {"bufferView": self._view(array.tobytes(), target), "componentType": ctype, "count": int(count), "type": kind}
+        acc = {
+            "bufferView": self._view(array.tobytes(), target),
+            "componentType": ctype,
+            "count": int(count),
+            "type": kind,
+        }
         if ctype == FLOAT and count:
             # Bounds of the stored float32 values exactly (POSITION needs them; the validator checks them).
             flat = array.reshape(count, -1)
@@ -69,30 +85,56 @@ class GLB:
         self.doc["accessors"].append(acc)
         return len(self.doc["accessors"]) - 1
 
-    def material(self, rgba: tuple, name: str, metallic: float = 0.0, roughness: float = 0.55,
-                 emissive: tuple | None = None) -> int:
+    def material(
+        self, rgba: tuple, name: str, metallic: float = 0.0, roughness: float = 0.55, emissive: tuple | None = None
+    ) -> int:
         key = (tuple(_round(list(rgba), 4)), name)
         if key not in self._materials:
-            mat = {"name": name, "pbrMetallicRoughness": {"baseColorFactor": _round(list(rgba), 4),
-                                                          "metallicFactor": metallic, "roughnessFactor": roughness}}
+            mat = {
+                "name": name,
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": _round(list(rgba), 4),
+                    "metallicFactor": metallic,
+                    "roughnessFactor": roughness,
+                },
+            }
             if emissive:
                 mat["emissiveFactor"] = _round(list(emissive), 4)
             self.doc["materials"].append(mat)
             self._materials[key] = len(self.doc["materials"]) - 1
         return self._materials[key]
 
-    def mesh(self, name: str, positions: np.ndarray, indices: np.ndarray, material: int,
-             normals: np.ndarray | None = None, mode: int = TRIANGLES) -> int:
+    def mesh(
+        self,
+        name: str,
+        positions: np.ndarray,
+        indices: np.ndarray,
+        material: int,
+        normals: np.ndarray | None = None,
+        mode: int = TRIANGLES,
+    ) -> int:
         attrs = {"POSITION": self.accessor(positions, "VEC3")}
         if normals is not None:
             attrs["NORMAL"] = self.accessor(normals, "VEC3")
-        prim = {"attributes": attrs, "indices": self.accessor(indices.reshape(-1), "SCALAR", ELEMENT_ARRAY_BUFFER),
-                "material": material, "mode": mode}
+        prim = {
+            "attributes": attrs,
+            "indices": self.accessor(indices.reshape(-1), "SCALAR", ELEMENT_ARRAY_BUFFER),
+            "material": material,
+            "mode": mode,
+        }
         self.doc["meshes"].append({"name": name, "primitives": [prim]})
         return len(self.doc["meshes"]) - 1
 
-    def node(self, name: str, mesh: int | None = None, translation=None, scale=None, extras: dict | None = None,
-             children: list[int] | None = None, root: bool = True) -> int:
+    def node(
+        self,
+        name: str,
+        mesh: int | None = None,
+        translation=None,
+        scale=None,
+        extras: dict | None = None,
+        children: list[int] | None = None,
+        root: bool = True,
+    ) -> int:
         node: dict = {"name": name}
         if mesh is not None:
             node["mesh"] = mesh
@@ -115,9 +157,14 @@ class GLB:
         self.extensions.add(INSTANCING)
         self.required.add(INSTANCING)
         node = self.node(name, mesh, extras=extras)
-        self.doc["nodes"][node]["extensions"] = {INSTANCING: {"attributes": {
-            "TRANSLATION": self.accessor(translations.astype("<f4"), "VEC3", None),
-            "SCALE": self.accessor(scales.astype("<f4"), "VEC3", None)}}}
+        self.doc["nodes"][node]["extensions"] = {
+            INSTANCING: {
+                "attributes": {
+                    "TRANSLATION": self.accessor(translations.astype("<f4"), "VEC3", None),
+                    "SCALE": self.accessor(scales.astype("<f4"), "VEC3", None),
+                }
+            }
+        }
         return node
 
     def to_bytes(self) -> bytes:
@@ -148,12 +195,43 @@ class GLB:
 @lru_cache(maxsize=4)
 def icosphere(subdivisions: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Unit sphere: positions (= normals) float32 and triangle indices."""
-    t = (1 + 5 ** 0.5) / 2
-    verts = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t), (0, -1, -t), (0, 1, -t),
-             (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
-    faces = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2), (10, 7, 6),
-             (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5), (2, 4, 11), (6, 2, 10),
-             (8, 6, 7), (9, 8, 1)]
+    t = (1 + 5**0.5) / 2
+    verts = [
+        (-1, t, 0),
+        (1, t, 0),
+        (-1, -t, 0),
+        (1, -t, 0),
+        (0, -1, t),
+        (0, 1, t),
+        (0, -1, -t),
+        (0, 1, -t),
+        (t, 0, -1),
+        (t, 0, 1),
+        (-t, 0, -1),
+        (-t, 0, 1),
+    ]
+    faces = [
+        (0, 11, 5),
+        (0, 5, 1),
+        (0, 1, 7),
+        (0, 7, 10),
+        (0, 10, 11),
+        (1, 5, 9),
+        (5, 11, 4),
+        (11, 10, 2),
+        (10, 7, 6),
+        (7, 1, 8),
+        (3, 9, 4),
+        (3, 4, 2),
+        (3, 2, 6),
+        (3, 6, 8),
+        (3, 8, 9),
+        (4, 9, 5),
+        (2, 4, 11),
+        (6, 2, 10),
+        (8, 6, 7),
+        (9, 8, 1),
+    ]
     verts = [np.array(v, float) / np.linalg.norm(v) for v in verts]
     for _ in range(subdivisions):
         cache: dict = {}
@@ -165,6 +243,7 @@ def icosphere(subdivisions: int = 1) -> tuple[np.ndarray, np.ndarray]:
                 verts.append(m / np.linalg.norm(m))
                 cache[key] = len(verts) - 1
             return cache[key]
+
         new = []
         for a, b, c in faces:
             ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
@@ -194,8 +273,16 @@ def box() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # Colour-blind-safe categorical palette (Okabe-Ito), linear-ish RGB in 0..1.
-PALETTE = [(0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26), (0.0, 0.45, 0.70),
-           (0.84, 0.37, 0.0), (0.80, 0.47, 0.65), (0.6, 0.6, 0.6)]
+PALETTE = [
+    (0.90, 0.62, 0.0),
+    (0.34, 0.71, 0.91),
+    (0.0, 0.62, 0.45),
+    (0.94, 0.89, 0.26),
+    (0.0, 0.45, 0.70),
+    (0.84, 0.37, 0.0),
+    (0.80, 0.47, 0.65),
+    (0.6, 0.6, 0.6),
+]
 
 
 def srgb_to_linear(c: float) -> float:

@@ -43,18 +43,27 @@ CREATE TABLE IF NOT EXISTS xr.scenes (
 
 def nonblank(png: str) -> bool:
     """Did anything render: more than one colour in the middle of the picture (the canvas)?"""
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     img = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
     h, w, _ = img.shape
-    middle = img[h // 5: h - h // 10, w // 10: w - w // 10]
+    middle = img[h // 5 : h - h // 10, w // 10 : w - w // 10]
     return int((np.abs(middle - middle[0, 0]).sum(axis=2) > 30).sum()) > 50
 
 
-def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: str, run_id: str,
-            screenshot: bool = True, log=print) -> dict:
+def publish(
+    con,
+    tools,
+    scene: str,
+    data: bytes,
+    stats,
+    title: str,
+    subtitle: str,
+    run_id: str,
+    screenshot: bool = True,
+    log=print,
+) -> dict:
     os.makedirs(tools.scenes_dir, exist_ok=True)
     glb = os.path.join(tools.scenes_dir, f"{scene}.glb")
     sha = hashlib.sha256(data).hexdigest()
@@ -68,21 +77,42 @@ def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: st
         log(f"{scene}: inputs unchanged, {glb} is byte-identical ({sha[:12]}); nothing rebuilt")
         row = prior
     else:
-        row = {"scene": scene, "path": glb, "sha256": sha, "size_bytes": len(data), "items": stats.items,
-               "nodes": stats.nodes, "meshes": stats.meshes, "instanced": stats.instanced,
-               "bytes_per_item": round(stats.bytes_per_item, 2), "validator": None, "validator_errors": None,
-               "validator_warnings": None, "validator_infos": None, "optimized_bytes": None, "screenshot_path": None,
-               "screenshot_nonblank": None, "viewer_path": None,
-               "built_at": utcnow(), "run_id": run_id}
+        row = {
+            "scene": scene,
+            "path": glb,
+            "sha256": sha,
+            "size_bytes": len(data),
+            "items": stats.items,
+            "nodes": stats.nodes,
+            "meshes": stats.meshes,
+            "instanced": stats.instanced,
+            "bytes_per_item": round(stats.bytes_per_item, 2),
+            "validator": None,
+            "validator_errors": None,
+            "validator_warnings": None,
+            "validator_infos": None,
+            "optimized_bytes": None,
+            "screenshot_path": None,
+            "screenshot_nonblank": None,
+            "viewer_path": None,
+            "built_at": utcnow(),
+            "run_id": run_id,
+        }
         missing = tools.validator_missing()
         if missing:
             row["validator"] = f"not run: {missing}"
         else:
             report = tools.validate([glb])[0]
-            row.update(validator=report["validator"], validator_errors=report["errors"],
-                       validator_warnings=report["warnings"], validator_infos=report["infos"])
+            row.update(
+                validator=report["validator"],
+                validator_errors=report["errors"],
+                validator_warnings=report["warnings"],
+                validator_infos=report["infos"],
+            )
             messages = report["messages"]
-            log(f"{scene}: glTF validator {report['validator']}: {report['errors']} errors, {report['warnings']} warnings")
+            log(
+                f"{scene}: glTF validator {report['validator']}: {report['errors']} errors, {report['warnings']} warnings"
+            )
         if tools.optimize and tools.optimizer():
             opt = os.path.join(tools.scenes_dir, f"{scene}.optimized.glb")
             try:
@@ -101,12 +131,20 @@ def publish(con, tools, scene: str, data: bytes, stats, title: str, subtitle: st
         with transaction(con):
             con.execute("DELETE FROM xr.scenes WHERE scene = ?", [scene])
             cols = [c[0] for c in con.execute("SELECT * FROM xr.scenes LIMIT 0").description]
-            con.execute(f"INSERT INTO xr.scenes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        [row[c] for c in cols])
+            con.execute(
+                f"INSERT INTO xr.scenes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [row[c] for c in cols],
+            )
     meta = {
-        "path": dg.MetadataValue.path(row["path"]), "viewer": dg.MetadataValue.path(row["viewer_path"] or ""),
-        "sha256": row["sha256"], "size_bytes": row["size_bytes"], "items": row["items"], "gltf_nodes": row["nodes"],
-        "bytes_per_item": row["bytes_per_item"], "instanced": row["instanced"], "rebuilt": not unchanged,
+        "path": dg.MetadataValue.path(row["path"]),
+        "viewer": dg.MetadataValue.path(row["viewer_path"] or ""),
+        "sha256": row["sha256"],
+        "size_bytes": row["size_bytes"],
+        "items": row["items"],
+        "gltf_nodes": row["nodes"],
+        "bytes_per_item": row["bytes_per_item"],
+        "instanced": row["instanced"],
+        "rebuilt": not unchanged,
         "validator": row["validator"] or "-",
     }
     for key in ("validator_errors", "validator_warnings", "validator_infos", "optimized_bytes"):

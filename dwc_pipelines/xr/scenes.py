@@ -73,21 +73,48 @@ def document_map(docs: list[dict], instancing_threshold: int = 256) -> tuple[byt
     sizes = 0.12 + 0.38 * np.sqrt(words / words.max())
     topics = sorted({d.get("topic") or "unknown" for d in docs})
     sphere, faces = icosphere(1)
-    meshes = {t: g.mesh(f"sphere {t}", sphere, faces, g.material(colour(i), f"topic {t}"), normals=sphere)
-              for i, t in enumerate(topics)}
+    meshes = {
+        t: g.mesh(f"sphere {t}", sphere, faces, g.material(colour(i), f"topic {t}"), normals=sphere)
+        for i, t in enumerate(topics)
+    }
     instanced = len(docs) > instancing_threshold
     for topic in topics:
         members = [i for i, d in enumerate(docs) if (d.get("topic") or "unknown") == topic]
         if instanced:
-            g.instanced(f"topic {topic}", meshes[topic], positions[members], np.repeat(sizes[members, None], 3, axis=1),
-                        {"topic": topic, "count": len(members), "instances": [
-                            {"name": docs[i]["doc_id"], "label": _label(docs[i].get("title"), docs[i]["doc_id"]),
-                             "words": int(words[i])} for i in members]})
+            g.instanced(
+                f"topic {topic}",
+                meshes[topic],
+                positions[members],
+                np.repeat(sizes[members, None], 3, axis=1),
+                {
+                    "topic": topic,
+                    "count": len(members),
+                    "instances": [
+                        {
+                            "name": docs[i]["doc_id"],
+                            "label": _label(docs[i].get("title"), docs[i]["doc_id"]),
+                            "words": int(words[i]),
+                        }
+                        for i in members
+                    ],
+                },
+            )
             continue
-        children = [g.node(docs[i]["doc_id"], meshes[topic], translation=positions[i], scale=[sizes[i]] * 3,
-                           extras={"label": _label(docs[i].get("title"), docs[i]["doc_id"]), "topic": topic,
-                                   "words": int(words[i])}, root=False)
-                    for i in members]
+        children = [
+            g.node(
+                docs[i]["doc_id"],
+                meshes[topic],
+                translation=positions[i],
+                scale=[sizes[i]] * 3,
+                extras={
+                    "label": _label(docs[i].get("title"), docs[i]["doc_id"]),
+                    "topic": topic,
+                    "words": int(words[i]),
+                },
+                root=False,
+            )
+            for i in members
+        ]
         g.node(f"topic {topic}", children=children, extras={"topic": topic, "count": len(members)})
     data = g.to_bytes()
     return data, _stats(g, data, len(docs))
@@ -101,15 +128,24 @@ def naive_document_map(docs: list[dict]) -> bytes:
     sphere, faces = icosphere(1)
     topics = sorted({d.get("topic") or "unknown" for d in docs})
     for d, p in zip(docs, positions):
-        m = g.mesh(d["doc_id"], sphere * 0.3 + p.astype("f4"), faces,
-                   g.material(colour(topics.index(d.get("topic") or "unknown")), d.get("topic") or "unknown"),
-                   normals=sphere)
+        m = g.mesh(
+            d["doc_id"],
+            sphere * 0.3 + p.astype("f4"),
+            faces,
+            g.material(colour(topics.index(d.get("topic") or "unknown")), d.get("topic") or "unknown"),
+            normals=sphere,
+        )
         g.node(d["doc_id"], m, extras={"label": _label(d.get("title"), d["doc_id"])})
     return g.to_bytes()
 
 
-HEALTH = {"online": (0.0, 0.62, 0.45), "stale": (0.90, 0.62, 0.0), "offline": (0.84, 0.15, 0.1),
-          "never_seen": (0.55, 0.55, 0.55), "unregistered": (0.80, 0.47, 0.65)}
+HEALTH = {
+    "online": (0.0, 0.62, 0.45),
+    "stale": (0.90, 0.62, 0.0),
+    "offline": (0.84, 0.15, 0.1),
+    "never_seen": (0.55, 0.55, 0.55),
+    "unregistered": (0.80, 0.47, 0.65),
+}
 
 
 def _linear(rgb: tuple) -> tuple:
@@ -124,8 +160,9 @@ def device_layout(devices: list[dict]) -> np.ndarray:
     if located:
         lat0 = float(np.mean([devices[i]["lat"] for i in located]))
         lon0 = float(np.mean([devices[i]["lon"] for i in located]))
-        xy = np.array([[(devices[i]["lon"] - lon0) * math.cos(math.radians(lat0)), devices[i]["lat"] - lat0]
-                       for i in located])
+        xy = np.array(
+            [[(devices[i]["lon"] - lon0) * math.cos(math.radians(lat0)), devices[i]["lat"] - lat0] for i in located]
+        )
         span = np.abs(xy).max() or 1.0
         out[located] = xy / span * RADIUS * 0.8
     rest = [i for i in range(len(devices)) if i not in set(located)]
@@ -142,25 +179,46 @@ def device_twin(devices: list[dict]) -> tuple[bytes, Stats]:
     devices = sorted(devices, key=lambda d: d["device_id"])
     g = GLB("DWC xr device twin")
     pos, nor, idx = box()
-    floor = g.mesh("floor", pos * np.array([2 * RADIUS + 6, 0.02, 2 * RADIUS + 6], "f4"), idx,
-                   g.material((0.05, 0.06, 0.08, 1.0), "floor", roughness=0.9), normals=nor)
+    floor = g.mesh(
+        "floor",
+        pos * np.array([2 * RADIUS + 6, 0.02, 2 * RADIUS + 6], "f4"),
+        idx,
+        g.material((0.05, 0.06, 0.08, 1.0), "floor", roughness=0.9),
+        normals=nor,
+    )
     g.node("floor", floor, translation=[2.0, -0.02, 0.0])
-    meshes = {s: g.mesh(f"device {s}", pos, idx, g.material(_linear(rgb), f"health {s}", metallic=0.1), normals=nor)
-              for s, rgb in HEALTH.items()}
+    meshes = {
+        s: g.mesh(f"device {s}", pos, idx, g.material(_linear(rgb), f"health {s}", metallic=0.1), normals=nor)
+        for s, rgb in HEALTH.items()
+    }
     xy = device_layout(devices)
     for d, (x, z) in zip(devices, xy):
         status = d.get("status") if d.get("status") in HEALTH else "never_seen"
         latest = d.get("latest") or {}
-        g.node(d["device_id"], meshes[status], translation=[x, 0.4, z], scale=[0.6, 0.8, 0.6], extras={
-            "label": f"{d['device_id']} ({status})", "type": d.get("type"), "location": d.get("location"),
-            "status": status, "firmware": d.get("firmware"),
-            "latest": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in sorted(latest.items())}})
+        g.node(
+            d["device_id"],
+            meshes[status],
+            translation=[x, 0.4, z],
+            scale=[0.6, 0.8, 0.6],
+            extras={
+                "label": f"{d['device_id']} ({status})",
+                "type": d.get("type"),
+                "location": d.get("location"),
+                "status": status,
+                "firmware": d.get("firmware"),
+                "latest": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in sorted(latest.items())},
+            },
+        )
     data = g.to_bytes()
     return data, _stats(g, data, len(devices))
 
 
-STATUS = {"fresh": (0.0, 0.62, 0.45), "stale": (0.90, 0.62, 0.0), "failed": (0.84, 0.15, 0.1),
-          "never": (0.45, 0.45, 0.5)}
+STATUS = {
+    "fresh": (0.0, 0.62, 0.45),
+    "stale": (0.90, 0.62, 0.0),
+    "failed": (0.84, 0.15, 0.1),
+    "never": (0.45, 0.45, 0.5),
+}
 
 
 def workflow_status(last: float | None, upstream_last: list[float | None], failed: int) -> str:
@@ -180,8 +238,10 @@ def workflow_map(chains: list[dict]) -> tuple[bytes, Stats]:
     chains: dicts with name and nodes [{key, label, status, rows, failed}] and edges [(from key, to key)]."""
     g = GLB("DWC xr workflow map")
     pos, nor, idx = box()
-    meshes = {s: g.mesh(f"step {s}", pos, idx, g.material(_linear(rgb), f"status {s}"), normals=nor)
-              for s, rgb in STATUS.items()}
+    meshes = {
+        s: g.mesh(f"step {s}", pos, idx, g.material(_linear(rgb), f"status {s}"), normals=nor)
+        for s, rgb in STATUS.items()
+    }
     where: dict[str, np.ndarray] = {}
     items = 0
     for row, chain in enumerate(sorted(chains, key=lambda c: c["name"])):
@@ -189,16 +249,31 @@ def workflow_map(chains: list[dict]) -> tuple[bytes, Stats]:
         for col, node in enumerate(chain["nodes"]):
             p = np.array([col * 2.5, 0.6 + 0.3 * (col % 2), row * 3.0])
             where[node["key"]] = p
-            children.append(g.node(node["key"], meshes[node["status"]], translation=p, scale=[1.2, 0.8, 0.8], extras={
-                "label": f"{node['label']} ({node['status']})", "status": node["status"], "rows": node.get("rows"),
-                "failed": node.get("failed")}, root=False))
+            children.append(
+                g.node(
+                    node["key"],
+                    meshes[node["status"]],
+                    translation=p,
+                    scale=[1.2, 0.8, 0.8],
+                    extras={
+                        "label": f"{node['label']} ({node['status']})",
+                        "status": node["status"],
+                        "rows": node.get("rows"),
+                        "failed": node.get("failed"),
+                    },
+                    root=False,
+                )
+            )
             items += 1
-        g.node(f"chain {chain['name']}", children=children, extras={"label": chain["name"], "steps": len(chain["nodes"])})
+        g.node(
+            f"chain {chain['name']}", children=children, extras={"label": chain["name"], "steps": len(chain["nodes"])}
+        )
     edges = sorted({(a, b) for c in chains for a, b in c["edges"] if a in where and b in where})
     if edges:
         points = np.array([where[k] for e in edges for k in e], "f4")
-        lines = g.mesh("edges", points, np.arange(len(points), dtype="u2"),
-                       g.material((0.8, 0.8, 0.85, 1.0), "edge"), mode=LINES)
+        lines = g.mesh(
+            "edges", points, np.arange(len(points), dtype="u2"), g.material((0.8, 0.8, 0.85, 1.0), "edge"), mode=LINES
+        )
         g.node("edges", lines, extras={"count": len(edges)})
     data = g.to_bytes()
     return data, _stats(g, data, items)

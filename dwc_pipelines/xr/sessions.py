@@ -17,7 +17,7 @@ quarantined with a reason and never stops the file; a repeated event_id is dropp
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 TYPES = {"session_start", "session_end", "gaze", "pointer", "gesture"}
 GESTURES = {"pinch", "grab", "tap", "swipe", "point", "release"}
@@ -80,7 +80,7 @@ def parse(line: str) -> dict:
         raise Bad("bad_timestamp", f"ts '{obj.get('ts')}' is not an ISO 8601 timestamp") from None
     if ts.tzinfo is None:
         raise Bad("bad_timestamp", f"ts '{obj['ts']}' has no time zone")
-    event["ts"] = ts.astimezone(timezone.utc).replace(tzinfo=None)
+    event["ts"] = ts.astimezone(UTC).replace(tzinfo=None)
     event["type"] = kind
     scene = _text(obj, "scene", required=kind != "session_end")
     if scene is not None and scene not in SCENES:

@@ -58,8 +58,12 @@ def write_page(glb_path: str, title: str, subtitle: str, bundle: str) -> str:
     glb = Path(glb_path)
     write_if_changed(glb.parent / BUNDLE_NAME, Path(bundle).read_bytes())
     page = glb.with_suffix(".html")
-    text = PAGE.format(title=html.escape(title), subtitle=html.escape(subtitle), bundle=BUNDLE_NAME,
-                       glb=base64.b64encode(glb.read_bytes()).decode("ascii"),
-                       title_js='"' + title.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\u003c") + '"')
+    text = PAGE.format(
+        title=html.escape(title),
+        subtitle=html.escape(subtitle),
+        bundle=BUNDLE_NAME,
+        glb=base64.b64encode(glb.read_bytes()).decode("ascii"),
+        title_js='"' + title.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\u003c") + '"',
+    )
     write_if_changed(page, text.encode("utf-8"))
     return str(page)

@@ -16,6 +16,12 @@ def heartbeat_job():
 
 defs = dg.Definitions(
     jobs=[heartbeat_job],
-    schedules=[dg.ScheduleDefinition(name="heartbeat_every_minute", job=heartbeat_job, cron_schedule="* * * * *",
-                                     default_status=dg.DefaultScheduleStatus.RUNNING)],
+    schedules=[
+        dg.ScheduleDefinition(
+            name="heartbeat_every_minute",
+            job=heartbeat_job,
+            cron_schedule="* * * * *",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+    ],
 )
