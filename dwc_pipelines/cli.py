@@ -182,7 +182,13 @@ def _demo(args) -> int:
     broker = defs.resources["broker"].process_config_and_initialize()  # dg.EnvVar fields read
     hours = run_fleet(broker, zone.effective_telemetry_path())
     load = defs.resolve_job_def("telemetry_load_job")
-    for key in hours:  # what the telemetry sensor requests under `make ui`
+    from dwc_pipelines.iot.assets import HOURLY
+
+    # What the telemetry sensor requests under `make ui`: the landed hours become partitions, then load.
+    instance.add_dynamic_partitions(
+        HOURLY.name, [k for k in hours if not instance.has_dynamic_partition(HOURLY.name, k)]
+    )
+    for key in hours:
         result = load.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
         if outcome(result):
             return 1

@@ -5,11 +5,12 @@ moves only after a scan that could read every folder."""
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from dwc_pipelines.iot.assets import HOURLY
-from dwc_pipelines.iot.store import batch_files, hour_folders, partition_key
+from dwc_pipelines.iot.store import HOUR_FORMAT, batch_files, hour_folders, partition_key
 from dwc_resources import LandingZoneResource
 
 
@@ -37,25 +38,31 @@ def telemetry_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneRe
     except OSError as exc:
         return dg.SkipReason(f"cannot scan {root}: {exc}")
     before = json.loads(context.cursor) if context.cursor else {}
-    valid = set(HOURLY.get_partition_keys())
+    # A folder stamped more than an hour ahead comes from a clock far off: left for an operator.
+    latest = (datetime.now(UTC) + timedelta(hours=1)).strftime(HOUR_FORMAT)
     requests, skipped = [], []
     for folder, signature in sorted(now.items()):
         if before.get(folder) == signature:
             continue
-        key = partition_key(folder)
-        if key not in valid:
-            skipped.append(folder)  # a clock far off: outside the partitions; left for an operator
+        if folder > latest:
+            skipped.append(folder)
             continue
         digest = hashlib.sha256(f"{folder}\0{signature}".encode()).hexdigest()[:16]
         requests.append(
             dg.RunRequest(
                 run_key=f"telemetry-{folder}-{digest}",
-                partition_key=key,
+                partition_key=partition_key(folder),
                 tags={"dwc/telemetry_files": signature.split(":")[0]},
             )
         )
     if skipped:
-        context.log.warning(f"landing folders outside the hourly partitions: {', '.join(skipped[:5])}")
+        context.log.warning(f"landing folders stamped in the future: {', '.join(skipped[:5])}")
     if not requests:
         return dg.SkipReason(f"no new micro-batches in {root} ({len(now)} hour folders)")
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(now, sort_keys=True))
+    known = set(context.instance.get_dynamic_partitions(HOURLY.name))
+    new_hours = sorted({r.partition_key for r in requests} - known)
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(now, sort_keys=True),
+        dynamic_partitions_requests=[HOURLY.build_add_request(new_hours)] if new_hours else [],
+    )

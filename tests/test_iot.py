@@ -195,6 +195,10 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
     sensor_ctx = dg.build_sensor_context(instance=instance, resources={"landing": env.landing_resource})
     result = telemetry_sensor(sensor_ctx)
     assert sorted(r.partition_key for r in result.run_requests) == [f"{h1}:00", f"{h2}:00"]
+    # The landed hours become partitions (the daemon applies the request): the bar starts where data starts.
+    (add,) = result.dynamic_partitions_requests
+    assert add.partitions_def_name == "iot_landed_hours" and sorted(add.partition_keys) == [f"{h1}:00", f"{h2}:00"]
+    instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
     dropped = 0
     for r in result.run_requests:
         run = load.execute_in_process(instance=instance, partition_key=r.partition_key)

@@ -33,8 +33,9 @@ DEVICES = dg.AssetKey(["iot", "devices"])
 ROLLUPS = dg.AssetKey(["iot", "rollups_hourly"])
 ANOMALIES = dg.AssetKey(["iot", "anomalies"])
 COMMANDS = dg.AssetKey(["iot", "commands"])
-# The hour a micro-batch landed; end_offset=1 makes the current, still-filling hour a partition.
-HOURLY = dg.HourlyPartitionsDefinition(start_date="2025-01-01-00:00", end_offset=1)
+# The hours micro-batches landed in (`2026-11-22-08:00`), added as they appear (by the telemetry
+# sensor, or the demo), so the partition bar starts where the data starts and has no empty hours.
+HOURLY = dg.DynamicPartitionsDefinition(name="iot_landed_hours")
 TAGS = {"domain": "telemetry"}
 
 
