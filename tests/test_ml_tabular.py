@@ -52,6 +52,27 @@ def test_bad_specs_name_file_line_and_field():
     )
 
 
+def test_parameter_names_are_scikit_learns():
+    import importlib
+
+    for path, names in tabular.PARAMETERS.items():
+        module, _, cls = path.rpartition(".")
+        assert names == set(getattr(importlib.import_module(module), cls)().get_params()), path
+    assert {p for _, by_task, _ in tabular.ALGORITHMS.values() for p in by_task.values()} == set(tabular.PARAMETERS)
+
+
+def test_checking_specs_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from dwc_pipelines.ml import tabular; tabular.load_models('models'); "
+        "print(sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_missing_column_names_the_field(tmp_path):
     spec = tabular.parse_model(GOOD + "features: [sessions, nope]\n", "models/m.yaml")
     with pytest.raises(SpecError) as info:

@@ -3,9 +3,9 @@ MLflow -> the champion decision -> predictions for every current document."""
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from dwc_resources import LakehouseResource, LandingZoneResource
@@ -14,9 +14,11 @@ from dwc_resources.tracking import TrackingResource
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..shared import markdown_table
-from . import classifier
 from .labels import chain_label_rows, load_labelled_texts, read_corpus, read_label_files
 from .schema import DDL
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELLED_TEXTS = dg.AssetKey(["ml", "labelled_texts"])
 CLASSIFIER = dg.AssetKey(["ml", "document_classifier"])
@@ -74,6 +76,8 @@ def document_classifier(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: LakehouseResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
     """A challenger classifier: the best of several pipelines by cross-validation, registered in MLflow."""
+    from . import classifier  # scikit-learn: loaded by the steps that train and score
+
     with warehouse.writer(DDL) as con:
         data = con.execute("SELECT text_id, text, label FROM ml.labelled_texts").df()
         if data["label"].nunique() < 2:
@@ -148,7 +152,9 @@ def document_classifier(
     )
 
 
-def held_out_set(con) -> pd.DataFrame:
+def held_out_set(con) -> "pd.DataFrame":
+    from . import classifier
+
     return classifier.split(con.execute("SELECT text_id, text, label FROM ml.labelled_texts").df())[1]
 
 
@@ -157,6 +163,8 @@ def classifier_champion(
     context: dg.AssetExecutionContext, warehouse: LakehouseResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
     """The registry alias `champion`: moved to the newest challenger only if it beats the champion on the same held-out set."""
+    from . import classifier
+
     with warehouse.writer(DDL) as con:
         latest = con.execute(
             """SELECT model_version FROM ml.trainings WHERE model_name = ?
@@ -221,6 +229,8 @@ def classifier_champion(
     "challenger evaluated on the current held-out set; otherwise predictions must not use it.",
 )
 def champion_is_best(warehouse: LakehouseResource, tracking: TrackingResource) -> dg.AssetCheckResult:
+    from . import classifier
+
     with warehouse.reader() as con:
         held_out = held_out_set(con)
         digest = classifier.digest(held_out)
@@ -250,6 +260,8 @@ def document_predictions(
     context: dg.AssetExecutionContext, warehouse: LakehouseResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
     """The champion's label for every current document, with the model version on each row."""
+    from . import classifier
+
     version = tracking.alias_version(MODEL_NAME, CHAMPION_ALIAS)
     if version is None:
         raise dg.Failure("no champion model yet: materialise ml/classifier_champion first")

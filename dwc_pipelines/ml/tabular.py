@@ -4,41 +4,77 @@ Python + scikit-learn): the spec names a source, a target, an algorithm and its 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (
-    GradientBoostingClassifier,
-    GradientBoostingRegressor,
-    IsolationForest,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from typing import TYPE_CHECKING
 
 from ..yamlspec import Checker, SpecError, load_yaml
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+# pandas and scikit-learn load inside the functions that train and predict: parsing specs (which
+# the code location does when it loads) needs neither.
+
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# algorithm -> (task, estimator factory, scale numeric features)
+# algorithm -> (task, estimator by task as "module.Class", scale numeric features)
 ALGORITHMS = {
-    "random_forest": ("auto", {"classification": RandomForestClassifier, "regression": RandomForestRegressor}, False),
-    "gradient_boosting": (
+    "random_forest": (
         "auto",
-        {"classification": GradientBoostingClassifier, "regression": GradientBoostingRegressor},
+        {
+            "classification": "sklearn.ensemble.RandomForestClassifier",
+            "regression": "sklearn.ensemble.RandomForestRegressor",
+        },
         False,
     ),
-    "logistic_regression": ("classification", {"classification": LogisticRegression}, True),
-    "linear_regression": ("regression", {"regression": LinearRegression}, True),
-    "isolation_forest": ("anomaly", {"anomaly": IsolationForest}, False),
+    "gradient_boosting": (
+        "auto",
+        {
+            "classification": "sklearn.ensemble.GradientBoostingClassifier",
+            "regression": "sklearn.ensemble.GradientBoostingRegressor",
+        },
+        False,
+    ),
+    "logistic_regression": ("classification", {"classification": "sklearn.linear_model.LogisticRegression"}, True),
+    "linear_regression": ("regression", {"regression": "sklearn.linear_model.LinearRegression"}, True),
+    "isolation_forest": ("anomaly", {"anomaly": "sklearn.ensemble.IsolationForest"}, False),
 }
+_FOREST = {
+    "bootstrap",
+    "max_features",
+    "max_samples",
+    "n_estimators",
+    "n_jobs",
+    "random_state",
+    "verbose",
+    "warm_start",
+}
+_TREE = {"ccp_alpha", "criterion", "max_depth", "max_features", "max_leaf_nodes", "min_impurity_decrease"}
+_TREE |= {"min_samples_leaf", "min_samples_split", "min_weight_fraction_leaf", "random_state", "verbose", "warm_start"}
+_BOOSTING = _TREE | {"init", "learning_rate", "loss", "n_estimators", "n_iter_no_change", "subsample", "tol"}
+# Each estimator's parameter names (scikit-learn's get_params(), pinned with scikit-learn by
+# tests/test_ml_tabular.py), so that checking a spec does not import scikit-learn (a second per load).
+PARAMETERS = {
+    "sklearn.ensemble.RandomForestClassifier": _FOREST | _TREE | {"class_weight", "monotonic_cst", "oob_score"},
+    "sklearn.ensemble.RandomForestRegressor": _FOREST | _TREE | {"monotonic_cst", "oob_score"},
+    "sklearn.ensemble.GradientBoostingClassifier": _BOOSTING | {"validation_fraction"},
+    "sklearn.ensemble.GradientBoostingRegressor": _BOOSTING | {"alpha", "validation_fraction"},
+    "sklearn.linear_model.LogisticRegression": {"C", "class_weight", "dual", "fit_intercept", "intercept_scaling"}
+    | {"l1_ratio", "max_iter", "n_jobs", "penalty", "random_state", "solver", "tol", "verbose", "warm_start"},
+    "sklearn.linear_model.LinearRegression": {"copy_X", "fit_intercept", "n_jobs", "positive", "tol"},
+    "sklearn.ensemble.IsolationForest": _FOREST | {"contamination"},
+}
+
+
+def estimator_class(algorithm: str, task: str) -> type:
+    module, _, name = ALGORITHMS[algorithm][1][task].rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 SOURCE_KINDS = ("csv", "table", "query")
 
 
@@ -103,14 +139,11 @@ def parse_model(text: str, file: str) -> ModelSpec:
     ):
         ck.fail(("features",), "must be a list of column names")
     params = ck.kind(spec.get("params") or {}, ("params",), dict, "a mapping of parameter to value")
-    valid = factories[task]().get_params()
+    # scikit-learn estimators check values when they fit, not when they are made: names are what a
+    # spec can get wrong here.
     for key in params:
-        if key not in valid:
-            ck.fail(("params", key), f"{factories[task].__name__} has no parameter '{key}'")
-    try:
-        factories[task](**params)
-    except (TypeError, ValueError) as exc:
-        ck.fail(("params",), str(exc))
+        if key not in PARAMETERS[factories[task]]:
+            ck.fail(("params", key), f"{factories[task].rpartition('.')[2]} has no parameter '{key}'")
     out = ModelSpec(
         name,
         file,
@@ -151,6 +184,8 @@ def load_models(directory: str | Path) -> tuple[list[ModelSpec], list[SpecError]
 def read_source(spec: ModelSpec, con, base_dir: Path) -> pd.DataFrame:
     kind, value = next(iter(spec.source.items()))
     if kind == "csv":
+        import pandas as pd
+
         path = Path(value) if Path(value).is_absolute() else base_dir / value
         return pd.read_csv(path)
     if kind == "table":
@@ -177,7 +212,14 @@ def columns(spec: ModelSpec, frame: pd.DataFrame) -> list[str]:
 
 
 def build_pipeline(spec: ModelSpec, frame: pd.DataFrame, feature_cols: list[str]) -> Pipeline:
-    _, factories, scale = ALGORITHMS[spec.algorithm]
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    scale = ALGORITHMS[spec.algorithm][2]
+    factory = estimator_class(spec.algorithm, spec.task)
     numeric = [c for c in feature_cols if pd.api.types.is_numeric_dtype(frame[c])]
     categorical = [c for c in feature_cols if c not in numeric]
     num_steps = [("impute", SimpleImputer(strategy="median"))] + ([("scale", StandardScaler())] if scale else [])
@@ -197,9 +239,9 @@ def build_pipeline(spec: ModelSpec, frame: pd.DataFrame, feature_cols: list[str]
         ]
     )
     params = dict(spec.params)
-    if "random_state" in factories[spec.task]().get_params() and "random_state" not in params:
+    if "random_state" in factory().get_params() and "random_state" not in params:
         params["random_state"] = 0  # reproducible trainings
-    return Pipeline([("features", features), ("model", factories[spec.task](**params))])
+    return Pipeline([("features", features), ("model", factory(**params))])
 
 
 def held_out_mask(ids: pd.Series, percent: int = 20) -> np.ndarray:
@@ -208,6 +250,8 @@ def held_out_mask(ids: pd.Series, percent: int = 20) -> np.ndarray:
 
 def train(spec: ModelSpec, frame: pd.DataFrame) -> tuple[Pipeline, dict, list[str]]:
     """Fit on the training part, measure on the held-out part, refit on everything for serving."""
+    from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
+
     feature_cols = columns(spec, frame)
     X = frame[feature_cols]
     mask = held_out_mask(frame[spec.id_column])
@@ -237,6 +281,9 @@ def train(spec: ModelSpec, frame: pd.DataFrame) -> tuple[Pipeline, dict, list[st
 
 
 def predict(spec: ModelSpec, model: Pipeline, frame: pd.DataFrame, feature_cols: list[str]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     X = frame[feature_cols]
     out = pd.DataFrame({"id": frame[spec.id_column].astype(str)})
     if spec.task == "anomaly":

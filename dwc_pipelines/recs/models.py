@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
+
+# scikit-learn (a second to import) loads inside the models that use it, not with the code location.
 
 # How much each kind of interaction says about a user's interest (ratings: stars / 2).
 WEIGHTS = {"view": 1.0, "click": 1.0, "download": 2.0, "share": 3.0, "like": 3.0, "purchase": 5.0}
@@ -195,10 +195,14 @@ class UserKNN(Model):
         self.k = k
 
     def _fit(self, data):
+        from sklearn.preprocessing import normalize
+
         self.train = data.weights.astype(np.float64).tocsr()
         self.train_normed = normalize(self.train)
 
     def score(self, rows):
+        from sklearn.preprocessing import normalize
+
         sim = (normalize(rows.astype(np.float64)) @ self.train_normed.T).toarray()
         # A user who is in the training data is not their own neighbour.
         sim[sim > 1 - 1e-9] = 0.0
@@ -329,6 +333,9 @@ class ContentBased(Model):
         self.max_features = max_features
 
     def _fit(self, data):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import normalize
+
         texts = [t or "" for t in data.item_text]
         self.has_text = np.array([bool(t.strip()) for t in texts])
         if self.has_text.any():
@@ -341,6 +348,8 @@ class ContentBased(Model):
             self.has_text |= np.any(data.item_vectors, axis=1)
 
     def score(self, rows):
+        from sklearn.preprocessing import normalize
+
         profiles = normalize(rows.astype(np.float64) @ self.vectors)
         return np.asarray((profiles @ self.vectors.T).todense())
 
