@@ -18,7 +18,9 @@ from dwc_pipelines import (
     recs,
     xr,
 )
+from dwc_pipelines.groups import with_group_descriptions
 from dwc_pipelines.resources import executor_for, resources_for
+from dwc_pipelines.tables import with_table_schemas
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
@@ -41,25 +43,29 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Evaluates every asset's automation condition.",
 )
 
-defs = dg.Definitions.merge(
-    ingestion.defs,
-    enrichment.defs,
-    chains.defs,
-    ml.defs,
-    quality.defs,
-    ops.defs,
-    recs.defs,
-    quantum.defs,
-    governance.defs,
-    iot.defs,
-    anchoring.defs,
-    xr.defs,
-    lakehouse.defs,
-    dwc_sensors.defs,
-    dg.Definitions(
-        jobs=[all_assets_job],
-        sensors=[automation_sensor],
-        resources=resources_for(),
-        executor=executor_for(),
-    ),
+defs = with_group_descriptions(
+    with_table_schemas(
+        dg.Definitions.merge(
+            ingestion.defs,
+            enrichment.defs,
+            chains.defs,
+            ml.defs,
+            quality.defs,
+            ops.defs,
+            recs.defs,
+            quantum.defs,
+            governance.defs,
+            iot.defs,
+            anchoring.defs,
+            xr.defs,
+            lakehouse.defs,
+            dwc_sensors.defs,
+            dg.Definitions(
+                jobs=[all_assets_job],
+                sensors=[automation_sensor],
+                resources=resources_for(),
+                executor=executor_for(),
+            ),
+        )
+    )
 )

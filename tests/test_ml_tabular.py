@@ -110,3 +110,6 @@ def test_spec_becomes_training_and_prediction_assets(env, instance, tmp_path):
     assert run.data.tags["dagster/run_id"] == result.run_id and run.data.params["algorithm"] == "gradient_boosting"
     rows = env.query("SELECT id, prediction, score, model_version FROM ml.model_churn_predictions ORDER BY score DESC")
     assert len(rows) == 600 and rows[0][1] == "1" and rows[-1][1] == "0" and {r[3] for r in rows} == {"1"}
+    predicted = meta["ml/models/churn/predictions"]
+    assert predicted["dagster/row_count"] == 600 and predicted["dagster/table_name"] == "ml.model_churn_predictions"
+    assert {"id", "prediction", "score"} <= {c.name for c in predicted["dagster/column_schema"].columns}

@@ -331,6 +331,14 @@ def test_xr_session_marts_from_the_sample_sessions(env, instance):
     assert env.query("SELECT reason_code FROM xr.events_quarantine") == [("not_json",)]
     assert env.query("SELECT duration_s, interactions, gazes, device FROM xr.sessions") == [(60.0, 1, 5, "quest-3")]
     assert env.query("SELECT doc_id, round(dwell_s, 3), rank FROM xr.document_views") == [(doc, 5.01, 1)]
+    (marts,) = [
+        e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["xr", "session_marts"])
+    ]
+    assert marts["dagster/table_name"].value == "xr.sessions" and marts["dagster/row_count"].value == 1
+    assert "duration_s" in {c.name for c in marts["dagster/column_schema"].schema.columns}
+    assert "rank" in {c.name for c in marts["columns/xr.document_views"].schema.columns}
     # Unchanged files are not reloaded; a changed file replaces its own rows.
     again = dg.materialize([session_events], resources=resources, instance=instance)
     meta = again.get_asset_materialization_events()[0].step_materialization_data.materialization.metadata

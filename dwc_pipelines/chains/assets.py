@@ -22,11 +22,23 @@ from ..ingestion.schema import DDL as DOCS_DDL
 from ..ml.assets import PREDICTIONS
 from ..ml.schema import DDL as ML_DDL
 from ..shared import markdown_table
+from ..tables import column_schema, ddl_columns
 from .run import StepContext, ddl, run_select, run_step, selection_digest, selection_sql, table
 from .spec import Chain, ChainSpecError, Step, load_chains
 
 CHAINS_DIR = Path(__file__).resolve().parents[2] / "chains"
 REGISTRY = dg.AssetKey(["chains", "registry"])
+
+
+REGISTRY_DDL = """CREATE TABLE IF NOT EXISTS chains.registry (chain VARCHAR, file VARCHAR NOT NULL,
+    status VARCHAR NOT NULL, line INTEGER, error VARCHAR, trigger_kind VARCHAR, steps INTEGER,
+    version VARCHAR, loaded_at TIMESTAMP NOT NULL)"""
+
+
+def _table_metadata(chain: Chain, step_name: str) -> dict:
+    """The table a chain's asset writes, with its columns (the UI shows them before a run)."""
+    name = table(chain, step_name)
+    return {"dagster/table_name": name, "dagster/column_schema": column_schema(ddl_columns(ddl(chain))[name])}
 
 
 def chains_dir() -> Path:
@@ -58,6 +70,7 @@ def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.Ass
         group_name=group(chain),
         kinds={"duckdb", "sql"},
         owners=chain.owners or OWNERS,
+        metadata=_table_metadata(chain, "select"),
         code_version=chain.select_version,
         automation_condition=automation,
         description=f"The documents chain `{chain.name}` works on. {chain.description}".strip(),
@@ -89,6 +102,7 @@ def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> 
         group_name=group(chain),
         kinds={"duckdb", "python"},
         owners=chain.owners or OWNERS,
+        metadata=_table_metadata(chain, step.name),
         code_version=step.version,
         automation_condition=automation,
         description=f"Chain `{chain.name}`, step `{step.name}` ({step.uses}, per {step.per}).",
@@ -219,9 +233,7 @@ def _registry_asset(chains: list[Chain], errors: list[ChainSpecError], directory
     def chain_registry(warehouse: LakehouseResource) -> dg.MaterializeResult:
         """Every chain spec, valid or not, with the reason an invalid one was not loaded."""
         now = datetime.now(UTC).replace(tzinfo=None)
-        with warehouse.writer("""CREATE TABLE IF NOT EXISTS chains.registry (chain VARCHAR, file VARCHAR NOT NULL,
-                status VARCHAR NOT NULL, line INTEGER, error VARCHAR, trigger_kind VARCHAR, steps INTEGER,
-                version VARCHAR, loaded_at TIMESTAMP NOT NULL)""") as con:
+        with warehouse.writer(REGISTRY_DDL) as con:
             con.execute("DELETE FROM chains.registry")
             if rows:
                 con.executemany(

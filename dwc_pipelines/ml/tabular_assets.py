@@ -12,6 +12,7 @@ from dwc_resources.tracking import TrackingResource
 
 from ..ingestion.assets import OWNERS
 from ..shared import markdown_table
+from ..tables import materialized_schema
 from ..yamlspec import SpecError
 from . import tabular
 from .schema import DDL
@@ -111,9 +112,10 @@ def model_definitions(spec: tabular.ModelSpec, base: Path) -> list[dg.AssetsDefi
             counts = con.execute(
                 f"SELECT prediction, count(*) FROM {spec.predictions_table} GROUP BY 1 ORDER BY 1"
             ).fetchall()
+            table = materialized_schema(con, spec.predictions_table)  # CREATE TABLE AS: no DDL to read
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": len(out),
+                **table,
                 "model_version": version,
                 "by_prediction": dg.MetadataValue.md(markdown_table(["prediction", "rows"], counts)),
                 "highest_scores": dg.MetadataValue.md(markdown_table(["id", "prediction", "score"], top)),

@@ -15,6 +15,7 @@ from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..plots import png_chart
 from ..shared import markdown_table, utcnow
+from ..tables import materialized_schema
 from . import scenes, sessions
 from .publish import SCENES_DDL, publish
 
@@ -335,8 +336,11 @@ def session_marts(context: dg.AssetExecutionContext, warehouse: LakehouseResourc
         by_device = con.execute(
             "SELECT coalesce(device, '?'), count(*) FROM xr.sessions GROUP BY 1 ORDER BY 1"
         ).fetchall()
+        # Built by CREATE TABLE AS: the columns come from the tables as they stand.
+        tables = {t: materialized_schema(con, t) for t in ("xr.sessions", "xr.node_dwell", "xr.document_views")}
     meta = {
-        "dagster/row_count": n_sessions,
+        **tables["xr.sessions"],
+        **{f"columns/{t}": m["dagster/column_schema"] for t, m in tables.items() if t != "xr.sessions"},
         "sessions": n_sessions,
         "interactions": int(interactions),
         "avg_session_s": round(float(avg_s), 1),
