@@ -192,17 +192,24 @@ def _demo(args) -> int:
         result = load.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
         if outcome(result):
             return 1
-    job = defs.resolve_job_def("all_assets_job")
-    # Pass 2 takes the documents that chains generated in pass 1 back through ingestion, so the
-    # chains fed by chains (legal_briefing reads contract_review's memos) have input.
-    for attempt in (1, 2):
-        print(f"\n== pass {attempt}/2: materialising every asset ==")
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        if outcome(result):
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    print("\n== every asset ==")
+    result = defs.resolve_job_def("all_assets_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=quiet
+    )
+    if outcome(result):
+        return 1
+    # Chains write documents back into the landing zone (memos, a report, a digest), and chains fed
+    # by chains (legal_briefing reads contract_review's memos) write more. What new documents set
+    # off runs until the landing zone holds nothing the lake lacks, as the sensors would have it run;
+    # the sensors then find nothing left to do.
+    followup = defs.resolve_job_def("documents_followup_job")
+    for round_ in range(1, 4):
+        pending = _pending_documents(landing)
+        if not pending:
+            break
+        print(f"\n== {pending} documents that chains generated: ingestion and what follows (round {round_}) ==")
+        if outcome(followup.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)):
             return 1
     _print_summary()
     _print_scenes()
@@ -216,6 +223,13 @@ def _demo(args) -> int:
         '  .venv/bin/dwc sql "SELECT source_path, reason FROM docs.quarantine"'
     )
     return 0
+
+
+def _pending_documents(landing: str) -> int:
+    from dwc_pipelines.ingestion.landing import pending_in, scan_landing
+
+    with read_analyst() as con:
+        return pending_in(con, scan_landing(landing))
 
 
 def _print_scenes() -> None:
@@ -246,6 +260,8 @@ def _demo_verify(landing: str) -> None:
     commands.cmd_proof(argparse.Namespace(target=path, output=proof, network=None))
     commands.cmd_verify(argparse.Namespace(file=path, proof=proof, network=None, rpc=None))
     print(f"  dwc verify --proof {proof} {path}   # works without the warehouse\n  dwc trace {path}")
+    print(f"\n== a certificate for {path} (dwc certify: certify_job) ==")
+    commands.cmd_certify(argparse.Namespace(target=path, network=None, to=None))
 
 
 def _print_summary() -> None:

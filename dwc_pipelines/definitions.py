@@ -19,6 +19,7 @@ from dwc_pipelines import (
     xr,
 )
 from dwc_pipelines.groups import with_group_descriptions
+from dwc_pipelines.ingestion.assets import DOCUMENTS
 from dwc_pipelines.resources import executor_for, resources_for
 from dwc_pipelines.tables import with_table_schemas
 
@@ -69,3 +70,27 @@ defs = with_group_descriptions(
         )
     )
 )
+
+
+def _follow_up_job(location: dg.Definitions):
+    """What new documents set off under `make ui`, as one job: ingestion, the assets downstream of
+    documents that update themselves (automation conditions), and the workflow chains."""
+    self_updating = [
+        spec.key
+        for assets in location.assets or []
+        if isinstance(assets, dg.AssetsDefinition)
+        for spec in assets.specs
+        if spec.automation_condition is not None
+    ]
+    from_documents = dg.AssetSelection.assets(DOCUMENTS).downstream()
+    return dg.define_asset_job(
+        "documents_followup_job",
+        selection=dg.AssetSelection.groups("ingestion")
+        | ((dg.AssetSelection.assets(*self_updating) | dg.AssetSelection.key_prefixes("chains")) & from_documents),
+        description="Ingest the landing zone and run what new documents set off: the assets that follow "
+        "documents on their own and the workflow chains. `make demo` runs it until the landing zone settles.",
+        tags={"dwc/landing": "ingest"},
+    )
+
+
+defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[_follow_up_job(defs)]))

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from dwc_pipelines.iot.assets import HOURLY
-from dwc_pipelines.iot.store import HOUR_FORMAT, batch_files, hour_folders, partition_key
+from dwc_pipelines.iot.assets import HOURLY, TELEMETRY
+from dwc_pipelines.iot.store import HOUR_FORMAT, folder_signature, hour_folders, partition_key
+from dwc_pipelines.shared import recorded
 from dwc_resources import LandingZoneResource
 
 
@@ -18,9 +19,9 @@ def scan(root: str) -> dict[str, str]:
     """Per hour folder: a signature of the batch files in it."""
     out = {}
     for folder in hour_folders(root):
-        files = batch_files(folder)
-        if files:
-            out[folder.name] = f"{len(files)}:{files[-1].name}"
+        signature = folder_signature(folder)
+        if signature:
+            out[folder.name] = signature
     return out
 
 
@@ -37,7 +38,10 @@ def telemetry_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneRe
         now = scan(root)
     except OSError as exc:
         return dg.SkipReason(f"cannot scan {root}: {exc}")
-    before = json.loads(context.cursor) if context.cursor else {}
+    if context.cursor:
+        before = json.loads(context.cursor)
+    else:  # first look: the hours already loaded, as their loads recorded them
+        before = {f: recorded(context.instance, TELEMETRY, "landing_signature", partition_key(f)) for f in now}
     # A folder stamped more than an hour ahead comes from a clock far off: left for an operator.
     latest = (datetime.now(UTC) + timedelta(hours=1)).strftime(HOUR_FORMAT)
     requests, skipped = [], []
@@ -57,6 +61,10 @@ def telemetry_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneRe
         )
     if skipped:
         context.log.warning(f"landing folders stamped in the future: {', '.join(skipped[:5])}")
+    if not requests and context.cursor is None and now:
+        return dg.SensorResult(
+            skip_reason=f"the {len(now)} hour folders are loaded already", cursor=json.dumps(now, sort_keys=True)
+        )
     if not requests:
         return dg.SkipReason(f"no new micro-batches in {root} ({len(now)} hour folders)")
     known = set(context.instance.get_dynamic_partitions(HOURLY.name))

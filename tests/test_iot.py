@@ -208,6 +208,11 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
         dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"landing": env.landing_resource})
     )
     assert again.skip_message, "an unchanged landing makes no run"
+    # A sensor without a cursor (a new instance; runs it did not launch) compares what the loads recorded.
+    first_look = telemetry_sensor(
+        dg.build_sensor_context(instance=instance, resources={"landing": env.landing_resource})
+    )
+    assert not first_look.run_requests and first_look.cursor == result.cursor, "the loaded hours are not loaded again"
 
     assert env.query("SELECT count(*), count(DISTINCT (device_id, seq)) FROM iot.telemetry WHERE device_id = 'd1'") == [
         (1200, 600)

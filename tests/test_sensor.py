@@ -5,12 +5,14 @@ import time
 
 import dagster as dg
 
-from dwc_resources import LandingZoneResource
+from dwc_resources import LakehouseResource, LandingZoneResource
 from dwc_sensors.landing import landing_zone_sensor
 
 
 def evaluate(landing: LandingZoneResource, cursor=None, instance=None):
-    ctx = dg.build_sensor_context(cursor=cursor, resources={"landing": landing}, instance=instance)
+    # No lake behind the landing zone: on its first look the sensor finds nothing ingested.
+    lake = LakehouseResource.local(os.path.join(landing.path, os.pardir, "no-lake"))
+    ctx = dg.build_sensor_context(cursor=cursor, resources={"landing": landing, "warehouse": lake}, instance=instance)
     return landing_zone_sensor(ctx)
 
 
@@ -53,7 +55,31 @@ def test_waits_for_a_drop_to_settle(tmp_path):
 
 def test_cursor_stays_when_scan_fails(tmp_path):
     landing = LandingZoneResource(path=str(tmp_path / "missing"), settle_seconds=0)
-    ctx = dg.build_sensor_context(cursor="previous", resources={"landing": landing})
+    lake = LakehouseResource.local(str(tmp_path / "no-lake"))
+    ctx = dg.build_sensor_context(cursor="previous", resources={"landing": landing, "warehouse": lake})
     result = landing_zone_sensor(ctx)
     assert isinstance(result, dg.SkipReason) and "cannot scan" in result.skip_message
     assert ctx.cursor == "previous"
+
+
+def test_what_the_lake_holds_is_not_pending(tmp_path):
+    import duckdb
+
+    from dwc_pipelines.ingestion.landing import pending_in, scan_landing
+
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(name)
+    files = scan_landing(str(tmp_path))
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA docs")
+    con.execute("CREATE TABLE docs.sources (source_path VARCHAR, size_bytes BIGINT, mtime_ns BIGINT, status VARCHAR)")
+    con.executemany(
+        "INSERT INTO docs.sources VALUES (?, ?, ?, 'active')", [(f.relpath, f.size, f.mtime_ns) for f in files]
+    )
+    assert pending_in(con, files) == 0
+    (tmp_path / "a.txt").write_text("a, changed")
+    os.utime(tmp_path / "a.txt", ns=(time.time_ns(), time.time_ns() + 10**9))
+    (tmp_path / "c.txt").write_text("new")
+    assert pending_in(con, scan_landing(str(tmp_path))) == 2, "a changed file and a new one"
+    (tmp_path / "b.txt").unlink()
+    assert pending_in(con, scan_landing(str(tmp_path))) == 3, "and a removed one (a tombstone is due)"

@@ -21,7 +21,7 @@ from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..ml.assets import PREDICTIONS
 from ..ml.schema import DDL as ML_DDL
-from ..shared import markdown_table
+from ..shared import markdown_table, recorded
 from ..tables import column_schema, ddl_columns
 from .run import StepContext, ddl, run_select, run_step, selection_digest, selection_sql, table
 from .spec import Chain, ChainSpecError, Step, load_chains
@@ -157,6 +157,12 @@ def _sensor(chain: Chain) -> dg.SensorDefinition:
         except Exception as exc:  # no snapshot yet, or no enrichment published: nothing to select from
             return dg.SkipReason(f"cannot read the selection: {str(exc).splitlines()[0]}")
         digest = selection_digest(rows)
+        # First look (a new instance, or after `make demo`): the selection the last select run recorded.
+        if context.cursor is None and rows:
+            if recorded(context.instance, step_key(chain, "select"), "selection_digest") == digest[:16]:
+                return dg.SensorResult(
+                    skip_reason=f"chain {chain.name} ran on these {len(rows)} documents", cursor=digest
+                )
         if not rows or digest == context.cursor:
             return dg.SkipReason(f"no change in the {len(rows)} documents chain {chain.name} selects")
         return dg.SensorResult(

@@ -90,3 +90,28 @@ def listing_fingerprint(files: list[LandingFile]) -> str:
 
 def newest_mtime_ns(files: list[LandingFile]) -> int:
     return max((f.mtime_ns for f in files), default=0)
+
+
+def pending_in(con, files: list[LandingFile]) -> int:
+    """How many files of a listing an ingest run would read or tombstone, by the lake's registry
+    (docs.sources) on `con`: what ingestion compares, read without running it."""
+    import pyarrow as pa
+
+    listing = pa.table(
+        {
+            "source_path": [f.relpath for f in files],
+            "size_bytes": pa.array([f.size for f in files], pa.int64()),
+            "mtime_ns": pa.array([f.mtime_ns for f in files], pa.int64()),
+        }
+    )
+    con.register("_sensor_listing", listing)
+    try:
+        return con.execute(
+            """SELECT (SELECT count(*) FROM _sensor_listing l WHERE NOT EXISTS (
+                         SELECT 1 FROM docs.sources s WHERE s.source_path = l.source_path
+                         AND s.status <> 'deleted' AND s.size_bytes = l.size_bytes AND s.mtime_ns = l.mtime_ns))
+                    + (SELECT count(*) FROM docs.sources s WHERE s.status <> 'deleted' AND NOT EXISTS (
+                         SELECT 1 FROM _sensor_listing l WHERE l.source_path = s.source_path))"""
+        ).fetchall()[0][0]
+    finally:
+        con.unregister("_sensor_listing")

@@ -20,6 +20,7 @@ from .schema import DDL
 from .store import (
     detect_anomalies,
     folder_of,
+    folder_signature,
     load_folder,
     publish_commands,
     read_registry,
@@ -127,6 +128,8 @@ def telemetry(
             "duplicates_dropped": stats.duplicates,
             "device_metas": stats.metas,
             "landing_folder": str(folder),
+            # What the telemetry sensor compares on its first look (a new instance, or after the demo).
+            "landing_signature": folder_signature(folder) if folder.is_dir() else "",
             "metrics": dg.MetadataValue.md(markdown_table(["metric", "rows", "min", "mean", "max"], by_metric)),
         },
     )

@@ -62,6 +62,13 @@ def batch_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("batch-*.jsonl"))
 
 
+def folder_signature(folder: Path) -> str | None:
+    """An hour folder's batch files as the telemetry sensor tracks them: their count and the newest
+    (the consumer only adds files, named in time order)."""
+    files = batch_files(folder)
+    return f"{len(files)}:{files[-1].name}" if files else None
+
+
 def read_registry(root: str | os.PathLike) -> dict[str, Meta]:
     """devices.yaml: a list of {device_id, type, location | {name, lat, lon}, firmware}."""
     path = Path(root) / REGISTRY_FILE

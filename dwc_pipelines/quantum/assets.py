@@ -216,10 +216,12 @@ def _solve(
     return rows, {"meta": meta, "answers": answers}
 
 
-def _write(warehouse: LakehouseResource, rows: list) -> None:
+def _write(warehouse: LakehouseResource, rows: list) -> dict:
+    """Append a solve's rows to quantum.results; the table's row count, as metadata."""
     plain = [tuple(v.item() if isinstance(v, np.generic) else v for v in row) for row in rows]
     with warehouse.writer(DDL) as con:
         con.executemany("INSERT INTO quantum.results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", plain)
+        return {"dagster/row_count": con.execute("SELECT count(*) FROM quantum.results").fetchall()[0][0]}
 
 
 def _documents(warehouse: LakehouseResource, limit: int) -> list[tuple]:
@@ -263,7 +265,7 @@ def workload_assignment(
     affinity = np.array([[1.0 if d[2] in config.reviewers[r] else 0.1 for r in names] for d in docs])
     q = problems.assignment(affinity, balance=0.3)
     rows, out = _solve("workload_assignment", q, quantum, config, context.run.run_id, context.log.info)
-    _write(warehouse, rows)
+    stored = _write(warehouse, rows)
     plan = problems.decode_assignment(out["answers"]["qaoa"], len(docs), len(names))
     best = problems.decode_assignment(out["answers"].get("exact", out["answers"]["annealing"]), len(docs), len(names))
     table = [
@@ -273,6 +275,7 @@ def workload_assignment(
     return dg.MaterializeResult(
         metadata={
             **out["meta"],
+            **stored,
             "assignment": dg.MetadataValue.md(
                 markdown_table(["document", "topic", "QAOA assigns", "optimum assigns"], table)
             ),
@@ -305,10 +308,14 @@ def diverse_selection(
     relevance = np.array([1.0 / topics.count(t) for t in topics])  # rarer topics are worth more
     q = problems.diverse_selection(relevance, similarity, config.k)
     rows, out = _solve("diverse_selection", q, quantum, config, context.run.run_id, context.log.info)
-    _write(warehouse, rows)
+    stored = _write(warehouse, rows)
     picked = [(docs[i][1], docs[i][2]) for i, b in enumerate(out["answers"]["qaoa"]) if b]
     return dg.MaterializeResult(
-        metadata={**out["meta"], "selection": dg.MetadataValue.md(markdown_table(["document", "topic"], picked))}
+        metadata={
+            **out["meta"],
+            **stored,
+            "selection": dg.MetadataValue.md(markdown_table(["document", "topic"], picked)),
+        }
     )
 
 
@@ -331,11 +338,12 @@ def similarity_maxcut(
     np.fill_diagonal(distance, 0.0)
     q = problems.maxcut(distance)
     rows, out = _solve("similarity_maxcut", q, quantum, config, context.run.run_id, context.log.info)
-    _write(warehouse, rows)
+    stored = _write(warehouse, rows)
     sides = [(docs[i][1], docs[i][2], "A" if b == 0 else "B") for i, b in enumerate(out["answers"]["qaoa"])]
     return dg.MaterializeResult(
         metadata={
             **out["meta"],
+            **stored,
             "cut_value": problems.cut_value(distance, out["answers"]["qaoa"]),
             "partition": dg.MetadataValue.md(markdown_table(["document", "topic", "side"], sides)),
         }

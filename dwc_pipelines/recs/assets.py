@@ -328,6 +328,7 @@ def evaluation(
                 for name, r in results.items()
             ],
         )
+        rows = con.execute("SELECT count(*) FROM recs.evaluation").fetchall()[0][0]
     best = max(results, key=lambda n: results[n][f"ndcg_at_{k}"])
     table = [
         (
@@ -341,6 +342,7 @@ def evaluation(
     ]
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": rows,
             "best_model": best,
             f"best_ndcg_at_{k}": results[best][f"ndcg_at_{k}"],
             "test_users": results[best]["users"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +37,11 @@ def event_files(root: str) -> list[tuple[str, int, int]]:
             st = path.stat()
             out.append((rel, st.st_size, st.st_mtime_ns))
     return out
+
+
+def events_digest(files: list[tuple[str, int, int]]) -> str:
+    """A digest of the event files' (path, size, mtime): what the events sensor compares."""
+    return hashlib.sha256("\n".join(f"{p}\0{s}\0{m}" for p, s, m in files).encode()).hexdigest()
 
 
 def load_events(con, root: str, run_id: str, log: Callable[[str], None] = print) -> dict:
@@ -98,6 +104,7 @@ def load_events(con, root: str, run_id: str, log: Callable[[str], None] = print)
         "files_unchanged": len(files) - len(changed),
         "events_loaded": loaded,
         "rows_quarantined": quarantined,
+        "events_digest": events_digest(files),
     }
 
 
