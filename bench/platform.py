@@ -9,8 +9,14 @@
 - run_launch_latency_s_sqlite / _postgres: runs launched through the GraphQL API of a webserver
   (default run coordinator, the run in a subprocess, as in production without a queue), measured by
   Dagster's own run record, from creation to the run's start; median of launches.
-- demo_wall_s: `dwc demo` on a fresh DWC_HOME (both passes), with the time per domain (asset group),
-  summed from every step's start and end in the instance.
+- demo_wall_s: `dwc demo` on a fresh DWC_HOME, with the time per domain (asset group), summed from
+  every step's start and end in the instance.
+- catchup_runs_after_demo: runs that `dagster dev`, opened on the demo's instance, launches in its
+  first --after seconds (120); noop_ingest_run_s: then `ingest_job` launched through GraphQL with
+  nothing new to ingest, from the run's creation to its end (queue, launch, steps);
+  cascade_runs_after_noop: runs launched in the --after seconds that follow it.
+- cold_import_s: a fresh process imports the code location (Python's bytecode and the OS cache warm).
+- ci_wall_s: given with --ci-wall-s from a `.ci/run` on a fresh clone, measured apart.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -224,8 +232,9 @@ def launch_latency(kind: str, launches: int) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def demo() -> dict:
-    """`dwc demo` on a fresh home; seconds per domain from the step records of its runs."""
+def demo(after_s: float) -> dict:
+    """`dwc demo` on a fresh home; seconds per domain from the step records of its runs; then
+    `dagster dev` on the demo's instance, as a user opens it (see `after_demo`)."""
     import dagster as dg
 
     tmp = Path(tempfile.mkdtemp())
@@ -264,11 +273,72 @@ def demo() -> dict:
                     group = group_of.get(st.step_key, _domain_of_step(st.step_key))
                     per_domain[group] = per_domain.get(group, 0.0) + st.end_time - st.start_time
         instance.dispose()
+        opened = after_demo(env, tmp, after_s)
     finally:
         os.environ.clear()
         os.environ.update(old)
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"demo_wall_s": wall, "per_domain_s": dict(sorted(per_domain.items(), key=lambda kv: -kv[1]))}
+    return {"demo_wall_s": wall, "per_domain_s": dict(sorted(per_domain.items(), key=lambda kv: -kv[1])), **opened}
+
+
+def after_demo(env: dict, tmp: Path, after_s: float) -> dict:
+    """`dagster dev` on the instance the demo wrote, as `make ui` opens it. Counts the runs the daemon
+    launches in its first `after_s` seconds (sensors and automation catching up), launches
+    `ingest_job` through GraphQL as a user would (nothing new in the landing zone) and times it from
+    the run's creation to its end, then counts the runs that follow it in `after_s` seconds."""
+    import dagster as dg
+    from dagster_graphql import DagsterGraphQLClient
+
+    from tests.test_deployment import Processes, free_port, wait_for, webserver_up
+
+    port = free_port()
+    procs = Processes(tmp / "dev-logs")
+    instance = dg.DagsterInstance.from_config(str(ROOT))
+    demo_runs = {r.run_id for r in instance.get_runs()}
+    try:
+        started = time.time()
+        procs.start("dev", [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)], env)
+        wait_for(lambda: webserver_up(port), 300, "dagster dev's webserver", procs)
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+
+        def location_loaded() -> bool:
+            query = "{workspaceOrError{... on Workspace{locationEntries{loadStatus}}}}"
+            try:
+                url = f"http://127.0.0.1:{port}/graphql?query={urllib.parse.quote(query)}"
+                return "LOADED" in urllib.request.urlopen(url, timeout=10).read().decode()
+            except OSError:
+                return False
+
+        wait_for(location_loaded, 300, "the code location", procs, step=2)
+        time.sleep(max(0.0, started + after_s - time.time()))
+        catchup = [r for r in instance.get_runs() if r.run_id not in demo_runs]
+        run_id = client.submit_job_execution(
+            "ingest_job", repository_location_name="dwc", repository_name="__repository__"
+        )
+        wait_for(
+            lambda: client.get_run_status(run_id).value in ("SUCCESS", "FAILURE", "CANCELED"),
+            600,
+            "the ingest run",
+            procs,
+            step=0.5,
+        )
+        record = instance.get_run_record_by_id(run_id)
+        noop_s = record.end_time - record.create_timestamp.timestamp()
+        status = record.dagster_run.status.value
+        time.sleep(after_s)
+        known = demo_runs | {r.run_id for r in catchup} | {run_id}
+        cascade = [r for r in instance.get_runs() if r.run_id not in known]
+        return {
+            "catchup_runs_after_demo": len(catchup),
+            "catchup_jobs": sorted(r.job_name for r in catchup),
+            "noop_ingest_run_s": noop_s,
+            "noop_ingest_status": status,
+            "cascade_runs_after_noop": len(cascade),
+            "cascade_jobs": sorted(r.job_name for r in cascade),
+        }
+    finally:
+        procs.stop()
+        instance.dispose()
 
 
 def _domain_of_step(step_key: str) -> str:
@@ -282,6 +352,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--launches", type=int, default=5)
+    ap.add_argument(
+        "--after", type=float, default=120, help="seconds of dagster dev watched after the demo and the no-op run"
+    )
+    ap.add_argument(
+        "--ci-wall-s", type=float, help="the wall time of the last `.ci/run` on a fresh clone (measured apart)"
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     load = location_load(args.repeats)
@@ -295,12 +371,24 @@ def main() -> None:
     sqlite = launch_latency("sqlite", args.launches)
     postgres = launch_latency("postgres", args.launches)
     print(f"launch latency sqlite {sqlite:.2f} s, postgres {postgres:.2f} s", flush=True)
-    d = demo()
-    print(f"demo {d['demo_wall_s']:.1f} s", flush=True)
+    d = demo(args.after)
+    print(
+        f"demo {d['demo_wall_s']:.1f} s; after it: {d['catchup_runs_after_demo']} catch-up runs, no-op ingest "
+        f"{d['noop_ingest_run_s']:.1f} s ({d['noop_ingest_status']}), {d['cascade_runs_after_noop']} runs after it",
+        flush=True,
+    )
     result = {
         "demo_wall_s": round(d["demo_wall_s"], 1),
         "location_load_s": round(load["location_load_s"], 2),
         "location_import_s": round(load["import_s"], 2),
+        "cold_import_s": round(load["import_s"], 2),
+        "noop_ingest_run_s": round(d["noop_ingest_run_s"], 1),
+        "catchup_runs_after_demo": d["catchup_runs_after_demo"],
+        "catchup_jobs": d["catchup_jobs"],
+        "cascade_runs_after_noop": d["cascade_runs_after_noop"],
+        "cascade_jobs": d["cascade_jobs"],
+        "watched_s": args.after,
+        **({"ci_wall_s": args.ci_wall_s} if args.ci_wall_s else {}),
         "assets": load["assets"],
         "run_launch_latency_s_sqlite": round(sqlite, 2),
         "run_launch_latency_s_postgres": round(postgres, 2),
@@ -318,7 +406,12 @@ def main() -> None:
         f"| empty op, per step, multiprocess executor | {steps['step_overhead_ms_multiprocess']:.0f} ms |",
         f"| run launch to start, SQLite instance | {sqlite:.2f} s |",
         f"| run launch to start, PostgreSQL instance | {postgres:.2f} s |",
-        f"| `dwc demo`, both passes, wall | {d['demo_wall_s']:.1f} s |",
+        f"| `dwc demo`, wall | {d['demo_wall_s']:.1f} s |",
+        f"| runs `dagster dev` launches in its first {args.after:.0f} s after the demo | {d['catchup_runs_after_demo']} |",
+        f"| `ingest_job` finding nothing new, launched through GraphQL, creation to end | "
+        f"{d['noop_ingest_run_s']:.1f} s |",
+        f"| runs launched in the {args.after:.0f} s after that no-op run | {d['cascade_runs_after_noop']} |",
+        f"| cold import of the code location (fresh process, OS cache warm) | {load['import_s']:.2f} s |",
         "",
         "Step time of the demo per domain (asset group; both passes, summed over steps):",
         "",
