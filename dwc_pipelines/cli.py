@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from datetime import UTC
 from pathlib import Path
 
@@ -145,6 +146,7 @@ def _demo(args) -> int:
 
     from dwc_pipelines.definitions import defs
     from dwc_pipelines.iot.demo import run_fleet
+    from dwc_pipelines.progress import clock, run_with_progress
     from dwc_resources import LandingZoneResource
 
     ensure_dagster_home()
@@ -152,6 +154,12 @@ def _demo(args) -> int:
     samples = Path(args.samples)
     if not samples.is_dir():
         return fail("demo", f"no sample corpus at {samples}")
+    started = time.monotonic()
+
+    def stage(k: int, what: str) -> None:
+        print(f"\n== step {k} of 6 ({clock(started)}): {what} ==", flush=True)
+
+    stage(1, "the sample corpus, labels, events and XR sessions into their landing folders")
     Path(landing).mkdir(parents=True, exist_ok=True)
     copied = 0
     for src in sorted(samples.rglob("*")):
@@ -178,26 +186,22 @@ def _demo(args) -> int:
                     shutil.copy2(src, Path(target) / src.name)
             print(f"copied the sample {kind} into {target}")
     instance = dg.DagsterInstance.get()
-    print("\n== IoT: a simulated fleet through the MQTT broker into the telemetry landing ==")
+    stage(2, "IoT: a simulated fleet publishes through the MQTT broker; the consumer lands micro-batches")
     broker = defs.resources["broker"].process_config_and_initialize()  # dg.EnvVar fields read
     hours = run_fleet(broker, zone.effective_telemetry_path())
-    load = defs.resolve_job_def("telemetry_load_job")
     from dwc_pipelines.iot.assets import HOURLY
 
-    # What the telemetry sensor requests under `make ui`: the landed hours become partitions, then load.
+    stage(3, f"telemetry_load_job: the {len(hours)} landed hour(s) become partitions and load")
+    # What the telemetry sensor requests under `make ui`.
     instance.add_dynamic_partitions(
         HOURLY.name, [k for k in hours if not instance.has_dynamic_partition(HOURLY.name, k)]
     )
+    load = defs.resolve_job_def("telemetry_load_job")
     for key in hours:
-        result = load.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-        if outcome(result):
+        if outcome(run_with_progress(load, instance, started, partition_key=key)):
             return 1
-    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    print("\n== every asset ==")
-    result = defs.resolve_job_def("all_assets_job").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=quiet
-    )
-    if outcome(result):
+    stage(4, "all_assets_job: every asset, from the landing zone to the models, scenes and marts")
+    if outcome(run_with_progress(defs.resolve_job_def("all_assets_job"), instance, started)):
         return 1
     # Chains write documents back into the landing zone (memos, a report, a digest), and chains fed
     # by chains (legal_briefing reads contract_review's memos) write more. What new documents set
@@ -208,9 +212,10 @@ def _demo(args) -> int:
         pending = _pending_documents(landing)
         if not pending:
             break
-        print(f"\n== {pending} documents that chains generated: ingestion and what follows (round {round_}) ==")
-        if outcome(followup.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)):
+        stage(5, f"documents_followup_job: {pending} documents that chains generated (round {round_})")
+        if outcome(run_with_progress(followup, instance, started)):
             return 1
+    stage(6, "what the lake holds, and one sample proven on the chain and certified")
     _print_summary()
     _print_scenes()
     _demo_verify(landing)
@@ -222,6 +227,7 @@ def _demo(args) -> int:
         f'  .venv/bin/dwc sql "{EXAMPLE_QUERY}"\n'
         '  .venv/bin/dwc sql "SELECT source_path, reason FROM docs.quarantine"'
     )
+    print(f"\ndemo finished in {clock(started)}")
     return 0
 
 

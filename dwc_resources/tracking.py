@@ -107,6 +107,11 @@ class TrackingResource(dg.ConfigurableResource):
         mlflow = self._setup()
         from mlflow.models import infer_signature
 
+        if hasattr(input_example, "select_dtypes"):
+            # MLflow's own advice: an integer feature can be missing at inference time, and an integer
+            # column cannot hold a missing value, so the signature declares it a double.
+            ints = input_example.select_dtypes("integer").columns
+            input_example = input_example.astype(dict.fromkeys(ints, "float64"))
         signature = infer_signature(input_example, predictions)
         requirements = [f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"]
         from mlflow.exceptions import MlflowException
