@@ -4,6 +4,7 @@ from pydantic import Field
 from dwc_resources import LakehouseResource
 from dwc_resources.chain import ChainResource
 
+from ..automation import eager
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
 from ..shared import markdown_table
@@ -24,7 +25,7 @@ class AnchorConfig(dg.Config):
     group_name="anchoring",
     kinds={"duckdb", "ethereum"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def proofs(
     context: dg.AssetExecutionContext, config: AnchorConfig, warehouse: LakehouseResource, chain: ChainResource

@@ -15,6 +15,7 @@ from dwc_resources.chain import ChainResource
 from dwc_resources.notify import NotificationsResource
 
 from ..anchoring.assets import PROOFS
+from ..automation import eager
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import DDL as AI_DDL
 from ..ingestion.assets import DOCUMENTS, OWNERS
@@ -190,7 +191,7 @@ def _schedule(chain: Chain) -> dg.ScheduleDefinition:
 
 
 def chain_definitions(chain: Chain, by_name: dict[str, Chain]) -> dg.Definitions:
-    automation = dg.AutomationCondition.eager() if chain.trigger.get("upstream") else None
+    automation = eager() if chain.trigger.get("upstream") else None
     assets = [_select_asset(chain, by_name, automation)]
     previous = assets[0].key
     for step in chain.steps:

@@ -5,6 +5,7 @@ from pydantic import Field
 
 from dwc_resources import AIResource, LakehouseResource
 
+from ..automation import eager
 from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
 from ..shared import markdown_table
 from .enrich import enrich_documents
@@ -28,7 +29,7 @@ class EnrichmentConfig(dg.Config):
     group_name="enrichment",
     kinds={"duckdb", "python"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
     # Searches and chains read it: a day without enrichment deserves a look, two an alert.
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)),
 )
@@ -62,7 +63,7 @@ def document_enrichment(
     group_name="enrichment",
     kinds={"duckdb", "python"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """An embedding per chunk, for `dwc search`; only chunks not embedded before are computed."""
@@ -78,7 +79,7 @@ def chunk_embeddings(context: dg.AssetExecutionContext, warehouse: LakehouseReso
     group_name="enrichment",
     kinds={"duckdb", "python"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def chunk_terms(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """The BM25 keyword index of the chunks, the other half of hybrid `dwc search`."""

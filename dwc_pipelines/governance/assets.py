@@ -13,6 +13,7 @@ from dwc_resources.lakehouse import dwc_home
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 
+from ..automation import eager
 from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import CHUNKS, DOCUMENTS
 from ..ingestion.derive import clip_spans
@@ -76,7 +77,7 @@ class PiiConfig(dg.Config):
     kinds={"duckdb", "python"},
     owners=OWNERS,
     tags=TAGS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def pii_findings(
     context: dg.AssetExecutionContext, config: PiiConfig, warehouse: LakehouseResource, ai: AIResource

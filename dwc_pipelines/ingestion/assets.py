@@ -3,8 +3,10 @@ from pydantic import Field
 
 from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource
 
+from ..automation import eager
 from ..plots import png_chart
 from ..shared import markdown_table
+from ..tables import content_version
 from .derive import build_chunks, find_near_duplicates
 from .formats import Limits
 from .ingest import IngestSettings, ingest_landing
@@ -74,12 +76,19 @@ def landing_documents(
                WHERE is_current AND status = 'active' ORDER BY ingested_at DESC, doc_id LIMIT 10"""
         ).fetchall()
         q_total = con.execute("SELECT count(*) FROM docs.quarantine").fetchall()[0][0]
+        versions = (
+            content_version(con, "docs.documents", "doc_id, version, content_hash, status"),
+            content_version(con, "docs.quarantine", "source_path, content_hash, reason_code"),
+        )
         reasons = con.execute(
             "SELECT reason_code, count(*) FROM docs.quarantine GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
     rate = report.processed / report.seconds if report.seconds else 0.0
+    # The data version is the content: a run that finds nothing new leaves it as it was, and the
+    # assets that follow documents on their own (dwc_pipelines.automation.eager) are not set off.
     yield dg.MaterializeResult(
         asset_key=DOCUMENTS,
+        data_version=versions[0],
         metadata={
             "dagster/row_count": totals[0],
             "current_documents": totals[1],
@@ -109,6 +118,7 @@ def landing_documents(
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE,
+        data_version=versions[1],
         metadata={
             "dagster/row_count": q_total,
             "quarantined_this_run": report.quarantined_new,
@@ -128,7 +138,7 @@ class ChunkConfig(dg.Config):
     group_name="ingestion",
     kinds={"duckdb", "python"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def chunks(
     context: dg.AssetExecutionContext, config: ChunkConfig, warehouse: LakehouseResource
@@ -139,8 +149,10 @@ def chunks(
         total, docs, avg = con.execute(
             "SELECT count(*), count(DISTINCT doc_id), coalesce(avg(n_tokens), 0) FROM docs.chunks"
         ).fetchall()[0]
+        version = content_version(con, "docs.chunks", "chunk_id")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": total, "documents": docs, "avg_tokens": round(avg, 1), **stats}
+        data_version=version,
+        metadata={"dagster/row_count": total, "documents": docs, "avg_tokens": round(avg, 1), **stats},
     )
 
 
@@ -154,7 +166,7 @@ class NearDuplicateConfig(dg.Config):
     group_name="ingestion",
     kinds={"duckdb", "python"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def near_duplicates(
     context: dg.AssetExecutionContext, config: NearDuplicateConfig, warehouse: LakehouseResource
@@ -168,10 +180,12 @@ def near_duplicates(
                JOIN docs.documents b ON b.doc_id = n.twin_doc_id AND b.is_current
                ORDER BY n.similarity DESC, n.doc_id LIMIT 10"""
         ).fetchall()
+        version = content_version(con, "docs.near_duplicates", "doc_id, twin_doc_id")
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "dagster/row_count": stats["near_duplicate_documents"],
             **stats,
             "preview": dg.MetadataValue.md(markdown_table(["document", "nearest twin", "similarity"], preview)),
-        }
+        },
     )

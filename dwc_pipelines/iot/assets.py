@@ -12,6 +12,7 @@ from dwc_resources import LakehouseResource, LandingZoneResource
 from dwc_resources.broker import BrokerResource
 from dwc_resources.notify import Message, NotificationsResource
 
+from ..automation import eager
 from ..ingestion.assets import OWNERS
 from ..plots import png_chart
 from ..shared import markdown_table
@@ -149,9 +150,6 @@ class DevicesConfig(dg.Config):
     offline_seconds: float = Field(default=3600, description="Not seen for longer: offline (in between: stale)")
 
 
-eager = dg.AutomationCondition.eager()
-
-
 @dg.asset(
     key=DEVICES,
     deps=[TELEMETRY, QUARANTINE],
@@ -159,7 +157,7 @@ eager = dg.AutomationCondition.eager()
     kinds={"duckdb"},
     owners=OWNERS,
     tags=TAGS,
-    automation_condition=eager,
+    automation_condition=eager(),
 )
 def devices(
     context: dg.AssetExecutionContext, config: DevicesConfig, warehouse: LakehouseResource, landing: LandingZoneResource
@@ -203,7 +201,7 @@ def devices(
     kinds={"duckdb"},
     owners=OWNERS,
     tags=TAGS,
-    automation_condition=eager,
+    automation_condition=eager(),
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)),
 )
 def rollups_hourly(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
@@ -244,7 +242,7 @@ def rollups_hourly(context: dg.AssetExecutionContext, warehouse: LakehouseResour
     kinds={"duckdb", "scikitlearn"},
     owners=OWNERS,
     tags=TAGS,
-    automation_condition=eager,
+    automation_condition=eager(),
 )
 def anomalies(
     context: dg.AssetExecutionContext, warehouse: LakehouseResource, notifications: NotificationsResource
@@ -314,7 +312,7 @@ class CommandsConfig(dg.Config):
     kinds={"duckdb", "mqtt"},
     owners=OWNERS,
     tags=TAGS,
-    automation_condition=eager,
+    automation_condition=eager(),
 )
 def commands(
     context: dg.AssetExecutionContext, config: CommandsConfig, warehouse: LakehouseResource, broker: BrokerResource

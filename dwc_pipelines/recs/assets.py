@@ -12,6 +12,7 @@ from dwc_resources import LakehouseResource, LandingZoneResource
 from dwc_resources.duck import transaction
 from dwc_resources.model_store import ModelStoreResource
 
+from ..automation import eager
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import DDL as AI_DDL
 from ..ingestion.assets import DOCUMENTS, OWNERS
@@ -104,7 +105,7 @@ def interactions(context: dg.AssetExecutionContext, warehouse: LakehouseResource
     group_name="recs",
     kinds={"duckdb"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def item_features(warehouse: LakehouseResource, landing: LandingZoneResource) -> dg.MaterializeResult:
     """Items with their text and topic: every current document, and the rows of any item-features file."""

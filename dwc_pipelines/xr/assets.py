@@ -9,6 +9,7 @@ from dwc_resources import LakehouseResource, LandingZoneResource
 from dwc_resources.duck import transaction
 from dwc_resources.xr_tools import XRToolsResource
 
+from ..automation import eager
 from ..enrichment.assets import DOCUMENT_ENRICHMENT
 from ..enrichment.schema import latest_enrichment
 from ..ingestion.assets import DOCUMENTS, OWNERS
@@ -49,7 +50,7 @@ def _result(outcome: dict) -> dg.MaterializeResult:
     group_name="xr",
     kinds={"gltf", "duckdb"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def document_map(
     context: dg.AssetExecutionContext, config: SceneConfig, warehouse: LakehouseResource, xr_tools: XRToolsResource
@@ -81,7 +82,7 @@ def document_map(
     group_name="xr",
     kinds={"gltf", "duckdb"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def device_twin(
     context: dg.AssetExecutionContext, config: SceneConfig, warehouse: LakehouseResource, xr_tools: XRToolsResource
@@ -311,7 +312,7 @@ def session_events(
     group_name="xr",
     kinds={"duckdb", "sql"},
     owners=OWNERS,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=eager(),
 )
 def session_marts(context: dg.AssetExecutionContext, warehouse: LakehouseResource) -> dg.MaterializeResult:
     """XR marts: sessions (duration, interactions), dwell time per scene node, most-viewed documents."""
