@@ -413,7 +413,7 @@ def main() -> None:
         f"| runs launched in the {args.after:.0f} s after that no-op run | {d['cascade_runs_after_noop']} |",
         f"| cold import of the code location (fresh process, OS cache warm) | {load['import_s']:.2f} s |",
         "",
-        "Step time of the demo per domain (asset group; both passes, summed over steps):",
+        "Step time of the demo per domain (asset group; all its runs, summed over steps):",
         "",
         "| domain | step seconds |",
         "|---|---:|",
