@@ -20,7 +20,7 @@ from dwc_resources.duck import transaction
 from dwc_resources.notify import Message
 
 from ..enrichment.schema import latest_enrichment
-from .spec import GENERATED_PREFIX, Chain, Step, render
+from .spec import DOCUMENT_FIELDS, GENERATED_PREFIX, Chain, Step, render
 
 BATCH = 50
 
@@ -119,21 +119,7 @@ def _documents(con, chain: Chain) -> list[dict]:
         LEFT JOIN ({TOPICS}) e ON e.content_hash = d.content_hash
         LEFT JOIN ({PREDICTED_TOPICS}) p ON p.content_hash = d.content_hash
         ORDER BY d.source_path""").fetchall()
-    names = (
-        "doc_id",
-        "title",
-        "source_path",
-        "format",
-        "language",
-        "word_count",
-        "author",
-        "topic",
-        "predicted_topic",
-        "text",
-        "content_hash",
-        "created_at",
-    )
-    return [dict(zip(names, r)) for r in rows]
+    return [dict(zip(DOCUMENT_FIELDS, r)) for r in rows]  # the SELECT above lists them in this order
 
 
 def _outputs(con, chain: Chain, step: Step, provider) -> dict[tuple[str, str], dict]:
