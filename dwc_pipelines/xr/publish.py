@@ -135,7 +135,7 @@ def publish(
                 f"INSERT INTO xr.scenes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 [row[c] for c in cols],
             )
-        scenes = con.execute("SELECT count(*) FROM xr.scenes").fetchall()[0][0]
+    scenes = con.execute("SELECT count(*) FROM xr.scenes").fetchall()[0][0]
     meta = {
         "dagster/row_count": scenes,
         "path": dg.MetadataValue.path(row["path"]),
