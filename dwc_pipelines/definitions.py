@@ -1,5 +1,7 @@
 """The DWC code location: every domain's definitions merged, with shared resources and executor."""
 
+import warnings
+
 import dagster as dg
 
 import dwc_sensors
@@ -18,10 +20,10 @@ from dwc_pipelines import (
     recs,
     xr,
 )
-from dwc_pipelines.groups import with_group_descriptions
+from dwc_pipelines.groups import with_group
 from dwc_pipelines.ingestion.assets import DOCUMENTS
 from dwc_pipelines.resources import executor_for, resources_for
-from dwc_pipelines.tables import with_table_schemas
+from dwc_pipelines.tables import table_describer
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
@@ -44,40 +46,13 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Evaluates every asset's automation condition.",
 )
 
-defs = with_group_descriptions(
-    with_table_schemas(
-        dg.Definitions.merge(
-            ingestion.defs,
-            enrichment.defs,
-            chains.defs,
-            ml.defs,
-            quality.defs,
-            ops.defs,
-            recs.defs,
-            quantum.defs,
-            governance.defs,
-            iot.defs,
-            anchoring.defs,
-            xr.defs,
-            lakehouse.defs,
-            dwc_sensors.defs,
-            dg.Definitions(
-                jobs=[all_assets_job],
-                sensors=[automation_sensor],
-                resources=resources_for(),
-                executor=executor_for(),
-            ),
-        )
-    )
-)
 
-
-def _follow_up_job(location: dg.Definitions):
+def _follow_up_job(domains: dg.Definitions):
     """What new documents set off under `make ui`, as one job: ingestion, the assets downstream of
     documents that update themselves (automation conditions), and the workflow chains."""
     self_updating = [
         spec.key
-        for assets in location.assets or []
+        for assets in domains.assets or []
         if isinstance(assets, dg.AssetsDefinition)
         for spec in assets.specs
         if spec.automation_condition is not None
@@ -93,4 +68,44 @@ def _follow_up_job(location: dg.Definitions):
     )
 
 
-defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[_follow_up_job(defs)]))
+def _map_specs(defs: dg.Definitions, func) -> dg.Definitions:
+    # Definitions.map_asset_specs is marked preview for its selection argument (since removed from
+    # it); without one it is dg.map_asset_specs over the assets, which is public.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return defs.map_asset_specs(func=func)
+
+
+def _code_location() -> dg.Definitions:
+    """Every domain merged, with the shared resources and executor; every asset carries its group's
+    description, and its table's name and columns where it has one."""
+    domains = dg.Definitions.merge(
+        ingestion.defs,
+        enrichment.defs,
+        chains.defs,
+        ml.defs,
+        quality.defs,
+        ops.defs,
+        recs.defs,
+        quantum.defs,
+        governance.defs,
+        iot.defs,
+        anchoring.defs,
+        xr.defs,
+        lakehouse.defs,
+        dwc_sensors.defs,
+        dg.Definitions(
+            jobs=[all_assets_job],
+            sensors=[automation_sensor],
+            resources=resources_for(),
+            executor=executor_for(),
+        ),
+    )
+    describe_table = table_describer()
+    return _map_specs(
+        dg.Definitions.merge(domains, dg.Definitions(jobs=[_follow_up_job(domains)])),
+        lambda spec: with_group(describe_table(spec)),
+    )
+
+
+defs = _code_location()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .tables import map_specs
-
 GROUPS = {
     "ingestion": "Files in the landing zone become versioned, de-duplicated, chunked documents; bad files are quarantined.",
     "enrichment": "Summaries, keywords, topics, entities, sentiment and embeddings per document; the search index.",
@@ -37,9 +35,7 @@ def group_description(group: str) -> str | None:
     return None
 
 
-def with_group_descriptions(defs: dg.Definitions) -> dg.Definitions:
-    def describe(spec: dg.AssetSpec) -> dg.AssetSpec:
-        text = group_description(spec.group_name or "")
-        return spec.merge_attributes(metadata={"dwc/group": text}) if text else spec
-
-    return map_specs(defs, describe)
+def with_group(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The spec with its group's description (`dwc/group`), where the group has one."""
+    text = group_description(spec.group_name or "")
+    return spec.merge_attributes(metadata={"dwc/group": text}) if text else spec

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-import warnings
 
 import dagster as dg
 
@@ -105,8 +104,9 @@ def table_of(spec: dg.AssetSpec, tables: dict) -> str | None:
     return table if table in tables else None
 
 
-def with_table_schemas(defs: dg.Definitions) -> dg.Definitions:
-    """Every asset that writes a table with DDL carries its table name and column schema."""
+def table_describer():
+    """A function that gives an asset spec its table name and column schema, where its table has DDL
+    (the DDL of the loaded modules, read once)."""
     tables = loaded_ddl_tables()
 
     def describe(spec: dg.AssetSpec) -> dg.AssetSpec:
@@ -119,15 +119,7 @@ def with_table_schemas(defs: dg.Definitions) -> dg.Definitions:
             metadata={"dagster/table_name": table, "dagster/column_schema": column_schema(tables[table])}
         )
 
-    return map_specs(defs, describe)
-
-
-def map_specs(defs: dg.Definitions, func) -> dg.Definitions:
-    # Definitions.map_asset_specs is marked preview for its selection argument (since removed from
-    # it); without one it is dg.map_asset_specs over the assets, which is public.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        return defs.map_asset_specs(func=func)
+    return describe
 
 
 def materialized_schema(con, table: str) -> dict:

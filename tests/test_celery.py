@@ -46,29 +46,7 @@ def test_steps_of_one_run_execute_in_two_celery_workers(tmp_path, pg_database): 
     workers = {}
     try:
         for name in ("w1", "w2"):
-            # --pool solo: the step runs in the worker process itself, so its pid names the worker.
-            workers[name] = procs.start(
-                name,
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "dagster_celery.app",
-                    "-b",
-                    broker,
-                    "worker",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{name}@%h",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env,
-            )
+            workers[name] = procs.celery_worker(name, broker, queue, env)
         deadline = time.time() + 90
         while time.time() < deadline and not all("ready" in procs.log(n) for n in workers):
             for n, p in workers.items():

@@ -39,6 +39,17 @@ class Processes:
         self.procs.append((name, proc, log))
         return proc
 
+    def celery_worker(self, name: str, broker: str, queue: str, env: dict) -> subprocess.Popen:
+        # --pool solo: a step runs in the worker process itself, so its pid names the worker.
+        args = ["-b", broker, "worker", "-Q", queue, "-n", f"{name}@%h", "--pool", "solo", "--loglevel", "INFO"]
+        args += ["--without-gossip", "--without-mingle"]
+        return self.start(name, [str(BIN / "celery"), "-A", "dagster_celery.app", *args], env)
+
+    def code_server(self, name: str, target: list[str], port: int, env: dict) -> subprocess.Popen:
+        """`dagster code-server start` for `target` (["-m", module] or ["-f", file])."""
+        args = [str(BIN / "dagster"), "code-server", "start", *target, "-h", "127.0.0.1", "-p", str(port)]
+        return self.start(name, args, env)
+
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
 
@@ -108,36 +119,8 @@ def test_code_server_daemon_and_webserver_on_postgres(tmp_path, pg_database):  #
     }
     procs = Processes(tmp_path / "logs")
     try:
-        procs.start(
-            "code",
-            [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-m",
-                "dwc_pipelines.definitions",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(code_port),
-            ],
-            env,
-        )
-        procs.start(
-            "heartbeat",
-            [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-f",
-                str(ROOT / "tests" / "locations" / "heartbeat.py"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(heartbeat_port),
-            ],
-            env,
-        )
+        procs.code_server("code", ["-m", "dwc_pipelines.definitions"], code_port, env)
+        procs.code_server("heartbeat", ["-f", str(ROOT / "tests" / "locations" / "heartbeat.py")], heartbeat_port, env)
         procs.start(
             "webserver",
             [

@@ -72,9 +72,12 @@ def test_what_the_lake_holds_is_not_pending(tmp_path):
     files = scan_landing(str(tmp_path))
     con = duckdb.connect()
     con.execute("CREATE SCHEMA docs")
-    con.execute("CREATE TABLE docs.sources (source_path VARCHAR, size_bytes BIGINT, mtime_ns BIGINT, status VARCHAR)")
+    con.execute(
+        "CREATE TABLE docs.sources (source_path VARCHAR, doc_id VARCHAR, size_bytes BIGINT, mtime_ns BIGINT, status VARCHAR)"
+    )
     con.executemany(
-        "INSERT INTO docs.sources VALUES (?, ?, ?, 'active')", [(f.relpath, f.size, f.mtime_ns) for f in files]
+        "INSERT INTO docs.sources VALUES (?, ?, ?, ?, 'active')",
+        [(f.relpath, f.relpath, f.size, f.mtime_ns) for f in files],
     )
     assert pending_in(con, files) == 0
     (tmp_path / "a.txt").write_text("a, changed")

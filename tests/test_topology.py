@@ -63,43 +63,8 @@ def test_ingestion_and_enrichment_run_at_once_on_two_celery_workers(tmp_path, pg
     procs = Processes(tmp_path / "logs")
     try:
         for name in ("w1", "w2"):
-            procs.start(
-                name,
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "dagster_celery.app",
-                    "-b",
-                    broker,
-                    "worker",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{name}@%h",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env,
-            )
-        procs.start(
-            "code",
-            [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-m",
-                "dwc_pipelines.definitions",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(code_port),
-            ],
-            env,
-        )
+            procs.celery_worker(name, broker, queue, env)
+        procs.code_server("code", ["-m", "dwc_pipelines.definitions"], code_port, env)
         procs.start(
             "webserver",
             [

@@ -28,7 +28,7 @@ from dwc_resources.cas import BlobBatch, ContentStore, StoreConfig
 from dwc_resources.duck import transaction
 
 from .formats import Limits, Rejected, extension_of, extract
-from .landing import LandingFile, iter_landing
+from .landing import GONE, UNCHANGED, LandingFile, iter_landing
 from .schema import DOC_FIELDS, STAGING_FIELDS
 from .similarity import NUM_PERM, minhashes
 from .similarity import SCHEME as MINHASH_SCHEME
@@ -355,14 +355,8 @@ def ingest_landing(
     staging = os.path.join(root_staging, run_id)
     os.makedirs(staging)
     report.scanned = _store_listing(con, landing_root, os.path.join(staging, "listing.parquet"))
-    # A listed file is unchanged when a live source row with its shown path has its size and mtime;
-    # one row per listed file even where two raw names show as the same path.
-    todo_expr = (
-        "true"
-        if settings.rehash
-        else "NOT coalesce(bool_or(s.status <> 'deleted' AND s.size_bytes = l.size_bytes "
-        "AND s.mtime_ns = l.mtime_ns), false)"
-    )
+    # One row per listed file even where two raw names show as the same path.
+    todo_expr = "true" if settings.rehash else f"NOT coalesce(bool_or({UNCHANGED}), false)"
     todo_sql = f"""SELECT l.source_path, l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason,
                           {todo_expr} AS todo
                    FROM ({{listing}}) l LEFT JOIN docs.sources s USING (source_path) GROUP BY ALL"""
@@ -470,11 +464,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     )
 
     # Sources that vanished from the landing zone: their documents become tombstones.
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _gone AS
-        SELECT s.source_path, s.doc_id, s.status FROM docs.sources s
-        ANTI JOIN _listing l USING (source_path) WHERE s.status <> 'deleted'"""
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gone AS {GONE.format(listing='_listing')}")
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,

@@ -92,6 +92,14 @@ def newest_mtime_ns(files: list[LandingFile]) -> int:
     return max((f.mtime_ns for f in files), default=0)
 
 
+# What an ingest run compares, shared with the landing-zone sensor. A listed file `l` is unchanged
+# when a live source row `s` with its shown path has its size and mtime.
+UNCHANGED = "s.status <> 'deleted' AND s.size_bytes = l.size_bytes AND s.mtime_ns = l.mtime_ns"
+# Live sources no longer in the listing `{listing}`: their documents become tombstones.
+GONE = """SELECT s.source_path, s.doc_id, s.status FROM docs.sources s
+          ANTI JOIN {listing} l USING (source_path) WHERE s.status <> 'deleted'"""
+
+
 def pending_in(con, files: list[LandingFile]) -> int:
     """How many files of a listing an ingest run would read or tombstone, by the lake's registry
     (docs.sources) on `con`: what ingestion compares, read without running it."""
@@ -106,12 +114,12 @@ def pending_in(con, files: list[LandingFile]) -> int:
     )
     con.register("_sensor_listing", listing)
     try:
-        return con.execute(
-            """SELECT (SELECT count(*) FROM _sensor_listing l WHERE NOT EXISTS (
-                         SELECT 1 FROM docs.sources s WHERE s.source_path = l.source_path
-                         AND s.status <> 'deleted' AND s.size_bytes = l.size_bytes AND s.mtime_ns = l.mtime_ns))
-                    + (SELECT count(*) FROM docs.sources s WHERE s.status <> 'deleted' AND NOT EXISTS (
-                         SELECT 1 FROM _sensor_listing l WHERE l.source_path = s.source_path))"""
+        changed = con.execute(
+            f"""SELECT count(*) FILTER (NOT unchanged) FROM (
+                  SELECT l.source_path, l.size_bytes, l.mtime_ns, coalesce(bool_or({UNCHANGED}), false) AS unchanged
+                  FROM _sensor_listing l LEFT JOIN docs.sources s USING (source_path) GROUP BY ALL)"""
         ).fetchall()[0][0]
+        gone = con.execute(f"SELECT count(*) FROM ({GONE.format(listing='_sensor_listing')})").fetchall()[0][0]
+        return changed + gone
     finally:
         con.unregister("_sensor_listing")
