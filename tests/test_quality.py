@@ -53,6 +53,20 @@ def test_checks_pass_on_good_data_and_block_bad_data(env, instance):
     checks = checks_of(first)
     assert checks["gx_documents_critical"].passed and checks["gx_chunks_critical"].passed
     assert {"gx_documents_warnings", "gx_chunks_warnings"} <= set(checks)
+    assert "reused_from_run" not in checks["gx_documents_critical"].metadata
+
+    # Nothing new: the data versions are unchanged, so a suite that passed is not re-read (the result
+    # says so); one that did not pass runs again, so that its failures stay in view.
+    again = checks_of(job.execute_in_process(instance=instance))
+    gx = [name for name in again if name.startswith("gx_")]
+    assert {"gx_documents_critical", "gx_chunks_critical"} <= {n for n in gx if checks[n].passed}
+    for name in gx:
+        meta = {k: v.value for k, v in again[name].metadata.items()}
+        if checks[name].passed:
+            assert again[name].passed and meta["reused_from_run"] == first.run_id, name
+            assert meta["rows_checked"] == checks[name].metadata["rows_checked"].value
+        else:
+            assert "reused_from_run" not in meta and not again[name].passed, name
 
     # Damage the warehouse behind ingestion's back: a hash that is not a sha256.
     with env.warehouse.writer() as con:
