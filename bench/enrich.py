@@ -77,9 +77,9 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from dwc_pipelines.enrichment.local import NEWS_TAXONOMY, classify, sentences
-    from dwc_pipelines.enrichment.providers import LocalProvider
     from dwc_pipelines.enrichment.search import MODES, search
+    from dwc_resources.ai_local import NEWS_TAXONOMY, classify, sentences
+    from dwc_resources.ai_providers import LocalProvider
 
     with open(BBC, newline="") as fh:
         rows = list(csv.DictReader(fh))

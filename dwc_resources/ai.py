@@ -13,6 +13,6 @@ class LocalAIResource(AIResource):
     """The embedded default: offline, deterministic, no download, no network."""
 
     def provider(self, taxonomy: str = "documents"):
-        from dwc_pipelines.enrichment.providers import LocalProvider
+        from .ai_providers import LocalProvider
 
         return LocalProvider(taxonomy=taxonomy)

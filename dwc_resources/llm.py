@@ -32,6 +32,6 @@ class LLMResource(AIResource):
         return LLMClient(LLMSettings(**fields))
 
     def provider(self, taxonomy: str = "documents"):
-        from dwc_pipelines.enrichment.providers import LLMProvider
+        from .ai_providers import LLMProvider
 
         return LLMProvider(self.client(), taxonomy=taxonomy)

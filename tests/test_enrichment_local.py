@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dwc_pipelines.enrichment.local import NEWS_TAXONOMY, classify, embed, entities, keywords, sentiment, summarize
+from dwc_resources.ai_local import NEWS_TAXONOMY, classify, embed, entities, keywords, sentiment, summarize
 
 ARTICLE = (
     "The port of Rotterdam opened a fully electric container terminal on Monday. "

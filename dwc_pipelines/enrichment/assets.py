@@ -4,12 +4,12 @@ import dagster as dg
 from pydantic import Field
 
 from dwc_resources import AIResource, LakehouseResource
+from dwc_resources.ai_providers import describe
 
 from ..automation import eager
 from ..ingestion.assets import CHUNKS, DOCUMENTS, OWNERS
 from ..shared import markdown_table
 from .enrich import enrich_documents
-from .providers import describe
 from .schema import DDL
 from .search import embed_chunks, index_chunk_terms
 

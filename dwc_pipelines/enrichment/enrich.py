@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from dwc_resources.ai_local import EMBEDDING_DIM
+from dwc_resources.ai_providers import Provider
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
-
-from .local import EMBEDDING_DIM
-from .providers import Provider
 
 _SCHEMA = pa.schema(
     [

@@ -1,6 +1,6 @@
 """The `ai` schema of the warehouse."""
 
-from .local import EMBEDDING_DIM
+from dwc_resources.ai_local import EMBEDDING_DIM
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS ai;

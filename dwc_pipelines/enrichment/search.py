@@ -8,11 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
+from dwc_resources import ai_local as local
 from dwc_resources import pii
+from dwc_resources.ai_local import EMBEDDING_DIM
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
-
-from . import local
-from .local import EMBEDDING_DIM
 
 EMBED_MODEL = f"{local.PROVIDER_VERSION}/hashed-{EMBEDDING_DIM}"
 

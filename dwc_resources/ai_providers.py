@@ -13,9 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dwc_resources.llm_client import LLMClient
-
-from . import local
+from . import ai_local as local
+from .llm_client import LLMClient
 
 MAX_PROMPT_CHARS = 12_000  # about 3k tokens of document per request
 
