@@ -241,8 +241,10 @@ def test_the_viewer_page_renders_in_headless_chromium(tmp_path):
 
     out = tmp_path / "scenes"
     out.mkdir()
-    (out / "map.glb").write_bytes(scenes.document_map(docs(400))[0])
-    page_path = write_page(str(out / "map.glb"), "Map", "400 documents", str(ROOT / "xr" / "dist" / "dwc-viewer.js"))
+    data, stats = scenes.document_map(docs(400))
+    (out / "map.glb").write_bytes(data)
+    bundle = str(ROOT / "xr" / "dist" / "dwc-viewer.js")
+    page_path = write_page(str(out / "map.glb"), "Map", "400 documents", bundle, stats.legend, stats.note)
     shot = tmp_path / "viewer.png"
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
@@ -260,6 +262,10 @@ def test_the_viewer_page_renders_in_headless_chromium(tmp_path):
         state = page.evaluate("window.DWC_VIEWER")
         assert state["loaded"] and not state["error"] and not errors, (state, errors)
         assert state["meshes"] == 4, "one instanced mesh per topic"
+        # The legend says what each colour means and how size reads.
+        legend = page.locator("#legend")
+        assert legend.is_visible() and legend.locator("li").count() == 4
+        assert "topic: " in legend.inner_text() and "word count" in legend.inner_text()
         page.wait_for_function("window.DWC_VIEWER.frames > 2")
         png = base64.b64decode(page.evaluate("document.querySelector('canvas').toDataURL('image/png')").split(",")[1])
         page.screenshot(path=str(shot))

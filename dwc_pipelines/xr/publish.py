@@ -76,6 +76,8 @@ def publish(
     if unchanged:
         log(f"{scene}: inputs unchanged, {glb} is byte-identical ({sha[:12]}); nothing rebuilt")
         row = prior
+        # The page is the viewer's, not the scene's: a newer viewer (its legend, its bundle) reaches old scenes.
+        write_page(glb, title, subtitle, tools.bundle(), stats.legend, stats.note)
     else:
         row = {
             "scene": scene,
@@ -120,7 +122,7 @@ def publish(
                 row["optimized_bytes"] = os.path.getsize(opt)
             except Exception as exc:  # the optimiser is a convenience: its failure is reported, not fatal
                 log(f"{scene}: optimisation failed: {exc}")
-        row["viewer_path"] = write_page(glb, title, subtitle, tools.bundle())
+        row["viewer_path"] = write_page(glb, title, subtitle, tools.bundle(), stats.legend, stats.note)
         if screenshot and tools.browser_path():
             png = os.path.join(tools.scenes_dir, f"{scene}.png")
             try:

@@ -8,11 +8,11 @@ node's `extras.instances` (in instance order), so a viewer can label it and XR s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .gltf import GLB, LINES, box, colour, icosphere, srgb_to_linear
+from .gltf import GLB, LINES, PALETTE, box, colour, icosphere, srgb_to_linear
 
 RADIUS = 10.0  # the scenes fit in about 20 m: walkable in room-scale XR
 
@@ -24,14 +24,22 @@ class Stats:
     meshes: int
     bytes: int
     instanced: bool
+    # What the viewer's legend says: (sRGB hex colour, meaning) per colour, and how sizes and places read.
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""
 
     @property
     def bytes_per_item(self) -> float:
         return self.bytes / max(1, self.items)
 
 
-def _stats(g: GLB, data: bytes, items: int) -> Stats:
-    return Stats(items, len(g.doc["nodes"]), len(g.doc["meshes"]), len(data), bool(g.extensions))
+def _stats(g: GLB, data: bytes, items: int, legend=(), note: str = "") -> Stats:
+    return Stats(items, len(g.doc["nodes"]), len(g.doc["meshes"]), len(data), bool(g.extensions), list(legend), note)
+
+
+def hex_colour(rgb: tuple) -> str:
+    """An sRGB triple in 0..1 as a CSS colour."""
+    return "#" + "".join(f"{round(c * 255):02x}" for c in rgb[:3])
 
 
 def project_3d(embeddings: np.ndarray) -> np.ndarray:
@@ -117,7 +125,9 @@ def document_map(docs: list[dict], instancing_threshold: int = 256) -> tuple[byt
         ]
         g.node(f"topic {topic}", children=children, extras={"topic": topic, "count": len(members)})
     data = g.to_bytes()
-    return data, _stats(g, data, len(docs))
+    legend = [(hex_colour(PALETTE[i % len(PALETTE)]), f"topic: {t}") for i, t in enumerate(topics)]
+    note = "Position: documents with similar embeddings sit close. Size: grows with the square root of the word count."
+    return data, _stats(g, data, len(docs), legend, note)
 
 
 def naive_document_map(docs: list[dict]) -> bytes:
@@ -210,7 +220,9 @@ def device_twin(devices: list[dict]) -> tuple[bytes, Stats]:
             },
         )
     data = g.to_bytes()
-    return data, _stats(g, data, len(devices))
+    legend = [(hex_colour(rgb), f"health: {s.replace('_', ' ')}") for s, rgb in HEALTH.items()]
+    note = "A box per device, placed by latitude and longitude where known, else on a grid beside the map."
+    return data, _stats(g, data, len(devices), legend, note)
 
 
 STATUS = {
@@ -218,6 +230,12 @@ STATUS = {
     "stale": (0.90, 0.62, 0.0),
     "failed": (0.84, 0.15, 0.1),
     "never": (0.45, 0.45, 0.5),
+}
+STATUS_MEANING = {
+    "fresh": "materialized after everything it reads",
+    "stale": "an upstream changed since",
+    "failed": "a result of its latest version failed",
+    "never": "not materialized yet",
 }
 
 
@@ -276,4 +294,6 @@ def workflow_map(chains: list[dict]) -> tuple[bytes, Stats]:
         )
         g.node("edges", lines, extras={"count": len(edges)})
     data = g.to_bytes()
-    return data, _stats(g, data, items)
+    legend = [(hex_colour(rgb), f"{s}: {STATUS_MEANING[s]}") for s, rgb in STATUS.items()]
+    note = "A row per chain, its steps left to right; lines join a step to the steps it reads."
+    return data, _stats(g, data, items, legend, note)

@@ -25,6 +25,11 @@ PAGE = """<!doctype html>
   #scene {{ position: absolute; inset: 0; }}
   header {{ position: absolute; left: 12px; top: 8px; z-index: 1; pointer-events: none; }}
   header small {{ opacity: .7; }}
+  #legend {{ position: absolute; left: 12px; bottom: 10px; z-index: 1; max-width: 420px; padding: 6px 10px;
+             background: #000a; border-radius: 4px; font-size: 12px; pointer-events: none; }}
+  #legend ul {{ list-style: none; margin: 0 0 4px; padding: 0; }}
+  #legend li span {{ display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }}
+  #legend p {{ margin: 0; opacity: .8; }}
   #tip {{ position: fixed; display: none; padding: 3px 6px; background: #000c; border-radius: 3px; z-index: 2;
           pointer-events: none; }}
 </style>
@@ -32,6 +37,7 @@ PAGE = """<!doctype html>
 <body>
 <header><strong>{title}</strong><br><small>{subtitle}</small></header>
 <div id="scene"></div>
+<aside id="legend" aria-label="Legend">{legend}</aside>
 <div id="tip"></div>
 <script src="{bundle}"></script>
 <script>
@@ -53,7 +59,17 @@ def write_if_changed(path: str | Path, data: bytes) -> bool:
     return True
 
 
-def write_page(glb_path: str, title: str, subtitle: str, bundle: str) -> str:
+def legend_html(legend: list[tuple[str, str]], note: str = "") -> str:
+    """What the colours mean (a swatch per colour) and how sizes and positions read."""
+    items = "".join(
+        f'<li><span style="background:{html.escape(colour)}"></span>{html.escape(text)}</li>' for colour, text in legend
+    )
+    return (f"<ul>{items}</ul>" if items else "") + (f"<p>{html.escape(note)}</p>" if note else "")
+
+
+def write_page(
+    glb_path: str, title: str, subtitle: str, bundle: str, legend: list[tuple[str, str]] = (), note: str = ""
+) -> str:
     """`<scene>.html` beside `<scene>.glb`, and the bundle beside both; returns the page's path."""
     glb = Path(glb_path)
     write_if_changed(glb.parent / BUNDLE_NAME, Path(bundle).read_bytes())
@@ -61,6 +77,7 @@ def write_page(glb_path: str, title: str, subtitle: str, bundle: str) -> str:
     text = PAGE.format(
         title=html.escape(title),
         subtitle=html.escape(subtitle),
+        legend=legend_html(list(legend), note),
         bundle=BUNDLE_NAME,
         glb=base64.b64encode(glb.read_bytes()).decode("ascii"),
         title_js='"' + title.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\u003c") + '"',
