@@ -14,7 +14,16 @@ import duckdb
 
 from dwc_resources.lakehouse import dwc_home
 
-from .cli_support import ensure_dagster_home, fail, lakehouse, outcome, print_json, read_analyst, run_job
+from .cli_support import (
+    dagster_instance,
+    ensure_dagster_home,
+    fail,
+    lakehouse,
+    outcome,
+    print_json,
+    read_analyst,
+    run_job,
+)
 
 EXAMPLE_QUERY = (
     "SELECT format, count(*) AS docs, sum(word_count) AS words FROM docs.documents "
@@ -142,8 +151,6 @@ def cmd_demo(args) -> int:
 
 
 def _demo(args) -> int:
-    import dagster as dg
-
     from dwc_pipelines.definitions import defs
     from dwc_pipelines.iot.demo import run_fleet
     from dwc_pipelines.progress import clock, run_with_progress
@@ -170,14 +177,14 @@ def _demo(args) -> int:
                 shutil.copy2(src, dst)
                 copied += 1
     print(f"copied {copied} sample files into the landing zone {landing}")
+
     # The labels a user keys in for the corpus (the document classifier trains on them), and the
     # readers' interaction log (the recommenders learn from it).
-    zone = LandingZoneResource.local()
-    for kind, target in (
-        ("labels", zone.effective_labels_path()),
-        ("events", zone.effective_events_path()),
-        ("xr_events", zone.effective_xr_events_path()),
-    ):
+    def folder(name: str) -> str:
+        return defs.resources[f"{name}_folder"].process_config_and_initialize().path
+
+    for kind in ("labels", "events", "xr_events"):
+        target = folder(kind)
         src_dir = samples.parent / kind
         if src_dir.is_dir():
             Path(target).mkdir(parents=True, exist_ok=True)
@@ -185,10 +192,10 @@ def _demo(args) -> int:
                 if not (Path(target) / src.name).exists() or (Path(target) / src.name).read_bytes() != src.read_bytes():
                     shutil.copy2(src, Path(target) / src.name)
             print(f"copied the sample {kind} into {target}")
-    instance = dg.DagsterInstance.get()
+    instance = dagster_instance()
     stage(2, "IoT: a simulated fleet publishes through the MQTT broker; the consumer lands micro-batches")
     broker = defs.resources["broker"].process_config_and_initialize()  # dg.EnvVar fields read
-    hours = run_fleet(broker, zone.effective_telemetry_path())
+    hours = run_fleet(broker, folder("telemetry"))
     from dwc_pipelines.iot.assets import HOURLY
 
     stage(3, f"telemetry_load_job: the {len(hours)} landed hour(s) become partitions and load")
@@ -611,7 +618,7 @@ def cmd_consume_telemetry(args) -> int:
     from dwc_pipelines.resources import broker_resource, resources_for
 
     broker = broker_resource().process_config_and_initialize()
-    root = resources_for()["landing"].process_config_and_initialize().effective_telemetry_path()
+    root = resources_for()["telemetry_folder"].process_config_and_initialize().path
     consumer = Consumer(broker, root, args.batch_size, args.batch_seconds, log=lambda m: print(m, flush=True))
     signal.signal(signal.SIGTERM, consumer.stop)
     signal.signal(signal.SIGINT, consumer.stop)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -45,15 +46,30 @@ def ensure_dagster_home() -> None:
         raise SystemExit("dwc: set DAGSTER_HOME (or run from the repository root, where dagster.yaml is)")
 
 
-def run_job(job_name: str, run_config: dict) -> int:
+_INSTANCE = []
+
+
+def dagster_instance():
+    """The instance of this environment, one per process. It is disposed at exit, before the interpreter
+    tears down: an instance left to the garbage collector prints SQLAlchemy's "Exception during reset"
+    tracebacks on its way out."""
+    import atexit
+
     import dagster as dg
 
-    from dwc_pipelines.definitions import defs
+    if not _INSTANCE:
+        ensure_dagster_home()
+        _INSTANCE.append(dg.DagsterInstance.get())
+        atexit.register(_INSTANCE[0].dispose)
+    return _INSTANCE[0]
 
-    ensure_dagster_home()
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=run_config
-    )
+
+def run_job(job_name: str, run_config: dict) -> int:
+    from dwc_pipelines.definitions import defs
+    from dwc_pipelines.progress import run_with_progress
+
+    job = defs.resolve_job_def(job_name)
+    result = run_with_progress(job, dagster_instance(), time.monotonic(), run_config, label="elapsed")
     return outcome(result)
 
 

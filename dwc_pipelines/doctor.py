@@ -9,9 +9,11 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from dwc_resources.chain import DEV_CHAIN_IDS
+from dwc_resources.landing import DROP_FOLDERS
 
 REQUIRED = {"warehouse", "instance", "landing"}
 SECRET_FIELDS = re.compile(r"(keys?|password|token|secret|webhook_url)$")
@@ -104,9 +106,18 @@ def _check_landing(res) -> Check:
     missing = [p for p in (res.path,) if not os.path.isdir(p)]
     if missing:
         return Check("landing", "FAILED", f"{missing[0]} does not exist", "create it, or run make demo")
-    return Check(
-        "landing", "OK", f"{res.path}; events {res.effective_events_path()}; labels {res.effective_labels_path()}"
-    )
+    return Check("landing", "OK", res.path)
+
+
+def _check_drop_folder(name: str) -> Callable:
+    def check(res) -> Check:
+        # A drop folder appears when something is dropped into it: its absence is not a fault.
+        if not os.path.isdir(res.path):
+            return Check(f"{name} folder", "OK", f"{res.path} (not created yet)")
+        files = sum(1 for p in Path(res.path).rglob("*") if p.is_file())
+        return Check(f"{name} folder", "OK", f"{res.path} ({files} files)")
+
+    return check
 
 
 def _check_ai(res) -> Check:
@@ -321,6 +332,7 @@ CHECKS: dict[str, tuple[str, Callable]] = {
     "warehouse": ("warehouse", _check_warehouse),
     "instance": ("warehouse", _check_instance),
     "landing": ("landing", _check_landing),
+    **{f"{n} folder": (f"{n}_folder", _check_drop_folder(n)) for n in DROP_FOLDERS},
     "ai": ("ai", _check_ai),
     "mlflow": ("tracking", _check_tracking),
     "quantum": ("quantum", _check_quantum),

@@ -13,8 +13,9 @@ def png_chart(
     kind: str = "line",
     markers: dict[str, list[tuple]] | None = None,
 ) -> str:
-    """A line chart (x, y points per series; `markers` are drawn on it as red crosses) or a grouped
-    bar chart (category, value per series), as a Markdown image."""
+    """A line chart (x, y points per series; `markers` are drawn on it as red crosses), a grouped bar
+    chart (`bar`: category, value per series) or a stacked one (`stacked`: the series of each category
+    on top of each other, categories sorted), as a Markdown image."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,6 +30,15 @@ def png_chart(
             values = dict(points)
             ax.bar(np.arange(len(cats)) + n * width, [values.get(c, 0) for c in cats], width, label=label)
         ax.set_xticks(np.arange(len(cats)) + width * (len(series) - 1) / 2, cats, rotation=30, ha="right")
+    elif kind == "stacked":
+        cats = sorted({c for points in series.values() for c, _ in points})
+        bottom = np.zeros(len(cats))
+        for label, points in series.items():
+            values = dict(points)
+            heights = np.array([values.get(c, 0) for c in cats], dtype=float)
+            ax.bar(np.arange(len(cats)), heights, 0.7, bottom=bottom, label=label)
+            bottom += heights
+        ax.set_xticks(np.arange(len(cats)), cats, rotation=30, ha="right")
     else:
         for label, points in series.items():
             if points:
@@ -45,7 +55,13 @@ def png_chart(
             if points:
                 xs, ys = zip(*points)
                 ax.scatter(xs, ys, marker="x", s=40, color="red", zorder=3, label=label)
-        fig.autofmt_xdate()
+        xs_all = [x for points in series.values() for x, _ in points]
+        if xs_all and all(isinstance(x, int) for x in xs_all):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # versions, counts: no 1.5
+        else:
+            fig.autofmt_xdate()
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
@@ -61,3 +77,18 @@ def png_chart(
 def png_markdown(png: bytes, title: str) -> str:
     """A PNG as a Markdown image the Dagster UI shows inline."""
     return f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def series_by(rows, top: int = 8) -> dict[str, list[tuple]]:
+    """(x, series, value) rows as chart series: the `top` largest series by total, the rest summed
+    as "other", so that a chart keeps a legend a person can read."""
+    totals: dict[str, float] = {}
+    for _, name, value in rows:
+        totals[str(name)] = totals.get(str(name), 0) + value
+    kept = set(sorted(totals, key=lambda n: (-totals[n], n))[:top])
+    series: dict[str, dict] = {}
+    for x, name, value in rows:
+        label = str(name) if str(name) in kept else "other"
+        points = series.setdefault(label, {})
+        points[x] = points.get(x, 0) + value
+    return {label: sorted(points.items()) for label, points in series.items()}

@@ -19,9 +19,9 @@ def clock(started: float) -> str:
 
 
 class _StepLines(logging.Handler):
-    def __init__(self, total: int, started: float):
+    def __init__(self, total: int, started: float, label: str):
         super().__init__(logging.DEBUG)
-        self.total, self.started, self.done, self.began = total, started, 0, {}
+        self.total, self.started, self.label, self.done, self.began = total, started, label, 0, {}
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -36,7 +36,7 @@ class _StepLines(logging.Handler):
             name = step.replace("__", "/")
             print(
                 f"  [{self.done:>3}/{self.total}] {name:<48} {_DONE[kind]:<7} {took:6.1f} s   "
-                f"(demo {clock(self.started)})",
+                f"({self.label} {clock(self.started)})",
                 flush=True,
             )
             if kind == "STEP_FAILURE" and event.step_failure_data and event.step_failure_data.error:
@@ -45,15 +45,16 @@ class _StepLines(logging.Handler):
             print(f"  warning: {meta.get('orig_message', record.getMessage())}", file=sys.stderr, flush=True)
 
 
-def run_with_progress(job, instance, started: float, run_config: dict | None = None, **kwargs):
-    """`job.execute_in_process` with step lines instead of Dagster's console log."""
+def run_with_progress(job, instance, started: float, run_config: dict | None = None, label: str = "demo", **kwargs):
+    """`job.execute_in_process` with step lines instead of Dagster's console log; each line ends with the
+    time since `started` (the demo's start, or the command's), named by `label`."""
     total = len(job.nodes_in_topological_order)
 
     @dg.logger(description="Step lines for `dwc demo`")
     def progress(_init_context):
         log = logging.getLogger(f"dwc.progress.{job.name}")
         log.setLevel(logging.DEBUG)
-        log.handlers = [_StepLines(total, started)]
+        log.handlers = [_StepLines(total, started, label)]
         log.propagate = False
         return log
 

@@ -10,6 +10,7 @@ from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResou
 from dwc_resources.blobs import encryption_from_env
 from dwc_resources.broker import BrokerResource
 from dwc_resources.chain import ChainResource, NetworkConfig
+from dwc_resources.landing import DROP_FOLDERS, DropFolderResource
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 from dwc_resources.quantum import QuantumResource
@@ -99,11 +100,28 @@ def chain_resource(deployments_path: str | None = None) -> ChainResource:
     return ChainResource(networks=networks, deployments_path=deployments_path or local.deployments_path)
 
 
+def drop_folders(local: bool) -> dict:
+    """`<name>_folder` for each drop folder: DWC_<NAME>_PATH if set, else beside the landing zone (under
+    DWC_HOME locally, beside DWC_LANDING_PATH in production)."""
+    folders = {}
+    for name in DROP_FOLDERS:
+        var = f"DWC_{name.upper()}_PATH"
+        if os.environ.get(var):
+            folders[f"{name}_folder"] = DropFolderResource(path=dg.EnvVar(var))
+        elif local or not os.environ.get("DWC_LANDING_PATH"):
+            folders[f"{name}_folder"] = DropFolderResource.local(name)
+        else:
+            beside = os.path.dirname(os.path.abspath(os.environ["DWC_LANDING_PATH"]))
+            folders[f"{name}_folder"] = DropFolderResource(path=os.path.join(beside, name))
+    return folders
+
+
 def local_resources() -> dict:
     """Embedded defaults: everything under DWC_HOME (default .dwc), no service to install."""
     return {
         "warehouse": lakehouse_resource("local"),
         "landing": LandingZoneResource.local(),
+        **drop_folders(local=True),
         "blob_store": BlobStoreResource.local(),
         "ai": ai_resource(),
         "notifications": NotificationsResource.local(),
@@ -120,9 +138,8 @@ def production_resources() -> dict:
     """Paths on shared storage, given by the deployment's environment."""
     return {
         "warehouse": lakehouse_resource("production"),
-        "landing": LandingZoneResource(
-            path=dg.EnvVar("DWC_LANDING_PATH"), telemetry_path=os.environ.get("DWC_TELEMETRY_PATH") or None
-        ),
+        "landing": LandingZoneResource(path=dg.EnvVar("DWC_LANDING_PATH")),
+        **drop_folders(local=False),
         "blob_store": BlobStoreResource(root=dg.EnvVar("DWC_BLOB_ROOT"), **encryption_from_env()),
         "ai": ai_resource(),
         "notifications": NotificationsResource(

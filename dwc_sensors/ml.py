@@ -5,7 +5,8 @@ import dagster as dg
 
 from dwc_pipelines.ml.drift import labels_grew, psi
 from dwc_pipelines.ml.labels import read_label_files
-from dwc_resources import LakehouseResource, LandingZoneResource
+from dwc_resources import LakehouseResource
+from dwc_resources.landing import DropFolderResource
 
 # Retrain when the users' labels grew by this fraction since the last retraining request, or when
 # the champion's predictions drift this far (PSI) from the labels it was trained on.
@@ -52,9 +53,11 @@ def champion_drift(con) -> tuple[str, float] | None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains the classifier when labels grow or the champion's predictions drift (PSI).",
 )
-def ml_retrain_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource, warehouse: LakehouseResource):
+def ml_retrain_sensor(
+    context: dg.SensorEvaluationContext, labels_folder: DropFolderResource, warehouse: LakehouseResource
+):
     state = json.loads(context.cursor) if context.cursor else {}
-    rows, _ = read_label_files(landing.effective_labels_path())
+    rows, _ = read_label_files(labels_folder.path)
     requests, reasons = [], []
     baseline = state.get("labels")
     if baseline is None:

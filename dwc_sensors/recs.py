@@ -3,7 +3,7 @@ import dagster as dg
 from dwc_pipelines.recs.assets import INTERACTIONS
 from dwc_pipelines.recs.store import event_files, events_digest
 from dwc_pipelines.shared import recorded
-from dwc_resources import LandingZoneResource
+from dwc_resources.landing import DropFolderResource
 
 
 @dg.sensor(
@@ -13,9 +13,9 @@ from dwc_resources import LandingZoneResource
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or changed event files refresh the recommendations of the users they concern (no retraining).",
 )
-def recs_events_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource):
+def recs_events_sensor(context: dg.SensorEvaluationContext, events_folder: DropFolderResource):
     try:
-        files = event_files(landing.effective_events_path())
+        files = event_files(events_folder.path)
     except OSError as exc:
         return dg.SkipReason(f"cannot scan the events folder: {exc}")
     digest = events_digest(files)

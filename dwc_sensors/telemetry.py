@@ -12,7 +12,7 @@ import dagster as dg
 from dwc_pipelines.iot.assets import HOURLY, TELEMETRY
 from dwc_pipelines.iot.store import HOUR_FORMAT, folder_signature, hour_folders, partition_key
 from dwc_pipelines.shared import recorded
-from dwc_resources import LandingZoneResource
+from dwc_resources.landing import DropFolderResource
 
 
 def scan(root: str) -> dict[str, str]:
@@ -32,8 +32,8 @@ def scan(root: str) -> dict[str, str]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Loads the hour partitions whose telemetry landing folders received micro-batches.",
 )
-def telemetry_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource):
-    root = landing.effective_telemetry_path()
+def telemetry_sensor(context: dg.SensorEvaluationContext, telemetry_folder: DropFolderResource):
+    root = telemetry_folder.path
     try:
         now = scan(root)
     except OSError as exc:

@@ -51,6 +51,8 @@ class Env:
         self.landing.mkdir(parents=True, exist_ok=True)
         self.warehouse = LakehouseResource.local(str(root), memory_limit="512MB")
         self.configure_landing()
+        # Beside the landing zone, as under DWC_HOME: labels, events, telemetry, xr_events.
+        self.folders = {name: str(root / name) for name in ("labels", "events", "telemetry", "xr_events")}
         self.blobs = BlobStoreResource(root=str(root / "blobs"))
 
     def configure_landing(self, **overrides) -> None:
@@ -59,8 +61,12 @@ class Env:
         settings = {"path": str(self.landing), "workers": 1, "settle_seconds": 0, **overrides}
         self.landing_resource = LandingZoneResource(**settings)
 
+    def configure_folder(self, name: str, path: str) -> None:
+        self.folders[name] = path
+
     def resources(self) -> dict:
         from dwc_resources import LocalAIResource
+        from dwc_resources.landing import DropFolderResource
         from dwc_resources.model_store import ModelStoreResource
         from dwc_resources.notify import NotificationsResource
         from dwc_resources.quantum import QuantumResource
@@ -69,6 +75,7 @@ class Env:
         return {
             "warehouse": self.warehouse,
             "landing": self.landing_resource,
+            **{f"{name}_folder": DropFolderResource(path=path) for name, path in self.folders.items()},
             "blob_store": self.blobs,
             "ai": LocalAIResource(),
             "tracking": TrackingResource(

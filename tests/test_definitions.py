@@ -140,11 +140,17 @@ with dg.DagsterInstance.from_ref(InstanceRef.from_dir("home", config_dir=".")) a
     assert out.stdout.split()[0] == str(tmp_path / "elsewhere" / "storage")
 
 
-def test_production_environment_reads_paths_from_env(monkeypatch):
+def test_production_environment_reads_paths_from_env(monkeypatch, tmp_path):
     from dwc_pipelines.resources import resources_for
+    from dwc_resources.landing import DROP_FOLDERS
 
+    monkeypatch.setenv("DWC_LANDING_PATH", str(tmp_path / "landing"))
+    monkeypatch.setenv("DWC_LABELS_PATH", str(tmp_path / "labels-elsewhere"))
     res = resources_for("production")
-    assert set(res) == {
+    labels = res["labels_folder"].path
+    assert isinstance(labels, dg.EnvVar) and labels.get_value() == str(tmp_path / "labels-elsewhere")
+    assert res["events_folder"].path == str(tmp_path / "events")
+    assert set(res) == {f"{name}_folder" for name in DROP_FOLDERS} | {
         "warehouse",
         "landing",
         "blob_store",
@@ -181,3 +187,17 @@ def test_ai_provider_is_chosen_by_the_environment(monkeypatch):
         assert "DWC_AI_PROVIDER" in str(exc)
     else:
         raise AssertionError("unknown providers are refused")
+
+
+def test_resources_sit_below_the_pipelines():
+    """dwc_resources is the layer both the pipelines and the sensors stand on: it imports neither."""
+    import ast
+
+    above = []
+    for path in sorted((ROOT / "dwc_resources").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            above += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("dwc_pipelines", "dwc_sensors")]
+    assert not above, above

@@ -165,7 +165,7 @@ def commands_listener(broker: BrokerResource, got: list):
 def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
     now = time.time()  # "online" means seen within 5 minutes of the registry's refresh
     root = env.root / "telemetry"
-    env.configure_landing(telemetry_path=str(root))
+    env.configure_folder("telemetry", str(root))
     (root).mkdir()
     (root / "devices.yaml").write_text("- device_id: d3\n  type: cold-store\n  firmware: 2.0.0\n  location: dock\n")
     h1, h2 = hour_of(now - 3600), hour_of(now)
@@ -192,7 +192,9 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
     defs = dg.Definitions.merge(iot.defs, dg.Definitions(resources={**env.resources(), "broker": mqtt_broker}))
     load = defs.resolve_job_def("telemetry_load_job")
 
-    sensor_ctx = dg.build_sensor_context(instance=instance, resources={"landing": env.landing_resource})
+    sensor_ctx = dg.build_sensor_context(
+        instance=instance, resources={"telemetry_folder": env.resources()["telemetry_folder"]}
+    )
     result = telemetry_sensor(sensor_ctx)
     assert sorted(r.partition_key for r in result.run_requests) == [f"{h1}:00", f"{h2}:00"]
     # The landed hours become partitions (the daemon applies the request): the bar starts where data starts.
@@ -205,12 +207,14 @@ def test_telemetry_assets_end_to_end(env, instance, mqtt_broker):
         assert run.success
         dropped += run.asset_materializations_for_node("telemetry")[0].metadata["duplicates_dropped"].value
     again = telemetry_sensor(
-        dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"landing": env.landing_resource})
+        dg.build_sensor_context(
+            instance=instance, cursor=result.cursor, resources={"telemetry_folder": env.resources()["telemetry_folder"]}
+        )
     )
     assert again.skip_message, "an unchanged landing makes no run"
     # A sensor without a cursor (a new instance; runs it did not launch) compares what the loads recorded.
     first_look = telemetry_sensor(
-        dg.build_sensor_context(instance=instance, resources={"landing": env.landing_resource})
+        dg.build_sensor_context(instance=instance, resources={"telemetry_folder": env.resources()["telemetry_folder"]})
     )
     assert not first_look.run_requests and first_look.cursor == result.cursor, "the loaded hours are not loaded again"
 

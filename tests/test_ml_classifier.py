@@ -53,7 +53,7 @@ def ml_env(env, tmp_path):
     )
     labels_dir = tmp_path / "labels"
     labels_dir.mkdir()
-    env.configure_landing(labels_path=str(labels_dir))
+    env.configure_folder("labels", str(labels_dir))
     rows = ["source_path,label"]
     for label in VOCAB:
         for i, t in enumerate(texts(label, 12, 2)):
@@ -191,14 +191,16 @@ def test_retrain_sensor_fires_on_label_growth_and_on_drift(ml_env, instance):
 
     def tick(cursor):
         ctx = dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"landing": env.landing_resource, "warehouse": env.warehouse}
+            instance=instance,
+            cursor=cursor,
+            resources={"labels_folder": env.resources()["labels_folder"], "warehouse": env.warehouse},
         )
         return ml_retrain_sensor(ctx)
 
     first = tick(None)
     assert not first.run_requests, "the first look only sets the baseline"
     assert tick(first.cursor).run_requests == [], "nothing changed"
-    labels = env.landing_resource.effective_labels_path()
+    labels = env.folders["labels"]
     extra = "\n".join(f"news/{i}.txt,news" for i in range(100, 110))
     with open(f"{labels}/more.csv", "w") as fh:
         fh.write("source_path,label\n" + extra + "\n")

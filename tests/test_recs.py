@@ -141,7 +141,7 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
         )
     )
     (events_dir / "export.csv").write_text("user,item,type,value,timestamp\nx,,view,1,2024-05-01\n")
-    env.configure_landing(events_path=str(events_dir))
+    env.configure_folder("events", str(events_dir))
     defs = dg.Definitions.merge(ingestion.defs, enrichment.defs, recs.defs, dg.Definitions(resources=env.resources()))
     assert env.run_ingest(instance).success
     enrich = dg.define_asset_job("enrich", selection=dg.AssetSelection.assets(["ai", "document_enrichment"]))
@@ -179,11 +179,15 @@ def test_assets_end_to_end_with_incremental_refresh(env, instance):
         env.query("SELECT user_id, max(generated_at) FROM recs.recommendations WHERE model = 'ease' GROUP BY 1")
     )
     (events_dir / "more.jsonl").write_text(events({"fan0": ["music/m4.txt", "music/m5.txt"]}, day=2))
-    sensor_ctx = dg.build_sensor_context(instance=instance, resources={"landing": env.landing_resource})
+    sensor_ctx = dg.build_sensor_context(
+        instance=instance, resources={"events_folder": env.resources()["events_folder"]}
+    )
     request = recs_events_sensor(sensor_ctx)
     assert request.run_requests[0].run_key.startswith("events-")
     assert recs_events_sensor(
-        dg.build_sensor_context(instance=instance, cursor=request.cursor, resources={"landing": env.landing_resource})
+        dg.build_sensor_context(
+            instance=instance, cursor=request.cursor, resources={"events_folder": env.resources()["events_folder"]}
+        )
     ).skip_message
     inc = defs.resolve_job_def("recs_incremental_job").execute_in_process(instance=instance)
     assert inc.success

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dwc_resources.chain import ChainError, ChainResource, NetworkConfig
 
-from ..cli_support import ensure_dagster_home, fail, read_analyst, run_job
+from ..cli_support import dagster_instance, fail, read_analyst, run_job
 from . import trace as tracing
 from . import verify as verifying
 
@@ -158,7 +158,7 @@ def cmd_proof(args) -> int:
 
 def cmd_trace(args) -> int:
     file_hash = verifying.sha256_file(args.target) if os.path.isfile(args.target) else None
-    run_info = _run_lookup(ensure_dagster_home)
+    run_info = _run_lookup()
     try:
         with read_analyst() as con:
             found, text = tracing.story(con, file_hash, None if file_hash else args.target, run_info)
@@ -170,12 +170,9 @@ def cmd_trace(args) -> int:
     return 0
 
 
-def _run_lookup(ensure_home):
+def _run_lookup():
     try:
-        import dagster as dg
-
-        ensure_home()
-        instance = dg.DagsterInstance.get()
+        instance = dagster_instance()
     except Exception:  # no instance here: runs are listed by id only
         return lambda run_id: None
 

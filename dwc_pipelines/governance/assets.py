@@ -10,6 +10,7 @@ from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResou
 from dwc_resources.ai import AIResource
 from dwc_resources.duck import transaction
 from dwc_resources.lakehouse import dwc_home
+from dwc_resources.landing import DropFolderResource
 from dwc_resources.model_store import ModelStoreResource
 from dwc_resources.notify import NotificationsResource
 
@@ -361,6 +362,8 @@ def erasure_log(
     config: ErasureConfig,
     warehouse: LakehouseResource,
     landing: LandingZoneResource,
+    events_folder: DropFolderResource,
+    labels_folder: DropFolderResource,
     blob_store: BlobStoreResource,
     notifications: NotificationsResource,
     model_store: ModelStoreResource,
@@ -370,7 +373,8 @@ def erasure_log(
     if not request_path.exists():
         raise dg.Failure(f"no erasure request {config.request_id} under {requests_dir()} (write one with `dwc erase`)")
     request = json.loads(request_path.read_text())
-    report = erase(context, request, warehouse, landing, blob_store, notifications, model_store)
+    logs = [events_folder.path, labels_folder.path]
+    report = erase(context, request, warehouse, landing, logs, blob_store, notifications, model_store)
     request_path.unlink()  # the only place the subject was written down
     return dg.MaterializeResult(
         metadata={
@@ -395,10 +399,13 @@ def erase(
     request: dict,
     warehouse: LakehouseResource,
     landing: LandingZoneResource,
+    logs: list[str],
     blob_store: BlobStoreResource,
     notifications: NotificationsResource,
     model_store: ModelStoreResource,
 ) -> dict:
+    """Erase a document or a subject; `logs` are the drop folders of line-per-record files (interaction
+    events, labels) whose lines naming the subject are dropped."""
     from ..enrichment.search import embed_chunks, index_chunk_terms
 
     run_id, log = context.run.run_id, context.log.info
@@ -429,7 +436,7 @@ def erase(
                 index_chunk_terms(con, run_id, log=log)
                 embed_chunks(con, run_id, log=log)
         files = purge.retire_sources(con, landing.path, [d[3] for d in docs], "erased", True, log=log)
-        files += _scrub_files(subject, landing, notifications) if kind == "subject" else 0
+        files += _scrub_files(subject, logs, notifications) if kind == "subject" else 0
         models = purge.drop_models_naming(Path(model_store.path), subject) if kind == "subject" else []
         if models:
             context.log.warning(
@@ -490,20 +497,15 @@ def erase(
     }
 
 
-def _scrub_files(subject: str, landing: LandingZoneResource, notifications: NotificationsResource) -> int:
-    """Text files outside the warehouse: interaction logs lose the subject's lines; notification
-    outbox messages and the delivery log have it replaced."""
+def _scrub_files(subject: str, logs: list[str], notifications: NotificationsResource) -> int:
+    """Text files outside the warehouse: interaction logs and label files lose the subject's lines;
+    notification outbox messages and the delivery log have it replaced."""
     changed = 0
-    events = Path(landing.effective_events_path())
-    if events.is_dir():
-        changed += sum(
-            purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(events.rglob("*")) if p.is_file()
-        )
-    labels = Path(landing.effective_labels_path())
-    if labels.is_dir():
-        changed += sum(
-            purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(labels.rglob("*")) if p.is_file()
-        )
+    for folder in map(Path, logs):
+        if folder.is_dir():
+            changed += sum(
+                purge.scrub_text_file(p, subject, drop_lines=True) for p in sorted(folder.rglob("*")) if p.is_file()
+            )
     if notifications.outbox_dir and Path(notifications.outbox_dir).is_dir():
         changed += sum(
             purge.scrub_text_file(p, subject) for p in sorted(Path(notifications.outbox_dir).rglob("*")) if p.is_file()

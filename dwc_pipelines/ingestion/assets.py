@@ -4,7 +4,7 @@ from pydantic import Field
 from dwc_resources import BlobStoreResource, LakehouseResource, LandingZoneResource
 
 from ..automation import eager
-from ..plots import png_chart
+from ..plots import png_chart, series_by
 from ..shared import markdown_table
 from ..tables import content_version
 from .derive import build_chunks, find_near_duplicates
@@ -83,6 +83,17 @@ def landing_documents(
         reasons = con.execute(
             "SELECT reason_code, count(*) FROM docs.quarantine GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
+        # The last 30 days that saw any: versions ingested per day by format, files quarantined per day by reason.
+        ingested_daily = con.execute(
+            """WITH d AS (SELECT strftime(ingested_at, '%Y-%m-%d') AS day, format FROM docs.documents)
+               SELECT day, format, count(*) FROM d
+               WHERE day IN (SELECT DISTINCT day FROM d ORDER BY day DESC LIMIT 30) GROUP BY 1, 2"""
+        ).fetchall()
+        quarantined_daily = con.execute(
+            """WITH q AS (SELECT strftime(quarantined_at, '%Y-%m-%d') AS day, reason_code FROM docs.quarantine)
+               SELECT day, reason_code, count(*) FROM q
+               WHERE day IN (SELECT DISTINCT day FROM q ORDER BY day DESC LIMIT 30) GROUP BY 1, 2"""
+        ).fetchall()
     rate = report.processed / report.seconds if report.seconds else 0.0
     # The data version is the content: a run that finds nothing new leaves it as it was, and the
     # assets that follow documents on their own (dwc_pipelines.automation.eager) are not set off.
@@ -111,6 +122,16 @@ def landing_documents(
                 if formats
                 else "no documents yet"
             ),
+            "ingested_per_day_chart": dg.MetadataValue.md(
+                png_chart(
+                    series_by(ingested_daily),
+                    "Document versions ingested per day, by format",
+                    "versions",
+                    kind="stacked",
+                )
+                if ingested_daily
+                else "no documents yet"
+            ),
             "newest_documents": dg.MetadataValue.md(
                 markdown_table(["title", "format", "language", "words", "source"], newest)
             ),
@@ -123,6 +144,11 @@ def landing_documents(
             "dagster/row_count": q_total,
             "quarantined_this_run": report.quarantined_new,
             "by_reason": dg.MetadataValue.md(markdown_table(["reason", "files"], reasons)),
+            "quarantined_per_day_chart": dg.MetadataValue.md(
+                png_chart(series_by(quarantined_daily), "Files quarantined per day, by reason", "files", kind="stacked")
+                if quarantined_daily
+                else "nothing quarantined"
+            ),
         },
     )
 

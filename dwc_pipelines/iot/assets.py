@@ -8,8 +8,9 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LakehouseResource, LandingZoneResource
+from dwc_resources import LakehouseResource
 from dwc_resources.broker import BrokerResource
+from dwc_resources.landing import DropFolderResource
 from dwc_resources.notify import Message, NotificationsResource
 
 from ..automation import eager
@@ -72,12 +73,12 @@ def telemetry(
     context: dg.AssetExecutionContext,
     config: TelemetryConfig,
     warehouse: LakehouseResource,
-    landing: LandingZoneResource,
+    telemetry_folder: DropFolderResource,
 ):
     """Load one hour's landed micro-batches; duplicates by (device, seq) are dropped, bad payloads quarantined."""
     from pathlib import Path
 
-    root = landing.effective_telemetry_path()
+    root = telemetry_folder.path
     folder = Path(root) / folder_of(context.partition_key)
     registry = read_registry(root)
     with warehouse.writer(DDL) as con:
@@ -160,10 +161,13 @@ class DevicesConfig(dg.Config):
     automation_condition=eager(),
 )
 def devices(
-    context: dg.AssetExecutionContext, config: DevicesConfig, warehouse: LakehouseResource, landing: LandingZoneResource
+    context: dg.AssetExecutionContext,
+    config: DevicesConfig,
+    warehouse: LakehouseResource,
+    telemetry_folder: DropFolderResource,
 ) -> dg.MaterializeResult:
     """The device registry: type, location, firmware (and its history), last seen, status; unknown devices flagged."""
-    registry = read_registry(landing.effective_telemetry_path())
+    registry = read_registry(telemetry_folder.path)
     with warehouse.writer(DDL) as con:
         rows = refresh_devices(con, registry, config.online_seconds, config.offline_seconds)
     status = Counter(r[13] for r in rows)
@@ -252,6 +256,9 @@ def anomalies(
         found = detect_anomalies(con, context.run.run_id, det.DETECTORS, det.THRESHOLDS, log=context.log.info)
         total = con.execute("SELECT count(*) FROM iot.anomalies").fetchall()[0][0]
         by = con.execute("SELECT detector, count(*) FROM iot.anomalies GROUP BY 1 ORDER BY 1").fetchall()
+        per_device = con.execute(
+            "SELECT device_id, detector, count(*) FROM iot.anomalies GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
         top = con.execute("""SELECT device_id, metric FROM iot.anomalies GROUP BY 1, 2
                              ORDER BY count(*) DESC, 1, 2 LIMIT 3""").fetchall()
         plots = []
@@ -289,6 +296,19 @@ def anomalies(
             "new_anomalies": len(found),
             "by_detector": dg.MetadataValue.md(markdown_table(["detector", "anomalies"], by)),
             "thresholds": dg.MetadataValue.json({d: det.THRESHOLDS[d] for d in det.DETECTORS}),
+            "per_device_chart": dg.MetadataValue.md(
+                png_chart(
+                    {
+                        d: [(dev, n) for dev, det_, n in per_device if det_ == d]
+                        for d in sorted({r[1] for r in per_device})
+                    },
+                    "Anomalies per device, by detector",
+                    "anomalies",
+                    kind="stacked",
+                )
+                if per_device
+                else "no anomalies yet"
+            ),
             "series": dg.MetadataValue.md("\n\n".join(plots) or "no anomalies yet"),
             "new": dg.MetadataValue.md(
                 markdown_table(

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LakehouseResource, LandingZoneResource
+from dwc_resources import LakehouseResource
+from dwc_resources.landing import DropFolderResource
 from dwc_resources.tracking import TrackingResource
 
 from ..ingestion.assets import DOCUMENTS, OWNERS
 from ..ingestion.schema import DDL as DOCS_DDL
+from ..plots import png_chart
 from ..shared import markdown_table
 from .labels import chain_label_rows, load_labelled_texts, read_corpus, read_label_files
 from .schema import DDL
@@ -45,10 +47,13 @@ class LabelsConfig(dg.Config):
 
 @dg.asset(key=LABELLED_TEXTS, deps=[DOCUMENTS], group_name="ml", kinds={"duckdb", "csv"}, owners=OWNERS)
 def labelled_texts(
-    context: dg.AssetExecutionContext, config: LabelsConfig, warehouse: LakehouseResource, landing: LandingZoneResource
+    context: dg.AssetExecutionContext,
+    config: LabelsConfig,
+    warehouse: LakehouseResource,
+    labels_folder: DropFolderResource,
 ) -> dg.MaterializeResult:
     """Training texts: current documents labelled in the label files, plus an optional labelled corpus."""
-    rows, problems = read_label_files(landing.effective_labels_path())
+    rows, problems = read_label_files(labels_folder.path)
     for p in problems:
         context.log.warning(f"label file: {p}")
     corpus = read_corpus(config.corpus_path, config.corpus_name) if config.corpus_path else []
@@ -60,7 +65,7 @@ def labelled_texts(
             "dagster/row_count": stats["labelled_texts"],
             "unmatched_labels": stats["unmatched_labels"],
             "label_problems": len(problems),
-            "labels_path": landing.effective_labels_path(),
+            "labels_path": labels_folder.path,
             "by_label": dg.MetadataValue.md(markdown_table(["label", "texts"], stats["by_label"])),
         }
     )
@@ -128,6 +133,11 @@ def document_classifier(
                 context.run.run_id,
             ],
         )
+        history = con.execute(
+            """SELECT model_version, held_out_accuracy, held_out_macro_f1 FROM ml.trainings
+               WHERE model_name = ? ORDER BY trained_at DESC LIMIT 50""",
+            [MODEL_NAME],
+        ).fetchall()[::-1]
     context.log.info(
         f"registered {MODEL_NAME} version {run.model_version}: {sel.name}, held-out accuracy {scores['accuracy']:.4f}"
     )
@@ -142,6 +152,16 @@ def document_classifier(
             "n_train": len(train),
             "n_held_out": len(held_out),
             "held_out_digest": held_digest,
+            "metrics_by_version_chart": dg.MetadataValue.md(
+                png_chart(
+                    {
+                        "held-out accuracy": [(int(v), a) for v, a, _ in history],
+                        "held-out macro F1": [(int(v), f) for v, _, f in history],
+                    },
+                    f"{MODEL_NAME}: held-out metrics by registry version",
+                    "score",
+                )
+            ),
             "cross_validation": dg.MetadataValue.md(
                 markdown_table(
                     ["pipeline", f"{sel.folds}-fold accuracy"],

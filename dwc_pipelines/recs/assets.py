@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LakehouseResource, LandingZoneResource
+from dwc_resources import LakehouseResource
 from dwc_resources.duck import transaction
+from dwc_resources.landing import DropFolderResource
 from dwc_resources.model_store import ModelStoreResource
 
 from ..automation import eager
@@ -67,9 +68,9 @@ def _catalogue_digest(data: recmodels.Dataset) -> str:
     ],
     group_name="recs",
 )
-def interactions(context: dg.AssetExecutionContext, warehouse: LakehouseResource, landing: LandingZoneResource):
+def interactions(context: dg.AssetExecutionContext, warehouse: LakehouseResource, events_folder: DropFolderResource):
     """Load new and changed event files (JSON lines or CSV); bad rows are quarantined, never fatal."""
-    root = landing.effective_events_path()
+    root = events_folder.path
     with warehouse.writer(FULL_DDL) as con:
         stats = load_events(con, root, context.run.run_id, log=context.log.info)
         total, users, items = con.execute(
@@ -107,10 +108,10 @@ def interactions(context: dg.AssetExecutionContext, warehouse: LakehouseResource
     owners=OWNERS,
     automation_condition=eager(),
 )
-def item_features(warehouse: LakehouseResource, landing: LandingZoneResource) -> dg.MaterializeResult:
+def item_features(warehouse: LakehouseResource, events_folder: DropFolderResource) -> dg.MaterializeResult:
     """Items with their text and topic: every current document, and the rows of any item-features file."""
     with warehouse.writer(FULL_DDL) as con:
-        stats = build_item_features(con, landing.effective_events_path())
+        stats = build_item_features(con, events_folder.path)
     return dg.MaterializeResult(metadata={"dagster/row_count": stats["items"], "feature_files": stats["feature_files"]})
 
 
@@ -245,6 +246,15 @@ def recommendations(
             refreshed[name] = len(users)
             context.log.info(f"{name}: recommendations refreshed for {len(users)} users")
         total = con.execute("SELECT count(*) FROM recs.recommendations").fetchall()[0][0]
+        # Catalogue coverage: the share of items some user is offered; user coverage: the share of users served.
+        coverage = con.execute(
+            """SELECT model,
+                      count(DISTINCT item_id) / nullif((SELECT count(DISTINCT item_id) FROM recs.item_features), 0),
+                      count(DISTINCT user_id) FILTER (user_id <> ?)
+                        / nullif((SELECT count(DISTINCT user_id) FROM recs.interactions), 0)
+               FROM recs.recommendations GROUP BY 1 ORDER BY 1""",
+            [ANONYMOUS],
+        ).fetchall()
         sample = con.execute("""SELECT r.user_id, r.rank, coalesce(d.title, r.item_id), round(r.score, 3)
                                 FROM recs.recommendations r LEFT JOIN docs.documents d
                                   ON d.doc_id = r.item_id AND d.is_current
@@ -256,6 +266,25 @@ def recommendations(
             "users_refreshed": sum(refreshed.values()),
             **{f"refreshed/{k}": v for k, v in refreshed.items()},
             "sample (hybrid)": dg.MetadataValue.md(markdown_table(["user", "rank", "item", "score"], sample)),
+            "coverage": dg.MetadataValue.md(
+                markdown_table(
+                    ["model", "catalogue coverage", "user coverage"],
+                    [(m, f"{c or 0:.3f}", f"{u or 0:.3f}") for m, c, u in coverage],
+                )
+            ),
+            "coverage_chart": dg.MetadataValue.md(
+                png_chart(
+                    {
+                        "catalogue": [(m, c or 0.0) for m, c, _ in coverage],
+                        "users": [(m, u or 0.0) for m, _, u in coverage],
+                    },
+                    "Served recommendations: share of the catalogue and of users covered",
+                    "share",
+                    kind="bar",
+                )
+                if coverage
+                else "no recommendations yet"
+            ),
         }
     )
 

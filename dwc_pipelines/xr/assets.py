@@ -5,8 +5,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from dwc_resources import LakehouseResource, LandingZoneResource
+from dwc_resources import LakehouseResource
 from dwc_resources.duck import transaction
+from dwc_resources.landing import DropFolderResource
 from dwc_resources.xr_tools import XRToolsResource
 
 from ..automation import eager
@@ -223,10 +224,10 @@ def _step_counts(con, name: str, version: str | None) -> tuple[int, int]:
     owners=OWNERS,
 )
 def session_events(
-    context: dg.AssetExecutionContext, warehouse: LakehouseResource, landing: LandingZoneResource
+    context: dg.AssetExecutionContext, warehouse: LakehouseResource, xr_events_folder: DropFolderResource
 ) -> dg.MaterializeResult:
     """XR session events (JSON lines) from the XR events landing, validated; bad lines quarantined with a reason."""
-    root = Path(landing.effective_xr_events_path())
+    root = Path(xr_events_folder.path)
     files = sorted(p for p in root.rglob("*.jsonl") if p.is_file()) if root.is_dir() else []
     now = utcnow()
     loaded = quarantined = duplicates = skipped = 0
