@@ -134,6 +134,8 @@ def cmd_search(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    # MLflow's INFO lines (creating its tables, ...) between the step lines: the demo says what it does itself.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     embedded = None
     if not os.environ.get("DWC_MQTT_HOST"):
         # No broker configured: an embedded one for the demo fleet (before the definitions read the env).

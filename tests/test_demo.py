@@ -4,10 +4,16 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from .conftest import ROOT
 
 
+# The whole demo (every asset) runs in this test: on two cores, beside another test file, it takes
+# several minutes, more than the suite's default limit.
+@pytest.mark.timeout(1500)
 def test_demo_ingests_the_sample_corpus(tmp_path):
     env = {
         **os.environ,
@@ -25,6 +31,9 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # Progress lines, not Dagster's debug console; no library warning or traceback on the way out.
+    assert " - DEBUG - " not in out.stdout and "Traceback" not in out.stderr, out.stderr[-3000:]
+    assert "Warning" not in out.stderr, out.stderr[-3000:]
     text = " ".join(out.stdout.split())
     # 64 sample documents and 11 that the chains generated: 8 review memos, a payables report, a digest
     # and the legal briefing written from the memos. One telemetry load (the hour the demo fleet landed
@@ -102,6 +111,62 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
     assert probe["no_rows"] == ["ops/lake_maintenance"], "lake maintenance writes no table"
     assert all(not keys for keys in probe["launches"].values()) and probe["automation"] == 0, probe
     assert len(probe["launches"]) >= 6, probe
+    # And a person opening the UI on that instance finds it all: the demo's runs, the certificates
+    # asset materialized with its row count, and the column schemas of the tables.
+    _browse_the_demo(env, tmp_path)
+
+
+def _browse_the_demo(env: dict, tmp_path) -> None:
+    import re
+
+    from .conftest import require
+    from .test_deployment import BIN, Processes, free_port, wait_for, webserver_up
+    from .test_ui import CHROMIUM, skip_community_dialog
+
+    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium)")
+    import playwright.sync_api as playwright
+
+    port, shots = free_port(), tmp_path / "screenshots"
+    shots.mkdir()
+    procs = Processes(tmp_path / "ui-logs")
+    try:
+        # What `make ui` serves (the webserver of `dagster dev`, on the instance dagster.yaml describes).
+        web = [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+        procs.start("webserver", web, env)
+        wait_for(lambda: webserver_up(port), 240, "the webserver's /server_info", procs)
+        base = f"http://127.0.0.1:{port}"
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(f"{base}/runs")
+            skip_community_dialog(page, playwright)
+            for job in ("telemetry_load_job", "all_assets_job", "documents_followup_job", "certify_job"):
+                page.get_by_text(job, exact=True).first.wait_for()
+            page.screenshot(path=str(shots / "runs.png"))
+            assert page.get_by_text(re.compile(r"^Success$")).count() == 5, "the demo's five runs, all succeeded"
+
+            page.goto(f"{base}/assets/chain/certificates")
+            page.get_by_text("Latest materialization").first.wait_for()
+            page.get_by_text("Columns", exact=True).first.wait_for()
+            page.get_by_text("token_id", exact=True).first.wait_for()
+            text = page.inner_text("body")
+            assert "Never materialized" not in text and re.search(r"Row count\s+8\b", text), text[:2000]
+            page.screenshot(path=str(shots / "certificates.png"), full_page=True)
+
+            page.goto(f"{base}/assets/docs/documents")
+            page.get_by_text("Columns", exact=True).first.wait_for()
+            for column in ("doc_id", "content_hash", "ingested_at"):
+                page.get_by_text(column, exact=True).first.wait_for()
+            page.get_by_text("ingested_per_day_chart").first.wait_for()
+            page.screenshot(path=str(shots / "documents.png"), full_page=True)
+            browser.close()
+    finally:
+        procs.stop()
 
 
 INSTANCE_PROBE = """
