@@ -30,6 +30,10 @@ install-test: $(VENV)/.installed-test
 demo: install
 	$(VENV)/bin/dwc demo --samples samples/landing
 
+# Test files run two at a time (one per core); a file keeps its tests on one worker, so the tests that
+# share a fixture or a port of the running services never race each other.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: install-test lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 

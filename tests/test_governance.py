@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from dwc_pipelines import enrichment, governance, ingestion
 from dwc_resources import BlobStoreResource
@@ -216,6 +217,9 @@ def _hits(home: Path, needle: str) -> list[str]:
     return found
 
 
+# The whole demo (every asset) runs in this test: on two cores, beside another test file, it takes
+# several minutes, more than the suite's default limit.
+@pytest.mark.timeout(1500)
 def test_erasure_reaches_every_table_file_and_snapshot(tmp_path):
     samples = _seed(tmp_path)
     home, dagster_dir = tmp_path / "dwc", tmp_path / "dagster"

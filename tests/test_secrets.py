@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from .conftest import ROOT
 from .llm_double import LLMDouble
@@ -44,6 +45,9 @@ def answer(body: dict) -> str:
     return json.dumps(value_for(schema))
 
 
+# The whole demo (every asset) runs in this test: on two cores, beside another test file, it takes
+# several minutes, more than the suite's default limit.
+@pytest.mark.timeout(1500)
 def test_demo_stores_no_secret(tmp_path):
     home, dagster_dir = tmp_path / "dwc", tmp_path / "dagster"
     with LLMDouble(responder=answer) as double:
