@@ -4,7 +4,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -119,12 +118,8 @@ def test_demo_ingests_the_sample_corpus(tmp_path):
 def _browse_the_demo(env: dict, tmp_path) -> None:
     import re
 
-    from .conftest import require
     from .test_deployment import BIN, Processes, free_port, wait_for, webserver_up
-    from .test_ui import CHROMIUM, skip_community_dialog
-
-    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium)")
-    import playwright.sync_api as playwright
+    from .test_ui import chromium_page, skip_community_dialog
 
     port, shots = free_port(), tmp_path / "screenshots"
     shots.mkdir()
@@ -135,14 +130,7 @@ def _browse_the_demo(env: dict, tmp_path) -> None:
         procs.start("webserver", web, env)
         wait_for(lambda: webserver_up(port), 240, "the webserver's /server_info", procs)
         base = f"http://127.0.0.1:{port}"
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(120_000)
+        with chromium_page() as (page, playwright):
             page.goto(f"{base}/runs")
             skip_community_dialog(page, playwright)
             for job in ("telemetry_load_job", "all_assets_job", "documents_followup_job", "certify_job"):
@@ -164,7 +152,6 @@ def _browse_the_demo(env: dict, tmp_path) -> None:
                 page.get_by_text(column, exact=True).first.wait_for()
             page.get_by_text("ingested_per_day_chart").first.wait_for()
             page.screenshot(path=str(shots / "documents.png"), full_page=True)
-            browser.close()
     finally:
         procs.stop()
 

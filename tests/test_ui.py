@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,29 @@ from .test_deployment import Processes, free_port, wait_for, webserver_up
 
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("DWC_CHROMIUM", "/usr/bin/chromium")
+
+
+@contextmanager
+def chromium_page():
+    """A page of Debian's headless Chromium (Playwright drives it), generous with waits on a busy machine;
+    yields the page and the playwright module (its TimeoutError)."""
+    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium)")
+    try:
+        import playwright.sync_api as playwright
+    except ImportError:
+        require(False, "playwright is not installed (make install-test installs it)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(120_000)
+            yield page, playwright
+        finally:
+            browser.close()
 
 
 def skip_community_dialog(page, playwright) -> None:
@@ -44,11 +68,6 @@ def launched_from_ui(instance, after: float) -> str | None:
 
 
 def test_ui_materialises_the_ingestion_group_on_the_sample_data(tmp_path, monkeypatch):
-    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium)")
-    try:
-        import playwright.sync_api as playwright
-    except ImportError:
-        require(False, "playwright is not installed (make install-test installs it)")
     from dwc_pipelines.definitions import defs
 
     groups = sorted({spec.group_name for spec in defs.resolve_all_asset_specs()})
@@ -82,15 +101,7 @@ def test_ui_materialises_the_ingestion_group_on_the_sample_data(tmp_path, monkey
         wait_for(lambda: webserver_up(port), 240, "dagster dev", procs)
         instance = dg.DagsterInstance.from_config(str(ROOT))
         base = f"http://127.0.0.1:{port}"
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(120_000)
-
+        with chromium_page() as (page, playwright):
             page.goto(f"{base}/asset-groups")
             skip_community_dialog(page, playwright)
             for group in groups:
@@ -131,7 +142,6 @@ def test_ui_materialises_the_ingestion_group_on_the_sample_data(tmp_path, monkey
             assert chart.evaluate("img => img.complete && img.naturalWidth") > 200, "the chart is an image that loaded"
             page.wait_for_timeout(1000)
             page.screenshot(path=str(shots / "7-metadata-plot.png"))
-            browser.close()
         run = instance.get_run_by_id(run_id)
         assert {"docs/documents", "docs/quarantine", "docs/chunks", "docs/near_duplicates"} <= {
             k.to_user_string() for k in run.asset_selection
