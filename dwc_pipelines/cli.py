@@ -681,7 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="the hits as JSON")
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser("chains", help="workflow chains")
+    p = sub.add_parser(
+        "chains", help="workflow chains: YAML-declared steps over documents (the blockchain is `dwc ledger`)"
+    )
     chains_sub = p.add_subparsers(dest="chains_command", required=True)
     v = chains_sub.add_parser("validate", help="check every chain spec; errors name the file, line and field")
     v.add_argument("directory", nargs="?", help="default: chains/ (or DWC_CHAINS_DIR)")

@@ -288,7 +288,7 @@ def _check_chain(res) -> list[Check]:
                             component,
                             "FAILED",
                             detail,
-                            f"dwc chain deploy --network {name}, then set DWC_CHAIN_{name.upper()}_REGISTRY "
+                            f"dwc ledger deploy --network {name}, then set DWC_CHAIN_{name.upper()}_REGISTRY "
                             f"and _CERTIFICATE",
                         )
                     )

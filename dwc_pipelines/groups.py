@@ -21,7 +21,7 @@ GROUPS = {
     "lakehouse": "Maintenance of the lake: compaction, snapshot expiry, removal of unreferenced files.",
 }
 PREFIXES = {
-    "chain_": "Workflow chain {name} (chains/{name}.yaml): its selection and steps.",
+    "workflow_": "Workflow chain {name} (chains/{name}.yaml): its selection and steps.",
     "model_": "Tabular model {name} (models/{name}.yaml): training tracked in MLflow, then predictions.",
 }
 

@@ -144,7 +144,7 @@ class Network:
             var = "REGISTRY" if name == "AnchorRegistry" else "CERTIFICATE"
             raise ChainError(
                 f"{self.name}: no {name} address configured (set DWC_CHAIN_{self.name.upper()}_{var}, "
-                f"or deploy it with `dwc chain deploy --network {self.name}`)"
+                f"or deploy it with `dwc ledger deploy --network {self.name}`)"
             )
         return self.deploy_now(name)
 

@@ -88,7 +88,7 @@ class ChainsEnv:
         assert defs.resolve_job_def("enrich").execute_in_process(instance=self.instance).success
 
     def run_chain(self, name: str) -> dict[str, dict]:
-        result = self.defs().resolve_job_def(f"chain_{name}_job").execute_in_process(instance=self.instance)
+        result = self.defs().resolve_job_def(f"workflow_{name}_job").execute_in_process(instance=self.instance)
         assert result.success
         return {
             ev.asset_key.path[-1]: {
@@ -164,7 +164,7 @@ def test_new_documents_sensor_and_schedule_have_deterministic_run_keys(env, inst
         'trigger: {cron: "0 7 * * 1"}\nselect: {where: "word_count > 0"}\nsteps:\n  - {name: s, uses: summarize}\n'
     )
     defs = ce.defs()
-    sensor = defs.resolve_sensor_def("chain_review_on_new_documents")
+    sensor = defs.resolve_sensor_def("workflow_review_on_new_documents")
 
     def tick(cursor=None):
         ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": env.warehouse})
@@ -183,7 +183,7 @@ def test_new_documents_sensor_and_schedule_have_deterministic_run_keys(env, inst
     later, _ = tick(cursor)
     assert later.run_requests[0].run_key != key
 
-    schedule = defs.resolve_schedule_def("chain_digest_schedule")
+    schedule = defs.resolve_schedule_def("workflow_digest_schedule")
     when = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
     request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
     assert request.run_key == "digest-20261123T0700" and schedule.cron_schedule == "0 7 * * 1"

@@ -46,9 +46,9 @@ def test_code_location_loads_and_is_complete():
         "chains/contract_review/memo",
         "chains/legal_briefing/briefing",
     } <= keys
-    assert {"chain_contract_review_job", "chain_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
-    assert {"notify_on_run_failure", "chain_contract_review_on_new_documents"} <= {s.name for s in repo.sensor_defs}
-    assert {"chain_weekly_digest_schedule", "ml_weekly_retrain", "ops_marts_hourly"} <= {
+    assert {"workflow_contract_review_job", "workflow_weekly_digest_job"} <= {j.name for j in repo.get_all_jobs()}
+    assert {"notify_on_run_failure", "workflow_contract_review_on_new_documents"} <= {s.name for s in repo.sensor_defs}
+    assert {"workflow_weekly_digest_schedule", "ml_weekly_retrain", "ops_marts_hourly"} <= {
         s.name for s in repo.schedule_defs
     }
     assert {

@@ -119,7 +119,7 @@ def test_what_the_image_copies_is_enough_to_load_the_code_location(tmp_path):
         "from dwc_resources.xr_tools import XRToolsResource;"
         f"assert dwc_pipelines.__file__.startswith({str(staged)!r}), dwc_pipelines.__file__;"
         "jobs = {j.name for j in d.defs.get_repository_def().get_all_jobs()};"
-        "assert {'chain_contract_review_job', 'model_churn_job', 'anchor_job', 'xr_job'} <= jobs, jobs;"
+        "assert {'workflow_contract_review_job', 'model_churn_job', 'anchor_job', 'xr_job'} <= jobs, jobs;"
         "assert artifact('AnchorRegistry')['bytecode'].startswith('0x');"
         "print(XRToolsResource(scenes_dir='/tmp').bundle())"
     )

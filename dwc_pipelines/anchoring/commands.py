@@ -1,4 +1,4 @@
-"""`dwc verify`, `dwc proof`, `dwc trace`, `dwc certify`, `dwc chain deploy`: the on-chain commands."""
+"""`dwc verify`, `dwc proof`, `dwc trace`, `dwc certify`, `dwc ledger deploy`: the on-chain (blockchain ledger) commands."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def cmd_chain_deploy(args) -> int:
                     print(f"{name} is already at {contract.address} on {net.name}")
                 print(f"  export DWC_CHAIN_{net.name.upper()}_{var}={contract.address}")
     except ChainError as exc:
-        return fail("chain deploy", str(exc))
+        return fail("ledger deploy", str(exc))
     return 0
 
 
@@ -235,8 +235,9 @@ def register(sub) -> None:
     p.add_argument("--network")
     p.add_argument("--to", help="recipient address (default: the signer)")
     p.set_defaults(func=cmd_certify)
-    p = sub.add_parser("chain", help="on-chain contracts")
-    chain_sub = p.add_subparsers(dest="chain_command", required=True)
+    # "ledger", not "chain": `dwc chains` is the workflow chains.
+    p = sub.add_parser("ledger", help="the blockchain ledger's contracts (anchoring; formerly `dwc chain`)")
+    chain_sub = p.add_subparsers(dest="ledger_command", required=True)
     d = chain_sub.add_parser("deploy", help="deploy the registry and certificate contracts on a configured chain")
     d.add_argument("--network", required=True)
     d.add_argument("--force", action="store_true", help="deploy new ones even where DWC knows deployed contracts")

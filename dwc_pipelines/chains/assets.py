@@ -51,11 +51,11 @@ def step_key(chain: Chain, step_name: str) -> dg.AssetKey:
 
 
 def group(chain: Chain) -> str:
-    return f"chain_{chain.name}"
+    return f"workflow_{chain.name}"
 
 
 def job_name(chain: Chain) -> str:
-    return f"chain_{chain.name}_job"
+    return f"workflow_{chain.name}_job"
 
 
 def _select_asset(chain: Chain, by_name: dict[str, Chain], automation) -> dg.AssetsDefinition:
@@ -144,7 +144,7 @@ def _step_asset(chain: Chain, step: Step, previous: dg.AssetKey, automation) -> 
 
 def _sensor(chain: Chain) -> dg.SensorDefinition:
     @dg.sensor(
-        name=f"chain_{chain.name}_on_new_documents",
+        name=f"workflow_{chain.name}_on_new_documents",
         job_name=job_name(chain),
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -176,7 +176,7 @@ def _sensor(chain: Chain) -> dg.SensorDefinition:
 
 def _schedule(chain: Chain) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"chain_{chain.name}_schedule",
+        name=f"workflow_{chain.name}_schedule",
         cron_schedule=chain.trigger["cron"],
         job_name=job_name(chain),
         execution_timezone="UTC",
