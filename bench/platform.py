@@ -267,18 +267,25 @@ def demo(after_s: float) -> dict:
                 group_of[ad.node_def.name] = next(iter(ad.group_names_by_key.values()))
         instance = dg.DagsterInstance.from_config(str(ROOT))
         per_domain: dict[str, float] = {}
+        per_step: dict[str, float] = {}
         for rec in instance.get_run_records():
             for st in instance.get_run_step_stats(rec.dagster_run.run_id):
                 if st.start_time and st.end_time:
                     group = group_of.get(st.step_key, _domain_of_step(st.step_key))
                     per_domain[group] = per_domain.get(group, 0.0) + st.end_time - st.start_time
+                    per_step[st.step_key] = per_step.get(st.step_key, 0.0) + st.end_time - st.start_time
         instance.dispose()
         opened = after_demo(env, tmp, after_s)
     finally:
         os.environ.clear()
         os.environ.update(old)
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"demo_wall_s": wall, "per_domain_s": dict(sorted(per_domain.items(), key=lambda kv: -kv[1])), **opened}
+    return {
+        "demo_wall_s": wall,
+        "per_domain_s": dict(sorted(per_domain.items(), key=lambda kv: -kv[1])),
+        "slowest_steps_s": dict(sorted(per_step.items(), key=lambda kv: -kv[1])[:12]),
+        **opened,
+    }
 
 
 def after_demo(env: dict, tmp: Path, after_s: float) -> dict:
@@ -358,6 +365,7 @@ def main() -> None:
     ap.add_argument(
         "--ci-wall-s", type=float, help="the wall time of the last `.ci/run` on a fresh clone (measured apart)"
     )
+    ap.add_argument("--ci-commit", help="the commit that `.ci/run` measured (it may precede this run's)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     load = location_load(args.repeats)
@@ -388,13 +396,14 @@ def main() -> None:
         "cascade_runs_after_noop": d["cascade_runs_after_noop"],
         "cascade_jobs": d["cascade_jobs"],
         "watched_s": args.after,
-        **({"ci_wall_s": args.ci_wall_s} if args.ci_wall_s else {}),
+        **({"ci_wall_s": args.ci_wall_s, "ci_commit": args.ci_commit} if args.ci_wall_s else {}),
         "assets": load["assets"],
         "run_launch_latency_s_sqlite": round(sqlite, 2),
         "run_launch_latency_s_postgres": round(postgres, 2),
         "step_overhead_ms_in_process": round(steps["step_overhead_ms_in_process"], 1),
         "step_overhead_ms_multiprocess": round(steps["step_overhead_ms_multiprocess"], 1),
         "demo_step_s_per_domain": {k: round(v, 1) for k, v in d["per_domain_s"].items()},
+        "demo_slowest_steps_s": {k: round(v, 1) for k, v in d["slowest_steps_s"].items()},
         **run_context("platform", args.repeats),
     }
     lines = [
