@@ -5,6 +5,7 @@ each other."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -46,26 +47,23 @@ def ensure_dagster_home() -> None:
         raise SystemExit("dwc: set DAGSTER_HOME (or run from the repository root, where dagster.yaml is)")
 
 
-_INSTANCE = []
-
-
+@functools.cache
 def dagster_instance():
     """The instance of this environment, one per process, disposed at exit."""
     import atexit
 
     import dagster as dg
 
-    if not _INSTANCE:
-        ensure_dagster_home()
-        _INSTANCE.append(dg.DagsterInstance.get())
-        atexit.register(_dispose_instance)
-    return _INSTANCE[0]
+    ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    atexit.register(_dispose_instance, instance)
+    return instance
 
 
-def _dispose_instance() -> None:
+def _dispose_instance(instance) -> None:
     import logging
 
-    _INSTANCE[0].dispose()
+    instance.dispose()
     # SQLite connections that the storages still hold when the interpreter tears down are finalized
     # after their database closed; SQLAlchemy logs each as an "Exception during reset" traceback.
     # Nothing is lost by then (every run has ended and committed), so those lines are only noise.

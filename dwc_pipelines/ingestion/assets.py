@@ -23,6 +23,15 @@ class IngestConfig(dg.Config):
     rehash: bool = Field(default=False, description="Re-read files whose size and mtime did not change")
 
 
+def _per_day(con, table: str, at: str, by: str, days: int = 30) -> list[tuple]:
+    """(day, `by`, rows) over the last `days` days of `table` that saw any rows."""
+    return con.execute(
+        f"""WITH d AS (SELECT strftime({at}, '%Y-%m-%d') AS day, {by} AS kind FROM {table})
+            SELECT day, kind, count(*) FROM d
+            WHERE day IN (SELECT DISTINCT day FROM d ORDER BY day DESC LIMIT {days}) GROUP BY 1, 2"""
+    ).fetchall()
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -83,17 +92,8 @@ def landing_documents(
         reasons = con.execute(
             "SELECT reason_code, count(*) FROM docs.quarantine GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
-        # The last 30 days that saw any: versions ingested per day by format, files quarantined per day by reason.
-        ingested_daily = con.execute(
-            """WITH d AS (SELECT strftime(ingested_at, '%Y-%m-%d') AS day, format FROM docs.documents)
-               SELECT day, format, count(*) FROM d
-               WHERE day IN (SELECT DISTINCT day FROM d ORDER BY day DESC LIMIT 30) GROUP BY 1, 2"""
-        ).fetchall()
-        quarantined_daily = con.execute(
-            """WITH q AS (SELECT strftime(quarantined_at, '%Y-%m-%d') AS day, reason_code FROM docs.quarantine)
-               SELECT day, reason_code, count(*) FROM q
-               WHERE day IN (SELECT DISTINCT day FROM q ORDER BY day DESC LIMIT 30) GROUP BY 1, 2"""
-        ).fetchall()
+        ingested_daily = _per_day(con, "docs.documents", "ingested_at", "format")
+        quarantined_daily = _per_day(con, "docs.quarantine", "quarantined_at", "reason_code")
     rate = report.processed / report.seconds if report.seconds else 0.0
     # The data version is the content: a run that finds nothing new leaves it as it was, and the
     # assets that follow documents on their own (dwc_pipelines.automation.eager) are not set off.

@@ -15,7 +15,7 @@ from dwc_resources.notify import Message, NotificationsResource
 
 from ..automation import eager
 from ..ingestion.assets import OWNERS
-from ..plots import png_chart
+from ..plots import png_chart, series_by
 from ..shared import markdown_table
 from . import detectors as det
 from .schema import DDL
@@ -255,10 +255,13 @@ def anomalies(
     with warehouse.writer(DDL) as con:
         found = detect_anomalies(con, context.run.run_id, det.DETECTORS, det.THRESHOLDS, log=context.log.info)
         total = con.execute("SELECT count(*) FROM iot.anomalies").fetchall()[0][0]
-        by = con.execute("SELECT detector, count(*) FROM iot.anomalies GROUP BY 1 ORDER BY 1").fetchall()
         per_device = con.execute(
             "SELECT device_id, detector, count(*) FROM iot.anomalies GROUP BY 1, 2 ORDER BY 1, 2"
         ).fetchall()
+        by_detector: dict[str, int] = {}
+        for _, detector, n in per_device:
+            by_detector[detector] = by_detector.get(detector, 0) + n
+        by = sorted(by_detector.items())
         top = con.execute("""SELECT device_id, metric FROM iot.anomalies GROUP BY 1, 2
                              ORDER BY count(*) DESC, 1, 2 LIMIT 3""").fetchall()
         plots = []
@@ -298,10 +301,7 @@ def anomalies(
             "thresholds": dg.MetadataValue.json({d: det.THRESHOLDS[d] for d in det.DETECTORS}),
             "per_device_chart": dg.MetadataValue.md(
                 png_chart(
-                    {
-                        d: [(dev, n) for dev, det_, n in per_device if det_ == d]
-                        for d in sorted({r[1] for r in per_device})
-                    },
+                    series_by(per_device),
                     "Anomalies per device, by detector",
                     "anomalies",
                     kind="stacked",
