@@ -53,6 +53,7 @@ _RETRYABLE = re.compile(
     re.I,
 )
 # Two processes attaching a new catalog at once both create its tables; the loser attaches again.
+_schemas_present: set[tuple] = set()
 _INIT_RACE = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)", re.I | re.S)
 _UNREACHABLE = re.compile(
     r"could not connect|connection refused|unable to open database file|"
@@ -183,7 +184,7 @@ class LakehouseResource(dg.ConfigurableResource):
     def connect(self, *, analyst: bool = False, writable_analyst: bool = False, read_only: bool = False):
         """A connection with the lake attached as `lake` (current database) and, on request, the
         analyst lake as `analyst`."""
-        con = duck.connect(memory_limit=self.memory_limit, threads=self.threads)
+        con = duck.connect(memory_limit=self.memory_limit, threads=self.threads, trusted=True)
         try:
             # DuckLake's own commit retry re-commits on a newer snapshot and, measured here (1.5.5), can
             # lose an upsert that raced another: four writers upserting three keys lost one on both
@@ -242,6 +243,11 @@ class LakehouseResource(dg.ConfigurableResource):
             con.close()
 
     def _ensure_schemas(self, con) -> None:
+        # Schemas are never dropped: once a process has seen them all, it stops asking (a catalog
+        # round trip on every step).
+        key = self._catalog_identity()
+        if key in _schemas_present:
+            return
         have = {
             r[0]
             for r in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [LAKE]).fetchall()
@@ -249,6 +255,17 @@ class LakehouseResource(dg.ConfigurableResource):
         for name in DOMAIN_SCHEMAS:
             if name not in have:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+        _schemas_present.add(key)
+
+    def _catalog_identity(self) -> tuple:
+        """The lake catalog's name, and for a SQLite file its inode (a lake deleted and made anew
+        under the same path is another catalog)."""
+        if self.catalog.startswith("sqlite:"):
+            try:
+                return (self.catalog, os.stat(self.catalog[len("sqlite:") :]).st_ino)
+            except OSError:
+                return (self.catalog, None)
+        return (self.catalog,)
 
     def _retry(self, exc: BaseException) -> BaseException:
         context = _execution_context()
@@ -286,7 +303,7 @@ class LakehouseResource(dg.ConfigurableResource):
     @contextmanager
     def unmasked_reader(self, snapshot_version: int | None = None, snapshot_time: str | None = None) -> Iterator:
         """The lake itself, read-only, as of now or of a past snapshot: the privileged path."""
-        con = duck.connect(memory_limit=self.memory_limit, threads=self.threads)
+        con = duck.connect(memory_limit=self.memory_limit, threads=self.threads, trusted=True)
         try:
             self.attach(con, LAKE, read_only=True, snapshot_version=snapshot_version, snapshot_time=snapshot_time)
             con.execute(f"USE {LAKE}")

@@ -78,6 +78,25 @@ def test_extensions_load_offline_and_a_missing_one_names_its_package(monkeypatch
         duck.extension_wheel_file("ducklake")
 
 
+def test_extension_signatures_are_checked_once_per_process_and_again_when_a_file_changes(monkeypatch):
+    from dwc_resources import duck
+
+    def unsigned_allowed(con) -> bool:
+        value = con.execute("SELECT current_setting('allow_unsigned_extensions')").fetchall()[0][0]
+        con.close()
+        return value in (True, "true")
+
+    monkeypatch.setattr(duck, "_verified", {})
+    assert not unsigned_allowed(duck.connect(trusted=True))  # the first one has DuckDB check the files
+    assert set(duck._verified) == set(duck._extension_files().values())
+    assert unsigned_allowed(duck.connect(trusted=True))
+    assert not unsigned_allowed(duck.connect())  # an analyst's connection is always checked
+    path = next(iter(duck._verified))
+    duck._verified[path] = (*duck._verified[path][:-1], 0)  # as if the file had been replaced since
+    assert not unsigned_allowed(duck.connect(trusted=True))
+    assert unsigned_allowed(duck.connect(trusted=True))
+
+
 def test_concurrent_writer_processes_lose_no_commit(lake):
     """Four processes append to the same tables and upsert the same keys at once: every append lands,
     and every key's version counts every upsert (a lost or overwritten commit would show)."""
