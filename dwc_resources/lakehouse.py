@@ -54,6 +54,7 @@ _RETRYABLE = re.compile(
 )
 # Two processes attaching a new catalog at once both create its tables; the loser attaches again.
 _schemas_present: set[tuple] = set()
+_ddl_done: set[tuple] = set()
 _INIT_RACE = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)", re.I | re.S)
 _UNREACHABLE = re.compile(
     r"could not connect|connection refused|unable to open database file|"
@@ -225,8 +226,11 @@ class LakehouseResource(dg.ConfigurableResource):
         con = self.connect(writable_analyst=True)
         try:
             self._ensure_schemas(con)
-            if ddl:
+            # The DDL is idempotent (IF NOT EXISTS) and lake tables are never dropped: a process runs
+            # each statement list once per catalog, not once per step (a dozen catalog round trips).
+            if ddl and (self._catalog_identity(), ddl) not in _ddl_done:
                 con.execute(ddl)
+                _ddl_done.add((self._catalog_identity(), ddl))
             yield con
             snapshot = last_committed_snapshot(con)
             try:
@@ -243,8 +247,7 @@ class LakehouseResource(dg.ConfigurableResource):
             con.close()
 
     def _ensure_schemas(self, con) -> None:
-        # Schemas are never dropped: once a process has seen them all, it stops asking (a catalog
-        # round trip on every step).
+        # Schemas are never dropped: once a process has seen them all, it stops asking.
         key = self._catalog_identity()
         if key in _schemas_present:
             return
