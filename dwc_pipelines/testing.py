@@ -229,3 +229,108 @@ def make_zip_bomb_docx(expanded_bytes: int = 300 * 1024 * 1024, kind: str = "doc
             for _ in range(expanded_bytes // len(block)):
                 fh.write(block)
     return out.getvalue()
+
+
+_TRANSITIONAL_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_STRICT_W = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+
+
+def make_docx_with_text_box(before: str, boxed: str, after: str) -> bytes:
+    """A DOCX whose text box is stored as Word stores it: DrawingML in mc:Choice, the same text again
+    as VML in mc:Fallback, both inside the paragraph that anchors the box."""
+    body = (
+        f"<w:p><w:r><w:t>{escape(before)}</w:t></w:r><w:r><mc:AlternateContent>"
+        '<mc:Choice Requires="wps"><w:drawing><wp:anchor><a:graphic><a:graphicData><wps:wsp><wps:txbx>'
+        f"<w:txbxContent><w:p><w:r><w:t>{escape(boxed)}</w:t></w:r></w:p></w:txbxContent>"
+        "</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>"
+        "<mc:Fallback><w:pict><v:shape><v:textbox>"
+        f"<w:txbxContent><w:p><w:r><w:t>{escape(boxed)}</w:t></w:r></w:p></w:txbxContent>"
+        "</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+        f"<w:p><w:r><w:t>{escape(after)}</w:t></w:r></w:p>"
+    )
+    namespaces = (
+        f'xmlns:w="{_TRANSITIONAL_W}" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+        'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+        'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:v="urn:schemas-microsoft-com:vml" '
+        'mc:Ignorable="wps"'
+    )
+    return _ooxml_package(f"<w:document {namespaces}><w:body>{body}</w:body></w:document>", strict=False)
+
+
+def make_strict_docx(paragraphs: list[str], title: str | None = None) -> bytes:
+    """A Strict OOXML (ISO/IEC 29500 Strict) document: the same parts, other namespaces."""
+    body = "".join(f"<w:p><w:r><w:t>{escape(p)}</w:t></w:r></w:p>" for p in paragraphs)
+    return _ooxml_package(
+        f'<w:document xmlns:w="{_STRICT_W}"><w:body>{body}</w:body></w:document>', strict=True, title=title
+    )
+
+
+def _ooxml_package(document_xml: str, strict: bool, title: str | None = None) -> bytes:
+    rel_ns = (
+        "http://purl.oclc.org/ooxml/officeDocument/relationships"
+        if strict
+        else ("http://schemas.openxmlformats.org/officeDocument/2006/relationships")
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            zipfile.ZipInfo("[Content_Types].xml", _EPOCH),
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/word/document.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+            "</Types>",
+        )
+        z.writestr(
+            zipfile.ZipInfo("_rels/.rels", _EPOCH),
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel_ns}/officeDocument" Target="word/document.xml"/>'
+            + (
+                f'<Relationship Id="rId2" Type="{rel_ns}/metadata/core-properties" Target="docProps/core.xml"/>'
+                if title
+                else ""
+            )
+            + "</Relationships>",
+        )
+        z.writestr(
+            zipfile.ZipInfo("word/document.xml", _EPOCH),
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + document_xml,
+        )
+        if title:
+            z.writestr(
+                zipfile.ZipInfo("docProps/core.xml", _EPOCH),
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+                'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"<dc:title>{escape(title)}</dc:title></cp:coreProperties>",
+            )
+    return out.getvalue()
+
+
+def make_rtf(paragraphs: list[str], codepage: int = 1252) -> bytes:
+    """RTF as word processors write it: a font table, \\'hh escapes in the ANSI code page for what it
+    has, \\uN? escapes for what it lacks."""
+
+    def escaped(text: str) -> str:
+        out = []
+        for ch in text:
+            if ch in "\\{}":
+                out.append("\\" + ch)
+            elif ord(ch) < 128:
+                out.append(ch)
+            else:
+                try:
+                    out.append("".join(f"\\'{b:02x}" for b in ch.encode(f"cp{codepage}")))
+                except UnicodeEncodeError:
+                    out.append(f"\\u{ord(ch) if ord(ch) < 32768 else ord(ch) - 65536}?")
+        return "".join(out)
+
+    body = "".join(f"\\pard\\plain\\f0\\fs24 {escaped(p)}\\par\n" for p in paragraphs)
+    return (
+        f"{{\\rtf1\\ansi\\ansicpg{codepage}\\deff0{{\\fonttbl{{\\f0\\fswiss Arial;}}}}"
+        f"{{\\info{{\\title Sample}}}}\n{body}}}"
+    ).encode("ascii")

@@ -13,6 +13,11 @@ class LandingZoneResource(dg.ConfigurableResource):
 
     path: str = Field(description="Landing directory, scanned recursively; hidden files are ignored")
     max_file_bytes: int = Field(default=50 * 1024 * 1024, description="Larger files are quarantined as too_large")
+    max_text_chars: int = Field(
+        default=5_000_000,
+        description="Text kept per document (about 2,000 pages); longer texts are cut and flagged text_truncated, "
+        "so one huge file cannot exhaust a step's memory",
+    )
     max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, description="Zip-bomb guard for DOCX/EPUB")
     max_pdf_pages: int = Field(default=2000)
     workers: int = Field(default=0, description="Extraction processes; 0 means one per CPU core")

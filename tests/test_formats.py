@@ -10,11 +10,14 @@ from dwc_pipelines.ingestion.formats import Limits, Rejected, extract
 from dwc_pipelines.testing import (
     encrypt_pdf,
     make_docx,
+    make_docx_with_text_box,
     make_email,
     make_epub,
     make_html,
     make_markdown,
     make_pdf,
+    make_rtf,
+    make_strict_docx,
     make_zip_bomb_docx,
 )
 
@@ -107,6 +110,111 @@ def test_csv_and_json_text():
 def test_legacy_encodings_decode():
     doc = extract("Prix: 12 € — réglé le 3 mars. Merci de votre confiance.".encode("cp1252"), "f.txt")
     assert "réglé" in doc.text
+
+
+FRENCH = "Le garçon a reçu à Noël une lettre très élégante; où est la fenêtre? Ça coûte cher, déjà."
+
+
+def test_latin1_text_is_not_read_as_central_european():
+    # cp1250 fits these bytes as well as cp1252 does (à becomes ŕ): the detector's tie goes to the commoner one.
+    doc = extract(FRENCH.encode("latin-1"), "lettre.txt")
+    assert doc.text == FRENCH
+
+
+@pytest.mark.parametrize(
+    "text,encoding",
+    [
+        ("Die Größe der Bäume überrascht die Bürger in München. Straße, Äpfel, Öl.", "latin-1"),
+        ("El niño comió piña en la mañana; “comillas” — guión. ¿Qué pasó?", "cp1252"),
+        ("Příliš žluťoučký kůň úpěl ďábelské ódy. Česká republika má hlavní město Prahu.", "cp1250"),
+        ("Zażółć gęślą jaźń. Łódź jest dużym miastem w centralnej Polsce, znanym z przemysłu.", "cp1250"),
+        ("Съешь же ещё этих мягких французских булок, да выпей чаю. Москва — столица России.", "cp1251"),
+        ("Съешь же ещё этих мягких французских булок, да выпей чаю. Москва - столица России.", "koi8_r"),
+        ("Η γρήγορη καφέ αλεπού πηδάει πάνω από τον τεμπέλη σκύλο. Αθήνα είναι η πρωτεύουσα.", "cp1253"),
+        ("日本語のテキストです。東京は日本の首都であり、多くの人が住んでいます。", "shift_jis"),
+        ("café résumé", "latin-1"),
+    ],
+)
+def test_legacy_code_pages_decode_exactly(text, encoding):
+    assert extract(text.encode(encoding), "legacy.txt").text == text
+
+
+def test_utf16_without_a_byte_order_mark_is_text():
+    for enc in ("utf-16-le", "utf-16-be"):
+        doc = extract(("Quarterly notes\n\n" + FRENCH).encode(enc), "notes.txt")
+        assert doc.format == "text" and FRENCH in doc.text and doc.title == "Quarterly notes"
+
+
+def test_html_is_read_in_the_charset_it_declares():
+    # “Smart quotes” and € exist in windows-1252 only; a statistical guess read this page as windows-1250.
+    page = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+        "<title>Offre spéciale</title></head><body><p>“Prix” : 12 € — à régler à réception. "
+        + FRENCH
+        + "</p></body></html>"
+    ).encode("cp1252")
+    doc = extract(page, "offre.html")
+    assert doc.title == "Offre spéciale" and "“Prix” : 12 € — à régler" in doc.text
+    # ISO-8859-1 declared means windows-1252 to a browser: so it does here.
+    doc = extract(page.replace(b"windows-1252", b"ISO-8859-1"), "offre.html")
+    assert "“Prix”" in doc.text
+
+
+def test_invalid_utf8_is_quarantined_not_stored_garbled():
+    data = "# Réunion\n\nLe compte rendu de la réunion du comité.\n".encode() + b"\xff\xfe broken\n"
+    with pytest.raises(Rejected) as info:
+        extract(data, "notes.md")
+    assert info.value.code == "undecodable_text" and "invalid bytes" in info.value.reason
+
+
+def test_a_misnamed_container_is_not_read_as_text():
+    with pytest.raises(Rejected) as info:
+        extract(b"This is a plain text memo, saved with the wrong name.\n", "memo.pdf")
+    assert info.value.code == "type_mismatch" and "'.pdf'" in info.value.reason
+
+
+def test_xhtml_with_an_xml_declaration_is_html():
+    page = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        "<head><title>Harbour news</title></head><body><p>The port reopened on Monday.</p></body></html>"
+    )
+    doc = extract(page.encode(), "news.xhtml")
+    assert doc.format == "html" and doc.title == "Harbour news" and "port reopened" in doc.text
+
+
+def test_rtf_text_not_markup():
+    doc = extract(make_rtf(["Contrat de location — été 2024", "Loyer: 800 € par mois. Łódź {annexe}"]), "bail.rtf")
+    assert doc.format == "rtf" and doc.title == "Sample"
+    assert doc.text.split("\n")[:2] == ["Contrat de location — été 2024", "Loyer: 800 € par mois. Łódź {annexe}"]
+    assert "\\par" not in doc.text and "fonttbl" not in doc.text and "Arial" not in doc.text
+
+
+def test_generic_xml_text_not_markup():
+    data = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<!-- exported -->\n<catalog><title>Spring catalogue</title>'
+        "<item sku='1'><name>Desk</name><note>Oak, <b>solid</b> and sturdy.</note></item>"
+        "<item sku='2'><name>Chair</name></item></catalog>"
+    ).encode("latin-1")
+    doc = extract(data, "catalog.xml")
+    lines = [" ".join(line.split()) for line in doc.text.splitlines() if line.strip()]
+    assert doc.format == "xml" and doc.title == "Spring catalogue"
+    assert lines == ["Spring catalogue", "Desk", "Oak, solid and sturdy.", "Chair"]
+    assert "<" not in doc.text and "exported" not in doc.text
+
+
+def test_docx_text_box_once():
+    doc = extract(make_docx_with_text_box("Before the box.", "Inside the text box", "After the box."), "box.docx")
+    assert doc.text.count("Inside the text box") == 1
+    assert doc.text.split("\n") == ["Before the box.", "Inside the text box", "After the box."]
+
+
+def test_strict_ooxml_docx_has_its_text():
+    doc = extract(
+        make_strict_docx(["Strict conformance keeps the text.", "Second paragraph."], title="Strict"), "s.docx"
+    )
+    assert doc.format == "docx" and doc.title == "Strict"
+    assert doc.text.split("\n") == ["Strict conformance keeps the text.", "Second paragraph."]
 
 
 @pytest.mark.parametrize(

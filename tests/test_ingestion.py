@@ -22,6 +22,7 @@ from dwc_pipelines.testing import (
     make_html,
     make_markdown,
     make_pdf,
+    make_rtf,
     make_zip_bomb_docx,
 )
 from dwc_resources.cas import ContentStore
@@ -136,6 +137,43 @@ def test_ingest_accepts_every_format_and_quarantines_bad_files(env, instance):
     assert "pdf" in meta["by_format"].value and "| title |" in meta["newest_documents"].value
     assert materialization(result, QUARANTINE).metadata["dagster/row_count"].value == len(bad)
     assert materialization(result, CHUNKS).metadata["dagster/row_count"].value >= len(good)
+
+
+def test_one_huge_file_and_special_files_do_not_hold_back_the_landing_zone(env, instance):
+    """A 45 MB text file on one line (under the size limit), a FIFO, a text file named .pdf and
+    corrupt UTF-8 beside ordinary documents, on the default 128 MB DuckDB memory limit."""
+    from dwc_resources import LakehouseResource
+
+    env.warehouse = LakehouseResource.local(str(env.root))  # the shipped default, not the tests' 512 MB
+    word = b"lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod "
+    env.write("dump/one-line.txt", word * (45 * 1024 * 1024 // len(word)))
+    env.write("notes/plain.txt", "Plain notes\n\n" + PROSE)
+    env.write("notes/memo.pdf", "A memo saved under the wrong name.\n" + PROSE)
+    env.write("notes/broken.md", "# Réunion\n\n".encode() + PROSE.encode() + b"\xff\xfe\n")
+    env.write("notes/bail.rtf", make_rtf(["Contrat de location — été 2024", PROSE]))
+    os.mkfifo(env.landing / "notes" / "pipe")
+    result = env.run_ingest(instance)
+    assert result.success
+    docs = {
+        path: (fmt, chars, truncated)
+        for path, fmt, chars, truncated in env.unmasked(
+            "SELECT source_path, format, char_count, text_truncated FROM docs.documents WHERE is_current"
+        )
+    }
+    assert docs == {
+        "dump/one-line.txt": ("text", 5_000_000, True),
+        "notes/plain.txt": ("text", docs["notes/plain.txt"][1], False),
+        "notes/bail.rtf": ("rtf", docs["notes/bail.rtf"][1], False),
+    }
+    assert dict(env.query("SELECT source_path, reason_code FROM docs.quarantine")) == {
+        "notes/pipe": "special_file",
+        "notes/memo.pdf": "type_mismatch",
+        "notes/broken.md": "undecodable_text",
+    }
+    # The original bytes of the cut document are kept whole.
+    (h,) = env.unmasked("SELECT content_hash FROM docs.documents WHERE source_path = 'dump/one-line.txt'")[0]
+    assert ContentStore(env.blobs.root).has(h)
+    assert env.run_ingest(instance).success  # and nothing is left to block the next run
 
 
 def test_rerun_on_same_landing_adds_no_rows(env, instance):

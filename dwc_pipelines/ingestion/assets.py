@@ -61,6 +61,7 @@ def landing_documents(
     """Ingest the landing zone: new and changed files become document versions, removed files tombstones."""
     settings = IngestSettings(
         max_file_bytes=landing.max_file_bytes,
+        max_text_chars=landing.max_text_chars,
         limits=Limits(max_uncompressed_bytes=landing.max_uncompressed_bytes, max_pdf_pages=landing.max_pdf_pages),
         batch_size=landing.batch_size,
         workers=landing.effective_workers(),

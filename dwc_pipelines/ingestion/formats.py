@@ -64,6 +64,8 @@ _MIME = {
     "csv": "text/csv",
     "epub": "application/epub+zip",
     "email": "message/rfc822",
+    "rtf": "application/rtf",
+    "xml": "application/xml",
 }
 
 # Magic numbers of formats we do not ingest: better a clear reason than garbled text.
@@ -81,6 +83,29 @@ _BINARY_MAGIC = [
     (b"\xfd7zXZ\x00", "xz archive"),
     (b"SQLite format 3\x00", "SQLite database"),
 ]
+# Extensions of binary formats: a file so named whose bytes are none of them is not read as text.
+_CONTAINER_EXTENSIONS = {
+    ".pdf",
+    ".docx",
+    ".xlsx",
+    ".pptx",
+    ".odt",
+    ".ods",
+    ".odp",
+    ".epub",
+    ".zip",
+    ".7z",
+    ".doc",
+    ".xls",
+    ".ppt",
+    ".msg",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".tif",
+    ".tiff",
+}
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
 _HEADER_LINE = re.compile(rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc): ", re.I | re.M)
@@ -111,9 +136,16 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     for magic, label in _BINARY_MAGIC:
         if data.startswith(magic):
             raise Rejected("unsupported_binary", f"binary content ({label}) in a file named '{ext or 'no extension'}'")
-    if _looks_binary(data):
+    if ext in _CONTAINER_EXTENSIONS:
+        raise Rejected(
+            "type_mismatch", f"named '{ext}' but the bytes are not a {ext[1:].upper()} file (no matching signature)"
+        )
+    utf16 = _bomless_utf16(data)
+    if utf16 is None and _looks_binary(data):
         raise Rejected("binary_content", f"binary content in a file named '{ext or 'no extension'}' (not text)")
-    text = decode_text(data)
+    text = decode_text(data, utf16)
+    if text.lstrip().startswith("{\\rtf"):
+        return _rtf(text)
     return _text_document(text, data, ext, limits)
 
 
@@ -127,7 +159,92 @@ def _looks_binary(data: bytes) -> bool:
     return controls > len(sample) * 0.05
 
 
-def decode_text(data: bytes) -> str:
+def _bomless_utf16(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for UTF-16 without a byte-order mark (Windows tools write it):
+    text in a Latin script then has a NUL in every other byte, on one side only."""
+    sample = data[:8192]
+    if len(sample) < 4 or sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    sample = sample[: len(sample) // 2 * 2]
+    even, odd = sample[0::2], sample[1::2]
+    half = len(sample) // 2
+    for zeros, other, enc in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) > half * 0.3 and other.count(0) < half * 0.02:
+            return enc
+    return None
+
+
+# What a page declares: <meta charset="...">, <meta http-equiv=... content="...; charset=...">, <?xml encoding="..."?>.
+_DECLARED = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})|<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})""",
+    re.I,
+)
+# Browsers read these labels as windows-1252 (WHATWG Encoding): so do we.
+_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "cp819", "ibm819"}
+# The legacy encodings documents are actually written in (Windows and ISO code pages, the East Asian
+# multi-byte ones, KOI8, Mac Roman); rarer code pages (cp1006, cp1125, ...) fit short texts by accident.
+_LEGACY = (
+    "cp1252",
+    "iso8859_15",
+    "cp1250",
+    "iso8859_2",
+    "cp1251",
+    "koi8_r",
+    "koi8_u",
+    "iso8859_5",
+    "cp1253",
+    "iso8859_7",
+    "cp1254",
+    "iso8859_9",
+    "cp1255",
+    "iso8859_8",
+    "cp1256",
+    "cp1257",
+    "iso8859_13",
+    "cp874",
+    "cp1258",
+    "mac_roman",
+    "shift_jis",
+    "cp932",
+    "euc_jp",
+    "iso2022_jp",
+    "gb18030",
+    "gb2312",
+    "big5",
+    "euc_kr",
+    "cp949",
+    "utf_16",
+)
+_NEAR = 0.1  # chaos (charset_normalizer's mess ratio) within which two readings fit about as well
+
+
+def declared_encoding(data: bytes) -> str | None:
+    m = _DECLARED.search(data[:4096])
+    if not m:
+        return None
+    label = (m.group(1) or m.group(2)).decode("ascii").lower()
+    if label in _AS_CP1252:
+        return "cp1252"
+    import codecs
+
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _utf8_error(data: bytes) -> UnicodeDecodeError | None:
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        return exc
+
+
+def decode_text(data: bytes, utf16: str | None = None) -> str:
+    """Text from bytes: a byte-order mark, then a declared charset (HTML, XML), then UTF-16 without a
+    mark, then UTF-8, then a statistical guess that must be confident. Anything else is Rejected:
+    never garbled text."""
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
             try:
@@ -136,22 +253,54 @@ def decode_text(data: bytes) -> str:
                 raise Rejected(
                     "undecodable_text", f"declares {enc} by its byte-order mark but does not decode: {exc}"
                 ) from None
-    try:
+    if utf16:
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise Rejected(
+                "undecodable_text", f"looks like {utf16} (no byte-order mark) but does not decode: {exc}"
+            ) from None
+        if _CONTROL_TEXT.search(text[:8192]):
+            raise Rejected("undecodable_text", f"decodes as {utf16} only to control characters")
+        return text
+    declared = declared_encoding(data)
+    if declared and declared not in ("utf-8", "utf-16", "utf-16-le", "utf-16-be"):
+        try:
+            return data.decode(declared)
+        except UnicodeDecodeError:
+            pass  # a wrong declaration: the bytes decide
+    bad = _utf8_error(data)
+    if bad is None:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    # UTF-8 multi-byte sequences before the bad byte: UTF-8 text with corrupt bytes, which any
+    # single-byte reading would turn into mojibake.
+    if _UTF8_MULTIBYTE.search(data[: bad.start]) or declared == "utf-8":
+        raise Rejected(
+            "undecodable_text",
+            f"UTF-8 text with invalid bytes (first at byte {bad.start:,}: {data[bad.start : bad.start + 4]!r})",
+        )
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: 1024 * 1024]).best()
-    if best is None or best.encoding is None:
+    matches = [m for m in from_bytes(data[: 1024 * 1024], cp_isolation=list(_LEGACY)) if m.encoding]
+    if not matches:
         raise Rejected("undecodable_text", "not valid UTF-8 and no other text encoding fits the bytes")
+    least = min(m.chaos for m in matches)
+    # The detector often ranks a Baltic or Central European code page first for Western text by a
+    # hair (à read as ą): windows-1252, by far the commonest, wins when it fits nearly as well.
+    fitting = [m.encoding for m in matches if m.chaos <= least + _NEAR]
+    encoding = "cp1252" if "cp1252" in fitting else next(m.encoding for m in matches if m.chaos == least)
+    if least > 0.2:
+        raise Rejected(
+            "undecodable_text", f"no encoding reads it as text with confidence (best: {encoding}, chaos {least:.2f})"
+        )
     try:
-        text = data.decode(best.encoding)
+        return data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        raise Rejected("undecodable_text", f"looks like {best.encoding} but does not decode as it") from None
-    if best.chaos > 0.4:
-        raise Rejected("undecodable_text", f"decodes as {best.encoding} only as garbage (chaos {best.chaos:.2f})")
-    return text
+        raise Rejected("undecodable_text", f"looks like {encoding} but does not decode as it") from None
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_CONTROL_TEXT = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
 
 def _text_document(text: str, data: bytes, ext: str, limits: Limits) -> Extracted:
@@ -163,8 +312,20 @@ def _text_document(text: str, data: bytes, ext: str, limits: Limits) -> Extracte
         except Rejected:
             if ext in (".json", ".ipynb"):
                 raise
-    if low.startswith("<!doctype html") or low.startswith("<html") or (ext in (".html", ".htm") and "<" in low):
+    if low.startswith("<?xml"):
+        body = _XML_DECL.sub("", stripped, count=1).lstrip()
+        head = body[:512].lower()
+        if head.startswith("<!doctype html") or head.startswith("<html"):
+            return _html(body)  # XHTML
+        return _xml_document(body)
+    if (
+        low.startswith("<!doctype html")
+        or low.startswith("<html")
+        or (ext in (".html", ".htm", ".xhtml") and "<" in low)
+    ):
         return _html(text)
+    if ext == ".xml" and low.startswith("<"):
+        return _xml_document(stripped)
     if ext == ".eml" or len(_HEADER_LINE.findall(data[:2048])) >= 2 and data[:1].isalpha():
         return _email(data)
     if ext in (".csv", ".tsv"):
@@ -174,10 +335,63 @@ def _text_document(text: str, data: bytes, ext: str, limits: Limits) -> Extracte
     return _plain(text)
 
 
-def _plain(text: str) -> Extracted:
+_XML_DECL = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_RTF_TITLE = re.compile(r"\{\\title\s+([^{}]*)\}")
+_ANSICPG = re.compile(r"\\ansicpg(\d+)")
+
+
+def _rtf(text: str) -> Extracted:
+    """RTF through striprtf: control words dropped, \\'hh escapes read in the document's code page."""
+    from striprtf.striprtf import rtf_to_text
+
+    m = _ANSICPG.search(text[:4096])
+    encoding = f"cp{m.group(1)}" if m else "cp1252"
+    try:
+        body = rtf_to_text(text, encoding=encoding, errors="strict")
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise Rejected("corrupt_rtf", f"RTF escapes do not decode as {encoding}: {exc}") from None
+    except (IndexError, ValueError) as exc:
+        raise Rejected("corrupt_rtf", f"RTF does not parse: {exc}") from None
+    title = _RTF_TITLE.search(text[:8192])
+    if title:
+        title = rtf_to_text("{\\rtf1 " + title.group(1) + "}", encoding=encoding, errors="replace").strip()
+    return Extracted("rtf", _MIME["rtf"], body, title=title or _first_line_title(body))
+
+
+def _xml_document(text: str) -> Extracted:
+    """Generic XML: the text of every element, a line per element except inside mixed content
+    (a paragraph with inline markup stays one line); the first <title> element is the title."""
+    try:
+        root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(**_XML_PARSER_KW))
+    except etree.XMLSyntaxError as exc:
+        raise Rejected("corrupt_xml", f"XML is not well-formed: {exc}") from None
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+
+    def mixed(el) -> bool:
+        return bool((el.text or "").strip()) or any((c.tail or "").strip() for c in el)
+
+    parts: list[str] = []
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        parent = el.getparent()
+        sep = " " if parent is not None and mixed(parent) else "\n"
+        if event == "start":
+            parts.append(sep + (el.text or ""))
+        else:
+            parts.append(sep + (el.tail or ""))
+    titles = root.xpath("//*[local-name()='title']")
+    title = " ".join("".join(titles[0].itertext()).split())[:200] if titles else None
+    return Extracted(
+        "xml", _MIME["xml"], "".join(parts), title=title or None, extra={"root": etree.QName(root).localname}
+    )
+
+
+def _first_line_title(text: str) -> str | None:
     first = next((line.strip() for line in text.splitlines() if line.strip()), None)
-    title = first if first and len(first) <= 120 else None
-    return Extracted("text", _MIME["text"], text, title=title)
+    return first if first and len(first) <= 120 else None
+
+
+def _plain(text: str) -> Extracted:
+    return Extracted("text", _MIME["text"], text, title=_first_line_title(text))
 
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
@@ -443,10 +657,16 @@ def _xml(data: bytes, what: str):
         raise Rejected("corrupt_archive", f"{what} is not well-formed XML: {exc}") from None
 
 
+def _is_wordprocessing(zf: zipfile.ZipFile, names: set[str]) -> bool:
+    if "[Content_Types].xml" not in names:
+        return False
+    return b"wordprocessingml.document.main" in _read_member(zf, "[Content_Types].xml")
+
+
 def _zip_document(data: bytes, ext: str, limits: Limits) -> Extracted:
     zf = _open_archive(data, limits)
     names = set(zf.namelist())
-    if "word/document.xml" in names:
+    if "word/document.xml" in names or _is_wordprocessing(zf, names):
         return _docx(zf)
     if "META-INF/container.xml" in names or (
         "mimetype" in names and zf.read("mimetype").strip() == b"application/epub+zip"
@@ -457,21 +677,40 @@ def _zip_document(data: bytes, ext: str, limits: Limits) -> Extracted:
     )
 
 
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _CORE_NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "dcterms": "http://purl.org/dc/terms/",
-    "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
 }
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_OFFICE_DOCUMENT = re.compile(r"/officeDocument$")
+
+
+def _main_part(zf: zipfile.ZipFile) -> str:
+    """The main document part as the package relationships name it (Strict OOXML and some
+    writers do not use word/document.xml's usual place)."""
+    if "_rels/.rels" in zf.namelist():
+        rels = _xml(_read_member(zf, "_rels/.rels"), "_rels/.rels")
+        for rel in rels:
+            if _OFFICE_DOCUMENT.search(rel.get("Type") or "") and rel.get("Target"):
+                return rel.get("Target").lstrip("/")
+    return "word/document.xml"
 
 
 def _docx(zf: zipfile.ZipFile) -> Extracted:
-    root = _xml(_read_member(zf, "word/document.xml"), "word/document.xml")
+    part = _main_part(zf)
+    root = _xml(_read_member(zf, part), part)
+    # Transitional and Strict OOXML name the same elements in two namespaces.
+    w = "{" + etree.QName(root).namespace + "}" if etree.QName(root).namespace else ""
+    # A text box is stored twice (DrawingML, and a VML fallback for old readers): keep one.
+    etree.strip_elements(root, _MC_FALLBACK, with_tail=False)
     lines = []
-    for p in root.iter(_W + "p"):
+    for p in root.iter(w + "p"):
         parts = []
-        for node in p.iter(_W + "t", _W + "tab", _W + "br"):
-            parts.append(node.text or "" if node.tag == _W + "t" else ("\t" if node.tag == _W + "tab" else "\n"))
+        for node in p.iter(w + "t", w + "tab", w + "br"):
+            # A paragraph inside a text box inside this one is a line of its own, not part of this one.
+            if next(node.iterancestors(w + "p")) is not p:
+                continue
+            parts.append(node.text or "" if node.tag == w + "t" else ("\t" if node.tag == w + "tab" else "\n"))
         lines.append("".join(parts))
     title = author = created = modified = None
     if "docProps/core.xml" in zf.namelist():

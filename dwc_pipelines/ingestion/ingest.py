@@ -32,7 +32,7 @@ from .landing import GONE, UNCHANGED, LandingFile, iter_landing
 from .schema import DOC_FIELDS, STAGING_FIELDS
 from .similarity import NUM_PERM, minhashes
 from .similarity import SCHEME as MINHASH_SCHEME
-from .text import detect_language, normalize_text, safe_display_name, token_count, words_of
+from .text import detect_language, normalize_text, safe_display_name, title_from_name, token_count, words_of
 
 _EXPECTED_EXT = {
     "text": {".txt", ".text", ".log", ""},
@@ -44,12 +44,15 @@ _EXPECTED_EXT = {
     "csv": {".csv", ".tsv"},
     "epub": {".epub"},
     "email": {".eml"},
+    "rtf": {".rtf"},
+    "xml": {".xml"},
 }
 
 
 @dataclass
 class IngestSettings:
     max_file_bytes: int = 50 * 1024 * 1024
+    max_text_chars: int = 5_000_000
     limits: Limits = field(default_factory=Limits)
     batch_size: int = 500
     workers: int = 1
@@ -101,7 +104,7 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         row.update(kind="quarantined", reason_code=code, reason=reason, content_hash=content_hash)
         return row
 
-    if f.problem == "symlink_outside_landing" or f.problem == "unreadable":
+    if f.problem in ("symlink_outside_landing", "unreadable", "special_file"):
         return quarantine(f.problem, f.problem_reason, None)
     if f.size > settings.max_file_bytes:
         try:
@@ -115,28 +118,41 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
     content_hash = blobs.add(data)
     row["size_bytes"] = len(data)
+    if len(data) > settings.max_file_bytes:  # it grew after the listing
+        return quarantine("too_large", f"over the limit of {settings.max_file_bytes:,} bytes", content_hash)
     if f.problem:
         return quarantine(f.problem, f.problem_reason, content_hash)
     try:
-        doc = extract(data, f.relpath, settings.limits)
+        return _accepted(row, data, f.relpath, ext, content_hash, settings)
     except Rejected as rej:
         return quarantine(rej.code, rej.reason, content_hash)
     except (MemoryError, RecursionError) as exc:
         return quarantine("extraction_error", f"{type(exc).__name__} while extracting", content_hash)
     except Exception as exc:  # a parser bug on one hostile file must not sink the batch
         return quarantine("extraction_error", f"{type(exc).__name__}: {str(exc)[:300]}", content_hash)
-    text = normalize_text(doc.text)
+
+
+def _accepted(row: dict, data: bytes, relpath: str, ext: str, content_hash: str, settings: IngestSettings) -> dict:
+    """The staging row of a file that extracts; raises Rejected (or anything a parser raises) otherwise."""
+    doc = extract(data, relpath, settings.limits)
+    # Normalising shrinks text (runs of spaces, control characters): cut with a margin, then exactly.
+    raw_text, doc.text = doc.text, None
+    text = normalize_text(raw_text[: settings.max_text_chars * 2])
+    truncated = len(text) > settings.max_text_chars or len(raw_text) > settings.max_text_chars * 2
+    del raw_text
+    if truncated:
+        text = text[: settings.max_text_chars]
     if not text:
-        return quarantine("empty_text", f"no text after extraction ({doc.format})", content_hash)
+        raise Rejected("empty_text", f"no text after extraction ({doc.format})")
     words = words_of(text)
     row.update(
         kind="accepted",
-        doc_id=doc_id_for(f.relpath),
+        doc_id=doc_id_for(relpath),
         content_hash=content_hash,
         format=doc.format,
         mime=doc.mime,
         extension_mismatch=ext not in _EXPECTED_EXT.get(doc.format, {ext}),
-        title=normalize_text(doc.title)[:500] if doc.title else None,
+        title=(normalize_text(doc.title) if doc.title else "")[:500] or title_from_name(relpath),
         author=normalize_text(str(doc.author))[:300] if doc.author else None,
         created_at=doc.created_at,
         modified_at=doc.modified_at,
@@ -148,6 +164,7 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         text=text,
         words=words,
         pii=[sp.as_row() for sp in pii.detect(text)],
+        text_truncated=truncated,
     )
     return row
 
@@ -190,6 +207,7 @@ def process_batch(
 
 _ARROW_TYPES = {
     "extension_mismatch": pa.bool_(),
+    "text_truncated": pa.bool_(),
     "created_at": pa.timestamp("us"),
     "modified_at": pa.timestamp("us"),
     "page_count": pa.int32(),
@@ -468,7 +486,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
-               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false,
                version + 1, 'deleted', true, NULL, ?, ?
         FROM docs.documents
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')""",

@@ -29,6 +29,25 @@ def _hostile(relpath: str) -> str | None:
     return None
 
 
+def _special_reason(mode: int) -> str:
+    import stat
+
+    kind = next(
+        (
+            name
+            for test, name in (
+                (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"),
+            )
+            if test(mode)
+        ),
+        "not a regular file",
+    )
+    return f"{kind}, not a regular file: never read"
+
+
 def iter_landing(root: str) -> Iterator[LandingFile]:
     """Every regular file under root, in no particular order, without holding the listing.
     Hidden entries (".name") are skipped: by convention they are uploads still in progress
@@ -68,7 +87,9 @@ def iter_landing(root: str) -> Iterator[LandingFile]:
                     yield LandingFile(rel, entry.path, 0, 0, "unreadable", f"cannot stat the file: {exc.strerror}")
                     continue
                 if not entry.is_file():
-                    continue  # sockets, FIFOs, devices
+                    # Never opened (reading a FIFO blocks), but recorded: the user sees why it was not taken.
+                    yield LandingFile(rel, entry.path, 0, st.st_mtime_ns, "special_file", _special_reason(st.st_mode))
+                    continue
                 reason = _hostile(rel)
                 yield LandingFile(
                     rel, entry.path, st.st_size, st.st_mtime_ns, "hostile_file_name" if reason else None, reason

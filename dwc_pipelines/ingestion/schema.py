@@ -20,7 +20,8 @@ DOC_COLUMNS = """
     text VARCHAR,
     minhash UBIGINT[],
     pii STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[],
-    token_count INTEGER
+    token_count INTEGER,
+    text_truncated BOOLEAN
 """
 
 # Personal-data spans of a text (offsets into it; never the values): see dwc_resources.pii.
@@ -90,6 +91,8 @@ ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
 ALTER TABLE docs.chunks ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
 -- Tokens of the text as the chunker counts them (recounted when governance rewrites the text).
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS token_count INTEGER;
+-- The text stored was cut at the landing zone's max_text_chars (the original bytes are in the blob store).
+ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS text_truncated BOOLEAN;
 """
 
 DOC_FIELDS = [
@@ -113,5 +116,6 @@ DOC_FIELDS = [
     "minhash",
     "pii",
     "token_count",
+    "text_truncated",
 ]
 STAGING_FIELDS = DOC_FIELDS + ["kind", "mtime_ns", "reason_code", "reason", "seq", "run_id"]

@@ -188,3 +188,11 @@ def safe_display_name(name: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def title_from_name(relpath: str) -> str:
+    """A title from the file name, for a document that names none itself: 'q2_board-minutes.csv'
+    becomes 'q2 board minutes'."""
+    base = relpath.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    return " ".join(re.split(r"[\s_.-]+", normalize_text(stem))).strip()[:500] or base[:500]

@@ -63,7 +63,11 @@ def suites() -> dict[str, Suite]:
                     condition_parser="pandas",
                 ),
                 E.ExpectColumnValuesToBeInSet(column="language", value_set=LANGUAGES, mostly=0.95),
-                E.ExpectColumnValuesToNotBeNull(column="title", mostly=0.9),
+                # Every document has a title: its own (metadata, first heading) or its file name's.
+                E.ExpectColumnValuesToNotBeNull(
+                    column="title", row_condition='status == "active"', condition_parser="pandas"
+                ),
+                E.ExpectColumnValueLengthsToBeBetween(column="title", min_value=1, max_value=500),
             ],
         ),
         "chunks": Suite(
