@@ -334,3 +334,114 @@ def make_rtf(paragraphs: list[str], codepage: int = 1252) -> bytes:
         f"{{\\rtf1\\ansi\\ansicpg{codepage}\\deff0{{\\fonttbl{{\\f0\\fswiss Arial;}}}}"
         f"{{\\info{{\\title Sample}}}}\n{body}}}"
     ).encode("ascii")
+
+
+def make_xlsx(sheets: dict[str, list[list]], title: str | None = None, author: str | None = None) -> bytes:
+    """An Excel workbook written by openpyxl, one worksheet per entry."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.properties.title, wb.properties.creator = title, author
+    wb.properties.created = wb.properties.modified = datetime(*_EPOCH)
+    out = io.BytesIO()
+    wb.save(out)
+    return stable_zip(out.getvalue())
+
+
+def make_xls(sheets: dict[str, list[list]]) -> bytes:
+    """A legacy Excel 97-2003 workbook (BIFF8 in an OLE2 file), written by xlwt."""
+    import xlwt
+
+    wb = xlwt.Workbook()
+    for name, rows in sheets.items():
+        ws = wb.add_sheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                ws.write(r, c, value)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def make_pptx(slides: list[tuple[str, str, str | None]], title: str | None = None) -> bytes:
+    """A presentation written by python-pptx: (title, body, speaker notes) per slide."""
+    from pptx import Presentation
+
+    deck = Presentation()
+    for heading, body, notes in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = heading
+        slide.placeholders[1].text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    deck.core_properties.title = title or ""
+    deck.core_properties.created = deck.core_properties.modified = datetime(*_EPOCH)
+    out = io.BytesIO()
+    deck.save(out)
+    return stable_zip(out.getvalue())
+
+
+def make_odf(kind: str, content, title: str | None = None, author: str | None = None) -> bytes:
+    """An OpenDocument file written by odfpy. odt: paragraphs; ods: {sheet: rows}; odp: (text, notes) per slide."""
+    from odf import dc, draw, meta, presentation, style, table, text
+    from odf.opendocument import OpenDocumentPresentation, OpenDocumentSpreadsheet, OpenDocumentText
+
+    if kind == "odt":
+        doc = OpenDocumentText()
+        for para in content:
+            doc.text.addElement(text.P(text=para))
+    elif kind == "ods":
+        doc = OpenDocumentSpreadsheet()
+        for name, rows in content.items():
+            t = table.Table(name=name)
+            for row in rows:
+                tr = table.TableRow()
+                for value in row:
+                    cell = table.TableCell()
+                    cell.addElement(text.P(text=str(value)))
+                    tr.addElement(cell)
+                t.addElement(tr)
+            doc.spreadsheet.addElement(t)
+    else:
+        doc = OpenDocumentPresentation()
+        layout = style.PageLayout(name="layout")
+        doc.automaticstyles.addElement(layout)
+        master = style.MasterPage(name="master", pagelayoutname=layout)
+        doc.masterstyles.addElement(master)
+        for body, notes in content:
+            page = draw.Page(masterpagename=master)
+            frame = draw.Frame(width="20cm", height="3cm", x="1cm", y="1cm")
+            box = draw.TextBox()
+            box.addElement(text.P(text=body))
+            frame.addElement(box)
+            page.addElement(frame)
+            if notes:
+                note = presentation.Notes()
+                nframe = draw.Frame(width="20cm", height="3cm", x="1cm", y="1cm")
+                nbox = draw.TextBox()
+                nbox.addElement(text.P(text=notes))
+                nframe.addElement(nbox)
+                note.addElement(nframe)
+                page.addElement(note)
+            doc.presentation.addElement(page)
+    if title:
+        doc.meta.addElement(dc.Title(text=title))
+    if author:
+        doc.meta.addElement(meta.InitialCreator(text=author))
+    out = io.BytesIO()
+    doc.write(out)
+    return stable_zip(out.getvalue())
+
+
+def encrypt_office(data: bytes, password: str) -> bytes:
+    """An OOXML file protected by a password (Agile encryption, by msoffcrypto-tool): an OLE2 container."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(data)).encrypt(password, out)
+    return out.getvalue()

@@ -25,19 +25,20 @@ def test_every_command_is_in_the_cli_page():
 
 
 def _reason_codes_in_code() -> set[str]:
-    raised = re.compile(r'\b(?:Rejected|Bad|quarantine)\(\s*"([a-z_]+)"')
+    raised = re.compile(r'\b(?:Rejected|Bad|quarantine)\(\s*"([a-z_]+)"|\breason_code="([a-z_]+)"')
     codes = set()
     for path in (ROOT / "dwc_pipelines").rglob("*.py"):
-        codes |= set(raised.findall(path.read_text()))
+        codes |= {a or b for a, b in raised.findall(path.read_text())}
     # Problems the landing-zone listing records before a file is read.
     landing = (ROOT / "dwc_pipelines" / "ingestion" / "landing.py").read_text()
-    codes |= set(re.findall(r'"(symlink_outside_landing|hostile_file_name|unreadable)"', landing))
+    codes |= set(re.findall(r'"(symlink_outside_landing|hostile_file_name|unreadable|special_file)"', landing))
     return codes
 
 
 def test_every_reason_code_is_documented():
     codes = _reason_codes_in_code()
-    assert {"empty_file", "zip_bomb", "absurd_value", "unknown_scene", "unreadable"} <= codes, codes
+    assert {"empty_file", "zip_bomb", "absurd_value", "unknown_scene", "unreadable", "archive_too_deep"} <= codes, codes
+    assert {"special_file", "encrypted", "type_mismatch"} <= codes, codes
     page = (DOCS / "reason-codes.md").read_text()
     missing = sorted(c for c in codes if f"`{c}`" not in page)
     assert not missing, f"docs/reason-codes.md does not explain {missing}"

@@ -8,6 +8,7 @@ import pytest
 
 from dwc_pipelines.ingestion.formats import Limits, Rejected, extract
 from dwc_pipelines.testing import (
+    encrypt_office,
     encrypt_pdf,
     make_docx,
     make_docx_with_text_box,
@@ -15,9 +16,13 @@ from dwc_pipelines.testing import (
     make_epub,
     make_html,
     make_markdown,
+    make_odf,
     make_pdf,
+    make_pptx,
     make_rtf,
     make_strict_docx,
+    make_xls,
+    make_xlsx,
     make_zip_bomb_docx,
 )
 
@@ -226,7 +231,7 @@ def test_strict_ooxml_docx_has_its_text():
         (make_pdf(["cut"])[:200], "cut.pdf", "corrupt_pdf"),
         (b"%PDF-1.4\n" + b"garbage" * 20, "junk.pdf", "corrupt_pdf"),
         (b"PK\x03\x04" + b"\x00" * 50, "broken.docx", "corrupt_archive"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "protected.docx", "encrypted_or_legacy_office"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "damaged.docx", "corrupt_office"),
         (b'{"a": ' * 5000 + b"1" + b"}" * 5000, "deep.json", "json_too_deep"),
         (b'{"a": [1, 2', "bad.json", "corrupt_json"),
     ],
@@ -301,3 +306,79 @@ def test_shared_pdf_matches_expected_extraction():
     doc = extract((root / "RECEIPT-2024-TXN-98765_retail_purchase.pdf").read_bytes(), "r.pdf")
     expected = (root / "expected" / "RECEIPT-2024-TXN-98765_retail_purchase.md").read_text()
     assert SequenceMatcher(None, norm(doc.text), norm(expected)).ratio() > 0.9
+
+
+ORDERS = {"Orders": [["item", "qty", "price"], ["Desk", 2, 120.5], ["Chair", 4, 45]], "Notes": [["Deliver by Friday"]]}
+SHEETS_TEXT = "Sheet: Orders\nitem\tqty\tprice\nDesk\t2\t120.5\nChair\t4\t45\n\nSheet: Notes\nDeliver by Friday"
+
+
+def test_spreadsheets_sheet_by_sheet():
+    doc = extract(make_xlsx(ORDERS, title="Q2 orders", author="Ana"), "orders.xlsx")
+    assert (doc.format, doc.title, doc.author, doc.page_count) == ("xlsx", "Q2 orders", "Ana", 2)
+    assert doc.text == SHEETS_TEXT
+    doc = extract(make_xls(ORDERS), "orders.xls")
+    assert doc.format == "xls" and doc.text == SHEETS_TEXT
+    doc = extract(make_odf("ods", ORDERS, title="Q2 orders"), "orders.ods")
+    assert doc.format == "ods" and doc.title == "Q2 orders" and doc.text == SHEETS_TEXT
+
+
+def test_presentations_slides_and_speaker_notes():
+    slides = [("Roadmap", "Ship the lake in May", "Mention the budget"), ("Risks", "Vendor delay", None)]
+    doc = extract(make_pptx(slides, title="Plan"), "plan.pptx")
+    assert doc.format == "pptx" and doc.title == "Plan" and doc.page_count == 2
+    assert (
+        doc.text == "Slide 1\nRoadmap\nShip the lake in May\nNotes: Mention the budget\n\nSlide 2\nRisks\nVendor delay"
+    )
+    doc = extract(make_odf("odp", [("Ship the lake in May", "Mention the budget"), ("Vendor delay", None)]), "plan.odp")
+    assert doc.format == "odp"
+    assert doc.text == "Slide 1\nShip the lake in May\nNotes: Mention the budget\n\nSlide 2\nVendor delay"
+
+
+def test_opendocument_text():
+    doc = extract(make_odf("odt", ["First paragraph.", "Second paragraph."], title="Minutes", author="Ivo"), "m.odt")
+    assert (doc.format, doc.title, doc.author, doc.text) == (
+        "odt",
+        "Minutes",
+        "Ivo",
+        "First paragraph.\nSecond paragraph.",
+    )
+
+
+@pytest.mark.parametrize("name", ["locked.docx", "locked.xlsx", "locked.pptx"])
+def test_password_protected_office_files_are_encrypted_not_corrupt(name):
+    plain = {"docx": make_docx(["salary data"]), "xlsx": make_xlsx(ORDERS), "pptx": make_pptx([("a", "b", None)])}
+    with pytest.raises(Rejected) as info:
+        extract(encrypt_office(plain[name.rsplit(".", 1)[1]], "pw"), name)
+    assert info.value.code == "encrypted"
+
+
+def test_archives_list_their_members_as_children():
+    import io
+    import zipfile
+
+    import py7zr
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("notes/one.txt", "First member")
+        z.writestr("two.md", "# Two")
+    doc = extract(out.getvalue(), "pack.zip")
+    assert doc.format == "zip" and doc.children == [("notes/one.txt", b"First member"), ("two.md", b"# Two")]
+    assert "notes/one.txt" in doc.text
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w") as z:
+        z.writestr("Seven member", "s.txt")
+    doc = extract(out.getvalue(), "pack.7z")
+    assert doc.format == "7z" and doc.children == [("s.txt", b"Seven member")]
+
+
+def test_email_attachments_are_children():
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "a@example.com", "b@example.com", "Lease"
+    m.set_content("The signed lease is attached.")
+    m.add_attachment(make_docx(["Lease terms"]), maintype="application", subtype="octet-stream", filename="lease.docx")
+    doc = extract(m.as_bytes(), "lease.eml")
+    assert doc.format == "email" and [name for name, _ in doc.children] == ["lease.docx"]
+    assert extract(doc.children[0][1], "lease.docx").text == "Lease terms"

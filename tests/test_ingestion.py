@@ -176,6 +176,65 @@ def test_one_huge_file_and_special_files_do_not_hold_back_the_landing_zone(env, 
     assert env.run_ingest(instance).success  # and nothing is left to block the next run
 
 
+def _zip(members: dict[str, bytes | str]) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def test_archive_members_are_child_documents_that_leave_with_their_container(env, instance):
+    inner = _zip({"deep.txt": "Deep member text about the harbour."})
+    env.write("packs/pack.zip", _zip({"notes/one.txt": PROSE, "two.md": "# Two\n\n" + PROSE, "inner.zip": inner}))
+    nested = "Bottom of the nest."
+    for level in range(5):  # five archives deep: over the limit of three
+        nested = _zip({f"level{level}.zip" if level else "bottom.txt": nested})
+    env.write("packs/nest.zip", nested)
+    assert env.run_ingest(instance).success
+
+    def current() -> dict:
+        rows = env.unmasked(
+            """SELECT d.source_path, d.version, d.status, p.source_path FROM docs.documents d
+               LEFT JOIN docs.documents p ON p.doc_id = d.parent_doc_id AND p.is_current
+               WHERE d.is_current AND starts_with(d.source_path, 'packs/pack.zip')"""
+        )
+        return {path: (version, status, parent) for path, version, status, parent in rows}
+
+    assert current() == {
+        "packs/pack.zip": (1, "active", None),
+        "packs/pack.zip!/notes/one.txt": (1, "active", "packs/pack.zip"),
+        "packs/pack.zip!/two.md": (1, "active", "packs/pack.zip"),
+        "packs/pack.zip!/inner.zip": (1, "active", "packs/pack.zip"),
+        "packs/pack.zip!/inner.zip!/deep.txt": (1, "active", "packs/pack.zip!/inner.zip"),
+    }
+    # Only files of the landing zone are in its registry.
+    assert {p for (p,) in env.unmasked("SELECT source_path FROM docs.sources")} == {"packs/pack.zip", "packs/nest.zip"}
+    reasons = dict(env.query("SELECT source_path, reason_code FROM docs.quarantine"))
+    assert list(reasons.values()) == ["archive_too_deep"] and reasons == {
+        "packs/nest.zip!/level4.zip!/level3.zip!/level2.zip": "archive_too_deep"
+    }
+
+    # A new version of the archive without two.md, with one.txt changed: two.md leaves, one.txt gets version 2.
+    time.sleep(0.01)
+    env.write("packs/pack.zip", _zip({"notes/one.txt": PROSE + " Revised.", "inner.zip": inner}))
+    assert env.run_ingest(instance).success
+    state = current()
+    assert state["packs/pack.zip!/two.md"] == (2, "deleted", "packs/pack.zip")
+    assert state["packs/pack.zip!/notes/one.txt"] == (2, "active", "packs/pack.zip")
+    assert state["packs/pack.zip!/inner.zip!/deep.txt"] == (1, "active", "packs/pack.zip!/inner.zip")
+
+    # The archive removed: every document that came in it leaves too.
+    (env.landing / "packs" / "pack.zip").unlink()
+    assert env.run_ingest(instance).success
+    assert {status for _, status, _ in current().values()} == {"deleted"}
+    assert env.run_ingest(instance).success  # and a rerun finds nothing to do
+    assert {status for _, status, _ in current().values()} == {"deleted"}
+
+
 def test_rerun_on_same_landing_adds_no_rows(env, instance):
     good_corpus(env)
     bad_corpus(env)

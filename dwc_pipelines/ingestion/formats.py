@@ -39,6 +39,7 @@ class Limits:
     max_archive_entries: int = 5000
     max_pdf_pages: int = 2000
     max_json_depth: int = 64
+    max_archive_depth: int = 3  # archives in archives (attachments count as a level)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Extracted:
     modified_at: object = None
     page_count: int | None = None
     extra: dict = field(default_factory=dict)
+    children: list = field(default_factory=list)  # (name, bytes) of attachments and archive members
 
 
 _MIME = {
@@ -66,6 +68,8 @@ _MIME = {
     "email": "message/rfc822",
     "rtf": "application/rtf",
     "xml": "application/xml",
+    "zip": "application/zip",
+    "7z": "application/x-7z-compressed",
 }
 
 # Magic numbers of formats we do not ingest: better a clear reason than garbled text.
@@ -78,7 +82,6 @@ _BINARY_MAGIC = [
     (b"\x7fELF", "ELF executable"),
     (b"MZ", "Windows executable"),
     (b"Rar!", "RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
     (b"BZh", "bzip2 archive"),
     (b"\xfd7zXZ\x00", "xz archive"),
     (b"SQLite format 3\x00", "SQLite database"),
@@ -106,6 +109,7 @@ _CONTAINER_EXTENSIONS = {
     ".tif",
     ".tiff",
 }
+_SEVEN_ZIP = b"7z\xbc\xaf\x27\x1c"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
 _HEADER_LINE = re.compile(rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc): ", re.I | re.M)
@@ -129,10 +133,11 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return _zip_document(data, ext, limits)
     if head.startswith(_OLE2):
-        raise Rejected(
-            "encrypted_or_legacy_office",
-            "an OLE2 compound file: a password-protected Office document or a legacy .doc/.xls, not supported",
-        )
+        from . import office
+
+        return office.ole2(data, ext, limits)
+    if data.startswith(_SEVEN_ZIP):
+        return _sevenzip(data, limits)
     for magic, label in _BINARY_MAGIC:
         if data.startswith(magic):
             raise Rejected("unsupported_binary", f"binary content ({label}) in a file named '{ext or 'no extension'}'")
@@ -559,6 +564,11 @@ def _email(data: bytes) -> Extracted:
     elif not msg.is_multipart():
         text = str(msg.get_payload())
     header = "\n".join(f"{k}: {msg[k]}" for k in ("From", "To", "Subject", "Date") if msg[k])
+    attachments = []
+    for part in msg.iter_attachments() if msg.is_multipart() else ():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes) and payload:
+            attachments.append((part.get_filename() or f"attachment-{len(attachments) + 1}", payload))
     return Extracted(
         "email",
         _MIME["email"],
@@ -566,6 +576,7 @@ def _email(data: bytes) -> Extracted:
         title=msg["Subject"] or None,
         author=str(msg["From"]) if msg["From"] else None,
         created_at=parse_date(msg["Date"]),
+        children=attachments,
     )
 
 
@@ -657,24 +668,106 @@ def _xml(data: bytes, what: str):
         raise Rejected("corrupt_archive", f"{what} is not well-formed XML: {exc}") from None
 
 
-def _is_wordprocessing(zf: zipfile.ZipFile, names: set[str]) -> bool:
+_OOXML_MAIN = {
+    b"wordprocessingml.document.main": "docx",
+    b"spreadsheetml.sheet.main": "xlsx",
+    b"presentationml.presentation.main": "pptx",
+    b"ms-word.document.macroEnabled.main": "docx",
+    b"ms-excel.sheet.macroEnabled.main": "xlsx",
+    b"ms-powerpoint.presentation.macroEnabled.main": "pptx",
+}
+
+
+def _ooxml_kind(zf: zipfile.ZipFile, names: set[str]) -> str | None:
+    """docx, xlsx or pptx by the package's declared main part (macro-enabled ones too)."""
     if "[Content_Types].xml" not in names:
-        return False
-    return b"wordprocessingml.document.main" in _read_member(zf, "[Content_Types].xml")
+        return None
+    types = _read_member(zf, "[Content_Types].xml")
+    for marker, kind in _OOXML_MAIN.items():
+        if marker in types:
+            return kind
+    return None
 
 
 def _zip_document(data: bytes, ext: str, limits: Limits) -> Extracted:
+    from . import office
+
     zf = _open_archive(data, limits)
     names = set(zf.namelist())
-    if "word/document.xml" in names or _is_wordprocessing(zf, names):
+    kind = _ooxml_kind(zf, names)
+    if kind == "docx" or "word/document.xml" in names:
         return _docx(zf)
+    if kind == "xlsx":
+        return office.xlsx(data, core_properties(zf))
+    if kind == "pptx":
+        return office.pptx(data, core_properties(zf))
+    odf = office.odf_kind(zf)
+    if odf:
+        return office.odf(data, odf)
     if "META-INF/container.xml" in names or (
         "mimetype" in names and zf.read("mimetype").strip() == b"application/epub+zip"
     ):
         return _epub(zf)
-    raise Rejected(
-        "unsupported_archive", f"a ZIP archive that is neither DOCX nor EPUB (named '{ext or 'no extension'}')"
+    return _archive(
+        "zip", [(i.filename, i) for i in zf.infolist() if not i.is_dir()], lambda i: _read_member(zf, i.filename)
     )
+
+
+def _archive(fmt: str, members: list, read) -> Extracted:
+    """An archive is a document listing its members; each member becomes a child document (the
+    size, count and ratio checks ran before anything was inflated)."""
+    children = [(name, read(ref)) for name, ref in members]
+    listing = "\n".join(f"{name} ({len(data):,} bytes)" for name, data in children)
+    return Extracted(
+        fmt,
+        _MIME[fmt],
+        f"Archive of {len(children)} files:\n{listing}",
+        children=children,
+        extra={"members": len(children)},
+    )
+
+
+def _sevenzip(data: bytes, limits: Limits) -> Extracted:
+    import py7zr
+    from py7zr.io import BytesIOFactory
+
+    try:
+        z = py7zr.SevenZipFile(io.BytesIO(data))
+    except py7zr.PasswordRequired:
+        raise Rejected("encrypted", "a password-protected 7-Zip archive (its file list is encrypted)") from None
+    except (py7zr.Bad7zFile, EOFError, OSError, ValueError) as exc:
+        raise Rejected("corrupt_archive", f"the 7-Zip archive is damaged: {exc}") from None
+    with z:
+        if z.needs_password():
+            raise Rejected("encrypted", "a password-protected 7-Zip archive")
+        infos = [i for i in z.list() if not i.is_directory]
+        if len(infos) > limits.max_archive_entries:
+            raise Rejected(
+                "zip_bomb", f"{len(infos)} entries in the archive, over the limit of {limits.max_archive_entries}"
+            )
+        total = sum(i.uncompressed or 0 for i in infos)
+        if total > limits.max_uncompressed_bytes:
+            raise Rejected(
+                "zip_bomb", f"archive expands to {total:,} bytes, over the limit of {limits.max_uncompressed_bytes:,}"
+            )
+        if total > 1024 * 1024 and total / max(len(data), 1) > limits.max_compression_ratio:
+            raise Rejected(
+                "zip_bomb", f"archive expands {total / len(data):.0f}x (limit {limits.max_compression_ratio}x)"
+            )
+        factory = BytesIOFactory(limits.max_uncompressed_bytes)
+        try:
+            z.extract(factory=factory)
+        except (py7zr.Bad7zFile, EOFError, OSError, ValueError) as exc:
+            raise Rejected("corrupt_archive", f"cannot unpack the 7-Zip archive: {exc}") from None
+
+    def read(name):
+        product = factory.products.get(name)
+        if product is None:
+            return b""
+        product.seek(0)
+        return product.read()
+
+    return _archive("7z", [(i.filename, i.filename) for i in infos], read)
 
 
 _CORE_NS = {
@@ -712,19 +805,25 @@ def _docx(zf: zipfile.ZipFile) -> Extracted:
                 continue
             parts.append(node.text or "" if node.tag == w + "t" else ("\t" if node.tag == w + "tab" else "\n"))
         lines.append("".join(parts))
-    title = author = created = modified = None
-    if "docProps/core.xml" in zf.namelist():
-        core = _xml(_read_member(zf, "docProps/core.xml"), "docProps/core.xml")
+    return Extracted("docx", _MIME["docx"], "\n".join(lines), **core_properties(zf))
 
-        def find(path):
-            el = core.find(path, _CORE_NS)
-            return el.text.strip() if el is not None and el.text and el.text.strip() else None
 
-        title, author = find("dc:title"), find("dc:creator")
-        created, modified = parse_date(find("dcterms:created")), parse_date(find("dcterms:modified"))
-    return Extracted(
-        "docx", _MIME["docx"], "\n".join(lines), title=title, author=author, created_at=created, modified_at=modified
-    )
+def core_properties(zf: zipfile.ZipFile) -> dict:
+    """Title, author and dates from an OOXML package's docProps/core.xml (any of them may be None)."""
+    if "docProps/core.xml" not in zf.namelist():
+        return {}
+    core = _xml(_read_member(zf, "docProps/core.xml"), "docProps/core.xml")
+
+    def find(path):
+        el = core.find(path, _CORE_NS)
+        return el.text.strip() if el is not None and el.text and el.text.strip() else None
+
+    return {
+        "title": find("dc:title"),
+        "author": find("dc:creator"),
+        "created_at": parse_date(find("dcterms:created")),
+        "modified_at": parse_date(find("dcterms:modified")),
+    }
 
 
 _OPF_NS = {"opf": "http://www.idpf.org/2007/opf", "dc": "http://purl.org/dc/elements/1.1/"}

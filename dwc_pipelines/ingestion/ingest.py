@@ -46,6 +46,16 @@ _EXPECTED_EXT = {
     "email": {".eml"},
     "rtf": {".rtf"},
     "xml": {".xml"},
+    "xlsx": {".xlsx", ".xlsm"},
+    "xls": {".xls"},
+    "pptx": {".pptx", ".pptm"},
+    "odt": {".odt"},
+    "ods": {".ods"},
+    "odp": {".odp"},
+    "doc": {".doc"},
+    "msg": {".msg"},
+    "zip": {".zip"},
+    "7z": {".7z"},
 }
 
 
@@ -92,17 +102,18 @@ def _read_bounded(path: str, expected: int, cap: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, blobs: BlobBatch) -> dict:
-    """One file to one staging row: accepted with its extraction, or quarantined with a reason.
+def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, blobs: BlobBatch) -> list[dict]:
+    """One file to its staging rows: accepted with its extraction, or quarantined with a reason;
+    then a row for each attachment or archive member it holds (child documents, see _staged_bytes).
     Its original bytes go to `blobs` (or straight to the store when over the size limit). An
     accepted row carries its `words` for the batch's MinHash pass (see process_batch)."""
     ext = extension_of(f.relpath)
     shown = safe_display_name(f.relpath)
     row = {"source_path": shown, "extension": ext, "mtime_ns": f.mtime_ns, "size_bytes": f.size}
 
-    def quarantine(code: str, reason: str, content_hash: str | None) -> dict:
+    def quarantine(code: str, reason: str, content_hash: str | None) -> list[dict]:
         row.update(kind="quarantined", reason_code=code, reason=reason, content_hash=content_hash)
-        return row
+        return [row]
 
     if f.problem in ("symlink_outside_landing", "unreadable", "special_file"):
         return quarantine(f.problem, f.problem_reason, None)
@@ -116,24 +127,89 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         data = _read_bounded(f.abspath, f.size, settings.max_file_bytes + 1)
     except OSError as exc:
         return quarantine("unreadable", f"cannot read the file: {exc.strerror}", None)
+    if len(data) > settings.max_file_bytes:  # it grew after the listing
+        return quarantine("too_large", f"over the limit of {settings.max_file_bytes:,} bytes", blobs.add(data))
+    if f.problem:
+        return quarantine(f.problem, f.problem_reason, blobs.add(data))
+    return _staged_bytes(
+        row, data, f.relpath, settings, blobs, parent=None, depth=0, budget=[settings.limits.max_archive_entries]
+    )
+
+
+def _staged_bytes(
+    row: dict,
+    data: bytes,
+    relpath: str,
+    settings: IngestSettings,
+    blobs: BlobBatch,
+    parent: str | None,
+    depth: int,
+    budget: list[int],
+) -> list[dict]:
+    """Rows for one file's (or one member's) bytes: itself, then its children. A child's path is
+    its container's path, '!/', and its name inside; it is a document of its own, linked by
+    parent_doc_id, and leaves when its container does (see _merge). Depth and the number of
+    members across all levels are bounded (an archive bomb made of nested archives is quarantined)."""
     content_hash = blobs.add(data)
     row["size_bytes"] = len(data)
-    if len(data) > settings.max_file_bytes:  # it grew after the listing
-        return quarantine("too_large", f"over the limit of {settings.max_file_bytes:,} bytes", content_hash)
-    if f.problem:
-        return quarantine(f.problem, f.problem_reason, content_hash)
+    row["parent_doc_id"] = parent
+    ext = row["extension"]
+    doc = None
     try:
-        return _accepted(row, data, f.relpath, ext, content_hash, settings)
+        doc = _accepted(row, data, relpath, ext, content_hash, settings)
     except Rejected as rej:
-        return quarantine(rej.code, rej.reason, content_hash)
+        row.update(kind="quarantined", reason_code=rej.code, reason=rej.reason, content_hash=content_hash)
     except (MemoryError, RecursionError) as exc:
-        return quarantine("extraction_error", f"{type(exc).__name__} while extracting", content_hash)
+        row.update(
+            kind="quarantined",
+            reason_code="extraction_error",
+            reason=f"{type(exc).__name__} while extracting",
+            content_hash=content_hash,
+        )
     except Exception as exc:  # a parser bug on one hostile file must not sink the batch
-        return quarantine("extraction_error", f"{type(exc).__name__}: {str(exc)[:300]}", content_hash)
+        row.update(
+            kind="quarantined",
+            reason_code="extraction_error",
+            reason=f"{type(exc).__name__}: {str(exc)[:300]}",
+            content_hash=content_hash,
+        )
+    rows = [row]
+    children = doc.children if doc is not None else []
+    if not children:
+        return rows
+    if depth + 1 > settings.limits.max_archive_depth:
+        row.update(
+            kind="quarantined",
+            reason_code="archive_too_deep",
+            content_hash=content_hash,
+            reason=f"holds files {depth + 1} containers deep, over the limit of {settings.limits.max_archive_depth}",
+        )
+        return rows
+    budget[0] -= len(children)
+    if budget[0] < 0:
+        row.update(
+            kind="quarantined",
+            reason_code="zip_bomb",
+            content_hash=content_hash,
+            reason=f"nested archives hold more than {settings.limits.max_archive_entries} files in all",
+        )
+        return rows
+    doc_id = row["doc_id"]
+    for name, payload in children:
+        child_rel = f"{relpath}!/{name}"
+        child = {
+            "source_path": safe_display_name(child_rel),
+            "extension": extension_of(name),
+            "mtime_ns": row["mtime_ns"],
+            "size_bytes": len(payload),
+        }
+        rows.extend(_staged_bytes(child, payload, child_rel, settings, blobs, doc_id, depth + 1, budget))
+    return rows
 
 
-def _accepted(row: dict, data: bytes, relpath: str, ext: str, content_hash: str, settings: IngestSettings) -> dict:
-    """The staging row of a file that extracts; raises Rejected (or anything a parser raises) otherwise."""
+def _accepted(row: dict, data: bytes, relpath: str, ext: str, content_hash: str, settings: IngestSettings):
+    """Fills the staging row of a file that extracts and returns the extraction; raises Rejected
+    (or anything a parser raises) otherwise."""
     doc = extract(data, relpath, settings.limits)
     # Normalising shrinks text (runs of spaces, control characters): cut with a margin, then exactly.
     raw_text, doc.text = doc.text, None
@@ -166,7 +242,7 @@ def _accepted(row: dict, data: bytes, relpath: str, ext: str, content_hash: str,
         pii=[sp.as_row() for sp in pii.detect(text)],
         text_truncated=truncated,
     )
-    return row
+    return doc
 
 
 _worker_store: ContentStore | None = None
@@ -192,7 +268,7 @@ def process_batch(
     store = _worker_store or store_cfg.open()
     try:
         with store.batch() as blobs:
-            rows = [process_file(f, settings, store, blobs) for f in files]
+            rows = [row for f in files for row in process_file(f, settings, store, blobs)]
     finally:
         if store is not _worker_store:
             store.close()
@@ -319,10 +395,10 @@ def _processed(
     are. Small drops stay in-process: starting workers costs more than it saves."""
 
     def jobs():
-        seq = 0
+        # A file can stage several rows (its attachments, an archive's members): each batch numbers
+        # its rows from its own block of 2**32, so seq stays unique and in path order.
         for i, b in enumerate(batches):
-            yield (b, settings, store_cfg, seq, run_id, os.path.join(staging, f"batch-{i:07d}.parquet"))
-            seq += len(b)
+            yield (b, settings, store_cfg, i << 32, run_id, os.path.join(staging, f"batch-{i:07d}.parquet"))
 
     if settings.workers <= 1 or total < settings.batch_size * 4:
         for job in jobs():
@@ -486,7 +562,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
-               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false, parent_doc_id,
                version + 1, 'deleted', true, NULL, ?, ?
         FROM docs.documents
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')""",
@@ -495,6 +571,30 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     con.execute(
         """UPDATE docs.documents SET is_current = false
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')"""
+    )
+    # Children (attachments, archive members) leave with their container, or when a new version of
+    # it no longer holds them.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _orphans AS
+        SELECT d.doc_id, d.version FROM docs.documents d
+        WHERE d.is_current AND d.status = 'active' AND d.parent_doc_id IS NOT NULL
+          AND (EXISTS (SELECT 1 FROM _gone g WHERE starts_with(d.source_path, g.source_path || '!/'))
+               OR (EXISTS (SELECT 1 FROM _staged s WHERE s.run_id = ? AND s.parent_doc_id IS NULL
+                             AND starts_with(d.source_path, s.source_path || '!/'))
+                   AND d.doc_id NOT IN (SELECT doc_id FROM _staged WHERE run_id = ? AND kind = 'accepted')))""",
+        [run_id, run_id],
+    )
+    report.tombstoned += con.execute(
+        f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
+        SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false, parent_doc_id,
+               version + 1, 'deleted', true, NULL, ?, ?
+        FROM docs.documents WHERE is_current AND (doc_id, version) IN (SELECT (doc_id, version) FROM _orphans)""",
+        [now, run_id],
+    ).fetchall()[0][0]
+    con.execute(
+        """UPDATE docs.documents SET is_current = false
+        WHERE is_current AND status = 'active' AND (doc_id, version) IN (SELECT (doc_id, version) FROM _orphans)"""
     )
     con.execute(
         "UPDATE docs.sources SET status = 'deleted', last_run_id = ? WHERE source_path IN (SELECT source_path FROM _gone)",
@@ -512,14 +612,17 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
         [now, run_id, run_id],
     ).fetchall()[0][0]
 
+    # The registry of landing files: children are not files of the landing zone.
     con.execute(
-        "DELETE FROM docs.sources WHERE source_path IN (SELECT source_path FROM _staged WHERE run_id = ?)", [run_id]
+        """DELETE FROM docs.sources
+        WHERE source_path IN (SELECT source_path FROM _staged WHERE run_id = ? AND parent_doc_id IS NULL)""",
+        [run_id],
     )
     con.execute(
         """INSERT INTO docs.sources
         SELECT source_path, doc_id, size_bytes, mtime_ns, content_hash,
                CASE kind WHEN 'accepted' THEN 'active' ELSE 'quarantined' END, run_id
-        FROM _staged WHERE run_id = ? ORDER BY seq""",
+        FROM _staged WHERE run_id = ? AND parent_doc_id IS NULL ORDER BY seq""",
         [run_id],
     )
 

@@ -21,7 +21,8 @@ DOC_COLUMNS = """
     minhash UBIGINT[],
     pii STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[],
     token_count INTEGER,
-    text_truncated BOOLEAN
+    text_truncated BOOLEAN,
+    parent_doc_id VARCHAR
 """
 
 # Personal-data spans of a text (offsets into it; never the values): see dwc_resources.pii.
@@ -93,6 +94,8 @@ ALTER TABLE docs.chunks ADD COLUMN IF NOT EXISTS pii {PII_SPANS};
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS token_count INTEGER;
 -- The text stored was cut at the landing zone's max_text_chars (the original bytes are in the blob store).
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS text_truncated BOOLEAN;
+-- An attachment or archive member: the document it came in (its source_path is the container's, '!/', its name).
+ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS parent_doc_id VARCHAR;
 """
 
 DOC_FIELDS = [
@@ -117,5 +120,6 @@ DOC_FIELDS = [
     "pii",
     "token_count",
     "text_truncated",
+    "parent_doc_id",
 ]
 STAGING_FIELDS = DOC_FIELDS + ["kind", "mtime_ns", "reason_code", "reason", "seq", "run_id"]
