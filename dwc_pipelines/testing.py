@@ -445,3 +445,30 @@ def encrypt_office(data: bytes, password: str) -> bytes:
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(data)).encrypt(password, out)
     return out.getvalue()
+
+
+def render_page(lines: list[str], size: int = 40, width: int = 1800) -> Image.Image:  # noqa: F821
+    """A white page with the lines typeset in black, as a scanner at 300 dpi would see a printout."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    step = int(size * 1.6)
+    img = Image.new("L", (width, step * len(lines) + 2 * size), 255)
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((size, size + i * step), line, fill=0, font=font)
+    return img
+
+
+def make_scanned_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF of page images and no text layer: what a scanner produces."""
+    images = [render_page(lines).convert("RGB") for lines in pages]
+    out = io.BytesIO()
+    images[0].save(out, "PDF", resolution=300, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+def make_scan_image(lines: list[str], kind: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    render_page(lines).save(out, kind, dpi=(300, 300))
+    return out.getvalue()

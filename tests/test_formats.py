@@ -20,13 +20,15 @@ from dwc_pipelines.testing import (
     make_pdf,
     make_pptx,
     make_rtf,
+    make_scan_image,
+    make_scanned_pdf,
     make_strict_docx,
     make_xls,
     make_xlsx,
     make_zip_bomb_docx,
 )
 
-from .conftest import require_shared_data
+from .conftest import require_shared_data, require_tesseract
 
 WHEN = datetime(2024, 3, 5, 10, 30)
 
@@ -227,7 +229,8 @@ def test_strict_ooxml_docx_has_its_text():
     [
         (b"", "empty.txt", "empty_file"),
         (bytes(range(256)) * 8, "photo.txt", "binary_content"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image.txt", "unsupported_binary"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image.txt", "corrupt_image"),
+        (b"GIF89a" + b"\x00" * 64, "anim.gif", "unsupported_binary"),
         (make_pdf(["cut"])[:200], "cut.pdf", "corrupt_pdf"),
         (b"%PDF-1.4\n" + b"garbage" * 20, "junk.pdf", "corrupt_pdf"),
         (b"PK\x03\x04" + b"\x00" * 50, "broken.docx", "corrupt_archive"),
@@ -382,3 +385,51 @@ def test_email_attachments_are_children():
     doc = extract(m.as_bytes(), "lease.eml")
     assert doc.format == "email" and [name for name, _ in doc.children] == ["lease.docx"]
     assert extract(doc.children[0][1], "lease.docx").text == "Lease terms"
+
+
+LETTER = [
+    "Invoice 2024-1002 from Harbour Supplies Ltd.",
+    "The total amount due is 1,250 euros,",
+    "payable by the end of the month.",
+]
+
+
+def test_scanned_pdf_pages_are_read_by_ocr_and_say_so():
+    require_tesseract()
+    doc = extract(make_scanned_pdf([LETTER, ["Second page of the scanned letter."]]), "scan.pdf")
+    assert doc.text == "\n".join(LETTER) + "\n\nSecond page of the scanned letter."
+    assert [(p["page"], p["source"]) for p in doc.extra["pages"]] == [(1, "ocr"), (2, "ocr")]
+    assert all(p["ocr_confidence"] > 0.8 for p in doc.extra["pages"])
+
+
+def test_a_pdf_with_a_text_page_and_a_scanned_page():
+    require_tesseract()
+    import io
+
+    from pypdf import PdfWriter
+
+    out, writer = io.BytesIO(), PdfWriter()
+    writer.append(io.BytesIO(make_pdf(["A page with a real text layer, typed in a word processor."])))
+    writer.append(io.BytesIO(make_scanned_pdf([LETTER])))
+    writer.write(out)
+    doc = extract(out.getvalue(), "mixed.pdf")
+    assert [(p["source"], p["ocr_confidence"] is None) for p in doc.extra["pages"]] == [("text", True), ("ocr", False)]
+    assert "real text layer" in doc.text and "Harbour Supplies" in doc.text
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "TIFF"])
+def test_images_are_read_by_ocr(kind):
+    require_tesseract()
+    doc = extract(make_scan_image(LETTER, kind), f"scan.{kind.lower()}")
+    assert doc.format == "image" and doc.mime == f"image/{kind.lower()}" and doc.text == "\n".join(LETTER)
+
+
+def test_without_tesseract_scans_wait_as_ocr_unavailable(monkeypatch):
+    from dwc_pipelines.ingestion import ocr
+
+    monkeypatch.setattr(ocr, "available", lambda: False)
+    for data, name in ((make_scanned_pdf([LETTER]), "scan.pdf"), (make_scan_image(LETTER), "scan.png")):
+        with pytest.raises(Rejected) as info:
+            extract(data, name)
+        assert info.value.code == "ocr_unavailable"
+    assert extract(make_pdf(["Text layers need no OCR."]), "plain.pdf").extra["pages"][0]["source"] == "text"

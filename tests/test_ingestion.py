@@ -27,7 +27,7 @@ from dwc_pipelines.testing import (
 )
 from dwc_resources.cas import ContentStore
 
-from .conftest import ROOT, Env
+from .conftest import ROOT, Env, require_tesseract
 
 WHEN = datetime(2024, 5, 1, 9, 0)
 PROSE = (
@@ -233,6 +233,32 @@ def test_archive_members_are_child_documents_that_leave_with_their_container(env
     assert {status for _, status, _ in current().values()} == {"deleted"}
     assert env.run_ingest(instance).success  # and a rerun finds nothing to do
     assert {status for _, status, _ in current().values()} == {"deleted"}
+
+
+def test_scans_quarantined_without_tesseract_are_read_once_it_is_installed(env, instance, monkeypatch):
+    require_tesseract()
+    from dwc_pipelines.ingestion import ocr
+    from dwc_pipelines.testing import make_scanned_pdf
+
+    env.write("scans/letter.pdf", make_scanned_pdf([["Invoice 2024-1002 from Harbour Supplies Ltd."]]))
+    env.write("notes/plain.txt", "Plain notes\n\n" + PROSE)
+    monkeypatch.setattr(ocr, "available", lambda: False)
+    assert env.run_ingest(instance).success
+    assert env.query("SELECT source_path, reason_code FROM docs.quarantine") == [
+        ("scans/letter.pdf", "ocr_unavailable")
+    ]
+    assert env.run_ingest(instance).success  # still no OCR: nothing to do
+    assert env.query("SELECT count(*) FROM docs.documents WHERE source_path = 'scans/letter.pdf'") == [(0,)]
+
+    monkeypatch.setattr(ocr, "available", lambda: True)  # Tesseract installed; the file itself unchanged
+    assert env.run_ingest(instance).success
+    rows = env.unmasked(
+        "SELECT text, pages[1].source, pages[1].ocr_confidence > 0.8 FROM docs.documents "
+        "WHERE source_path = 'scans/letter.pdf' AND is_current"
+    )
+    assert rows == [("Invoice 2024-1002 from Harbour Supplies Ltd.", "ocr", True)]
+    assert env.run_ingest(instance).success  # read once, not on every run
+    assert env.query("SELECT count(*) FROM docs.documents WHERE source_path = 'scans/letter.pdf'") == [(1,)]
 
 
 def test_rerun_on_same_landing_adds_no_rows(env, instance):

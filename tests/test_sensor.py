@@ -86,3 +86,16 @@ def test_what_the_lake_holds_is_not_pending(tmp_path):
     assert pending_in(con, scan_landing(str(tmp_path))) == 2, "a changed file and a new one"
     (tmp_path / "b.txt").unlink()
     assert pending_in(con, scan_landing(str(tmp_path))) == 3, "and a removed one (a tombstone is due)"
+
+
+def test_installing_tesseract_is_a_change_that_starts_a_run(tmp_path, monkeypatch):
+    from dwc_pipelines.ingestion import ocr
+
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 a scan, quarantined as ocr_unavailable")
+    landing = LandingZoneResource(path=str(tmp_path), settle_seconds=0)
+    monkeypatch.setattr(ocr, "available", lambda: False)
+    before = evaluate(landing)
+    assert isinstance(evaluate(landing, cursor=before.cursor), dg.SkipReason)
+    monkeypatch.setattr(ocr, "available", lambda: True)
+    after = evaluate(landing, cursor=before.cursor)
+    assert after.run_requests[0].run_key != before.run_requests[0].run_key

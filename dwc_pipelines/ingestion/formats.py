@@ -40,6 +40,7 @@ class Limits:
     max_pdf_pages: int = 2000
     max_json_depth: int = 64
     max_archive_depth: int = 3  # archives in archives (attachments count as a level)
+    ocr_languages: str = "eng"  # Tesseract's language packs, "eng+deu" for several
 
 
 @dataclass
@@ -74,8 +75,6 @@ _MIME = {
 
 # Magic numbers of formats we do not ingest: better a clear reason than garbled text.
 _BINARY_MAGIC = [
-    (b"\x89PNG\r\n\x1a\n", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
     (b"GIF87a", "GIF image"),
     (b"GIF89a", "GIF image"),
     (b"\x1f\x8b", "gzip archive"),
@@ -110,6 +109,8 @@ _CONTAINER_EXTENSIONS = {
     ".tiff",
 }
 _SEVEN_ZIP = b"7z\xbc\xaf\x27\x1c"
+# Images read through OCR: PNG, JPEG, TIFF (little- and big-endian).
+_IMAGES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
 _HEADER_LINE = re.compile(rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc): ", re.I | re.M)
@@ -138,6 +139,10 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
         return office.ole2(data, ext, limits)
     if data.startswith(_SEVEN_ZIP):
         return _sevenzip(data, limits)
+    if data.startswith(_IMAGES):
+        from . import ocr
+
+        return ocr.image(data, limits)
     for magic, label in _BINARY_MAGIC:
         if data.startswith(magic):
             raise Rejected("unsupported_binary", f"binary content ({label}) in a file named '{ext or 'no extension'}'")
@@ -598,29 +603,44 @@ def _pdf(data: bytes, limits: Limits) -> Extracted:
             raise Rejected("corrupt_pdf", "the PDF has no pages")
         if n > limits.max_pdf_pages:
             raise Rejected("too_many_pages", f"the PDF has {n} pages, over the limit of {limits.max_pdf_pages}")
-        pages = []
+        pages, sources = [], []
         for i in range(n):
             page = pdf[i]
             textpage = page.get_textpage()
-            pages.append(textpage.get_text_bounded())
+            text = textpage.get_text_bounded()
             textpage.close()
+            if len(text.strip()) < _MIN_LAYER_CHARS and _has_images(page):
+                from . import ocr
+
+                text, confidence = ocr.pdf_page(page, limits)  # a scanned page
+                sources.append({"page": i + 1, "source": "ocr", "ocr_confidence": confidence})
+            else:
+                sources.append({"page": i + 1, "source": "text", "ocr_confidence": None})
+            pages.append(text)
             page.close()
         meta = pdf.get_metadata_dict(skip_empty=True)
     finally:
         pdf.close()
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise Rejected("no_text_layer", "the PDF has no extractable text (a scan without OCR?)")
     return Extracted(
         "pdf",
         _MIME["pdf"],
-        text,
+        "\n\n".join(pages),
         title=meta.get("Title"),
         author=meta.get("Author"),
         created_at=parse_date(meta.get("CreationDate")),
         modified_at=parse_date(meta.get("ModDate")),
         page_count=n,
+        extra={"pages": sources},
     )
+
+
+_MIN_LAYER_CHARS = 16  # fewer characters than this on a page with an image: a scan's stray marks
+
+
+def _has_images(page) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    return any(obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects(max_depth=2))
 
 
 def _open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:

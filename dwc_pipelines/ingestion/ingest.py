@@ -27,8 +27,9 @@ from dwc_resources import pii
 from dwc_resources.cas import BlobBatch, ContentStore, StoreConfig
 from dwc_resources.duck import transaction
 
+from . import ocr
 from .formats import Limits, Rejected, extension_of, extract
-from .landing import GONE, UNCHANGED, LandingFile, iter_landing
+from .landing import GONE, LandingFile, iter_landing, todo_sql
 from .schema import DOC_FIELDS, STAGING_FIELDS
 from .similarity import NUM_PERM, minhashes
 from .similarity import SCHEME as MINHASH_SCHEME
@@ -56,6 +57,7 @@ _EXPECTED_EXT = {
     "msg": {".msg"},
     "zip": {".zip"},
     "7z": {".7z"},
+    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff"},
 }
 
 
@@ -241,6 +243,7 @@ def _accepted(row: dict, data: bytes, relpath: str, ext: str, content_hash: str,
         words=words,
         pii=[sp.as_row() for sp in pii.detect(text)],
         text_truncated=truncated,
+        pages=doc.extra.get("pages"),
     )
     return doc
 
@@ -294,6 +297,7 @@ _ARROW_TYPES = {
     "minhash": pa.list_(pa.uint64()),
     "mtime_ns": pa.int64(),
     "seq": pa.int64(),
+    "pages": pa.list_(pa.struct([("page", pa.int32()), ("source", pa.string()), ("ocr_confidence", pa.float32())])),
     "pii": pa.list_(
         pa.struct(
             [
@@ -449,14 +453,10 @@ def ingest_landing(
     staging = os.path.join(root_staging, run_id)
     os.makedirs(staging)
     report.scanned = _store_listing(con, landing_root, os.path.join(staging, "listing.parquet"))
-    # One row per listed file even where two raw names show as the same path.
-    todo_expr = "true" if settings.rehash else f"NOT coalesce(bool_or({UNCHANGED}), false)"
-    todo_sql = f"""SELECT l.source_path, l.raw_path, l.size_bytes, l.mtime_ns, l.problem, l.problem_reason,
-                          {todo_expr} AS todo
-                   FROM ({{listing}}) l LEFT JOIN docs.sources s USING (source_path) GROUP BY ALL"""
-    total = con.execute(f"SELECT count(*) FILTER (todo) FROM ({todo_sql.format(listing='FROM _listing')})").fetchall()[
-        0
-    ][0]
+    todo_query = todo_sql("{listing}", settings.rehash, ocr.available())
+    total = con.execute(
+        f"SELECT count(*) FILTER (todo) FROM ({todo_query.format(listing='FROM _listing')})"
+    ).fetchall()[0][0]
     report.unchanged = report.scanned - total
     log(
         f"landing zone: {report.scanned:,} files, {total:,} new or changed, {report.unchanged:,} unchanged "
@@ -473,7 +473,7 @@ def ingest_landing(
             where = "true" if after is None else "source_path > ? OR (source_path = ? AND raw_path > ?)"
             page = f"SELECT * FROM _listing WHERE {where} ORDER BY source_path, raw_path LIMIT ?"
             rows = con.execute(
-                todo_sql.format(listing=page) + " ORDER BY source_path, raw_path",
+                todo_query.format(listing=page) + " ORDER BY source_path, raw_path",
                 [*(() if after is None else (after[0], after[0], after[1])), settings.listing_page],
             ).fetchall()
             for _, raw, size, mtime, problem, reason, todo in rows:
@@ -562,7 +562,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.tombstoned = con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
-               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false, parent_doc_id,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false, parent_doc_id, NULL,
                version + 1, 'deleted', true, NULL, ?, ?
         FROM docs.documents
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')""",
@@ -587,7 +587,7 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     report.tombstoned += con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
-               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false, parent_doc_id,
+               created_at, modified_at, page_count, language, 0, 0, size_bytes, '', NULL, NULL, 0, false, parent_doc_id, NULL,
                version + 1, 'deleted', true, NULL, ?, ?
         FROM docs.documents WHERE is_current AND (doc_id, version) IN (SELECT (doc_id, version) FROM _orphans)""",
         [now, run_id],

@@ -101,9 +101,10 @@ def scan_landing(root: str) -> list[LandingFile]:
     return sorted(iter_landing(root), key=lambda f: f.relpath)
 
 
-def listing_fingerprint(files: list[LandingFile]) -> str:
-    """A digest of (path, size, mtime) of every file: equal listings give equal digests."""
-    h = hashlib.sha256()
+def listing_fingerprint(files: list[LandingFile], salt: str = "") -> str:
+    """A digest of (path, size, mtime) of every file: equal listings give equal digests. A `salt`
+    makes the same listing another state (OCR having become available)."""
+    h = hashlib.sha256(salt.encode())
     for f in files:
         h.update(f"{f.relpath}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
@@ -116,12 +117,30 @@ def newest_mtime_ns(files: list[LandingFile]) -> int:
 # What an ingest run compares, shared with the landing-zone sensor. A listed file `l` is unchanged
 # when a live source row `s` with its shown path has its size and mtime.
 UNCHANGED = "s.status <> 'deleted' AND s.size_bytes = l.size_bytes AND s.mtime_ns = l.mtime_ns"
+# Files quarantined because OCR was missing (the same bytes): read again once Tesseract is installed.
+_AWAITING_OCR = """LEFT JOIN (SELECT DISTINCT source_path, content_hash FROM docs.quarantine
+                              WHERE reason_code = 'ocr_unavailable') w
+                   ON w.source_path = s.source_path AND w.content_hash = s.content_hash"""
+
+
+def todo_sql(listing: str, rehash: bool = False, ocr_ready: bool = False) -> str:
+    """Per listed file of `listing` (its columns and more), `todo`: whether an ingest run reads it.
+    One row per listed file even where two raw names show as the same path."""
+    todo = "true" if rehash else f"NOT coalesce(bool_or({UNCHANGED}), false)"
+    join = ""
+    if ocr_ready and not rehash:
+        todo += " OR coalesce(bool_or(s.status = 'quarantined' AND w.source_path IS NOT NULL), false)"
+        join = _AWAITING_OCR
+    return f"""SELECT l.*, {todo} AS todo
+               FROM ({listing}) l LEFT JOIN docs.sources s USING (source_path) {join} GROUP BY ALL"""
+
+
 # Live sources no longer in the listing `{listing}`: their documents become tombstones.
 GONE = """SELECT s.source_path, s.doc_id, s.status FROM docs.sources s
           ANTI JOIN {listing} l USING (source_path) WHERE s.status <> 'deleted'"""
 
 
-def pending_in(con, files: list[LandingFile]) -> int:
+def pending_in(con, files: list[LandingFile], ocr_ready: bool = False) -> int:
     """How many files of a listing an ingest run would read or tombstone, by the lake's registry
     (docs.sources) on `con`: what ingestion compares, read without running it."""
     import pyarrow as pa
@@ -136,9 +155,7 @@ def pending_in(con, files: list[LandingFile]) -> int:
     con.register("_sensor_listing", listing)
     try:
         changed = con.execute(
-            f"""SELECT count(*) FILTER (NOT unchanged) FROM (
-                  SELECT l.source_path, l.size_bytes, l.mtime_ns, coalesce(bool_or({UNCHANGED}), false) AS unchanged
-                  FROM _sensor_listing l LEFT JOIN docs.sources s USING (source_path) GROUP BY ALL)"""
+            f"SELECT count(*) FILTER (todo) FROM ({todo_sql('FROM _sensor_listing', ocr_ready=ocr_ready)})"
         ).fetchall()[0][0]
         gone = con.execute(f"SELECT count(*) FROM ({GONE.format(listing='_sensor_listing')})").fetchall()[0][0]
         return changed + gone

@@ -22,7 +22,8 @@ DOC_COLUMNS = """
     pii STRUCT("start" INTEGER, "end" INTEGER, "type" VARCHAR, confidence FLOAT, detector VARCHAR)[],
     token_count INTEGER,
     text_truncated BOOLEAN,
-    parent_doc_id VARCHAR
+    parent_doc_id VARCHAR,
+    pages STRUCT(page INTEGER, source VARCHAR, ocr_confidence FLOAT)[]
 """
 
 # Personal-data spans of a text (offsets into it; never the values): see dwc_resources.pii.
@@ -96,6 +97,8 @@ ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS token_count INTEGER;
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS text_truncated BOOLEAN;
 -- An attachment or archive member: the document it came in (its source_path is the container's, '!/', its name).
 ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS parent_doc_id VARCHAR;
+-- Per page of a PDF or image: where its text came from ('text' layer or 'ocr') and Tesseract's confidence.
+ALTER TABLE docs.documents ADD COLUMN IF NOT EXISTS pages STRUCT(page INTEGER, source VARCHAR, ocr_confidence FLOAT)[];
 """
 
 DOC_FIELDS = [
@@ -121,5 +124,6 @@ DOC_FIELDS = [
     "token_count",
     "text_truncated",
     "parent_doc_id",
+    "pages",
 ]
 STAGING_FIELDS = DOC_FIELDS + ["kind", "mtime_ns", "reason_code", "reason", "seq", "run_id"]
