@@ -87,3 +87,38 @@ def _split(body: str, rnd: random.Random) -> list[str]:
         out.append(" ".join(words[i : i + k]))
         i += k
     return out
+
+
+def generate_mixed(root: str | os.PathLike, n: int, seed: int = 11) -> Path:
+    """n documents in five formats people exchange (HTML, DOCX, PDF, XLSX, PPTX), one in five each,
+    built by the project's writers from generated sentences; returns root. Deterministic for a seed."""
+    from dwc_pipelines.testing import make_docx, make_html, make_pdf, make_pptx, make_xlsx
+
+    root = Path(root)
+    marker = root / f".complete-mixed-{n}-{seed}"
+    if marker.exists():
+        return root
+    rnd = random.Random(seed)
+    vocab = vocabulary()
+    for i in range(n):
+        words = rnd.choices(vocab, k=rnd.randint(80, 200))
+        title = " ".join(words[:5]).capitalize()
+        sentences = [s.strip().capitalize() + "." for s in _split(" ".join(words[5:]), rnd)]
+        folder = root / f"{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        kind = ("html", "docx", "pdf", "xlsx", "pptx")[i % 5]
+        if kind == "html":
+            data = make_html(title, sentences).encode()
+        elif kind == "docx":
+            data = make_docx(sentences, title=title)
+        elif kind == "pdf":
+            data = make_pdf([" ".join(sentences)], title=title)
+        elif kind == "xlsx":
+            data = make_xlsx({"Sheet1": [[title]] + [[j + 1, s] for j, s in enumerate(sentences)]})
+        else:
+            slides = [(title if j == 0 else f"Point {j}", s, None) for j, s in enumerate(sentences[:6])]
+            data = make_pptx(slides)
+        (folder / f"doc-{i:06d}.{kind}").write_bytes(data)
+    marker.write_text("ok")
+    return root

@@ -133,6 +133,50 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_ingest_report(args) -> int:
+    """What ingestion made of the landing zone: current documents per format, quarantined files per
+    reason (the latest verdict on each file), children of containers, OCR'd and truncated texts."""
+    try:
+        with read_analyst() as con:
+            formats = con.execute(
+                """SELECT format, count(*) AS documents, count(*) FILTER (parent_doc_id IS NOT NULL) AS children,
+                          coalesce(sum(word_count), 0) AS words
+                   FROM docs.documents WHERE is_current AND status = 'active' GROUP BY 1 ORDER BY 2 DESC, 1"""
+            ).fetchall()
+            reasons = con.execute(
+                """SELECT reason_code, count(*) AS files, any_value(reason) AS example FROM (
+                       SELECT q.* FROM docs.quarantine q
+                       LEFT JOIN docs.sources s USING (source_path)
+                       WHERE s.status IS NULL OR s.status = 'quarantined'
+                       QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY quarantined_at DESC) = 1)
+                   GROUP BY 1 ORDER BY 2 DESC, 1"""
+            ).fetchall()
+            ocr, truncated = con.execute(
+                """SELECT count(*) FILTER (list_contains(list_transform(pages, p -> p.source), 'ocr')),
+                          count(*) FILTER (text_truncated)
+                   FROM docs.documents WHERE is_current AND status = 'active'"""
+            ).fetchall()[0]
+    except (FileNotFoundError, duckdb.CatalogException, duckdb.BinderException) as exc:
+        return fail("ingest-report", f"{str(exc).splitlines()[0]} (materialise docs/documents first: make demo)")
+    report = {
+        "formats": [{"format": f, "documents": n, "children": c, "words": w} for f, n, c, w in formats],
+        "quarantine": [{"reason_code": r, "files": n, "example": e} for r, n, e in reasons],
+        "documents_with_ocr_pages": ocr,
+        "documents_with_truncated_text": truncated,
+    }
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"Current documents by format ({sum(n for _, n, _, _ in formats):,}):")
+    for f, n, c, w in formats:
+        print(f"  {f:<10} {n:>7,}" + (f"  ({c:,} from archives or attachments)" if c else "") + f"  {w:>12,} words")
+    print(f"  pages read by OCR in {ocr:,} documents; text cut at max_text_chars in {truncated:,}")
+    print(f"\nQuarantined files by reason ({sum(n for _, n, _ in reasons):,}; docs/reason-codes.md says what to do):")
+    for r, n, e in reasons:
+        print(f"  {r:<24} {n:>6,}  e.g. {e}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     # MLflow's INFO lines (creating its tables, ...) between the step lines: the demo says what it does itself.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -670,6 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="copy the sample corpus into the landing zone and materialise every asset")
     p.add_argument("--samples", default="samples/landing")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("ingest-report", help="current documents per format and quarantined files per reason")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.set_defaults(func=cmd_ingest_report)
     p = sub.add_parser("search", help="search the chunks: semantic, BM25 keyword, or both fused (analyst catalog)")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)

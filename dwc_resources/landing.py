@@ -20,6 +20,9 @@ class LandingZoneResource(dg.ConfigurableResource):
     )
     max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, description="Zip-bomb guard for DOCX/EPUB")
     max_pdf_pages: int = Field(default=2000)
+    ocr_languages: str = Field(
+        default="eng", description="Tesseract language packs for scans and images, '+'-joined (eng+deu)"
+    )
     workers: int = Field(default=0, description="Extraction processes; 0 means one per CPU core")
     batch_size: int = Field(default=500, description="Files per committed staging batch (bounds memory)")
     settle_seconds: float = Field(default=5.0, description="The sensor waits until no file changed for this long")

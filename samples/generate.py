@@ -394,8 +394,146 @@ def main():
     write("bad/truncated-report.pdf", make_pdf(["This PDF was cut off in transit."])[:300])
     write("bad/salary-review-protected.pdf", encrypt_pdf(make_pdf(["Confidential salary review."]), "s3cret"))
     write("bad/expanding-letter.docx", make_zip_bomb_docx(300 * 1024 * 1024))
+    write_office_samples()
     count = sum(1 for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {count} files under {OUT}")
+
+
+def write_office_samples() -> None:
+    """One file of each format beyond the first nine: spreadsheets, presentations, OpenDocument, RTF,
+    XML, archives (their members become child documents), an e-mail with an attachment, scans read by
+    OCR, and a password-protected workbook for the quarantine."""
+    import io
+    import zipfile
+    from email.message import EmailMessage
+
+    import py7zr
+
+    from dwc_pipelines.testing import (
+        encrypt_office,
+        make_odf,
+        make_pptx,
+        make_rtf,
+        make_scan_image,
+        make_scanned_pdf,
+        make_xls,
+        make_xlsx,
+    )
+
+    budget = {
+        "Budget 2024": [
+            ["Quarter", "Personnel (EUR)", "Facilities (EUR)", "Travel (EUR)"],
+            ["Q1", 182000, 41000, 9500],
+            ["Q2", 186500, 41000, 12800],
+            ["Q3", 190000, 42500, 7400],
+            ["Q4", 193500, 42500, 11200],
+        ],
+        "Assumptions": [
+            ["Salaries rise 2.5% in April after the annual review."],
+            ["The Gdansk office lease is renewed at the same rent."],
+        ],
+    }
+    write("office/budget-2024.xlsx", make_xlsx(budget, title="Operating budget 2024", author="Finance"))
+    write(
+        "office/headcount-2023.xls",
+        make_xls({"Headcount": [["Team", "Staff"], ["Warehouse", 14], ["Accounts", 6], ["Field service", 9]]}),
+    )
+    write(
+        "office/inventory.ods",
+        make_odf(
+            "ods",
+            {"Stock": [["Item", "On hand", "Reorder at"], ["Pallet wrap", "42", "20"], ["Cable ties", "310", "100"]]},
+            title="Warehouse inventory",
+        ),
+    )
+    write(
+        "office/kickoff-2024.pptx",
+        make_pptx(
+            [
+                ("Project kickoff", "Harbour logistics platform, phase two", "Welcome everyone; introduce the team."),
+                (
+                    "Scope",
+                    "Landing zone, contract review, telemetry dashboards",
+                    "Stress that billing is out of scope.",
+                ),
+                ("Timeline", "Pilot in May, rollout in September", None),
+            ],
+            title="Kickoff: harbour logistics platform",
+        ),
+    )
+    write(
+        "office/roadmap.odp",
+        make_odf(
+            "odp",
+            [
+                ("Roadmap 2024: ingestion, search, anchoring", "Keep the demo under two minutes."),
+                ("Risks: vendor delays and scanner quality", None),
+            ],
+            title="Roadmap 2024",
+        ),
+    )
+    write(
+        "office/remote-work-policy.odt",
+        make_odf(
+            "odt",
+            [
+                "Remote work policy",
+                "Employees may work remotely up to three days a week with their manager's agreement.",
+                "Equipment is provided by the company and remains its property.",
+            ],
+            title="Remote work policy",
+            author="People team",
+        ),
+    )
+    write(
+        "office/lease-summary.rtf",
+        make_rtf(
+            [
+                "Lease summary — warehouse 4, Gdańsk",
+                "Rent: 12 400 € per month, indexed yearly. Notice period: six months.",
+            ]
+        ),
+    )
+    write(
+        "office/catalogue.xml",
+        '<?xml version="1.0" encoding="UTF-8"?>\n<catalogue><title>Spare parts catalogue</title>'
+        '<part number="PX-100"><name>Conveyor belt</name><note>Rubber, <b>reinforced</b>, 12 m.</note></part>'
+        '<part number="PX-220"><name>Forklift battery</name><note>48 V lithium pack.</note></part></catalogue>\n',
+    )
+    kit = io.BytesIO()
+    with zipfile.ZipFile(kit, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in (
+            ("press-release.md", "# Harbour platform goes live\n\nThe new logistics platform opened on Monday."),
+            ("fact-sheet.txt", "Fact sheet\n\nThree warehouses, nine connected devices, one landing zone."),
+        ):
+            info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, body)
+    write("office/press-kit.zip", kit.getvalue())
+    old = io.BytesIO()
+    with py7zr.SevenZipFile(old, "w") as z:
+        z.writestr("Minutes of the 2023 planning retreat: budgets were approved.", "retreat-2023.txt")
+    write("office/archive-2023.7z", old.getvalue())
+    letter = [
+        "DELIVERY NOTE 4471",
+        "Harbour Supplies Ltd. delivered 12 pallets",
+        "of packaging material to warehouse 4.",
+        "Received in good condition.",
+    ]
+    write("office/scanned-delivery-note.pdf", make_scanned_pdf([letter]))
+    write("office/whiteboard-photo.png", make_scan_image(["Sprint goals:", "1. OCR for scans", "2. Archives"]))
+    mail = EmailMessage()
+    mail["From"], mail["To"] = "legal@example.com", "ops@example.com"
+    mail["Subject"], mail["Date"] = "Signed addendum attached", "Tue, 04 Jun 2024 10:00:00 +0000"
+    mail.set_content("Please find the signed addendum to the warehouse lease attached.")
+    mail.add_attachment(
+        make_rtf(["Addendum 1 to the warehouse lease", "The rent review date moves to 1 July."]),
+        maintype="application",
+        subtype="rtf",
+        filename="addendum-1.rtf",
+    )
+    write("emails/addendum-with-attachment.eml", mail.as_bytes())
+    write("bad/budget-protected.xlsx", encrypt_office(make_xlsx(budget), "s3cret"))
 
 
 # What a user would key in for the sample corpus: the kind of each document, from its folder.

@@ -187,7 +187,7 @@ def _zip(members: dict[str, bytes | str]) -> bytes:
     return out.getvalue()
 
 
-def test_archive_members_are_child_documents_that_leave_with_their_container(env, instance):
+def test_archive_members_are_child_documents_that_leave_with_their_container(env, instance, monkeypatch, capsys):
     inner = _zip({"deep.txt": "Deep member text about the harbour."})
     env.write("packs/pack.zip", _zip({"notes/one.txt": PROSE, "two.md": "# Two\n\n" + PROSE, "inner.zip": inner}))
     nested = "Bottom of the nest."
@@ -217,6 +217,25 @@ def test_archive_members_are_child_documents_that_leave_with_their_container(env
     assert list(reasons.values()) == ["archive_too_deep"] and reasons == {
         "packs/nest.zip!/level4.zip!/level3.zip!/level2.zip": "archive_too_deep"
     }
+
+    # What a user asks afterwards: `dwc ingest-report`.
+    import json as _json
+
+    from dwc_pipelines import cli
+
+    monkeypatch.setenv("DWC_HOME", str(env.root))
+    monkeypatch.setenv("DWC_ENV", "local")
+    monkeypatch.delenv("DWC_LAKE_CATALOG", raising=False)
+    assert cli.main(["ingest-report", "--json"]) == 0
+    report = _json.loads(capsys.readouterr().out)
+    assert {r["format"]: (r["documents"], r["children"]) for r in report["formats"]} == {
+        "zip": (5, 3),  # pack, inner, nest and two of its levels; the third level down is quarantined
+        "text": (2, 2),
+        "markdown": (1, 1),
+    }
+    assert [(r["reason_code"], r["files"]) for r in report["quarantine"]] == [("archive_too_deep", 1)]
+    assert cli.main(["ingest-report"]) == 0
+    assert "archive_too_deep" in capsys.readouterr().out
 
     # A new version of the archive without two.md, with one.txt changed: two.md leaves, one.txt gets version 2.
     time.sleep(0.01)

@@ -62,7 +62,11 @@ def landing_documents(
     settings = IngestSettings(
         max_file_bytes=landing.max_file_bytes,
         max_text_chars=landing.max_text_chars,
-        limits=Limits(max_uncompressed_bytes=landing.max_uncompressed_bytes, max_pdf_pages=landing.max_pdf_pages),
+        limits=Limits(
+            max_uncompressed_bytes=landing.max_uncompressed_bytes,
+            max_pdf_pages=landing.max_pdf_pages,
+            ocr_languages=landing.ocr_languages,
+        ),
         batch_size=landing.batch_size,
         workers=landing.effective_workers(),
         rehash=config.rehash,
