@@ -49,22 +49,27 @@ def vocabulary(n: int = 5000, seed: int = 1) -> list[str]:
     return sorted(words) + common * 40
 
 
+def _documents(root: Path, n: int, seed: int, max_words: int):
+    """(index, folder, title, sentences) of n generated documents, folders made as they fill."""
+    rnd = random.Random(seed)
+    vocab = vocabulary()
+    for i in range(n):
+        words = rnd.choices(vocab, k=rnd.randint(80, max_words))
+        title = " ".join(words[:5]).capitalize()
+        sentences = [s.strip().capitalize() + "." for s in _split(" ".join(words[5:]), rnd)]
+        folder = root / f"{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        yield i, folder, title, sentences
+
+
 def generate(root: str | os.PathLike, n: int, seed: int = 7) -> Path:
     """n documents under root/<n//1000>/; returns root. Deterministic for a given seed."""
     root = Path(root)
     marker = root / f".complete-{n}-{seed}"
     if marker.exists():
         return root
-    rnd = random.Random(seed)
-    vocab = vocabulary()
-    for i in range(n):
-        words = rnd.choices(vocab, k=rnd.randint(80, 250))
-        title = " ".join(words[:5]).capitalize()
-        body = " ".join(words[5:])
-        sentences = [s.strip().capitalize() + "." for s in _split(body, rnd)]
-        folder = root / f"{i // 1000:04d}"
-        if i % 1000 == 0:
-            folder.mkdir(parents=True, exist_ok=True)
+    for i, folder, title, sentences in _documents(root, n, seed, 250):
         kind = i % 3
         if kind == 0:
             (folder / f"doc-{i:06d}.txt").write_text(f"{title}\n\n" + " ".join(sentences) + "\n")
@@ -98,15 +103,7 @@ def generate_mixed(root: str | os.PathLike, n: int, seed: int = 11) -> Path:
     marker = root / f".complete-mixed-{n}-{seed}"
     if marker.exists():
         return root
-    rnd = random.Random(seed)
-    vocab = vocabulary()
-    for i in range(n):
-        words = rnd.choices(vocab, k=rnd.randint(80, 200))
-        title = " ".join(words[:5]).capitalize()
-        sentences = [s.strip().capitalize() + "." for s in _split(" ".join(words[5:]), rnd)]
-        folder = root / f"{i // 1000:04d}"
-        if i % 1000 == 0:
-            folder.mkdir(parents=True, exist_ok=True)
+    for i, folder, title, sentences in _documents(root, n, seed, 200):
         kind = ("html", "docx", "pdf", "xlsx", "pptx")[i % 5]
         if kind == "html":
             data = make_html(title, sentences).encode()

@@ -329,23 +329,30 @@ def large_files() -> dict:
     return out
 
 
+def repeated(modes: tuple[str, ...], corpus: Path, n: int, repeats: int, label: str) -> dict[str, list[dict]]:
+    """Each mode on the corpus `repeats` times, interleaved (rep 0 of every mode, then rep 1...), each
+    run checked to have handled all n files; outputs removed afterwards."""
+    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for rep in range(repeats):
+        for mode in modes:
+            out = WORK / f"out-{label}-{mode}-{n}"
+            r = measured(mode, corpus, out)
+            assert r["docs"] == n, f"{mode} handled {r['docs']} of {n} {label} files"
+            runs[mode].append(r)
+            print(
+                f"{label} n={n} rep={rep} {mode}: {n / r['seconds']:,.0f} docs/s, peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+            shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
+    return runs
+
+
 def mixed_peer(n: int, repeats: int) -> dict:
     """The ingest job and markitdown on the same n mixed office/PDF/HTML files, medians of `repeats`."""
     from bench.corpus import generate_mixed
 
     corpus = generate_mixed(WORK / f"mixed-{n}", n)
-    runs = {"dwc": [], "markitdown": []}
-    for rep in range(repeats):
-        for mode in runs:
-            r = measured(mode, corpus, WORK / f"out-mixed-{mode}")
-            assert r["docs"] == n, f"{mode} handled {r['docs']} of {n} mixed files"
-            runs[mode].append(r)
-            print(
-                f"mixed n={n} rep={rep} {mode}: {n / r['seconds']:,.0f} docs/s, peak RSS {r['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
-            out = WORK / f"out-mixed-{mode}"
-            shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
+    runs = repeated(("dwc", "markitdown"), corpus, n, repeats, "mixed")
     return {
         m: {
             "docs_per_s": statistics.median(n / r["seconds"] for r in rs),
@@ -375,16 +382,7 @@ def main() -> None:
     rows, figures = [], {}
     for n in sizes:
         corpus = generate(WORK / f"corpus-{n}", n)
-        runs = {"baseline": [], "floor": [], "dwc": []}
-        for rep in range(args.repeats):
-            for mode in runs:
-                r = measured(mode, corpus, WORK / f"out-{mode}-{n}")
-                assert r["docs"] == n, f"{mode} ingested {r['docs']} of {n}"
-                runs[mode].append(r)
-                print(
-                    f"n={n} rep={rep} {mode}: {n / r['seconds']:,.0f} docs/s, peak RSS {r['peak_rss_mb']:.0f} MB",
-                    flush=True,
-                )
+        runs = repeated(("baseline", "floor", "dwc"), corpus, n, args.repeats, "plain")
         med = {m: statistics.median(n / r["seconds"] for r in rs) for m, rs in runs.items()}
         rss = {m: statistics.median(r["peak_rss_mb"] for r in rs) for m, rs in runs.items()}
         step = statistics.median(r["ingest_step_files_per_s"] for r in runs["dwc"])
@@ -402,9 +400,6 @@ def main() -> None:
                 rss["baseline"],
             )
         )
-        for mode in runs:
-            out = WORK / f"out-{mode}-{n}"
-            shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
 
     big, small = max(sizes), min(sizes)
     pdf = pdf_quality(args.repeats * 2)

@@ -53,6 +53,7 @@ _RETRYABLE = re.compile(
     re.I,
 )
 # Two processes attaching a new catalog at once both create its tables; the loser attaches again.
+ROW_GROUP_BYTES = "16MB"
 _schemas_present: set[tuple] = set()
 _ddl_done: set[tuple] = set()
 _INIT_RACE = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)", re.I | re.S)
@@ -198,6 +199,9 @@ class LakehouseResource(dg.ConfigurableResource):
                 self.attach(con, ANALYST, read_only=not writable_analyst)
             con.execute(f"USE {LAKE}")
             con.execute(f"SET VARIABLE dwc_work_dir = {duck.sql_str(self.work_dir)}")
+            # An in-memory DuckDB spills nowhere unless told where: without this, a sort, window or join
+            # larger than memory_limit fails instead of going to disk (the analyst copy of 100k documents).
+            con.execute(f"SET temp_directory = {duck.sql_str(os.path.join(self.work_dir, 'spill'))}")
             lock = self.commit_lock_path()
             if lock:
                 duck.set_commit_lock(con, lock)
@@ -228,9 +232,11 @@ class LakehouseResource(dg.ConfigurableResource):
             self._ensure_schemas(con)
             # The DDL is idempotent (IF NOT EXISTS) and lake tables are never dropped: a process runs
             # each statement list once per catalog, not once per step (a dozen catalog round trips).
-            if ddl and (self._catalog_identity(), ddl) not in _ddl_done:
+            catalog = self._catalog_identity()
+            if ddl and (catalog is None or (catalog, ddl) not in _ddl_done):
                 con.execute(ddl)
-                _ddl_done.add((self._catalog_identity(), ddl))
+                if catalog is not None:
+                    _ddl_done.add((catalog, ddl))
             yield con
             snapshot = last_committed_snapshot(con)
             try:
@@ -249,7 +255,7 @@ class LakehouseResource(dg.ConfigurableResource):
     def _ensure_schemas(self, con) -> None:
         # Schemas are never dropped: once a process has seen them all, it stops asking.
         key = self._catalog_identity()
-        if key in _schemas_present:
+        if key is not None and key in _schemas_present:
             return
         have = {
             r[0]
@@ -258,17 +264,33 @@ class LakehouseResource(dg.ConfigurableResource):
         for name in DOMAIN_SCHEMAS:
             if name not in have:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
-        _schemas_present.add(key)
+        # DuckLake's Parquet writer holds a whole row group in memory (122,880 rows by default): of
+        # documents' text, more than a writer's memory_limit. Row groups of at most 16 MB keep an
+        # insert of any size within it (100k documents failed with an out-of-memory error before).
+        for db in (LAKE, ANALYST):
+            if db in {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}:
+                con.execute(f"CALL {db}.set_option('parquet_row_group_size_bytes', '{ROW_GROUP_BYTES}')")
+        if key is not None:
+            _schemas_present.add(key)
 
-    def _catalog_identity(self) -> tuple:
-        """The lake catalog's name, and for a SQLite file its inode (a lake deleted and made anew
-        under the same path is another catalog)."""
-        if self.catalog.startswith("sqlite:"):
+    def _catalog_identity(self) -> tuple | None:
+        """The lake catalog's name and, for a SQLite file, the time of its first snapshot (a lake
+        deleted and made anew under the same path, even on a reused inode, is another catalog);
+        None before the catalog exists."""
+        if not self.catalog.startswith("sqlite:"):
+            return (self.catalog,)
+        import sqlite3
+
+        path = self.catalog[len("sqlite:") :]
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
             try:
-                return (self.catalog, os.stat(self.catalog[len("sqlite:") :]).st_ino)
-            except OSError:
-                return (self.catalog, None)
-        return (self.catalog,)
+                row = db.execute("SELECT snapshot_time FROM ducklake_snapshot WHERE snapshot_id = 0").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        return (self.catalog, row[0]) if row else None
 
     def _retry(self, exc: BaseException) -> BaseException:
         context = _execution_context()

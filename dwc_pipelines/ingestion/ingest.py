@@ -117,6 +117,8 @@ def process_file(f: LandingFile, settings: IngestSettings, store: ContentStore, 
         row.update(kind="quarantined", reason_code=code, reason=reason, content_hash=content_hash)
         return [row]
 
+    row["doc_id"] = doc_id_for(f.relpath)  # a quarantined container's children are decided by it too
+
     if f.problem in ("symlink_outside_landing", "unreadable", "special_file"):
         return quarantine(f.problem, f.problem_reason, None)
     if f.size > settings.max_file_bytes:
@@ -175,6 +177,7 @@ def _staged_bytes(
             reason=f"{type(exc).__name__}: {str(exc)[:300]}",
             content_hash=content_hash,
         )
+    row.setdefault("doc_id", doc_id_for(relpath))
     rows = [row]
     children = doc.children if doc is not None else []
     if not children:
@@ -573,17 +576,26 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
         WHERE is_current AND status = 'active' AND doc_id IN (SELECT doc_id FROM _gone WHERE status = 'active')"""
     )
     # Children (attachments, archive members) leave with their container, or when a new version of
-    # it no longer holds them.
+    # it no longer holds them: level by level down the parent_doc_id links, by hash joins only.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _orphans AS
-        SELECT d.doc_id, d.version FROM docs.documents d
-        WHERE d.is_current AND d.status = 'active' AND d.parent_doc_id IS NOT NULL
-          AND (EXISTS (SELECT 1 FROM _gone g WHERE starts_with(d.source_path, g.source_path || '!/'))
-               OR (EXISTS (SELECT 1 FROM _staged s WHERE s.run_id = ? AND s.parent_doc_id IS NULL
-                             AND starts_with(d.source_path, s.source_path || '!/'))
-                   AND d.doc_id NOT IN (SELECT doc_id FROM _staged WHERE run_id = ? AND kind = 'accepted')))""",
-        [run_id, run_id],
+        """CREATE OR REPLACE TEMP TABLE _decided AS
+        SELECT doc_id FROM _gone WHERE doc_id IS NOT NULL
+        UNION SELECT doc_id FROM _staged WHERE run_id = ? AND doc_id IS NOT NULL""",
+        [run_id],
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE _orphans (doc_id VARCHAR, version INTEGER)")
+    for _ in range(32):  # deeper than any archive nesting allowed
+        added = con.execute(
+            """INSERT INTO _orphans
+            SELECT d.doc_id, d.version FROM docs.documents d
+            WHERE d.is_current AND d.status = 'active' AND d.parent_doc_id IS NOT NULL
+              AND d.parent_doc_id IN (SELECT doc_id FROM _decided UNION ALL SELECT doc_id FROM _orphans)
+              AND d.doc_id NOT IN (SELECT doc_id FROM _staged WHERE run_id = ? AND kind = 'accepted')
+              AND d.doc_id NOT IN (SELECT doc_id FROM _orphans)""",
+            [run_id],
+        ).fetchall()[0][0]
+        if not added:
+            break
     report.tombstoned += con.execute(
         f"""INSERT INTO docs.documents ({_DOC_COLS}, version, status, is_current, duplicate_of, ingested_at, run_id)
         SELECT doc_id, source_path, content_hash, format, mime, extension, extension_mismatch, title, author,
@@ -620,17 +632,26 @@ def _merge(con, run_id: str, now: datetime, report: IngestReport) -> None:
     )
     con.execute(
         """INSERT INTO docs.sources
-        SELECT source_path, doc_id, size_bytes, mtime_ns, content_hash,
+        SELECT source_path, CASE kind WHEN 'accepted' THEN doc_id END, size_bytes, mtime_ns, content_hash,
                CASE kind WHEN 'accepted' THEN 'active' ELSE 'quarantined' END, run_id
         FROM _staged WHERE run_id = ? AND parent_doc_id IS NULL ORDER BY seq""",
         [run_id],
     )
 
-    # Exact duplicates: every current document points at the first one with the same bytes.
-    con.execute(
-        """UPDATE docs.documents d SET duplicate_of = CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END
-        FROM (SELECT content_hash, first(doc_id ORDER BY ingested_at, source_path) AS canonical
-              FROM docs.documents WHERE is_current AND status = 'active' GROUP BY content_hash) c
-        WHERE d.is_current AND d.status = 'active' AND d.content_hash = c.content_hash
+    # Exact duplicates: every current document points at the first one with the same bytes. What
+    # changes is found on narrow columns first: an UPDATE joined to the whole table reads every row's
+    # text (100k documents did not fit the writer's memory), and most runs change nothing here.
+    changed = con.execute(
+        """CREATE OR REPLACE TEMP TABLE _duplicates AS
+        SELECT d.doc_id, d.version, CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END AS duplicate_of
+        FROM docs.documents d
+        JOIN (SELECT content_hash, first(doc_id ORDER BY ingested_at, source_path) AS canonical
+              FROM docs.documents WHERE is_current AND status = 'active' GROUP BY content_hash) c USING (content_hash)
+        WHERE d.is_current AND d.status = 'active'
           AND d.duplicate_of IS DISTINCT FROM (CASE WHEN d.doc_id = c.canonical THEN NULL ELSE c.canonical END)"""
-    )
+    ).fetchall()[0][0]
+    if changed:
+        con.execute(
+            """UPDATE docs.documents d SET duplicate_of = u.duplicate_of FROM _duplicates u
+            WHERE d.is_current AND d.doc_id = u.doc_id AND d.version = u.version"""
+        )
