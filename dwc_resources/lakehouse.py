@@ -52,10 +52,11 @@ _RETRYABLE = re.compile(
     r"maximum retry count",
     re.I,
 )
-# Two processes attaching a new catalog at once both create its tables; the loser attaches again.
 ROW_GROUP_BYTES = "16MB"
+# What this process has already set up, per catalog identity (LakehouseResource._catalog_identity).
 _schemas_present: set[tuple] = set()
 _ddl_done: set[tuple] = set()
+# Two processes attaching a new catalog at once both create its tables; the loser attaches again.
 _INIT_RACE = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)", re.I | re.S)
 _UNREACHABLE = re.compile(
     r"could not connect|connection refused|unable to open database file|"
@@ -231,10 +232,10 @@ class LakehouseResource(dg.ConfigurableResource):
         commit that lost to a concurrent writer runs the step again (bounded, backoff with jitter)."""
         con = self.connect(writable_analyst=True)
         try:
-            self._ensure_schemas(con)
+            catalog = self._catalog_identity()
+            self._ensure_schemas(con, catalog)
             # The DDL is idempotent (IF NOT EXISTS) and lake tables are never dropped: a process runs
             # each statement list once per catalog, not once per step (a dozen catalog round trips).
-            catalog = self._catalog_identity()
             if ddl and (catalog is None or (catalog, ddl) not in _ddl_done):
                 con.execute(ddl)
                 if catalog is not None:
@@ -254,9 +255,8 @@ class LakehouseResource(dg.ConfigurableResource):
         finally:
             con.close()
 
-    def _ensure_schemas(self, con) -> None:
+    def _ensure_schemas(self, con, key: tuple | None) -> None:
         # Schemas are never dropped: once a process has seen them all, it stops asking.
-        key = self._catalog_identity()
         if key is not None and key in _schemas_present:
             return
         have = {
@@ -269,8 +269,9 @@ class LakehouseResource(dg.ConfigurableResource):
         # DuckLake's Parquet writer holds a whole row group in memory (122,880 rows by default): of
         # documents' text, more than a writer's memory_limit. Row groups of at most 16 MB keep an
         # insert of any size within it (100k documents failed with an out-of-memory error before).
+        attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
         for db in (LAKE, ANALYST):
-            if db in {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}:
+            if db in attached:
                 con.execute(f"CALL {db}.set_option('parquet_row_group_size_bytes', '{ROW_GROUP_BYTES}')")
         if key is not None:
             _schemas_present.add(key)
