@@ -110,26 +110,70 @@ def cmd_migrate_warehouse(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from dwc_pipelines.enrichment.search import search
+    from dwc_pipelines.enrichment import vector_index
+    from dwc_pipelines.enrichment.search import MIN_SIMILARITY, indexed_models, search
+    from dwc_pipelines.resources import ai_resource
 
+    cutoff = MIN_SIMILARITY if args.min_similarity is None else args.min_similarity
+
+    embedder = ai_resource().process_config_and_initialize().embedder()
     try:
         with read_analyst() as con:
-            hits = search(con, args.query, args.k, mode=args.mode)
+            hits = search(
+                con,
+                args.query,
+                args.k,
+                mode=args.mode,
+                embedder=embedder,
+                index_folder=vector_index.index_dir(lakehouse().work_dir),
+                min_similarity=None if cutoff < 0 else cutoff,
+            )
+            models = dict(indexed_models(con)) if args.mode != "keyword" else {}
     except (FileNotFoundError, duckdb.CatalogException) as exc:
         return fail("search", str(exc))
+    if args.mode != "keyword" and embedder.model not in models:
+        held = ", ".join(models) or "none"
+        print(
+            f"note: no chunk is embedded with {embedder.model} (the lake holds: {held}); materialize "
+            "ai/chunk_embeddings for semantic results",
+            file=sys.stderr,
+        )
     if args.json:
         print_json(
             [
-                {"rank": rank, "score": score, "title": title, "path": path, "chunk_index": chunk_index, "text": text}
-                for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1)
+                {
+                    "rank": rank,
+                    "score": h.score,
+                    "title": h.title,
+                    "path": h.source_path,
+                    "chunk_index": h.chunk_index,
+                    "text": h.text,
+                    **({"explain": h.explain()} if args.explain else {}),
+                }
+                for rank, h in enumerate(hits, 1)
             ]
         )
         return 0
     if not hits:
-        print(f"no results for {args.query!r} ({args.mode} search)")
-    for rank, (title, path, chunk_index, score, text, _) in enumerate(hits, 1):
-        snippet = " ".join(text.split())[:160]
-        print(f"{rank}. {score:.3f}  {title or path}  ({path}, chunk {chunk_index})\n   {snippet}")
+        print(f"no results for {args.query!r}: no document is close enough in meaning or matches every term")
+    for rank, h in enumerate(hits, 1):
+        snippet = " ".join(h.text.split())[:160]
+        print(
+            f"{rank}. {h.score:.3f}  {h.title or h.source_path}  ({h.source_path}, chunk {h.chunk_index})\n   {snippet}"
+        )
+        if args.explain:
+            e = h.explain()
+            vec = (
+                f"vector rank {e['vector_rank']} (cosine {e['similarity']}, rrf {e['vector_rrf']})"
+                if e["vector_rank"]
+                else (f"vector: not in the top candidates (cosine {e['similarity']})")
+            )
+            kw = (
+                f"keyword rank {e['keyword_rank']} (bm25 {e['bm25']}, rrf {e['keyword_rrf']})"
+                if e["keyword_rank"]
+                else ("keyword: no query term")
+            )
+            print(f"   {vec}; {kw}; {e['terms_matched']} of the query's terms matched")
     return 0
 
 
@@ -727,6 +771,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="hybrid (default) fuses semantic and BM25 rankings",
     )
     p.add_argument("--json", action="store_true", help="the hits as JSON")
+    p.add_argument("--explain", action="store_true", help="each hit's vector and keyword contribution")
+    p.add_argument(
+        "--min-similarity",
+        type=float,
+        help="relevance cutoff: the cosine a hit needs unless it matches every query term (default: the model's, "
+        "docs/search.md; -1 for none)",
+    )
     p.set_defaults(func=cmd_search)
     p = sub.add_parser(
         "chains", help="workflow chains: YAML-declared steps over documents (the blockchain is `dwc ledger`)"

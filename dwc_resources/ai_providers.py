@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from . import ai_local as local
 from .llm_client import LLMClient
 
 MAX_PROMPT_CHARS = 12_000  # about 3k tokens of document per request
+TAXONOMY_DIR = Path(__file__).parent / "taxonomies"
 
 
 def ok(value: dict) -> dict:
@@ -39,46 +41,98 @@ class Provider(Protocol):
     def usage(self) -> dict: ...
 
 
-def _topics(labels: dict[str, tuple[str, ...]]) -> tuple[local.Topic, ...]:
-    return tuple(
-        local.Topic(label, tuple(terms) or tuple(label.replace("_", " ").split())) for label, terms in labels.items()
-    )
+def load_taxonomy(name: str, descriptions: bool = False) -> dict[str, str]:
+    """A taxonomy's labels (label -> one-line description, or "" for names only): a built-in name
+    (dwc_resources/taxonomies/NAME.yaml) or the path of a YAML file with a `labels` mapping or list."""
+    import yaml
+
+    path = Path(name) if name.endswith((".yaml", ".yml")) else TAXONOMY_DIR / f"{name}.yaml"
+    if not path.exists():
+        builtin = sorted(p.stem for p in TAXONOMY_DIR.glob("*.yaml"))
+        raise ValueError(f"no taxonomy {name!r}: a YAML file path or one of {builtin}")
+    labels = (yaml.safe_load(path.read_text()) or {}).get("labels") or {}
+    if isinstance(labels, list):
+        labels = {str(label): "" for label in labels}
+    if not isinstance(labels, dict) or len(labels) < 2:
+        raise ValueError(f"{path}: `labels` must list at least two labels")
+    return {str(k): (str(v or "") if descriptions else "") for k, v in labels.items()}
+
+
+def cue_labels(labels: dict[str, tuple[str, ...] | list[str] | str]) -> dict[str, str]:
+    """A chain's labels (label -> cue words or a description) as label -> description."""
+    return {k: v if isinstance(v, str) else ", ".join(v) for k, v in labels.items()}
 
 
 @dataclass
 class LocalProvider:
-    """The embedded default: offline, deterministic, no download. `generate` returns the
-    rendered template itself: without a language model the template is the document."""
+    """The embedded default: offline, deterministic, no download. Embeddings, topics, summaries
+    and key phrases come from the configured embedding model (docs/search.md); entities and
+    sentiment from rules. `generate` returns the rendered template itself: without a language
+    model the template is the document."""
 
     taxonomy: str = "documents"
     places: tuple[str, ...] = ()
     name: str = "local"
     calls: int = 0
+    embedder: Any = None
+    descriptions: bool = False
+
+    def __post_init__(self) -> None:
+        if self.embedder is None:
+            from .embedding import local_embedder
+
+            self.embedder = local_embedder()
+        self._zero_shot = None
 
     @property
     def model(self) -> str:
-        # The taxonomy decides the topics, so it is part of the cache key.
-        return f"{local.PROVIDER_VERSION}/{self.taxonomy}"
+        # The taxonomy and the embedding model decide the topics, so both are in the cache key.
+        labels = "+descriptions" if self.descriptions else ""
+        return f"{local.PROVIDER_VERSION}/{self.taxonomy}{labels}/{self.embedder.model}"
+
+    def fields(self) -> dict[str, str]:
+        """Which method produced each enrichment field, for asset metadata."""
+        how = f"local {self.embedder.model}"
+        return {
+            "summary": f"{how}: extractive, sentences ranked by closeness to the document (MMR)",
+            "keywords": f"{how}: key phrases ranked by closeness to the document (MMR)",
+            "topic": f"{how}: zero-shot from label names{' and descriptions' if self.descriptions else ''}",
+            "embedding": how,
+            "entities": "local rules (patterns and gazetteer)",
+            "sentiment": "local lexicon",
+        }
 
     def usage(self) -> dict:
         return {"calls": self.calls}
 
+    def zero_shot(self):
+        from .semantic import ZeroShot
+
+        if self._zero_shot is None:
+            self._zero_shot = ZeroShot(self.embedder, load_taxonomy(self.taxonomy, self.descriptions))
+        return self._zero_shot
+
     def enrich(self, texts: list[str]) -> list[dict]:
+        from . import semantic
+
         self.calls += 1
-        vectors = local.embed(texts)
-        topics = local.TAXONOMIES[self.taxonomy]
+        vectors = self.embedder.embed(texts)
+        topics = self.zero_shot().classify(texts)
+        summaries = semantic.summaries(self.embedder, texts)
+        phrases = semantic.key_phrases_many(self.embedder, texts, local.STOPWORDS, doc_vectors=vectors)
         out = []
-        for text, vec in zip(texts, vectors):
-            topic, scores = local.classify(text, topics)
+        for text, vec, (topic, scores), summary, keywords in zip(texts, vectors, topics, summaries, phrases):
             out.append(
                 {
-                    "summary": local.summarize(text),
-                    "keywords": local.keywords(text),
+                    "summary": summary,
+                    "keywords": keywords,
                     "topic": topic,
                     "topic_scores": json.dumps(scores),
                     "entities": json.dumps(local.entities(text, self.places)),
                     "sentiment": local.sentiment(text),
                     "embedding": vec.tolist(),
+                    "embedding_model": self.embedder.model,
+                    "embedding_dim": int(vec.shape[0]),
                     "status": "ok",
                     "error": None,
                 }
@@ -86,17 +140,19 @@ class LocalProvider:
         return out
 
     def summarize(self, texts: list[str], max_sentences: int = 3) -> list[dict]:
+        from . import semantic
+
         self.calls += 1
-        return [ok({"summary": local.summarize(t, max_sentences)}) for t in texts]
+        return [ok({"summary": s}) for s in semantic.summaries(self.embedder, texts, max_sentences)]
 
     def classify(self, texts: list[str], labels: dict[str, tuple[str, ...]]) -> list[dict]:
+        from .semantic import ZeroShot
+
         self.calls += 1
-        topics = _topics(labels)
-        out = []
-        for t in texts:
-            label, scores = local.classify(t, topics)
-            out.append(ok({"label": label, "confidence": scores.get(label, 0.0)}))
-        return out
+        zero_shot = ZeroShot(self.embedder, cue_labels(labels))
+        return [
+            ok({"label": label, "confidence": scores.get(label, 0.0)}) for label, scores in zero_shot.classify(texts)
+        ]
 
     def extract(self, texts: list[str], fields: dict[str, dict]) -> list[dict]:
         self.calls += 1
@@ -142,13 +198,32 @@ def _enrich_schema(labels: list[str]) -> dict:
 
 @dataclass
 class LLMProvider:
-    """Tasks as structured chat completions against an OpenAI-compatible endpoint. Embeddings
-    stay on the local hashed model: the warehouse's vector columns have one fixed width."""
+    """Tasks as structured chat completions against an OpenAI-compatible endpoint, embeddings from
+    its embedding model (any width: every vector row records model and width)."""
 
     client: LLMClient
     taxonomy: str = "documents"
     name: str = "openai"
     places: tuple[str, ...] = ()
+    embedder: Any = None
+    descriptions: bool = False
+
+    def __post_init__(self) -> None:
+        if self.embedder is None:
+            from .embedding import EndpointEmbedder
+
+            self.embedder = EndpointEmbedder(self.client, self.client.s.embedding_model)
+
+    def fields(self) -> dict[str, str]:
+        chat = f"openai-compatible {self.client.s.model}"
+        return {
+            "summary": chat,
+            "keywords": chat,
+            "topic": chat,
+            "entities": chat,
+            "sentiment": chat,
+            "embedding": f"{self.embedder.provider} {self.embedder.model}",
+        }
 
     @property
     def model(self) -> str:
@@ -176,14 +251,17 @@ class LLMProvider:
         return self.client.map(one, texts)
 
     def enrich(self, texts: list[str]) -> list[dict]:
-        labels = [t.label for t in local.TAXONOMIES[self.taxonomy]] + ["unknown"]
+        taxonomy = load_taxonomy(self.taxonomy, descriptions=True)
+        labels = list(taxonomy) + ["unknown"]
         answers = self._ask(
             "Summarise the document in at most three sentences, list its keywords, pick its topic from the allowed "
-            "labels, list the named entities, and rate its sentiment from -1 to 1.",
+            "labels, list the named entities, and rate its sentiment from -1 to 1. Topics: "
+            + "; ".join(f"{k} ({v})" if v else k for k, v in taxonomy.items())
+            + ".",
             texts,
             _enrich_schema(labels),
         )
-        vectors = local.embed(texts)
+        vectors = self.embedder.embed(texts)
         out = []
         for answer, vec in zip(answers, vectors):
             v = answer["value"] or {}
@@ -196,6 +274,8 @@ class LLMProvider:
                     "entities": json.dumps(v.get("entities")) if v else None,
                     "sentiment": v.get("sentiment"),
                     "embedding": vec.tolist(),
+                    "embedding_model": self.embedder.model,
+                    "embedding_dim": int(vec.shape[0]),
                     "status": answer["status"],
                     "error": answer["error"],
                 }
@@ -240,8 +320,14 @@ class LLMProvider:
 
 
 def describe(provider: Any) -> dict:
+    """Asset metadata: who answered, with what, at what cost, and which method made each field."""
+    import dagster as dg
+
+    fields = provider.fields() if hasattr(provider, "fields") else {}
+    rows = "\n".join(f"| {k} | {v} |" for k, v in fields.items())
     return {
         "provider": provider.name,
         "model": provider.model,
+        **({"field_providers": dg.MetadataValue.md(f"| field | produced by |\n|---|---|\n{rows}")} if fields else {}),
         **{f"usage/{k}": v for k, v in provider.usage().items()},
     }

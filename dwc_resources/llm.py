@@ -31,7 +31,13 @@ class LLMResource(AIResource):
         }
         return LLMClient(LLMSettings(**fields))
 
-    def provider(self, taxonomy: str = "documents"):
+    def embedder(self):
+        from .embedding import EndpointEmbedder
+
+        return EndpointEmbedder(self.client(), self.embedding_model)
+
+    def provider(self, taxonomy: str = "documents", descriptions: bool = False):
         from .ai_providers import LLMProvider
 
-        return LLMProvider(self.client(), taxonomy=taxonomy)
+        client = self.client()
+        return LLMProvider(client, taxonomy=taxonomy, descriptions=descriptions)

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dwc_resources.ai_local import EMBEDDING_DIM
 from dwc_resources.ai_providers import Provider
 from dwc_resources.duck import insert_arrow, stream_rows, transaction
 
@@ -28,11 +27,13 @@ _SCHEMA = pa.schema(
         ("topic_scores", pa.string()),
         ("entities", pa.string()),
         ("sentiment", pa.float64()),
-        ("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+        ("embedding", pa.list_(pa.float32())),
         ("status", pa.string()),
         ("error", pa.string()),
         ("enriched_at", pa.timestamp("us")),
         ("run_id", pa.string()),
+        ("embedding_model", pa.string()),
+        ("embedding_dim", pa.int32()),
     ]
 )
 
