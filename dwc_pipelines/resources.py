@@ -22,11 +22,12 @@ def ai_resource():
     """The local provider unless DWC_AI_PROVIDER=openai points at an OpenAI-compatible endpoint."""
     choice = os.environ.get("DWC_AI_PROVIDER", "local")
     if choice == "local":
-        return LocalAIResource()
+        return LocalAIResource(embedding_model=os.environ.get("DWC_EMBEDDING_MODEL", "wordllama"))
     if choice == "openai":
         return LLMResource(
             base_url=os.environ.get("DWC_LLM_BASE_URL") or None,
             model=dg.EnvVar("DWC_LLM_MODEL"),
+            embedding_model=os.environ.get("DWC_LLM_EMBEDDING_MODEL", "text-embedding-3-small"),
             api_key=dg.EnvVar("DWC_LLM_API_KEY"),
             prompt_usd_per_1k_tokens=float(os.environ.get("DWC_LLM_PROMPT_USD_PER_1K", "0")),
             completion_usd_per_1k_tokens=float(os.environ.get("DWC_LLM_COMPLETION_USD_PER_1K", "0")),

@@ -114,6 +114,17 @@ def test_chunk_embeddings_and_search(env, instance):
     env.write("ferry.txt", "The ferry crossing was cancelled because of high winds and waves. " * 3)
     assert env.run_ingest(instance).success
     assert embed_run()["chunks_embedded"] == 1, "back on the first model, only the new chunk is embedded"
+    assert len(vector_index.load(folder, local_embedder().model).ids) == 4
+    # An erasure drops a chunk's vectors and the next run recomputes them from the rewritten text:
+    # the index is rebuilt rather than keep the old vector.
+    with env.warehouse.writer() as con:
+        con.execute(
+            "DELETE FROM ai.chunk_embeddings WHERE model = ? AND chunk_id = "
+            "(SELECT min(chunk_id) FROM ai.chunk_embeddings)",
+            [local_embedder().model],
+        )
+    again = embed_run()
+    assert again["chunks_embedded"] == 1 and again["index_added"] == 4 and again["index_chunks"] == 4
 
 
 def test_enrichment_through_an_openai_compatible_endpoint(env, instance):
@@ -176,3 +187,33 @@ def test_enrichment_through_an_openai_compatible_endpoint(env, instance):
         "SELECT count(*) FROM ai.document_enrichment WHERE status = 'ok' AND model = 'test-model/news'"
         " AND embedding_model = 'text-embedding-3-small' AND embedding_dim = 3"
     ) == [(3,)], "the endpoint's own embedding model and width are recorded"
+
+
+def test_dwc_search_explains_and_says_when_nothing_is_relevant(env, instance, monkeypatch, capsys):
+    from dwc_pipelines import cli
+    from dwc_pipelines.enrichment.assets import chunk_embeddings, chunk_terms
+
+    env.write("harbour.txt", "The harbour master closed the container terminal during the storm. " * 3)
+    env.write("cup.txt", "The striker scored twice as the team won the cup final. " * 3)
+    assert env.run_ingest(instance).success
+    resources = {"warehouse": env.warehouse, "ai": env.resources()["ai"]}
+    assert dg.materialize([chunk_embeddings, chunk_terms], resources=resources, instance=instance).success
+    monkeypatch.setenv("DWC_HOME", str(env.root))
+    monkeypatch.delenv("DWC_LAKE_CATALOG", raising=False)
+
+    assert cli.main(["search", "port shut by severe weather", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. ") and "harbour.txt" in out and "cup.txt" not in out
+    assert "vector rank 1 (cosine" in out and "keyword: no query term" in out
+
+    assert cli.main(["search", "recipe for sourdough bread", "--json", "--explain"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["search", "recipe for sourdough bread"]) == 0
+    assert "no results for 'recipe for sourdough bread'" in capsys.readouterr().out
+    assert cli.main(["search", "recipe for sourdough bread", "--min-similarity", "-1", "-k", "1"]) == 0
+    assert capsys.readouterr().out.startswith("1. "), "without the cutoff, the least bad hit"
+
+    monkeypatch.setenv("DWC_EMBEDDING_MODEL", "hashed")
+    assert cli.main(["search", "storm"]) == 0
+    captured = capsys.readouterr()
+    assert "no chunk is embedded with local-v1/hashed-384" in captured.err and "harbour.txt" in captured.out

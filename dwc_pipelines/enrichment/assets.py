@@ -79,7 +79,13 @@ def chunk_embeddings(
     embedder = ai.embedder()
     with warehouse.writer(DDL) as con:
         stats = embed_chunks(con, embedder, context.run.run_id, log=context.log.info)
-        stats |= vector_index.update(con, vector_index.index_dir(warehouse.work_dir), embedder.model, context.log.info)
+        stats |= vector_index.update(
+            con,
+            vector_index.index_dir(warehouse.work_dir),
+            embedder.model,
+            context.log.info,
+            run_id=context.run.run_id,
+        )
         models = con.execute(
             "SELECT model, any_value(dim), count(*) FROM ai.chunk_embeddings GROUP BY 1 ORDER BY 1"
         ).fetchall()

@@ -3,7 +3,8 @@
 One usearch HNSW file per embedding model (cosine, half-precision vectors) under the writer's work
 folder, with the chunk ids it holds beside it. The `ai/chunk_embeddings` asset adds what it embedded;
 a query that finds no index for its model scans the lake's vectors exactly instead. Deleting the
-folder loses nothing: the next materialization rebuilds it from the lake.
+folder loses nothing: the next materialization rebuilds it from the lake, as it does when the lake
+lost vectors the index holds (an erasure).
 """
 
 from __future__ import annotations
@@ -79,14 +80,43 @@ def load(directory: str, model: str) -> ChunkIndex | None:
         return loaded
 
 
-def update(con, directory: str, model: str, log: Callable[[str], None] = print, batch_size: int = 50_000) -> dict:
-    """Add every lake vector of `model` that the index does not hold yet; builds it when absent.
+def update(
+    con,
+    directory: str,
+    model: str,
+    log: Callable[[str], None] = print,
+    batch_size: int = 50_000,
+    run_id: str | None = None,
+) -> dict:
+    """Add every lake vector of `model` that the index does not hold yet; builds it when absent, and
+    rebuilds it when the lake dropped, or this run (`run_id`) recomputed, a vector it holds.
     Written beside and renamed into place, so a reader never sees half an index."""
     from usearch.index import Index
 
     os.makedirs(directory, exist_ok=True)
     stem = _stem(directory, model)
     current = load(directory, model)
+    rebuilt = False
+    if current:
+        lake = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT chunk_id FROM ai.chunk_embeddings WHERE model = ?", [model]
+            ).fetchall()
+        }
+        again = set()
+        if run_id:
+            again = {
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT chunk_id FROM ai.chunk_embeddings WHERE model = ? AND run_id = ?", [model, run_id]
+                ).fetchall()
+            }
+        if not lake.issuperset(current.ids) or not again.isdisjoint(current.ids):
+            # Vectors left the lake or were recomputed (an erasure rewrote the text): the index must
+            # not keep what the lake forgot.
+            log("vector index: chunks were removed or re-embedded in the lake; rebuilding the index")
+            current, rebuilt = None, True
     ids: list[str] = list(current.ids) if current else []
     index = None
     if current:
@@ -112,6 +142,10 @@ def update(con, directory: str, model: str, log: Callable[[str], None] = print, 
         known.update(c for c, _ in fresh)
         added += len(fresh)
         log(f"vector index: {len(ids):,} chunks ({added:,} added)")
+    if index is None and rebuilt:
+        for suffix in (".json", ".usearch", ".ids.npy"):
+            if os.path.exists(stem + suffix):
+                os.remove(stem + suffix)
     if index is None or not added:
         return {"index_chunks": len(ids), "index_added": 0}
     for suffix, write in (
@@ -128,3 +162,15 @@ def update(con, directory: str, model: str, log: Callable[[str], None] = print, 
 def _write_json(path: str, data: dict) -> None:
     with open(path, "w") as f:
         json.dump(data, f)
+
+
+def remove_all(directory: str) -> int:
+    """Delete every index in `directory` (they are rebuilt from the lake); returns the files removed."""
+    if not os.path.isdir(directory):
+        return 0
+    names = [n for n in os.listdir(directory) if n.startswith("chunks-")]
+    for name in names:
+        os.remove(os.path.join(directory, name))
+    with _open_lock:
+        _open.clear()
+    return len(names)

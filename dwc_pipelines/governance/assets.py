@@ -367,6 +367,7 @@ def erasure_log(
     blob_store: BlobStoreResource,
     notifications: NotificationsResource,
     model_store: ModelStoreResource,
+    ai: AIResource,
 ) -> dg.MaterializeResult:
     """Completed erasure requests: a salted digest of the subject and what was touched, never the subject."""
     request_path = requests_dir() / f"{config.request_id}.json"
@@ -374,7 +375,7 @@ def erasure_log(
         raise dg.Failure(f"no erasure request {config.request_id} under {requests_dir()} (write one with `dwc erase`)")
     request = json.loads(request_path.read_text())
     logs = [events_folder.path, labels_folder.path]
-    report = erase(context, request, warehouse, landing, logs, blob_store, notifications, model_store)
+    report = erase(context, request, warehouse, landing, logs, blob_store, notifications, model_store, ai.embedder())
     request_path.unlink()  # the only place the subject was written down
     return dg.MaterializeResult(
         metadata={
@@ -403,9 +404,11 @@ def erase(
     blob_store: BlobStoreResource,
     notifications: NotificationsResource,
     model_store: ModelStoreResource,
+    embedder,
 ) -> dict:
     """Erase a document or a subject; `logs` are the drop folders of line-per-record files (interaction
     events, labels) whose lines naming the subject are dropped."""
+    from ..enrichment import vector_index
     from ..enrichment.search import embed_chunks, index_chunk_terms
 
     run_id, log = context.run.run_id, context.log.info
@@ -434,7 +437,12 @@ def erase(
                 "AND database_name = current_database()"
             ).fetchall()[0][0]:
                 index_chunk_terms(con, run_id, log=log)
-                embed_chunks(con, run_id, log=log)
+                embed_chunks(con, embedder, run_id, log=log)
+                # ANN indexes are derived from the erased text too: every model's goes, the configured
+                # model's is rebuilt now, any other's when its embeddings are next materialized.
+                folder = vector_index.index_dir(warehouse.work_dir)
+                vector_index.remove_all(folder)
+                vector_index.update(con, folder, embedder.model, log)
         files = purge.retire_sources(con, landing.path, [d[3] for d in docs], "erased", True, log=log)
         files += _scrub_files(subject, logs, notifications) if kind == "subject" else 0
         models = purge.drop_models_naming(Path(model_store.path), subject) if kind == "subject" else []
