@@ -83,12 +83,15 @@ class ZeroShot:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_SENTENCE_UNCASED = re.compile(r"(?<=[a-z0-9][.!?])\s+")
 
 
 def split_sentences(text: str) -> list[str]:
+    """Sentences per line; text without capitals (lower-cased corpora) splits at any end mark."""
+    pattern = _SENTENCE if any(c.isupper() for c in text[:5000]) else _SENTENCE_UNCASED
     out = []
     for para in re.split(r"\n\s*\n|\n", text):
-        out.extend(s.strip() for s in _SENTENCE.split(para) if s.strip())
+        out.extend(s.strip() for s in pattern.split(para) if s.strip())
     return out
 
 
