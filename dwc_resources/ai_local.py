@@ -14,7 +14,6 @@ HASHED_DIM = 384
 # v2: topics, summaries and key phrases from the pretrained embedding model (v1: term lists)
 PROVIDER_VERSION = "local-v2"
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[^\W\d_][^\W\d_'\-]+")
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 STOPWORDS = frozenset(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .ai_local import _WORD
 from .embedding import Embedder, normalise
 
 UNKNOWN = "unknown"
@@ -41,6 +42,16 @@ def null_words(n: int = NULL_WORDS, seed: int = 20261205) -> tuple[str, ...]:
     return tuple(random.Random(seed).sample(vocab, n))
 
 
+_NULL_VECTORS: dict[str, np.ndarray] = {}
+
+
+def _null_vectors(embedder: Embedder) -> np.ndarray:
+    """The null words' vectors, once per model and process: an endpoint is not asked for them per batch."""
+    if embedder.model not in _NULL_VECTORS:
+        _NULL_VECTORS[embedder.model] = embedder.embed(list(null_words()))
+    return _NULL_VECTORS[embedder.model]
+
+
 @dataclass
 class ZeroShot:
     """Topics by cosine between a text and each label's meaning (name, description, examples).
@@ -65,7 +76,7 @@ class ZeroShot:
                 # The name counts as much as all the examples together: a few shots refine it.
                 vectors[i] = normalise((vectors[i] + self.embedder.embed(shots).mean(axis=0))[None, :])[0]
         self._vectors = vectors
-        self._null = self.embedder.embed(list(null_words()))
+        self._null = _null_vectors(self.embedder)
 
     def classify(self, texts: list[str]) -> list[tuple[str, dict[str, float]]]:
         """(label or "unknown", cosine per label) per text."""
@@ -142,13 +153,12 @@ def summarize(embedder: Embedder, text: str, max_sentences: int = 3, diversity: 
     return summaries(embedder, [text], max_sentences, diversity)[0]
 
 
-_PHRASE_WORD = re.compile(r"[^\W\d_][^\W\d_'\-]+")
 MAX_PHRASE_CANDIDATES = 2000
 
 
 def _candidates(text: str, stopwords: frozenset[str]) -> list[str]:
     """Runs of one to three content words; a phrase of several words must recur to count."""
-    words = [m.group().lower() for m in _PHRASE_WORD.finditer(text[:200_000])]
+    words = [m.group().lower() for m in _WORD.finditer(text[:200_000])]
     counts: dict[str, int] = {}
     run: list[str] = []
     for w in words + [""]:
