@@ -828,6 +828,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dwc_pipelines.anchoring.commands import register as register_chain_commands
 
     register_chain_commands(sub)
+    from dwc_api.cli import register as register_api_commands
+
+    register_api_commands(sub)
     p = sub.add_parser("doctor", help="check every configured resource; exit 1 when a required one is down")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("status", help="summarise what the warehouse holds")

@@ -1,0 +1,115 @@
+"""The platform as the service reaches it: resources of this environment (DWC_ENV), the lake readers,
+the Dagster instance, and run launching through Dagster's GraphQL API. Nothing here runs pipeline
+logic: work is launched as runs, reads come from what assets materialized."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+from .problems import Problem
+from .settings import Settings
+
+
+class Platform:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def resources(self) -> dict:
+        from dwc_pipelines.resources import resources_for
+
+        return resources_for()
+
+    def resource(self, key: str):
+        with self._lock:
+            cache = self.__dict__.setdefault("_initialized", {})
+            if key not in cache:
+                cache[key] = self.resources[key].process_config_and_initialize()
+            return cache[key]
+
+    @property
+    def lake(self):
+        return self.resource("warehouse")
+
+    @contextmanager
+    def reader(self, masked: bool):
+        """A read-only lake connection: the masked analyst lake, or the lake itself."""
+        import duckdb
+
+        try:
+            ctx = self.lake.reader() if masked else self.lake.unmasked_reader()
+            con = ctx.__enter__()
+        except (FileNotFoundError, duckdb.InvalidInputException, duckdb.IOException) as exc:
+            raise Problem(
+                503, "lake_unavailable", f"the lake cannot be read (has anything been materialized yet?): {exc}"
+            ) from exc
+        try:
+            yield con
+        except BaseException as exc:
+            if not ctx.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            ctx.__exit__(None, None, None)
+
+    @functools.cached_property
+    def instance(self):
+        from dwc_pipelines.cli_support import dagster_instance
+
+        return dagster_instance()
+
+    def launch(self, job_name: str, run_config: dict | None = None, tags: dict | None = None) -> dict:
+        """Submit a run of `job_name` to the code location through the webserver's GraphQL API."""
+        from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+        url = urlparse(self.settings.dagster_url)
+        client = DagsterGraphQLClient(
+            url.hostname or "127.0.0.1",
+            port_number=url.port,
+            use_https=url.scheme == "https",
+            timeout=30,
+            path_prefix=url.path.rstrip("/"),
+        )
+        try:
+            run_id = client.submit_job_execution(
+                job_name, run_config=run_config or {}, tags={k: str(v) for k, v in (tags or {}).items()}
+            )
+        except DagsterGraphQLClientError as exc:
+            reason = str(exc)
+            if "JobNotFoundError" in reason or "PipelineNotFoundError" in reason:
+                raise Problem(404, "job_not_found", f"the code location has no job {job_name!r}") from exc
+            raise Problem(422, "run_rejected", f"Dagster rejected the run of {job_name}: {reason[:500]}") from exc
+        except Exception as exc:  # connection refused, timeouts: the webserver is not there
+            raise Problem(
+                503,
+                "dagster_unavailable",
+                f"cannot reach the Dagster webserver at {self.settings.dagster_url} (start it with `make ui`, or set "
+                f"DWC_DAGSTER_URL): {type(exc).__name__}",
+            ) from exc
+        return self.run_ref(run_id, job_name)
+
+    def run_ref(self, run_id: str, job_name: str | None = None, status: str = "QUEUED") -> dict:
+        return {
+            "run_id": run_id,
+            "job_name": job_name,
+            "status": status,
+            "status_url": f"{self.settings.public_url}/api/v3/runs/{run_id}",
+            "dagster_url": f"{self.settings.dagster_url}/runs/{run_id}",
+        }
+
+    def run(self, run_id: str) -> dict | None:
+        record = self.instance.get_run_record_by_id(run_id)
+        if record is None:
+            return None
+        run = record.dagster_run
+        return {
+            **self.run_ref(run.run_id, run.job_name, run.status.value),
+            "tags": {k: v for k, v in run.tags.items() if not k.startswith(".dagster")},
+            "created_at": record.create_timestamp.isoformat(),
+            "updated_at": record.update_timestamp.isoformat(),
+            "start_time": record.start_time,
+            "end_time": record.end_time,
+        }
