@@ -61,21 +61,54 @@ class Platform:
 
         return dagster_instance()
 
-    def launch(self, job_name: str, run_config: dict | None = None, tags: dict | None = None) -> dict:
-        """Submit a run of `job_name` to the code location through the webserver's GraphQL API."""
-        from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+    def _client(self):
+        from dagster_graphql import DagsterGraphQLClient
 
         url = urlparse(self.settings.dagster_url)
-        client = DagsterGraphQLClient(
+        return DagsterGraphQLClient(
             url.hostname or "127.0.0.1",
             port_number=url.port,
             use_https=url.scheme == "https",
             timeout=30,
             path_prefix=url.path.rstrip("/"),
         )
+
+    def _unreachable(self, exc: Exception) -> Problem:
+        return Problem(
+            503,
+            "dagster_unavailable",
+            f"cannot reach the Dagster webserver at {self.settings.dagster_url} (start it with `make ui`, or set "
+            f"DWC_DAGSTER_URL): {type(exc).__name__}",
+        )
+
+    def reload_location(self, name: str = "dwc") -> str:
+        """Reload the code location, so that what the API declared (chains, models, schedules) loads."""
+        from dagster_graphql import DagsterGraphQLClientError
+
+        try:
+            info = self._client().reload_repository_location(name)
+        except DagsterGraphQLClientError as exc:
+            raise Problem(502, "reload_failed", f"the code location did not reload: {exc}") from exc
+        except Exception as exc:
+            raise self._unreachable(exc) from exc
+        status = getattr(info.status, "value", str(info.status))
+        if status != "SUCCESS":
+            raise Problem(502, "reload_failed", f"the code location did not reload: {info.message or status}")
+        return status
+
+    def launch(
+        self, job_name: str, run_config: dict | None = None, tags: dict | None = None, asset_selection=None
+    ) -> dict:
+        """Submit a run of `job_name` to the code location through the webserver's GraphQL API."""
+        from dagster_graphql import DagsterGraphQLClientError
+
+        client = self._client()
         try:
             run_id = client.submit_job_execution(
-                job_name, run_config=run_config or {}, tags={k: str(v) for k, v in (tags or {}).items()}
+                job_name,
+                run_config=run_config or {},
+                tags={k: str(v) for k, v in (tags or {}).items()},
+                asset_selection=asset_selection,
             )
         except DagsterGraphQLClientError as exc:
             reason = str(exc)
@@ -83,12 +116,7 @@ class Platform:
                 raise Problem(404, "job_not_found", f"the code location has no job {job_name!r}") from exc
             raise Problem(422, "run_rejected", f"Dagster rejected the run of {job_name}: {reason[:500]}") from exc
         except Exception as exc:  # connection refused, timeouts: the webserver is not there
-            raise Problem(
-                503,
-                "dagster_unavailable",
-                f"cannot reach the Dagster webserver at {self.settings.dagster_url} (start it with `make ui`, or set "
-                f"DWC_DAGSTER_URL): {type(exc).__name__}",
-            ) from exc
+            raise self._unreachable(exc) from exc
         return self.run_ref(run_id, job_name)
 
     def run_ref(self, run_id: str, job_name: str | None = None, status: str = "QUEUED") -> dict:

@@ -93,6 +93,20 @@ uploads = sa.Table(
     sa.Column("uploaded_at", sa.Float, nullable=False),
 )
 
+# Interactions posted through the API: they land as event files for the recs assets, and are kept
+# here too so that recommendations fold them in at once (before the next load).
+interactions = sa.Table(
+    "interactions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(256), nullable=False, index=True),
+    sa.Column("item_id", sa.String(256), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 counters = sa.Table(
     "counters",
     metadata,

@@ -22,6 +22,7 @@ from dwc_pipelines import (
 )
 from dwc_pipelines.groups import with_group
 from dwc_pipelines.ingestion.assets import DOCUMENTS
+from dwc_pipelines.ops.declared_schedules import declared_schedules
 from dwc_pipelines.resources import executor_for, resources_for
 from dwc_pipelines.tables import table_describer
 
@@ -101,9 +102,11 @@ def _code_location() -> dg.Definitions:
             executor=executor_for(),
         ),
     )
+    follow_up = _follow_up_job(domains)
+    declared = declared_schedules({j.name for j in domains.jobs or []} | {follow_up.name})
     describe_table = table_describer()
     return _map_specs(
-        dg.Definitions.merge(domains, dg.Definitions(jobs=[_follow_up_job(domains)])),
+        dg.Definitions.merge(domains, dg.Definitions(jobs=[follow_up], schedules=declared)),
         lambda spec: with_group(describe_table(spec)),
     )
 

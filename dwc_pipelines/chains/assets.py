@@ -46,6 +46,13 @@ def chains_dir() -> Path:
     return Path(os.environ.get("DWC_CHAINS_DIR") or CHAINS_DIR)
 
 
+def declared_chains_dir() -> Path:
+    """Where chains declared through the API are written (`POST /api/v3/ai-workflows`)."""
+    from dwc_resources.lakehouse import dwc_home
+
+    return Path(os.environ.get("DWC_DECLARED_CHAINS_DIR") or Path(dwc_home()) / "api" / "chains")
+
+
 def step_key(chain: Chain, step_name: str) -> dg.AssetKey:
     return dg.AssetKey(["chains", chain.name, step_name])
 
@@ -262,7 +269,7 @@ def _registry_asset(chains: list[Chain], errors: list[ChainSpecError], directory
 
 def build_defs(directory: Path | None = None) -> dg.Definitions:
     directory = directory or chains_dir()
-    chains, errors = load_chains(directory)
+    chains, errors = load_chains(directory, declared_chains_dir())
     for e in errors:
         # Reported, not fatal: the other chains load, and the registry asset shows this one.
         dg.get_dagster_logger().error(f"chain spec not loaded: {e}")

@@ -305,13 +305,13 @@ def _check_certify(ck: _Checker, step: Step, path: tuple) -> None:
         ck.fail(path + ("recipient",), "must be an address (0x and 40 hex digits)")
 
 
-def load_chains(directory: str | Path) -> tuple[list[Chain], list[ChainSpecError]]:
-    """Every valid chain in the directory, and the errors of the others: one bad spec never stops
+def load_chains(*directories: str | Path) -> tuple[list[Chain], list[ChainSpecError]]:
+    """Every valid chain in the directories, and the errors of the others: one bad spec never stops
     the rest. Chains feeding chains (select.from_chain) must name a chain that exists and form no loop."""
     chains: list[Chain] = []
     errors: list[ChainSpecError] = []
-    directory = Path(directory)
-    for path in sorted(directory.glob("*.y*ml")) if directory.is_dir() else []:
+    paths = [p for d in map(Path, directories) if d.is_dir() for p in sorted(d.glob("*.y*ml"))]
+    for path in paths:
         file = str(path)
         try:
             chain = parse_chain(path.read_text(encoding="utf-8"), file)

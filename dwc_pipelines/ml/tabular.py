@@ -163,10 +163,10 @@ def parse_model(text: str, file: str) -> ModelSpec:
     return out
 
 
-def load_models(directory: str | Path) -> tuple[list[ModelSpec], list[SpecError]]:
+def load_models(*directories: str | Path) -> tuple[list[ModelSpec], list[SpecError]]:
     specs, errors = [], []
-    directory = Path(directory)
-    for path in sorted(directory.glob("*.y*ml")) if directory.is_dir() else []:
+    paths = [p for d in map(Path, directories) if d.is_dir() for p in sorted(d.glob("*.y*ml"))]
+    for path in paths:
         try:
             spec = parse_model(path.read_text(encoding="utf-8"), str(path))
         except SpecError as exc:

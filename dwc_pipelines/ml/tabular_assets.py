@@ -24,6 +24,13 @@ def models_dir() -> Path:
     return Path(os.environ.get("DWC_MODELS_DIR") or MODELS_DIR)
 
 
+def declared_models_dir() -> Path:
+    """Where model specs declared through the API are written (`POST /api/v3/ml/models/{id}/train`)."""
+    from dwc_resources.lakehouse import dwc_home
+
+    return Path(os.environ.get("DWC_DECLARED_MODELS_DIR") or Path(dwc_home()) / "api" / "models")
+
+
 def _frame(spec: tabular.ModelSpec, warehouse: LakehouseResource, base: Path):
     if "csv" in spec.source:
         return tabular.read_source(spec, None, base)
@@ -127,7 +134,7 @@ def model_definitions(spec: tabular.ModelSpec, base: Path) -> list[dg.AssetsDefi
 
 def build_defs(directory: Path | None = None) -> dg.Definitions:
     directory = directory or models_dir()
-    specs, errors = tabular.load_models(directory)
+    specs, errors = tabular.load_models(directory, declared_models_dir())
     for e in errors:
         dg.get_dagster_logger().error(f"model spec not loaded: {e}")
     assets = [a for spec in specs for a in model_definitions(spec, directory.parent)]
