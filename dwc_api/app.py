@@ -45,7 +45,13 @@ def build_service(settings: Settings) -> Service:
         settings=settings,
         engine=engine,
         auth=Auth(engine, settings.secret, settings.access_ttl_s, settings.refresh_ttl_s),
-        limits=RateLimits(settings.redis_url, settings.rate_credential, settings.rate_address, settings.rate_login),
+        limits=RateLimits(
+            settings.redis_url,
+            settings.rate_credential,
+            settings.rate_address,
+            settings.rate_login,
+            settings.redis_prefix,
+        ),
         hub=Hub(settings.ws_queue),
         platform=Platform(settings),
     )

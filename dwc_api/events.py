@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("dwc_api")
 
-CHANNEL = "dwc_api:events"
+CHANNEL = "events"  # under the service's Redis prefix
 
 # The scope a caller needs to receive an event of each topic.
 TOPIC_SCOPES = {
@@ -67,6 +67,7 @@ class Hub:
             import redis.asyncio as aioredis
 
             self._redis = aioredis.from_url(service.settings.redis_url)
+            self._channel = f"{service.settings.redis_prefix}:{CHANNEL}"
             self._tasks.append(asyncio.create_task(self._listen()))
         self._tasks.append(asyncio.create_task(self._poll_runs()))
 
@@ -92,7 +93,7 @@ class Hub:
         event = {"id": uuid.uuid4().hex, "at": time.time(), **event}
         if self._redis is not None:
             try:
-                await self._redis.publish(CHANNEL, json.dumps(event, default=str))
+                await self._redis.publish(self._channel, json.dumps(event, default=str))
                 return
             except Exception as exc:  # Redis down: this worker's subscribers still get it
                 log.warning("event not shared through Redis: %s", exc)
@@ -118,7 +119,7 @@ class Hub:
         while True:
             try:
                 pubsub = self._redis.pubsub()
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self.deliver(json.loads(message["data"]))

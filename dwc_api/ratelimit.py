@@ -15,9 +15,9 @@ log = logging.getLogger("dwc_api")
 
 
 class RateLimits:
-    def __init__(self, redis_url: str | None, credential: str, address: str, login: str):
+    def __init__(self, redis_url: str | None, credential: str, address: str, login: str, prefix: str = "dwc_api"):
         if redis_url:
-            self.storage = storage_from_string(redis_url, key_prefix="dwc_api")
+            self.storage = storage_from_string(redis_url, key_prefix=prefix)
             self.shared = True
         else:
             log.warning("rate limits are kept in this process only (set DWC_API_REDIS_URL to share them)")

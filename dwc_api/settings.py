@@ -33,6 +33,7 @@ class Settings:
     secret: str = field(repr=False)
     database_url: str
     redis_url: str | None
+    redis_prefix: str = "dwc_api"
     access_ttl_s: int = 900
     refresh_ttl_s: int = 14 * 24 * 3600
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -63,6 +64,7 @@ class Settings:
             secret=secret,
             database_url=env("DWC_API_DATABASE_URL") or f"sqlite:///{api_home() / 'api.db'}",
             redis_url=env("DWC_API_REDIS_URL") or None,
+            redis_prefix=env("DWC_API_REDIS_PREFIX", "dwc_api"),
             access_ttl_s=int(env("DWC_API_ACCESS_TTL", "900")),
             refresh_ttl_s=int(env("DWC_API_REFRESH_TTL", str(14 * 24 * 3600))),
             max_upload_bytes=int(float(env("DWC_API_MAX_UPLOAD_MB", "50")) * 1024 * 1024),

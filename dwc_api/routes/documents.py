@@ -282,8 +282,10 @@ def _document(svc, doc_id: str, masked: bool) -> dict:
         with svc.platform.reader(masked=masked) as con:
             return _document_in_lake(con, doc_id, up, uploaded)
     except Problem as exc:
-        if exc.slug != "lake_unavailable" or up is None:
+        if exc.slug != "lake_unavailable":
             raise
+        if up is None:
+            raise Problem(404, "not_found", f"no document {doc_id}") from exc
         return {"id": doc_id, "status": "pending", "source_path": up.source_path, "uploaded": uploaded}
 
 
@@ -364,18 +366,27 @@ def _search(svc, q: str, k: int, mode: str, explain: bool, masked: bool) -> dict
     from dwc_pipelines.enrichment import vector_index
     from dwc_pipelines.enrichment.search import MIN_SIMILARITY, indexed_models, search
 
+    import duckdb
+
     embedder = svc.platform.resource("ai").embedder()
     with svc.platform.reader(masked=masked) as con:
-        hits = search(
-            con,
-            q,
-            k,
-            mode=mode,
-            embedder=embedder,
-            index_folder=vector_index.index_dir(svc.platform.lake.work_dir),
-            min_similarity=MIN_SIMILARITY,
-        )
-        models = dict(indexed_models(con)) if mode != "keyword" else {}
+        try:
+            hits = search(
+                con,
+                q,
+                k,
+                mode=mode,
+                embedder=embedder,
+                index_folder=vector_index.index_dir(svc.platform.lake.work_dir),
+                min_similarity=MIN_SIMILARITY,
+            )
+            models = dict(indexed_models(con)) if mode != "keyword" else {}
+        except duckdb.CatalogException as exc:
+            raise Problem(
+                503,
+                "search_index_unavailable",
+                "the search tables are not there yet: materialize the enrichment assets (enrich_job)",
+            ) from exc
     note = None
     if mode != "keyword" and embedder.model not in models:
         note = f"no chunk is embedded with {embedder.model}: materialize ai/chunk_embeddings for semantic results"
