@@ -1,8 +1,6 @@
 """The /api/v3 service in process (FastAPI's TestClient): credentials, roles, rate limits in Redis,
 uploads, audit, problem details, documents read back after a real ingestion run."""
 
-import io
-import os
 import time
 import uuid
 

@@ -363,10 +363,10 @@ def _anchor(con, content_hash: str | None) -> dict | None:
 
 
 def _search(svc, q: str, k: int, mode: str, explain: bool, masked: bool) -> dict:
+    import duckdb
+
     from dwc_pipelines.enrichment import vector_index
     from dwc_pipelines.enrichment.search import MIN_SIMILARITY, indexed_models, search
-
-    import duckdb
 
     embedder = svc.platform.resource("ai").embedder()
     with svc.platform.reader(masked=masked) as con:
