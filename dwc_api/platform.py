@@ -88,7 +88,9 @@ class Platform:
         try:
             info = self._client().reload_repository_location(name)
         except DagsterGraphQLClientError as exc:
-            raise Problem(502, "reload_failed", f"the code location did not reload: {exc}") from exc
+            if _unreachable_cause(exc):
+                raise self._unreachable(exc) from exc
+            raise Problem(502, "reload_failed", f"the code location did not reload: {str(exc)[:300]}") from exc
         except Exception as exc:
             raise self._unreachable(exc) from exc
         status = getattr(info.status, "value", str(info.status))
@@ -111,6 +113,8 @@ class Platform:
                 asset_selection=asset_selection,
             )
         except DagsterGraphQLClientError as exc:
+            if _unreachable_cause(exc):
+                raise self._unreachable(exc) from exc
             reason = str(exc)
             if "JobNotFoundError" in reason or "PipelineNotFoundError" in reason:
                 raise Problem(404, "job_not_found", f"the code location has no job {job_name!r}") from exc
@@ -141,3 +145,15 @@ class Platform:
             "start_time": record.start_time,
             "end_time": record.end_time,
         }
+
+
+def _unreachable_cause(exc: BaseException) -> bool:
+    """The GraphQL client wraps connection failures; they mean the webserver is not there."""
+    import requests
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "Connection refused" in str(exc) or "Max retries exceeded" in str(exc)

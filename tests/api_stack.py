@@ -69,6 +69,17 @@ class Stack:
     def start(self, dagster: bool = True) -> Stack:
         env = self.env
         if dagster:
+            # The instance's SQLite storages made once, before three processes race to migrate them.
+            import subprocess
+
+            subprocess.run(
+                [sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().dispose()"],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             self.procs.start(
                 "webserver",
                 [
@@ -100,8 +111,24 @@ class Stack:
             self.procs,
         )
         if dagster:
-            wait_for(lambda: webserver_up(self.web_port), 240, "the webserver", self.procs)
+            wait_for(
+                lambda: webserver_up(self.web_port) and self._location_loaded(), 300, "the code location", self.procs
+            )
         return self
+
+    def _location_loaded(self) -> bool:
+        query = (
+            "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+            "locationOrLoadError { __typename } } } } }"
+        )
+        status, body, _ = http("POST", f"http://127.0.0.1:{self.web_port}/graphql", {"query": query})
+        entries = (
+            (body.get("data") or {}).get("workspaceOrError", {}).get("locationEntries", []) if status == 200 else []
+        )
+        for e in entries:
+            if e["loadStatus"] == "LOADED" and e["locationOrLoadError"]["__typename"] == "PythonError":
+                raise AssertionError(f"the code location failed to load:\n{self.procs.log('webserver')}")
+        return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
 
     def token(self, user: str = "admin", password: str = ADMIN_PASSWORD) -> dict:
         status, body, _ = http(

@@ -310,3 +310,67 @@ def test_documents_after_a_real_ingestion_run_masked_for_analysts(api, tmp_path)
     assert hits["hits"] and hits["hits"][0]["path"] == up["source_path"]
     assert "maria.keller@example.com" not in str(hits) and hits["hits"][0]["explain"]["keyword_rank"] == 1
     assert c.get("/api/v3/search", params={"q": "zzqx unrelated"}, headers=analyst).json()["hits"] == []
+
+
+def test_a_stalled_subscriber_is_dropped_with_a_reason_and_roles_filter_events():
+    import asyncio
+
+    from dwc_api.events import Hub
+    from dwc_api.security import ROLES, Principal
+
+    def who(role, device=None):
+        return Principal(1, role, role, ROLES[role], "jwt", device_id=device)
+
+    async def scenario():
+        hub = Hub(queue_size=3)
+        stalled = hub.subscribe(who("engineer"), ["runs"])
+        analyst = hub.subscribe(who("analyst"), ["runs", "iot"])
+        device = hub.subscribe(who("device", "dev-1"), ["iot"])
+        for i in range(10):
+            hub.deliver({"topic": "runs", "type": "run_status", "run_id": str(i), "status": "STARTED"})
+            analyst.queue.get_nowait()  # this one keeps up
+        hub.deliver({"topic": "iot", "type": "anomaly", "device_id": "dev-1"})
+        hub.deliver({"topic": "iot", "type": "anomaly", "device_id": "dev-2"})
+        return hub, stalled, analyst, device
+
+    hub, stalled, analyst, device = asyncio.run(scenario())
+    assert stalled.closed.startswith("queue_full") and stalled not in hub.subscribers
+    assert stalled.queue.qsize() <= 3  # memory stays bounded
+    assert hub.stats()["clients_dropped"] == 1 and analyst in hub.subscribers
+    assert [e["device_id"] for e in list(device.queue._queue)] == ["dev-1"]  # a device sees its own only
+    assert analyst.queue.qsize() == 2
+
+
+def test_devices_post_their_own_telemetry_into_the_consumers_batch_folder(api, tmp_path):
+    import json as json_
+
+    from dwc_pipelines.iot.payloads import parse_records
+
+    c = api()
+    device, analyst = bearer(c, "sensor"), bearer(c, "analyst")
+    now = time.time()
+    readings = [
+        {"seq": 1, "ts": now - 2, "temperature": 21.5},
+        {"seq": 2, "ts": now - 1, "temperature": 9e9},  # absurd: rejected with the consumer's reason
+        {"seq": 3, "ts": now, "metrics": {"temperature": 21.7, "humidity": 40}},
+    ]
+    r = c.post("/api/v3/iot/telemetry", json={"device_id": "dev-1", "readings": readings}, headers=device)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["accepted"] == 2 and [x["reason"] for x in body["rejected"]] == ["absurd_value"]
+    batches = list((tmp_path / "home" / "telemetry").rglob("batch-*.jsonl"))
+    assert [b.name for b in batches] == [body["batch"]]
+    parsed = parse_records([json_.loads(line) for line in batches[0].read_text().splitlines()])
+    assert [(x.device_id, x.seq) for x, _ in parsed.readings] == [("dev-1", 1), ("dev-1", 3)]
+    problem(
+        c.post("/api/v3/iot/telemetry", json={"device_id": "dev-2", "readings": readings}, headers=device),
+        403,
+        "forbidden",
+    )
+    problem(
+        c.post("/api/v3/iot/telemetry", json={"device_id": "dev-1", "readings": readings}, headers=analyst),
+        403,
+        "forbidden",
+    )
+    problem(c.get("/api/v3/iot/devices/dev-2/commands", headers=device), 403, "forbidden")
+    problem(c.get("/api/v3/iot/devices", headers=device), 403, "forbidden")

@@ -128,3 +128,18 @@ def test_what_the_image_copies_is_enough_to_load_the_code_location(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip().startswith(str(staged))
+
+
+def test_compose_and_kubernetes_run_the_api_as_its_own_service():
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yaml").read_text())
+    api = compose["services"]["api"]
+    assert api["command"][:3] == ["dwc", "api", "serve"]
+    env = api["environment"]
+    assert env["DWC_API_REDIS_URL"].startswith("redis://") and env["DWC_API_DATABASE_URL"].startswith("postgresql://")
+    assert env["DWC_LAKE_CATALOG"] == compose["services"]["code"]["environment"]["DWC_LAKE_CATALOG"]
+    assert compose["services"]["api-migrate"]["command"] == ["dwc", "api", "migrate"]
+    assert "${DWC_API_SECRET:?" in (ROOT / "deploy" / "docker-compose.yaml").read_text()
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "helm" / "dwc-api.yaml").read_text()))
+    kinds = {d["kind"] for d in docs}
+    assert kinds == {"Job", "Deployment", "Service"}
+    assert "COPY dwc_api ./dwc_api" in (ROOT / "deploy" / "Dockerfile").read_text()
