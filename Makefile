@@ -7,7 +7,7 @@ export DWC_HOME ?= $(CURDIR)/.dwc
 export DAGSTER_HOME ?= $(CURDIR)
 export MLFLOW_DISABLE_TELEMETRY = true
 
-.PHONY: demo test lint bench ui anvil install install-test clean
+.PHONY: demo test lint bench ui api anvil install install-test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench: install-test
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml
+
+# The /api/v3 service on http://127.0.0.1:8000 (docs/api.md). --demo: without DWC_API_SECRET, a
+# signing key of its own under DWC_HOME; it launches runs through `make ui`'s webserver.
+api: install
+	$(VENV)/bin/dwc api serve --demo
 
 # A local EVM node (Anvil from npm) on 127.0.0.1:8545 whose state survives restarts; see the README's
 # "On-chain anchoring" section for the variables that point DWC at it.

@@ -316,9 +316,11 @@ def _demo(args) -> int:
     _print_summary()
     _print_scenes()
     _demo_verify(landing)
+    _demo_api_admin()
     print(
         "\nNext:\n"
         "  make ui                      # Dagster UI at http://127.0.0.1:3000 (assets, runs, checks, sensor)\n"
+        "  make api                     # the /api/v3 service at http://127.0.0.1:8000 (docs at /docs)\n"
         "  .venv/bin/dwc recommend reader-01\n"
         '  .venv/bin/dwc search "late invoice payment"\n'
         f'  .venv/bin/dwc sql "{EXAMPLE_QUERY}"\n'
@@ -326,6 +328,19 @@ def _demo(args) -> int:
     )
     print(f"\ndemo finished in {clock(started)}")
     return 0
+
+
+def _demo_api_admin() -> None:
+    """The API's first admin: a random password in a 0600 file under DWC_HOME, printed this once."""
+    from dwc_api.cli import ensure_demo_admin
+    from dwc_api.settings import Settings, api_home
+
+    password = ensure_demo_admin(Settings.from_env(demo=True))
+    where = api_home() / "admin-password"
+    if password:
+        print(f"\nAPI admin (make api): user admin, password {password} (kept in {where}, mode 0600; shown once)")
+    else:
+        print(f"\nAPI admin (make api): user admin, password in {where}")
 
 
 def _pending_documents(landing: str) -> int:
