@@ -118,6 +118,36 @@ counters = sa.Table(
 )
 
 
+def database_url() -> str:
+    """The store of this environment: DWC_API_DATABASE_URL, else SQLite under DWC_HOME."""
+    import os
+
+    from dwc_resources.lakehouse import dwc_home
+
+    return os.environ.get("DWC_API_DATABASE_URL") or f"sqlite:///{Path(dwc_home()) / 'api' / 'api.db'}"
+
+
+def new_audit_rows(url: str, after_id: int, limit: int = 100_000) -> list[tuple]:
+    """Audit rows with an id above `after_id` (what the ops mart has not loaded yet); none when the
+    store was never created (the API never ran)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    engine = engine_for(url)
+    try:
+        if "audit_log" not in sa.inspect(engine).get_table_names():
+            return []
+        cols = [c for c in audit_log.c if c.name != "detail"]
+        with engine.connect() as con:
+            return [
+                tuple(r)
+                for r in con.execute(
+                    sa.select(*cols).where(audit_log.c.id > after_id).order_by(audit_log.c.id).limit(limit)
+                ).all()
+            ]
+    finally:
+        engine.dispose()
+
+
 def engine_for(url: str) -> sa.Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -374,3 +374,23 @@ def test_devices_post_their_own_telemetry_into_the_consumers_batch_folder(api, t
     )
     problem(c.get("/api/v3/iot/devices/dev-2/commands", headers=device), 403, "forbidden")
     problem(c.get("/api/v3/iot/devices", headers=device), 403, "forbidden")
+
+
+def test_the_audit_log_lands_in_the_ops_marts(api, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from dwc_pipelines.ops.assets import api_audit
+    from dwc_pipelines.resources import lakehouse_resource
+
+    c = api()
+    c.post("/api/v3/security/auth/login", json={"username": "admin", "password": "wrong password"})
+    bearer(c, "analyst")
+    monkeypatch.setenv("DWC_API_DATABASE_URL", c.app.state.service.settings.database_url)
+    warehouse = lakehouse_resource("local")
+    for expected_added in (2, 0):  # incremental: the second run finds nothing new
+        (tmp_path / "i").mkdir(exist_ok=True)
+        with dg.instance_for_test(temp_dir=str(tmp_path / "i")) as instance:
+            result = dg.materialize([api_audit], resources={"warehouse": warehouse}, instance=instance)
+        assert result.success
+        meta = result.asset_materializations_for_node("ops__api_audit")[0].metadata
+        assert meta["added"].value == expected_added and meta["dagster/row_count"].value == 2

@@ -16,6 +16,14 @@ from .marts import DDL, DOCUMENT_STATS, refresh_audit, refresh_runs
 RUN_HISTORY = dg.AssetKey(["ops", "run_history"])
 AUDIT_TRAIL = dg.AssetKey(["ops", "audit_trail"])
 DOCUMENT_STATS_KEY = dg.AssetKey(["ops", "document_stats"])
+API_AUDIT = dg.AssetKey(["ops", "api_audit"])
+
+API_AUDIT_DDL = """CREATE SCHEMA IF NOT EXISTS ops;
+CREATE TABLE IF NOT EXISTS ops.api_audit (
+    id BIGINT NOT NULL, "at" TIMESTAMP NOT NULL, request_id VARCHAR NOT NULL, actor VARCHAR, role VARCHAR,
+    credential VARCHAR, method VARCHAR NOT NULL, route VARCHAR NOT NULL, status INTEGER NOT NULL,
+    outcome VARCHAR NOT NULL, client VARCHAR, loaded_at TIMESTAMP NOT NULL
+)"""
 
 
 @dg.asset(key=RUN_HISTORY, group_name="ops", kinds={"duckdb", "dagster"}, owners=OWNERS)
@@ -105,5 +113,32 @@ def document_stats(warehouse: LakehouseResource) -> dg.MaterializeResult:
                     "documents",
                 )
             ),
+        }
+    )
+
+
+@dg.asset(key=API_AUDIT, group_name="ops", kinds={"duckdb", "sqlite"}, owners=OWNERS)
+def api_audit(warehouse: LakehouseResource) -> dg.MaterializeResult:
+    """The /api/v3 service's audit log (logins, writes, denied requests) appended to ops.api_audit."""
+    from datetime import UTC, datetime
+
+    from dwc_api.store import database_url, new_audit_rows
+
+    with warehouse.writer(API_AUDIT_DDL) as con:
+        last = con.execute("SELECT coalesce(max(id), 0) FROM ops.api_audit").fetchall()[0][0]
+        rows = new_audit_rows(database_url(), last)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if rows:
+            con.executemany(
+                "INSERT INTO ops.api_audit VALUES (?, to_timestamp(?)::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*r, now) for r in rows],
+            )
+        total = con.execute("SELECT count(*) FROM ops.api_audit").fetchall()[0][0]
+        outcomes = con.execute("SELECT outcome, count(*) FROM ops.api_audit GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "added": len(rows),
+            "by_outcome": dg.MetadataValue.md(markdown_table(["outcome", "requests"], outcomes)),
         }
     )
