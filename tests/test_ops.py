@@ -56,5 +56,5 @@ def test_marts_record_runs_actors_and_code_versions(env, instance):
         for ev in again.all_events
         if ev.is_step_materialization
     }["ops/audit_trail"]["added"].value
-    assert added == 3, "only what happened since: the three marts of the previous refresh"
-    assert env.query("SELECT count(*) FROM ops.audit_trail")[0][0] == before + 3
+    assert added == 4, "only what happened since: the four marts of the previous refresh"
+    assert env.query("SELECT count(*) FROM ops.audit_trail")[0][0] == before + 4
