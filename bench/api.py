@@ -8,7 +8,7 @@ Redis), ingested and enriched through the API, and the 46 calls of the specifica
 Load: wrk (Debian package `wrk`, a separate process) with 50 connections for 60 s per scenario:
 - recs: POST /recommendations/recommendations for users of the sample events (fold-in from the store)
 - search: GET /search (hybrid) for queries of bench/data/bbc_paraphrase_queries.tsv
-- predict: POST /ml/models/ml_model_1/predict, one record with probabilities
+- predict: POST /ml/models/{id}/predict (the model the seed calls trained), one record with probabilities
 - bare: GET /bare of bench/api_bare.py under uvicorn with 2 workers, the same-run peer
 p99 is wrk's latency distribution; error_rate counts non-2xx answers and socket errors over all four.
 rate_limit_overshoot: a second service (2 workers, one limit of 300/minute per credential in Redis),
@@ -134,11 +134,9 @@ def main() -> None:
             docs=40,
             api_env={
                 **fast,
-                "DWC_AI_PROVIDER": "openai",
                 "DWC_LLM_BASE_URL": llm.base_url,
                 "DWC_LLM_MODEL": "double",
                 "DWC_LLM_API_KEY": "not-a-secret",
-                "DWC_LLM_EMBEDDING_MODEL": "unused",
             },
         )
         bare = Processes(work / "bare-logs")
@@ -181,7 +179,7 @@ def main() -> None:
                 "search": ("GET", [f"/api/v3/search?q={quote(q)}&k=10" for q in queries], []),
                 "predict": (
                     "POST",
-                    ["/api/v3/ml/models/ml_model_1/predict"],
+                    [f"/api/v3/ml/models/{stack.seed_ids['ml_model']}/predict"],
                     [
                         json.dumps(
                             {

@@ -31,9 +31,55 @@ class Platform:
                 cache[key] = self.resources[key].process_config_and_initialize()
             return cache[key]
 
+    def llm(self):
+        """The language model for text generation: the `ai` resource when it is the OpenAI-compatible
+        provider, else one configured by DWC_LLM_MODEL / DWC_LLM_API_KEY (/ DWC_LLM_BASE_URL) beside the
+        offline provider; None when there is none."""
+        import os
+
+        ai = self.resource("ai")
+        if hasattr(ai, "client"):
+            return ai
+        if not (os.environ.get("DWC_LLM_MODEL") and os.environ.get("DWC_LLM_API_KEY")):
+            return None
+        with self._lock:
+            if "_llm" not in self.__dict__:
+                from dwc_resources.llm import LLMResource
+
+                self._llm = LLMResource(
+                    base_url=os.environ.get("DWC_LLM_BASE_URL") or None,
+                    model=os.environ["DWC_LLM_MODEL"],
+                    api_key=os.environ["DWC_LLM_API_KEY"],
+                )
+            return self._llm
+
     @property
     def lake(self):
         return self.resource("warehouse")
+
+    # Opening a lake reader attaches its catalog (50-400 ms here); a request takes a cursor of a
+    # connection kept per process instead, reopened after READER_TTL_S so that it never drifts far
+    # from the catalog (each query is its own DuckLake transaction and sees the latest snapshot).
+    READER_TTL_S = 30.0
+
+    def _base(self, masked: bool, fresh: bool = False):
+        import time
+
+        with self._lock:
+            cache = self.__dict__.setdefault("_readers", {})
+            hit = cache.get(masked)
+            if hit and not fresh and time.monotonic() - hit[2] < self.READER_TTL_S:
+                return hit[0], hit[1]
+        ctx = self.lake.reader() if masked else self.lake.unmasked_reader()
+        con = ctx.__enter__()
+        database = con.execute("SELECT current_database()").fetchone()[0]
+        with self._lock:
+            old = cache.get(masked)
+            cache[masked] = (con, database, time.monotonic(), ctx)
+        if old is not None:
+            # Cursors still open keep the old database alive; the context closes only its connection.
+            old[3].__exit__(None, None, None)
+        return con, database
 
     @contextmanager
     def reader(self, masked: bool):
@@ -41,19 +87,21 @@ class Platform:
         import duckdb
 
         try:
-            ctx = self.lake.reader() if masked else self.lake.unmasked_reader()
-            con = ctx.__enter__()
+            try:
+                base, database = self._base(masked)
+                cur = base.cursor()
+            except duckdb.ConnectionException:  # the base was closed under us: reopen once
+                base, database = self._base(masked, fresh=True)
+                cur = base.cursor()
+            cur.execute(f"USE {database}")
         except (FileNotFoundError, duckdb.InvalidInputException, duckdb.IOException) as exc:
             raise Problem(
                 503, "lake_unavailable", f"the lake cannot be read (has anything been materialized yet?): {exc}"
             ) from exc
         try:
-            yield con
-        except BaseException as exc:
-            if not ctx.__exit__(type(exc), exc, exc.__traceback__):
-                raise
-        else:
-            ctx.__exit__(None, None, None)
+            yield cur
+        finally:
+            cur.close()
 
     @functools.cached_property
     def instance(self):

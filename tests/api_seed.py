@@ -294,4 +294,5 @@ def replay(stack, http, headers: dict) -> list[dict]:
     call(44, "GET", "/api/v3/recommendations/stats")
     call(45, "GET", "/api/v3/blockchain/stats")
     call(46, "GET", "/api/v3/quantum/stats")
+    stack.seed_ids = ids
     return out

@@ -29,7 +29,6 @@ def live(tmp_path_factory):
         stack = Stack(
             root,
             api_env={
-                "DWC_AI_PROVIDER": "openai",
                 "DWC_LLM_BASE_URL": llm.base_url,
                 "DWC_LLM_MODEL": "double",
                 "DWC_LLM_API_KEY": "not-a-secret",
@@ -57,11 +56,12 @@ def test_every_call_of_the_specification_answers(live):
     failed = [r for r in results if not r["ok"]]
     assert len(results) == 46 and not failed, json.dumps(failed, indent=1, default=str)[:4000]
     # What the calls did is real: a Grover run that agrees with theory, a trained forest, recommendations.
-    _, algo, _ = http("GET", live.url + "/api/v3/quantum/algorithms/algorithm_1/result", headers=live.headers)
+    ids = live.seed_ids
+    _, algo, _ = http("GET", live.url + f"/api/v3/quantum/algorithms/{ids['algorithm']}/result", headers=live.headers)
     assert algo["matches_theory"] and algo["result"]["marked"] == 11 and algo["result"]["qubits"] == 5
     _, pred, _ = http(
         "POST",
-        live.url + "/api/v3/ml/models/ml_model_1/predict",
+        live.url + f"/api/v3/ml/models/{ids['ml_model']}/predict",
         {
             "input_data": [{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}],
             "return_probabilities": True,

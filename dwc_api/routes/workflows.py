@@ -327,14 +327,14 @@ def routers():
 
     @adv.post("/ai/generate", response_model=Generated)
     async def generate(body: GenerateIn, request: Request, principal: Principal = Depends(require("ai:generate"))):
-        """Text from the configured OpenAI-compatible endpoint (the `ai` resource with DWC_AI_PROVIDER=openai)."""
-        ai = service(request).platform.resource("ai")
-        if not hasattr(ai, "client"):
+        """Text from the configured OpenAI-compatible endpoint (DWC_LLM_MODEL, DWC_LLM_API_KEY, DWC_LLM_BASE_URL)."""
+        ai = service(request).platform.llm()
+        if ai is None:
             raise Problem(
                 503,
                 "llm_unavailable",
                 "no language model is configured: the offline provider extracts and classifies but does not write "
-                "text; set DWC_AI_PROVIDER=openai with DWC_LLM_BASE_URL, DWC_LLM_MODEL and DWC_LLM_API_KEY",
+                "text; set DWC_LLM_MODEL and DWC_LLM_API_KEY (and DWC_LLM_BASE_URL for any OpenAI-compatible server)",
             )
 
         def call():
