@@ -70,6 +70,7 @@ class Hub:
             self._channel = f"{service.settings.redis_prefix}:{CHANNEL}"
             self._tasks.append(asyncio.create_task(self._listen()))
         self._tasks.append(asyncio.create_task(self._poll_runs()))
+        self._tasks.append(asyncio.create_task(self._poll_anomalies()))
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -164,6 +165,44 @@ class Hub:
                     event["room"] = f"workflow:{workflow}"
                     event["workflow_id"] = workflow
                 self.deliver(event)
+
+    async def _poll_anomalies(self, interval: float = 5.0) -> None:
+        """Device anomalies as the telemetry assets detect them (iot.anomalies), while anyone listens."""
+        import datetime as dt
+
+        since = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        while True:
+            await asyncio.sleep(interval)
+            if not self.subscribers:
+                continue
+            try:
+                rows = await asyncio.to_thread(self._new_anomalies, since)
+            except Exception as exc:  # no lake or no iot tables yet
+                log.debug("anomaly poll failed: %s", exc)
+                continue
+            for anomaly_id, device, metric, ts, value, score, detected_at in rows:
+                since = max(since, detected_at)
+                self.deliver(
+                    {
+                        "id": anomaly_id,
+                        "at": time.time(),
+                        "topic": "iot",
+                        "type": "anomaly",
+                        "device_id": device,
+                        "metric": metric,
+                        "ts": ts.isoformat(),
+                        "value": value,
+                        "score": score,
+                    }
+                )
+
+    def _new_anomalies(self, since):
+        with self._service.platform.reader(masked=True) as con:
+            return con.execute(
+                """SELECT anomaly_id, device_id, metric, ts, value, score, detected_at FROM iot.anomalies
+                   WHERE detected_at > ? ORDER BY detected_at LIMIT 1000""",
+                [since],
+            ).fetchall()
 
     def _changed_runs(self, since):
         import dagster as dg

@@ -22,8 +22,10 @@ contract WorkflowRegistry {
 def _iris_records() -> list[dict]:
     from sklearn.datasets import load_iris
 
-    iris = load_iris(as_frame=True).frame
+    data = load_iris(as_frame=True)
+    iris = data.frame
     iris.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+    iris["species"] = iris["species"].map(dict(enumerate(data.target_names)))
     return iris.sample(frac=1.0, random_state=0).to_dict("records")
 
 
