@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def main() -> None:
     p.add_argument("--skip-schemathesis", action="store_true")
     a = p.parse_args()
     from tests.api_seed import replay
-    from tests.api_stack import Stack, http
+    from tests.api_stack import Stack, http, schemathesis, up
     from tests.llm_double import LLMDouble
     from tests.test_deployment import Processes, free_port, wait_for
 
@@ -214,7 +213,7 @@ def main() -> None:
                 {**os.environ, "PYTHONPATH": str(ROOT)},
             )
             wait_for(
-                lambda: http("GET", f"http://127.0.0.1:{bare_port}/bare")[0] == 200 if _up(bare_port) else False,
+                lambda: http("GET", f"http://127.0.0.1:{bare_port}/bare")[0] == 200 if up(bare_port) else False,
                 60,
                 "the bare peer",
                 bare,
@@ -283,37 +282,13 @@ def main() -> None:
             result.update(ws)
 
             if not a.skip_schemathesis:
-                report = work / "junit.xml"
-                subprocess.run(
-                    [
-                        str(BIN / "schemathesis"),
-                        "run",
-                        stack.url + "/openapi.json",
-                        "-H",
-                        f"Authorization: {h['Authorization']}",
-                        "--checks",
-                        "not_a_server_error",
-                        "--phases",
-                        "examples,fuzzing",
-                        "--max-examples",
-                        "3",
-                        "--workers",
-                        "2",
-                        "--seed",
-                        "1",
-                        "--report-junit-path",
-                        str(report),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=3600,
+                tested, failed, _ = schemathesis(
+                    stack.url, h["Authorization"], work / "junit.xml", "not_a_server_error", 3600
                 )
-                cases = list(ET.parse(report).getroot().iter("testcase"))
-                failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
-                result["schemathesis_operations"] = len(cases)
+                result["schemathesis_operations"] = tested
                 result["schemathesis_server_errors"] = len(failed)
                 result["schemathesis_failed_operations"] = failed
-                print("schemathesis:", len(failed), "of", len(cases), flush=True)
+                print("schemathesis:", len(failed), "of", tested, flush=True)
         finally:
             bare.stop()
             stack.stop()
@@ -360,16 +335,6 @@ def main() -> None:
     write_results(
         "api", result, "Load from wrk at 50 connections; the bare FastAPI endpoint is the same-run peer.", table
     )
-
-
-def _up(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

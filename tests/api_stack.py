@@ -105,7 +105,7 @@ class Stack:
             self.api_env,
         )
         wait_for(
-            lambda: http("GET", f"{self.url}/health")[0] == 200 if _up(self.api_port) else False,
+            lambda: http("GET", f"{self.url}/health")[0] == 200 if up(self.api_port) else False,
             120,
             "the API",
             self.procs,
@@ -150,7 +150,24 @@ class Stack:
         self.procs.stop()
 
 
-def _up(port: int) -> bool:
+def schemathesis(
+    url: str, authorization: str, report: Path, checks: str, timeout: float = 1800
+) -> tuple[int, list[str], str]:
+    """schemathesis (examples and fuzzing, 3 examples per operation, fixed seed) against the live schema:
+    (operations tested, operations that failed a check, its output's tail)."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    args = [str(BIN / "schemathesis"), "run", url + "/openapi.json", "-H", f"Authorization: {authorization}"]
+    args += ["--checks", checks, "--phases", "examples,fuzzing", "--max-examples", "3", "--request-timeout", "60"]
+    args += ["--workers", "2", "--seed", "1", "--report-junit-path", str(report)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    cases = list(ET.parse(report).getroot().iter("testcase"))
+    failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    return len(cases), failed, out.stdout[-6000:]
+
+
+def up(port: int) -> bool:
     import socket
 
     try:

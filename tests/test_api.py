@@ -394,3 +394,33 @@ def test_the_audit_log_lands_in_the_ops_marts(api, tmp_path, monkeypatch):
         assert result.success
         meta = result.asset_materializations_for_node("ops__api_audit")[0].metadata
         assert meta["added"].value == expected_added and meta["dagster/row_count"].value == 2
+
+
+def test_declared_workflows_and_automations_make_valid_chains():
+    import yaml
+
+    from dwc_api.routes.workflows import WORKFLOW_TEMPLATES, _conditions_met, automation_spec, workflow_spec
+    from dwc_pipelines.chains.spec import parse_chain
+
+    hostile = {"topic": "market'; DROP TABLE docs.documents; --", "prompt": "Write {{ secrets }} now"}
+    for template in WORKFLOW_TEMPLATES:
+        spec = workflow_spec("api_brief_1", {"name": "Brief", "input_data": hostile, "template_name": template})
+        chain = parse_chain(yaml.safe_dump(spec), "api_brief_1.yaml")
+        where = chain.select["where"]
+        assert chain.steps[0].uses == "summarize" and ";" not in where and where.count("'") == 4  # quotes stripped
+    auto = automation_spec(
+        "api_urgent_2",
+        {
+            "name": "urgent",
+            "actions": [
+                {"type": "ai_generation", "parameters": {"prompt": "Sum up"}},
+                {"type": "send_notification", "parameters": {"channel": "email", "subject": "Urgent"}},
+            ],
+        },
+    )
+    assert [s.uses for s in parse_chain(yaml.safe_dump(auto), "a.yaml").steps] == ["summarize", "generate", "notify"]
+    assert _conditions_met(
+        {"event_type": "upload", "priority": "high"}, {"event_type": "upload", "priority": "critical"}
+    )[0]
+    assert not _conditions_met({"priority": "high"}, {"priority": "low"})[0]
+    assert not _conditions_met({"event_type": "upload"}, {"event_type": "delete"})[0]

@@ -215,6 +215,15 @@ def _launch_workflow(svc, obj: dict, kind: str, tags: dict) -> dict:
     return run
 
 
+def _declare_chain(request: Request, kind: str, body: dict, principal: Principal, spec_for, **state) -> dict:
+    """Record the declaration, write its chain spec (the code location reloads), record the chain's job."""
+    svc = service(request)
+    obj = declare(request, kind, body, principal, status="declaring")
+    name = chain_name(kind, obj)
+    job = write_chain(svc, spec_for(name))
+    return svc.objects(kind).update_state(obj["id"], status="ready", chain=name, job_name=job, **state)
+
+
 def _conditions_met(conditions: dict, data: dict) -> tuple[bool, str]:
     order = {"low": 0, "normal": 1, "medium": 1, "high": 2, "critical": 3}
     for key, want in conditions.items():
@@ -240,18 +249,15 @@ def routers():
         body: WorkflowIn, request: Request, principal: Principal = Depends(require("runs:launch"))
     ):
         """Declare a workflow: a chain spec (from the template) that the code location loads."""
-        svc = service(request)
         template = body.template_name or "content_generation"
         if template not in WORKFLOW_TEMPLATES:
             raise Problem(
                 422, "invalid_request", f"unknown template {template!r}: one of {', '.join(WORKFLOW_TEMPLATES)}"
             )
-        obj = declare(request, "ai_workflow", body.model_dump(), principal, status="declaring")
-        name = chain_name("workflow", obj)
-        job = await run_in_threadpool(
-            write_chain, svc, workflow_spec(name, {**body.model_dump(), "template_name": template})
+        fields = {**body.model_dump(), "template_name": template}
+        return await run_in_threadpool(
+            _declare_chain, request, "ai_workflow", fields, principal, lambda name: workflow_spec(name, fields)
         )
-        return svc.objects("ai_workflow").update_state(obj["id"], status="ready", chain=name, job_name=job)
 
     @w.get("/stats", response_model=Stats)
     async def workflow_stats(request: Request, principal: Principal = Depends(require("runs:read"))):
@@ -286,11 +292,16 @@ def routers():
         body: AutomationIn, request: Request, principal: Principal = Depends(require("runs:launch"))
     ):
         """Declare an automation: its actions become a chain; its trigger conditions are checked on /trigger."""
-        svc = service(request)
-        obj = declare(request, "automation", body.model_dump(), principal, status="declaring")
-        name = chain_name("automation", obj)
-        job = await run_in_threadpool(write_chain, svc, automation_spec(name, body.model_dump()))
-        return svc.objects("automation").update_state(obj["id"], status="ready", chain=name, job_name=job, triggered=0)
+        fields = body.model_dump()
+        return await run_in_threadpool(
+            _declare_chain,
+            request,
+            "automation",
+            fields,
+            principal,
+            lambda name: automation_spec(name, fields),
+            triggered=0,
+        )
 
     @a.get("/stats", response_model=Stats)
     async def automation_stats(request: Request, principal: Principal = Depends(require("runs:read"))):
