@@ -290,13 +290,16 @@ def test_documents_after_a_real_ingestion_run_masked_for_analysts(api, tmp_path)
     up = c.post("/api/v3/documents", headers=eng, files={"file": ("invoice.txt", text)}).json()
 
     from dwc_pipelines.definitions import defs
+    from dwc_pipelines.resources import resources_for
 
     (tmp_path / "instance").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "instance")) as instance:
-        result = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance)
+        # This test's DWC_HOME: the code location may have been imported with another one by an earlier test.
+        resources = resources_for()
+        result = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, resources=resources)
         assert result.success
         problem(c.get("/api/v3/search", params={"q": "invoice"}, headers=analyst), 503, "search_index_unavailable")
-        assert defs.resolve_job_def("enrich_job").execute_in_process(instance=instance).success
+        assert defs.resolve_job_def("enrich_job").execute_in_process(instance=instance, resources=resources).success
     doc = c.get(f"/api/v3/documents/{up['id']}", headers=eng).json()
     assert doc["status"] == "active" and doc["versions"][0]["run_id"] == result.run_id
     assert doc["runs"] == [result.run_id] and doc["title"]

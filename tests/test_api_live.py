@@ -16,7 +16,7 @@ from .api_stack import Stack, http, schemathesis
 from .conftest import require_service
 from .llm_double import LLMDouble
 
-pytestmark = [pytest.mark.services, pytest.mark.slow]
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.live]
 
 
 @pytest.fixture(scope="module")
