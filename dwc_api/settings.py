@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dwc_resources.lakehouse import dwc_home
 
+from .store import database_url
+
 
 class ConfigError(RuntimeError):
     """A configuration the service refuses to start with; the message says what to set."""
@@ -62,7 +64,7 @@ class Settings:
             raise ConfigError("DWC_API_SECRET is shorter than 32 characters: use a random secret of 32 or more")
         values = dict(
             secret=secret,
-            database_url=env("DWC_API_DATABASE_URL") or f"sqlite:///{api_home() / 'api.db'}",  # store.database_url()
+            database_url=database_url(),
             redis_url=env("DWC_API_REDIS_URL") or None,
             redis_prefix=env("DWC_API_REDIS_PREFIX", "dwc_api"),
             access_ttl_s=int(env("DWC_API_ACCESS_TTL", "900")),

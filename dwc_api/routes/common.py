@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict
 
@@ -59,3 +63,18 @@ def runs_by_status(platform, job_prefix: str | None = None, tag: tuple[str, str]
             continue
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
     return counts
+
+
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write a file whole or not at all: the sensors and loaders reading the folder never see half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp"
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+    return path
+
+
+def declared_name(obj: dict, fallback: str) -> str:
+    """The platform name of a declared object (chain, model spec): api_<slug>_<seq>, lower case, digits, _."""
+    slug = re.sub(r"[^a-z0-9_]+", "_", obj["name"].lower()).strip("_")[:40] or fallback
+    return f"api_{slug}_{obj['id'].rsplit('_', 1)[1]}"

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ..deps import require, service
 from ..security import Principal
 from ..settings import api_home
-from .common import Declared, Stats, declare, get_declared
+from .common import Declared, Stats, atomic_write, declare, get_declared
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
@@ -207,11 +207,7 @@ def routers():
         digest = hashlib.sha256(record).hexdigest()
         relpath = f"api/workflow-transactions/{digest[:16]}.json"
         landing = svc.platform.resources["landing"].path
-        final = Path(landing) / relpath
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{final.name}.tmp"
-        tmp.write_bytes(record)
-        os.replace(tmp, final)
+        atomic_write(Path(landing) / relpath, record)
         doc_id = doc_id_for(relpath)
         await svc.hub.publish({"topic": "documents", "type": "document_uploaded", "doc_id": doc_id})
         return declare(

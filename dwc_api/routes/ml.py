@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ..deps import require, service
 from ..problems import Problem
 from ..security import Principal
-from .common import Declared, RunRef, Stats, declare, get_declared, runs_by_status
+from .common import Declared, RunRef, Stats, atomic_write, declare, declared_name, get_declared, runs_by_status
 
 TASKS = {"classification", "regression", "anomaly"}
 
@@ -48,11 +48,7 @@ class Prediction(BaseModel):
 
 
 def spec_name(obj: dict) -> str:
-    """The model spec's name: lower case, digits and _ (the code location's naming)."""
-    import re
-
-    slug = re.sub(r"[^a-z0-9_]+", "_", obj["name"].lower()).strip("_") or "model"
-    return f"api_{slug}_{obj['id'].rsplit('_', 1)[1]}"
+    return declared_name(obj, "model")
 
 
 class _Champions:
@@ -157,9 +153,7 @@ def routers():
                 for i, row in enumerate(body.training_data):
                     w.writerow({"_row": i, **row} if id_column == "_row" else row)
             tmp.replace(data_path)
-            spec_tmp = folder / f".{name}.yaml.tmp"
-            spec_tmp.write_text(text, encoding="utf-8")
-            spec_tmp.replace(folder / f"{name}.yaml")
+            atomic_write(folder / f"{name}.yaml", text)
             svc.platform.reload_location()
             return svc.platform.launch(f"model_{name}_job", {}, {"dwc/api": "ml_train", "dwc/ml_model": model_id})
 

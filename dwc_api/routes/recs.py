@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import threading
 import time
 import uuid
@@ -23,7 +22,7 @@ from .. import store
 from ..deps import require, service
 from ..problems import Problem
 from ..security import Principal
-from .common import Declared, RunRef, Stats, declare, get_declared, runs_by_status
+from .common import Declared, RunRef, Stats, atomic_write, declare, get_declared, runs_by_status
 
 # The specification's algorithm names -> the platform's recommenders (dwc_pipelines/recs/models.py).
 ALGORITHMS = {
@@ -90,13 +89,8 @@ class Accepted(BaseModel):
 
 
 def _drop(folder: Path, name: str, data: bytes) -> str:
-    """Write a file atomically (the loaders never see half of it); its path relative to folder."""
-    final = folder / name
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, final)
-    return final.relative_to(folder).as_posix()
+    """Write a file into the events folder atomically; its path relative to the folder."""
+    return atomic_write(folder / name, data).relative_to(folder).as_posix()
 
 
 class _Models:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ..deps import require, service
 from ..problems import Problem
 from ..security import Principal
-from .common import Declared, Stats, declare, runs_by_status
+from .common import Declared, Stats, atomic_write, declare, runs_by_status
 
 # Task types -> the jobs that do that work.
 TASK_JOBS = {
@@ -75,16 +75,11 @@ def _schedule(
     svc = service(request)
 
     def write():
-        folder = declared_schedules_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{slug}.yaml"
+        path = declared_schedules_dir() / f"{slug}.yaml"
         if path.exists():
             raise Problem(409, "conflict", f"a schedule {slug} is declared already")
-        tmp = folder / f".{slug}.yaml.tmp"
-        tmp.write_text(
-            yaml.safe_dump({"name": slug, "cron_expression": cron, "job_name": job, "timezone": tz, "enabled": enabled})
-        )
-        tmp.replace(path)
+        spec = {"name": slug, "cron_expression": cron, "job_name": job, "timezone": tz, "enabled": enabled}
+        atomic_write(path, yaml.safe_dump(spec))
         try:
             svc.platform.reload_location()
         except Problem:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ..deps import require, service
 from ..problems import Problem
 from ..security import Principal
-from .common import Declared, RunRef, Stats, declare, get_declared, runs_by_status
+from .common import Declared, RunRef, Stats, atomic_write, declare, declared_name, get_declared, runs_by_status
 
 CHANNELS = {"email": "email", "outbox": "outbox", "webhook": "webhook", "slack": "slack"}
 
@@ -113,10 +113,7 @@ def automation_spec(name: str, body: dict) -> dict:
 
 
 def chain_name(kind: str, obj: dict) -> str:
-    slug = re.sub(r"[^a-z0-9_]+", "_", obj["name"].lower()).strip("_")[:40] or kind
-    if not slug[0].isalpha():
-        slug = f"w_{slug}"
-    return f"api_{slug}_{obj['id'].rsplit('_', 1)[1]}"
+    return declared_name(obj, kind)
 
 
 def write_chain(svc, spec: dict) -> str:
@@ -129,11 +126,7 @@ def write_chain(svc, spec: dict) -> str:
         parse_chain(text, f"{spec['name']}.yaml")
     except ChainSpecError as exc:
         raise Problem(422, "invalid_request", f"the workflow does not make a valid chain: {exc}") from exc
-    folder = declared_chains_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{spec['name']}.yaml.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(folder / f"{spec['name']}.yaml")
+    atomic_write(declared_chains_dir() / f"{spec['name']}.yaml", text)
     svc.platform.reload_location()
     return f"workflow_{spec['name']}_job"
 
